@@ -1,0 +1,87 @@
+"""Exceptions raised by orthoplan.
+
+Every error the library raises on purpose is an :class:`OrthoplanError`. Messages are
+written for the person who has to act on them (a surgeon, a PACS administrator, a
+researcher) and never contain patient identifiers. The command line maps each class
+to its own exit code (see :data:`EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+
+class OrthoplanError(Exception):
+    """Base class of every error orthoplan raises on purpose."""
+
+
+class UnsupportedImageError(OrthoplanError):
+    """The input is a readable object that orthoplan cannot plan on.
+
+    Examples: a multi-frame or colour image, a DICOM object without pixels (an SR,
+    a presentation state), a zero-size or absurdly large image.
+    """
+
+
+class CorruptImageError(OrthoplanError):
+    """The input cannot be read: not DICOM/PNG/TIFF, truncated, or undecodable pixels."""
+
+
+class CalibrationError(OrthoplanError):
+    """No trustworthy scale: missing or degenerate spacing, no ball found, bad input."""
+
+
+class LandmarkError(OrthoplanError):
+    """A landmark file or value is malformed (unknown name, non-finite coordinate...)."""
+
+
+class MeasurementError(OrthoplanError):
+    """A measurement was asked for that cannot be computed from what was given."""
+
+
+class PlanError(OrthoplanError):
+    """A plan document is malformed or of an unsupported schema version."""
+
+
+class CatalogError(OrthoplanError):
+    """An implant catalog is malformed, or an implant is not in any catalog."""
+
+
+class TemplatingError(OrthoplanError):
+    """An implant cannot be placed or sized with the information given."""
+
+
+class DicomOutputError(OrthoplanError):
+    """A DICOM object (SR, presentation state) could not be built or read back."""
+
+
+class ArchiveError(OrthoplanError):
+    """An archive is unreachable, refuses a request, or answers with something unusable."""
+
+
+#: Exit codes of the ``orthoplan`` command, most specific class first.
+EXIT_CODES: tuple[tuple[type[OrthoplanError], int], ...] = (
+    (CorruptImageError, 3),
+    (UnsupportedImageError, 4),
+    (CalibrationError, 5),
+    (LandmarkError, 6),
+    (MeasurementError, 6),
+    (PlanError, 7),
+    (CatalogError, 8),
+    (TemplatingError, 9),
+    (DicomOutputError, 10),
+    (ArchiveError, 11),
+    (OrthoplanError, 1),
+)
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Return the command-line exit code for ``error`` (1 for any other orthoplan error).
+
+    Examples
+    --------
+    >>> exit_code_for(CalibrationError("no spacing"))
+    5
+    """
+    for cls, code in EXIT_CODES:
+        if isinstance(error, cls):
+            return code
+    return 1

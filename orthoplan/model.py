@@ -1,0 +1,777 @@
+"""The shared data model: immutable values passed from one stage to the next.
+
+Every stage of orthoplan (load, calibrate, detect, measure, template, report, store) is a
+function from these values to new ones. Nothing here computes anything clinical; it
+only holds, validates and serialises.
+
+Conventions (see ``docs/conventions.md``):
+
+* image coordinates are ``(x, y)`` = (column, row) in pixels with the DICOM SCOORD origin:
+  ``(0, 0)`` is the top-left corner of the top-left pixel;
+* lengths are mm at the anatomy, angles degrees; names carry the unit;
+* sides are the patient's.
+
+Examples
+--------
+>>> lm = Landmark(LandmarkName.TEARDROP_LEFT, x=812.5, y=640.0)
+>>> Landmarks.from_landmarks([lm])[LandmarkName.TEARDROP_LEFT].y
+640.0
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from .errors import LandmarkError, PlanError
+
+#: Version of the JSON plan document written by :meth:`Plan.to_dict`.
+PLAN_SCHEMA_VERSION = 1
+
+
+# --------------------------------------------------------------------------- enums
+
+
+class Side(enum.StrEnum):
+    """The patient's side (never the screen's)."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
+    @property
+    def other(self) -> Side:
+        """The contralateral side."""
+        return Side.RIGHT if self is Side.LEFT else Side.LEFT
+
+
+class LandmarkSource(enum.StrEnum):
+    """Where a landmark position came from."""
+
+    AUTO = "auto"  #: automatic detection
+    MANUAL = "manual"  #: placed by a person
+    REFINED = "refined"  #: a person's click snapped to the image by :func:`landmarks.refine`
+
+
+class CalibrationSource(enum.StrEnum):
+    """How the anatomical scale of an image was obtained."""
+
+    DICOM_PIXEL_SPACING = "dicom-pixel-spacing"
+    DICOM_IMAGER_SPACING_ERMF = "dicom-imager-spacing+ermf"
+    DICOM_IMAGER_SPACING_DISTANCES = "dicom-imager-spacing+distances"
+    BALL_MARKER = "ball-marker"
+    KNOWN_LENGTH = "known-length"
+    KNOWN_OBJECT = "known-object"
+    ASSUMED_MAGNIFICATION = "assumed-magnification"
+    EXPLICIT_SPACING = "explicit-spacing"  #: a spacing the caller gave for a PNG/TIFF
+
+
+class LandmarkName(enum.StrEnum):
+    """The fixed landmark vocabulary. Values are ``<anatomy>_<patient side>``.
+
+    See :data:`LANDMARK_DEFINITIONS` for the definition of each, and
+    ``docs/landmarks.md``.
+    """
+
+    TEARDROP_LEFT = "teardrop_left"
+    TEARDROP_RIGHT = "teardrop_right"
+    ISCHIAL_TUBEROSITY_LEFT = "ischial_tuberosity_left"
+    ISCHIAL_TUBEROSITY_RIGHT = "ischial_tuberosity_right"
+    FEMORAL_HEAD_CENTER_LEFT = "femoral_head_center_left"
+    FEMORAL_HEAD_CENTER_RIGHT = "femoral_head_center_right"
+    FEMORAL_NECK_CENTER_LEFT = "femoral_neck_center_left"
+    FEMORAL_NECK_CENTER_RIGHT = "femoral_neck_center_right"
+    FEMORAL_SHAFT_PROXIMAL_LEFT = "femoral_shaft_proximal_left"
+    FEMORAL_SHAFT_PROXIMAL_RIGHT = "femoral_shaft_proximal_right"
+    FEMORAL_SHAFT_DISTAL_LEFT = "femoral_shaft_distal_left"
+    FEMORAL_SHAFT_DISTAL_RIGHT = "femoral_shaft_distal_right"
+    LESSER_TROCHANTER_LEFT = "lesser_trochanter_left"
+    LESSER_TROCHANTER_RIGHT = "lesser_trochanter_right"
+    GREATER_TROCHANTER_LEFT = "greater_trochanter_left"
+    GREATER_TROCHANTER_RIGHT = "greater_trochanter_right"
+    ACETABULAR_LATERAL_EDGE_LEFT = "acetabular_lateral_edge_left"
+    ACETABULAR_LATERAL_EDGE_RIGHT = "acetabular_lateral_edge_right"
+    SOURCIL_MEDIAL_LEFT = "sourcil_medial_left"
+    SOURCIL_MEDIAL_RIGHT = "sourcil_medial_right"
+
+    @property
+    def side(self) -> Side:
+        """The patient side this landmark belongs to."""
+        return Side(self.value.rsplit("_", 1)[1])
+
+    @property
+    def anatomy(self) -> str:
+        """The side-less part of the name, e.g. ``"teardrop"``."""
+        return self.value.rsplit("_", 1)[0]
+
+    @classmethod
+    def of(cls, anatomy: str, side: Side | str) -> LandmarkName:
+        """The landmark ``anatomy`` on ``side``.
+
+        >>> LandmarkName.of("teardrop", "left")
+        <LandmarkName.TEARDROP_LEFT: 'teardrop_left'>
+        """
+        return cls(f"{anatomy}_{Side(side).value}")
+
+    @classmethod
+    def parse(cls, text: str) -> LandmarkName:
+        """Parse a landmark name, raising :class:`LandmarkError` with the vocabulary."""
+        try:
+            return cls(str(text))
+        except ValueError:
+            known = ", ".join(m.value for m in cls)
+            raise LandmarkError(f"unknown landmark {text!r}; known landmarks: {known}") from None
+
+
+@dataclass(frozen=True)
+class LandmarkDefinition:
+    """What a landmark (of either side) is, and how it is coded in DICOM."""
+
+    anatomy: str
+    definition: str
+    #: (scheme designator, code value, code meaning) of the anatomy, SNOMED CT where one exists.
+    code: tuple[str, str, str]
+    #: True if the landmark is also a circle (it carries ``radius_px``).
+    circle: bool = False
+
+
+#: Definitions of every landmark anatomy (side-less); docs/landmarks.md renders these.
+LANDMARK_DEFINITIONS: Mapping[str, LandmarkDefinition] = MappingProxyType(
+    {
+        d.anatomy: d
+        for d in (
+            LandmarkDefinition(
+                "teardrop",
+                "Inferior tip of the radiographic teardrop (Köhler's teardrop).",
+                ("99ORTHOPLAN", "LM-TEARDROP", "Inferior tip of radiographic teardrop"),
+            ),
+            LandmarkDefinition(
+                "ischial_tuberosity",
+                "Most inferior point of the ischial tuberosity.",
+                ("SCT", "53046001", "Ischial tuberosity"),
+            ),
+            LandmarkDefinition(
+                "femoral_head_center",
+                "Centre of the circle fitted to the femoral head outline; also a circle.",
+                ("DCM", "112304", "Femur head centre of rotation"),
+                circle=True,
+            ),
+            LandmarkDefinition(
+                "femoral_neck_center",
+                "Midpoint of the femoral neck at its narrowest width; with the head centre it "
+                "defines the neck axis.",
+                ("SCT", "29627003", "Femoral neck"),
+            ),
+            LandmarkDefinition(
+                "femoral_shaft_proximal",
+                "Point on the femoral shaft (anatomical) axis: midpoint between the cortices "
+                "just below the lesser trochanter.",
+                ("DCM", "112302", "Anatomical axis of femur"),
+            ),
+            LandmarkDefinition(
+                "femoral_shaft_distal",
+                "Second point on the femoral shaft axis, as far distal as the image allows "
+                "(at least 5 cm below the proximal point).",
+                ("DCM", "112302", "Anatomical axis of femur"),
+            ),
+            LandmarkDefinition(
+                "lesser_trochanter",
+                "Most prominent (most medial) point of the lesser trochanter.",
+                ("SCT", "55499008", "Lesser trochanter"),
+            ),
+            LandmarkDefinition(
+                "greater_trochanter",
+                "Tip (most superior point) of the greater trochanter.",
+                ("SCT", "52970000", "Greater trochanter"),
+            ),
+            LandmarkDefinition(
+                "acetabular_lateral_edge",
+                "Lateral end of the acetabular sourcil (lateral edge of the acetabular roof).",
+                ("99ORTHOPLAN", "LM-ACETAB-LAT-EDGE", "Lateral edge of acetabular roof"),
+            ),
+            LandmarkDefinition(
+                "sourcil_medial",
+                "Medial end of the sourcil (the sclerotic weight-bearing zone of the roof).",
+                ("99ORTHOPLAN", "LM-SOURCIL-MEDIAL", "Medial end of acetabular sourcil"),
+            ),
+        )
+    }
+)
+
+
+def _require_finite(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise LandmarkError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- image
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """What is needed to point at the source image later (SR references, archive)."""
+
+    sop_instance_uid: str | None = None
+    sop_class_uid: str | None = None
+    study_instance_uid: str | None = None
+    series_instance_uid: str | None = None
+    frame_of_reference_uid: str | None = None
+    modality: str | None = None
+    rows: int = 0
+    columns: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImageReference:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class SpacingTags:
+    """The scale-related DICOM attributes of an image, as found (not yet trusted).
+
+    Pairs are ``(row spacing, column spacing)`` in mm, in DICOM order. Validating and
+    interpreting them is :mod:`orthoplan.calibration`'s job.
+    """
+
+    pixel_spacing_mm: tuple[float, float] | None = None
+    pixel_spacing_calibration_type: str | None = None
+    pixel_spacing_calibration_description: str | None = None
+    imager_pixel_spacing_mm: tuple[float, float] | None = None
+    estimated_magnification: float | None = None
+    source_to_detector_mm: float | None = None
+    source_to_patient_mm: float | None = None
+
+
+@dataclass(frozen=True)
+class ImageOrientation:
+    """Where the patient's left and head are, in image coordinates.
+
+    ``patient_left_x`` is +1 when the patient's left lies towards increasing x (the
+    usual AP view: the patient's right on the viewer's left), -1 otherwise.
+    ``superior_y`` is -1 when the head lies towards decreasing y (the usual display).
+    ``source`` says how this was known: ``"PatientOrientation"`` or
+    ``"assumed-standard-ap"`` (tags absent; the plan says so).
+    """
+
+    patient_left_x: int = 1
+    superior_y: int = -1
+    source: str = "assumed-standard-ap"
+
+    def __post_init__(self) -> None:
+        if self.patient_left_x not in (1, -1) or self.superior_y not in (1, -1):
+            raise ValueError("orientation signs must be +1 or -1")
+
+    @property
+    def assumed(self) -> bool:
+        return self.source.startswith("assumed")
+
+    def lateral_x(self, side: Side | str) -> int:
+        """Sign of x pointing laterally (away from the midline) on ``side``."""
+        return self.patient_left_x if Side(side) is Side.LEFT else -self.patient_left_x
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImageOrientation:
+        return cls(int(data["patient_left_x"]), int(data["superior_y"]), str(data["source"]))
+
+
+@dataclass(frozen=True, eq=False)
+class Radiograph:
+    """A loaded projection radiograph.
+
+    ``pixels`` are the stored values as decoded (read-only); ``display`` is float32 in
+    [0, 1] with rescale and VOI applied and bone bright whatever the photometric
+    interpretation. ``dataset`` is the DICOM header without pixel data (``None`` for
+    PNG/TIFF), kept so that DICOM output can copy patient and study attributes.
+    """
+
+    pixels: np.ndarray
+    display: np.ndarray
+    reference: ImageReference
+    spacing: SpacingTags = field(default_factory=SpacingTags)
+    orientation: ImageOrientation = field(default_factory=ImageOrientation)
+    photometric_interpretation: str = "MONOCHROME2"
+    view_position: str | None = None
+    image_laterality: str | None = None
+    body_part_examined: str | None = None
+    patient_orientation: tuple[str, ...] | None = None
+    dataset: Any = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, columns)``."""
+        return (int(self.pixels.shape[0]), int(self.pixels.shape[1]))
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The anatomical scale of an image and how it was obtained.
+
+    ``mm_per_px`` is mm at the anatomy per pixel along x (columns); along y it is
+    ``mm_per_px * aspect_ratio``. ``uncertainty_pct`` is the half-width of an interval
+    that holds the true scale with at least 95 % probability, in percent of
+    ``mm_per_px``; it reflects the method (a ball marker off the hip's plane, a
+    magnification estimated by the modality, an assumed magnification...).
+    ``assumed`` is True whenever the scale rests on an assumption rather than a
+    measurement: plans, reports and pictures then say so.
+
+    Examples
+    --------
+    >>> c = Calibration(0.15, CalibrationSource.BALL_MARKER, 3.0)
+    >>> round(c.interval_mm_per_px[1], 4)
+    0.1545
+    """
+
+    mm_per_px: float
+    source: CalibrationSource
+    uncertainty_pct: float
+    aspect_ratio: float = 1.0
+    magnification: float | None = None
+    spacing_basis: str = "none"  #: "PixelSpacing", "ImagerPixelSpacing", "image" or "none"
+    assumed: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        from .errors import CalibrationError
+
+        for name in ("mm_per_px", "aspect_ratio"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise CalibrationError(f"calibration {name} must be a positive number, got {v!r}")
+        if not (math.isfinite(self.uncertainty_pct) and self.uncertainty_pct >= 0):
+            raise CalibrationError(f"uncertainty_pct must be >= 0, got {self.uncertainty_pct!r}")
+        object.__setattr__(self, "source", CalibrationSource(self.source))
+        if self.source is CalibrationSource.ASSUMED_MAGNIFICATION:
+            object.__setattr__(self, "assumed", True)
+        object.__setattr__(self, "details", MappingProxyType(_jsonable(dict(self.details))))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+
+    @property
+    def mm_per_px_y(self) -> float:
+        return self.mm_per_px * self.aspect_ratio
+
+    @property
+    def interval_mm_per_px(self) -> tuple[float, float]:
+        """The (low, high) bounds of the ≥95 % interval of ``mm_per_px``."""
+        f = self.uncertainty_pct / 100.0
+        return (self.mm_per_px * (1 - f), self.mm_per_px * (1 + f))
+
+    @property
+    def label(self) -> str:
+        """One line for pictures and reports, e.g. ``"ball-marker: 0.1500 mm/px ±3.0%"``."""
+        text = f"{self.source.value}: {self.mm_per_px:.4f} mm/px ±{self.uncertainty_pct:.1f}%"
+        if self.assumed:
+            text = "ASSUMED SCALE — " + text
+            if self.magnification:
+                text += f" (magnification {self.magnification:g} assumed)"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mm_per_px": self.mm_per_px,
+            "source": self.source.value,
+            "uncertainty_pct": self.uncertainty_pct,
+            "aspect_ratio": self.aspect_ratio,
+            "magnification": self.magnification,
+            "spacing_basis": self.spacing_basis,
+            "assumed": self.assumed,
+            "details": _jsonable(dict(self.details)),
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        return cls(
+            mm_per_px=float(data["mm_per_px"]),
+            source=CalibrationSource(data["source"]),
+            uncertainty_pct=float(data["uncertainty_pct"]),
+            aspect_ratio=float(data.get("aspect_ratio", 1.0)),
+            magnification=data.get("magnification"),
+            spacing_basis=str(data.get("spacing_basis", "none")),
+            assumed=bool(data.get("assumed", False)),
+            details=dict(data.get("details", {})),
+            warnings=tuple(data.get("warnings", ())),
+        )
+
+
+# --------------------------------------------------------------------------- landmarks
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """One named point in image coordinates (pixels, DICOM origin).
+
+    Circles (femoral heads) carry ``radius_px``. ``confidence`` is in [0, 1]; manual
+    landmarks have confidence 1.
+    """
+
+    name: LandmarkName
+    x: float
+    y: float
+    confidence: float = 1.0
+    source: LandmarkSource = LandmarkSource.MANUAL
+    radius_px: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", LandmarkName.parse(self.name))
+        object.__setattr__(self, "source", LandmarkSource(self.source))
+        object.__setattr__(self, "x", _require_finite(f"{self.name.value}.x", self.x))
+        object.__setattr__(self, "y", _require_finite(f"{self.name.value}.y", self.y))
+        c = _require_finite(f"{self.name.value}.confidence", self.confidence)
+        if not 0.0 <= c <= 1.0:
+            raise LandmarkError(f"{self.name.value}: confidence must be in [0, 1], got {c}")
+        object.__setattr__(self, "confidence", c)
+        if self.radius_px is not None:
+            r = _require_finite(f"{self.name.value}.radius_px", self.radius_px)
+            if r <= 0:
+                raise LandmarkError(f"{self.name.value}: radius must be positive, got {r}")
+            object.__setattr__(self, "radius_px", r)
+
+    @property
+    def xy(self) -> tuple[float, float]:
+        return (self.x, self.y)
+
+    def moved_to(self, x: float, y: float, source: LandmarkSource = LandmarkSource.MANUAL) -> Landmark:
+        """A copy at ``(x, y)``, placed by a person (confidence 1)."""
+        return replace(self, x=x, y=y, source=source, confidence=1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "x": self.x,
+            "y": self.y,
+            "confidence": self.confidence,
+            "source": self.source.value,
+        }
+        if self.radius_px is not None:
+            d["radius"] = self.radius_px
+        return d
+
+    @classmethod
+    def from_value(cls, name: str | LandmarkName, value: Any) -> Landmark:
+        """Build from ``[x, y]`` or ``{"x":…, "y":…, "confidence"?, "source"?, "radius"?}``."""
+        lname = LandmarkName.parse(name)
+        if isinstance(value, Mapping):
+            if "x" not in value or "y" not in value:
+                raise LandmarkError(f"{lname.value}: needs 'x' and 'y', got {sorted(value)}")
+            return cls(
+                lname,
+                value["x"],
+                value["y"],
+                confidence=value.get("confidence", 1.0),
+                source=value.get("source", LandmarkSource.MANUAL),
+                radius_px=value.get("radius"),
+            )
+        if isinstance(value, (list, tuple)) and len(value) in (2, 3):
+            try:
+                radius = value[2] if len(value) == 3 else None
+                return cls(lname, float(value[0]), float(value[1]), radius_px=radius)
+            except (TypeError, ValueError):
+                pass
+        raise LandmarkError(
+            f"{lname.value}: expected [x, y] or {{'x': .., 'y': ..}} in image pixels, got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """An immutable set of landmarks, at most one per name, plus the reasons for absences.
+
+    Examples
+    --------
+    >>> lms = Landmarks.from_dict({"landmarks": {"teardrop_left": [10, 20]}})
+    >>> "teardrop_left" in lms, "teardrop_right" in lms
+    (True, False)
+    """
+
+    items: tuple[Landmark, ...] = ()
+    #: ``(name, reason)`` for landmarks that were looked for and not found.
+    missing: tuple[tuple[LandmarkName, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        by_name: dict[LandmarkName, Landmark] = {}
+        for lm in self.items:
+            if lm.name in by_name:
+                raise LandmarkError(f"landmark {lm.name.value} given twice")
+            by_name[lm.name] = lm
+        object.__setattr__(self, "items", tuple(sorted(by_name.values(), key=_landmark_order)))
+        object.__setattr__(self, "_by_name", MappingProxyType(by_name))
+        missing = {LandmarkName.parse(n): str(r) for n, r in self.missing if n not in by_name}
+        object.__setattr__(self, "missing", tuple(sorted(missing.items(), key=lambda p: _order(p[0]))))
+
+    @classmethod
+    def from_landmarks(
+        cls, landmarks: Iterable[Landmark], missing: Mapping[LandmarkName | str, str] | None = None
+    ) -> Landmarks:
+        return cls(tuple(landmarks), tuple((LandmarkName.parse(k), v) for k, v in (missing or {}).items()))
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            return LandmarkName(str(name)) in self._by_name  # type: ignore[attr-defined]
+        except ValueError:
+            return False
+
+    def __getitem__(self, name: LandmarkName | str) -> Landmark:
+        lname = LandmarkName.parse(name)
+        try:
+            return self._by_name[lname]  # type: ignore[attr-defined]
+        except KeyError:
+            reason = dict(self.missing).get(lname, "not given")
+            raise KeyError(f"{lname.value}: {reason}") from None
+
+    def get(self, name: LandmarkName | str) -> Landmark | None:
+        return self._by_name.get(LandmarkName.parse(name))  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[Landmark]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def missing_reason(self, name: LandmarkName | str) -> str:
+        """Why ``name`` is absent (``"not given"`` if nobody looked for it)."""
+        return dict(self.missing).get(LandmarkName.parse(name), "not given")
+
+    def with_landmark(self, landmark: Landmark) -> Landmarks:
+        """A copy in which ``landmark`` replaces any landmark of the same name."""
+        kept = tuple(lm for lm in self.items if lm.name != landmark.name)
+        return Landmarks(kept + (landmark,), self.missing)
+
+    def without(self, name: LandmarkName | str, reason: str = "removed by the user") -> Landmarks:
+        lname = LandmarkName.parse(name)
+        kept = tuple(lm for lm in self.items if lm.name != lname)
+        return Landmarks(kept, self.missing + ((lname, reason),))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"landmarks": {name: {...}}, "missing": {name: reason}}`` (CLI format)."""
+        return {
+            "landmarks": {lm.name.value: lm.to_dict() for lm in self.items},
+            "missing": {n.value: r for n, r in self.missing},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Landmarks:
+        """Read the landmark-file format ``{"landmarks": {name: [x, y] | {...}}}``."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("landmarks"), Mapping):
+            raise LandmarkError('a landmark file must be a JSON object {"landmarks": {name: [x, y], ...}}')
+        items = [Landmark.from_value(k, v) for k, v in data["landmarks"].items()]
+        missing = data.get("missing") or {}
+        if not isinstance(missing, Mapping):
+            raise LandmarkError('"missing" must map landmark names to reasons')
+        return cls.from_landmarks(items, missing)
+
+
+def _order(name: LandmarkName) -> int:
+    return list(LandmarkName).index(name)
+
+
+def _landmark_order(lm: Landmark) -> int:
+    return _order(lm.name)
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured value at the anatomy, with the landmarks it was computed from."""
+
+    name: str
+    value: float
+    unit: str  #: UCUM: "mm" or "deg"
+    landmarks: tuple[LandmarkName, ...] = ()
+    side: Side | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"value": self.value, "unit": self.unit}
+        if self.side is not None:
+            d["side"] = self.side.value
+        d["landmarks"] = [n.value for n in self.landmarks]
+        if self.notes:
+            d["notes"] = list(self.notes)
+        return d
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> Measurement:
+        return cls(
+            name=name,
+            value=float(data["value"]),
+            unit=str(data["unit"]),
+            landmarks=tuple(LandmarkName.parse(n) for n in data.get("landmarks", ())),
+            side=Side(data["side"]) if data.get("side") else None,
+            notes=tuple(data.get("notes", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Measured values by name, plus the reason for every value that could not be measured."""
+
+    items: tuple[Measurement, ...] = ()
+    missing: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", MappingProxyType({m.name: m for m in self.items}))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name  # type: ignore[attr-defined]
+
+    def __getitem__(self, name: str) -> Measurement:
+        try:
+            return self._by_name[name]  # type: ignore[attr-defined]
+        except KeyError:
+            raise KeyError(f"{name}: {dict(self.missing).get(name, 'not measured')}") from None
+
+    def get(self, name: str) -> Measurement | None:
+        return self._by_name.get(name)  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[Measurement]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def values(self) -> dict[str, float]:
+        """``{name: value}`` of every measured value."""
+        return {m.name: m.value for m in self.items}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "measurements": {m.name: m.to_dict() for m in self.items},
+            "missing": dict(self.missing),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurements:
+        items = tuple(Measurement.from_dict(k, v) for k, v in data.get("measurements", {}).items())
+        return cls(items, tuple((str(k), str(v)) for k, v in data.get("missing", {}).items()))
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A surgical plan on one radiograph: everything needed to show and report it.
+
+    Built by :func:`orthoplan.pipeline.plan_radiograph`; re-measured after an edit by
+    :func:`orthoplan.pipeline.update_landmarks`. Serialises to JSON with a schema version.
+    """
+
+    image: ImageReference
+    calibration: Calibration
+    landmarks: Landmarks
+    measurements: Measurements
+    orientation: ImageOrientation = field(default_factory=ImageOrientation)
+    view: str = "ap-pelvis"
+    plan_uid: str = ""
+    revision: int = 1
+    status: str = "draft"  #: "draft" or "final"
+    author: str | None = None
+    created: str = field(default_factory=_now_iso)
+    software_version: str = ""
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.status not in ("draft", "final"):
+            raise PlanError(f"plan status must be 'draft' or 'final', got {self.status!r}")
+        if int(self.revision) < 1:
+            raise PlanError(f"plan revision must be >= 1, got {self.revision!r}")
+        if not self.plan_uid:
+            from pydicom.uid import generate_uid
+
+            object.__setattr__(self, "plan_uid", generate_uid())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "orthoplan.plan",
+            "schema_version": PLAN_SCHEMA_VERSION,
+            "plan_uid": self.plan_uid,
+            "revision": self.revision,
+            "status": self.status,
+            "author": self.author,
+            "created": self.created,
+            "software_version": self.software_version,
+            "view": self.view,
+            "notes": list(self.notes),
+            "image": self.image.to_dict(),
+            "orientation": self.orientation.to_dict(),
+            "calibration": self.calibration.to_dict(),
+            "landmarks": self.landmarks.to_dict(),
+            "measurements": self.measurements.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        if not isinstance(data, Mapping) or data.get("schema") != "orthoplan.plan":
+            raise PlanError("not an orthoplan plan document (missing \"schema\": \"orthoplan.plan\")")
+        version = data.get("schema_version")
+        if version != PLAN_SCHEMA_VERSION:
+            raise PlanError(
+                f"plan schema version {version!r} is not supported by this orthoplan "
+                f"(it reads version {PLAN_SCHEMA_VERSION})"
+            )
+        try:
+            return cls(
+                image=ImageReference.from_dict(data["image"]),
+                calibration=Calibration.from_dict(data["calibration"]),
+                landmarks=Landmarks.from_dict(data["landmarks"]),
+                measurements=Measurements.from_dict(data["measurements"]),
+                orientation=ImageOrientation.from_dict(data["orientation"]),
+                view=str(data.get("view", "ap-pelvis")),
+                plan_uid=str(data["plan_uid"]),
+                revision=int(data.get("revision", 1)),
+                status=str(data.get("status", "draft")),
+                author=data.get("author"),
+                created=str(data.get("created", "")),
+                software_version=str(data.get("software_version", "")),
+                notes=tuple(data.get("notes", ())),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanError(f"malformed plan document: {exc}") from exc
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"plan is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays and tuples inside ``value`` to JSON types."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
