@@ -207,10 +207,18 @@ LANDMARK_DEFINITIONS: Mapping[str, LandmarkDefinition] = MappingProxyType(
 
 
 def _require_finite(name: str, value: float) -> float:
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise LandmarkError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(value):
         raise LandmarkError(f"{name} must be a finite number, got {value!r}")
     return value
+
+
+def _float32(value: float) -> float:
+    """Round to the nearest float32: DICOM SCOORDs are FL, so plans round-trip exactly."""
+    return float(np.float32(value))
 
 
 # --------------------------------------------------------------------------- image
@@ -433,8 +441,10 @@ class Landmark:
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", LandmarkName.parse(self.name))
         object.__setattr__(self, "source", LandmarkSource(self.source))
-        object.__setattr__(self, "x", _require_finite(f"{self.name.value}.x", self.x))
-        object.__setattr__(self, "y", _require_finite(f"{self.name.value}.y", self.y))
+        # Coordinates are kept at float32 precision (1e-4 px at 4000 px): the DICOM SR stores
+        # SCOORDs as FL, and a plan must read back from its SR exactly.
+        object.__setattr__(self, "x", _float32(_require_finite(f"{self.name.value}.x", self.x)))
+        object.__setattr__(self, "y", _float32(_require_finite(f"{self.name.value}.y", self.y)))
         c = _require_finite(f"{self.name.value}.confidence", self.confidence)
         if not 0.0 <= c <= 1.0:
             raise LandmarkError(f"{self.name.value}: confidence must be in [0, 1], got {c}")
@@ -443,7 +453,7 @@ class Landmark:
             r = _require_finite(f"{self.name.value}.radius_px", self.radius_px)
             if r <= 0:
                 raise LandmarkError(f"{self.name.value}: radius must be positive, got {r}")
-            object.__setattr__(self, "radius_px", r)
+            object.__setattr__(self, "radius_px", _float32(r))
 
     @property
     def xy(self) -> tuple[float, float]:

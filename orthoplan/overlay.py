@@ -1,0 +1,227 @@
+"""What a plan looks like on the image, independent of how it is drawn.
+
+:func:`plan_overlay` turns a :class:`~orthoplan.model.Plan` into layers of plain
+graphics (points, polylines, circles, text) in image pixel coordinates. The PNG renderer
+(:mod:`orthoplan.render`) and the DICOM presentation state (:mod:`orthoplan.dicom.pr`)
+both draw these same layers, so a PACS viewer and the picture show the same plan.
+
+Examples
+--------
+>>> g = Graphic("circle", ((10.0, 10.0),), radius_px=5.0, label="head")
+>>> g.kind
+'circle'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .geometry import unit
+from .model import LandmarkName, Plan, Side
+
+GraphicKind = Literal["point", "polyline", "circle", "text"]
+
+
+@dataclass(frozen=True)
+class Graphic:
+    """One drawable thing in image pixel coordinates (DICOM origin).
+
+    ``point``: one point; ``polyline``: two or more points (``closed`` joins the ends);
+    ``circle``: centre point and ``radius_px``; ``text``: anchor point and ``label``.
+    ``label`` is shown beside points/lines too when given.
+    """
+
+    kind: GraphicKind
+    points: tuple[tuple[float, float], ...]
+    label: str | None = None
+    radius_px: float | None = None
+    closed: bool = False
+    confidence: float | None = None  #: for landmarks: shown so people know what to check
+
+    def __post_init__(self) -> None:
+        need = {"point": 1, "polyline": 2, "circle": 1, "text": 1}[self.kind]
+        if len(self.points) < need:
+            raise ValueError(f"a {self.kind} graphic needs at least {need} point(s)")
+        if self.kind == "circle" and not (self.radius_px and self.radius_px > 0):
+            raise ValueError("a circle graphic needs a positive radius_px")
+        if self.kind == "text" and not self.label:
+            raise ValueError("a text graphic needs a label")
+
+
+@dataclass(frozen=True)
+class OverlayLayer:
+    """A named group of graphics drawn in one colour (one GSPS graphic layer)."""
+
+    name: str  #: e.g. "LANDMARKS", "HIP_LEFT", "REFERENCE", "CALIBRATION"
+    description: str
+    color_rgb: tuple[int, int, int]
+    graphics: tuple[Graphic, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------- plan → layers
+
+
+#: Colours per layer (RGB 0-255); GSPS converts them to CIELab.
+LAYER_COLORS: dict[str, tuple[int, int, int]] = {
+    "CALIBRATION": (255, 255, 255),
+    "LANDMARKS": (0, 255, 255),
+    "PELVIS": (255, 220, 0),
+    "HIP_RIGHT": (255, 110, 80),
+    "HIP_LEFT": (90, 200, 255),
+    "ORIENTATION": (255, 255, 255),
+}
+
+_SHORT = {
+    "teardrop": "TD",
+    "ischial_tuberosity": "IT",
+    "femoral_head_center": "FH",
+    "femoral_neck_center": "FN",
+    "femoral_shaft_proximal": "SP",
+    "femoral_shaft_distal": "SD",
+    "lesser_trochanter": "LT",
+    "greater_trochanter": "GT",
+    "acetabular_lateral_edge": "LE",
+    "sourcil_medial": "SM",
+}
+
+
+def _fmt(value: float, unit_: str) -> str:
+    return f"{value:+.1f} mm" if unit_ == "mm" else f"{value:.1f}°"
+
+
+def _label_for(name: str, value: float, unit_: str) -> str:
+    text = name.replace("_left", "").replace("_right", "")
+    text = text.replace("_mm", "").replace("_deg", "").replace("_", " ")
+    titles = {
+        "lld teardrop": "LLD (teardrop)",
+        "lld ischial": "LLD (ischial)",
+        "femoral offset": "Femoral offset",
+        "acetabular offset": "Acetabular offset",
+        "global offset": "Global offset",
+        "neck shaft angle": "Neck-shaft angle",
+        "lcea": "LCEA",
+        "tonnis angle": "Tönnis angle",
+        "sharp angle": "Sharp angle",
+    }
+    label = f"{titles.get(text, text)} {_fmt(value, unit_)}"
+    if name.startswith("lld_") and abs(value) >= 0.05:
+        label += " (L longer)" if value > 0 else " (R longer)"
+    return label
+
+
+def _line(a, b, extend: float = 0.0) -> tuple[tuple[float, float], ...]:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = b - a
+    a2, b2 = a - extend * d, b + extend * d
+    return ((float(a2[0]), float(a2[1])), (float(b2[0]), float(b2[1])))
+
+
+def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
+    """The layers that show ``plan`` on its image: landmarks, reference lines, values.
+
+    Coordinates are image pixels. Lines are the constructions of each measurement
+    (see ``docs/measurements.md``); text labels carry the values and the calibration.
+    """
+    lm = plan.landmarks
+    rows, cols = plan.image.rows or 1000, plan.image.columns or 1000
+    layers: list[OverlayLayer] = []
+
+    def pt(anatomy: str, side: Side | str):
+        got = lm.get(LandmarkName.of(anatomy, side))
+        return None if got is None else np.array(got.xy)
+
+    # calibration: the scale and how it was obtained, always on the picture
+    cal = plan.calibration
+    cal_graphics = [Graphic("text", ((cols * 0.01, rows * 0.03),), label="Scale " + cal.label)]
+    for w in cal.warnings[:2]:
+        cal_graphics.append(
+            Graphic("text", ((cols * 0.01, rows * (0.06 + 0.03 * len(cal_graphics) - 0.03)),), label=w[:120])
+        )
+    d = cal.details
+    if all(k in d for k in ("x", "y", "radius_px")):
+        cal_graphics.append(
+            Graphic("circle", ((float(d["x"]), float(d["y"])),), radius_px=float(d["radius_px"]), label="ball")
+        )
+    layers.append(OverlayLayer("CALIBRATION", "Calibration", LAYER_COLORS["CALIBRATION"], tuple(cal_graphics)))
+
+    # patient sides, from the orientation (never the screen)
+    left_x = plan.orientation.patient_left_x
+    side_text = [
+        Graphic("text", ((cols * (0.96 if left_x > 0 else 0.02), rows * 0.5),), label="L"),
+        Graphic("text", ((cols * (0.02 if left_x > 0 else 0.96), rows * 0.5),), label="R"),
+    ]
+    if plan.orientation.assumed:
+        side_text.append(
+            Graphic("text", ((cols * 0.01, rows * 0.97),), label="Orientation assumed (standard AP)")
+        )
+    layers.append(OverlayLayer("ORIENTATION", "Patient sides", LAYER_COLORS["ORIENTATION"], tuple(side_text)))
+
+    # pelvis: reference lines and LLD
+    pelvis: list[Graphic] = []
+    for anatomy, name in (("teardrop", "teardrop line"), ("ischial_tuberosity", "bi-ischial line")):
+        a, b = pt(anatomy, "right"), pt(anatomy, "left")
+        if a is not None and b is not None:
+            pelvis.append(Graphic("polyline", _line(a, b, 0.15), label=name))
+    a, b = pt("teardrop", "right"), pt("teardrop", "left")
+    if a is not None and b is not None and np.any(a != b):
+        for side in Side:
+            t = pt("lesser_trochanter", side)
+            if t is not None:
+                dvec = unit(b - a)
+                foot = a + float((t - a) @ dvec) * dvec
+                pelvis.append(Graphic("polyline", _line(foot, t)))
+    for m in plan.measurements:
+        if m.side is None:
+            n = len([g for g in pelvis if g.kind == "text"])
+            pelvis.append(Graphic("text", ((cols * 0.4, rows * (0.04 + 0.03 * n)),), label=_label_for(m.name, m.value, m.unit)))
+    layers.append(OverlayLayer("PELVIS", "Pelvic reference lines and leg length", LAYER_COLORS["PELVIS"], tuple(pelvis)))
+
+    # per hip: head circle, axes, roof lines, values
+    for side in (Side.RIGHT, Side.LEFT):
+        g: list[Graphic] = []
+        head = lm.get(LandmarkName.of("femoral_head_center", side))
+        if head is not None and head.radius_px:
+            g.append(Graphic("circle", (head.xy,), radius_px=head.radius_px))
+        hc, nc = pt("femoral_head_center", side), pt("femoral_neck_center", side)
+        sp, sd = pt("femoral_shaft_proximal", side), pt("femoral_shaft_distal", side)
+        edge, sm, td = pt("acetabular_lateral_edge", side), pt("sourcil_medial", side), pt("teardrop", side)
+        if hc is not None and nc is not None and np.any(hc != nc):
+            g.append(Graphic("polyline", _line(hc, nc, 0.6), label=None))
+        if sp is not None and sd is not None and np.any(sp != sd):
+            g.append(Graphic("polyline", _line(sd, sp, 0.8)))
+            if hc is not None:
+                dvec = unit(sd - sp)
+                foot = sp + float((hc - sp) @ dvec) * dvec
+                g.append(Graphic("polyline", _line(hc, foot)))
+        if hc is not None and edge is not None:
+            g.append(Graphic("polyline", _line(hc, edge)))
+            up = np.array([0.0, float(plan.orientation.superior_y)])
+            r = np.linalg.norm(edge - hc)
+            g.append(Graphic("polyline", _line(hc, hc + up * r)))
+        if sm is not None and edge is not None:
+            g.append(Graphic("polyline", _line(sm, edge)))
+        if td is not None and edge is not None:
+            g.append(Graphic("polyline", _line(td, edge)))
+        values = [m for m in plan.measurements if m.side is side]
+        if values:
+            lateral = plan.orientation.lateral_x(side)
+            x0 = cols * (0.72 if lateral * left_x > 0 else 0.03)
+            for i, m in enumerate(values):
+                g.append(Graphic("text", ((x0, rows * (0.10 + 0.03 * i)),), label=f"{side.value[0].upper()}: " + _label_for(m.name, m.value, m.unit)))
+        if g:
+            layers.append(
+                OverlayLayer(f"HIP_{side.value.upper()}", f"{side.value.capitalize()} hip", LAYER_COLORS[f"HIP_{side.value.upper()}"], tuple(g))
+            )
+
+    # landmarks with their confidence, so people know what to check
+    points = []
+    for l_ in lm:
+        label = _SHORT.get(l_.name.anatomy, l_.name.anatomy)
+        if l_.source.value == "auto":
+            label += f" {l_.confidence:.2f}"
+        points.append(Graphic("point", (l_.xy,), label=label, confidence=l_.confidence))
+    layers.append(OverlayLayer("LANDMARKS", "Landmarks (confidence for automatic ones)", LAYER_COLORS["LANDMARKS"], tuple(points)))
+    return tuple(layers)

@@ -1,0 +1,174 @@
+"""The one place that knows the order of the stages.
+
+``load → calibrate → detect landmarks → measure → (template) → report → store``
+
+Each stage is a plain function of :mod:`orthoplan.model` values; this module composes them
+and nothing else does. Every step can be re-run alone: after a surgeon moves one
+landmark, :func:`update_landmarks` re-measures without touching the image.
+
+Examples
+--------
+>>> from orthoplan import synthetic
+>>> case = synthetic.make_pelvis(seed=1, rows=500, columns=600, detector_spacing_mm=0.75)
+>>> rad = load_radiograph(case.dataset)
+>>> plan = plan_radiograph(rad, landmarks=case.landmarks)
+>>> round(plan.measurements["lld_teardrop_mm"].value - case.measurements["lld_teardrop_mm"], 1)
+0.0
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from . import __version__
+from .model import (
+    Calibration,
+    Landmark,
+    Landmarks,
+    Measurements,
+    Plan,
+    Radiograph,
+)
+
+log = logging.getLogger(__name__)
+
+
+def load_radiograph(source: Any, *, spacing_mm: float | None = None) -> Radiograph:
+    """Load a radiograph from a path, bytes or a pydicom Dataset (see :func:`orthoplan.image.load`)."""
+    from . import image
+
+    return image.load(source, spacing_mm=spacing_mm)
+
+
+def calibrate_radiograph(
+    radiograph: Radiograph,
+    *,
+    ball_diameter_mm: float | None = 25.0,
+    known_length: tuple[tuple[float, float], tuple[float, float], float] | None = None,
+    assume_magnification: float | None = None,
+) -> Calibration:
+    """Calibrate by the rules of :func:`orthoplan.calibration.calibrate`."""
+    from . import calibration
+
+    return calibration.calibrate(
+        radiograph,
+        ball_diameter_mm=ball_diameter_mm,
+        known_length=known_length,
+        assume_magnification=assume_magnification,
+    )
+
+
+def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None) -> Landmarks:
+    """Automatic landmark detection (see :func:`orthoplan.landmarks.detect`)."""
+    from . import landmarks
+
+    return landmarks.detect(radiograph, calibration)
+
+
+def measure(landmarks: Landmarks, calibration: Calibration, radiograph_or_plan: Any) -> Measurements:
+    """Every hip measurement the landmarks allow, at the anatomy."""
+    from .measurements import measure_hip
+
+    return measure_hip(landmarks, calibration, radiograph_or_plan.orientation)
+
+
+def plan_radiograph(
+    radiograph: Radiograph,
+    *,
+    calibration: Calibration | None = None,
+    landmarks: Landmarks | None = None,
+    ball_diameter_mm: float | None = 25.0,
+    known_length: tuple[tuple[float, float], tuple[float, float], float] | None = None,
+    assume_magnification: float | None = None,
+    detect: bool = True,
+    author: str | None = None,
+    view: str = "ap-pelvis",
+) -> Plan:
+    """Build a plan: calibrate (unless given), detect landmarks (unless given), measure.
+
+    Parameters
+    ----------
+    radiograph
+        From :func:`load_radiograph`.
+    calibration
+        Use this calibration instead of calibrating.
+    landmarks
+        Use these landmarks (e.g. from a file); otherwise detect them when ``detect``.
+    ball_diameter_mm, known_length, assume_magnification
+        Passed to :func:`calibrate_radiograph`. Planning on an uncalibrated image is an
+        error unless ``assume_magnification`` is given, and the plan then says so.
+
+    Raises
+    ------
+    CalibrationError
+        No usable calibration and no assumed magnification.
+    """
+    if calibration is None:
+        calibration = calibrate_radiograph(
+            radiograph,
+            ball_diameter_mm=ball_diameter_mm,
+            known_length=known_length,
+            assume_magnification=assume_magnification,
+        )
+    if landmarks is None:
+        landmarks = detect_landmarks(radiograph, calibration) if detect else Landmarks()
+    measurements = measure(landmarks, calibration, radiograph)
+    notes = []
+    if calibration.assumed:
+        notes.append("ASSUMED SCALE: " + calibration.label)
+    if radiograph.orientation.assumed:
+        notes.append(
+            "Patient orientation not in the image header: standard AP assumed "
+            "(patient's right on the image's left)."
+        )
+    return Plan(
+        image=radiograph.reference,
+        calibration=calibration,
+        landmarks=landmarks,
+        measurements=measurements,
+        orientation=radiograph.orientation,
+        view=view,
+        author=author,
+        software_version=f"orthoplan {__version__}",
+        notes=tuple(notes),
+    )
+
+
+def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ()) -> Plan:
+    """The plan with landmarks replaced/added (and some removed), re-measured.
+
+    Cheap: only the measurement stage runs again.
+
+    >>> # plan2 = update_landmarks(plan, plan.landmarks["teardrop_left"].moved_to(810, 642))
+    """
+    lms = plan.landmarks
+    for lm in changes:
+        lms = lms.with_landmark(lm)
+    for name in remove:
+        lms = lms.without(name)
+    return replace(plan, landmarks=lms, measurements=measure(lms, plan.calibration, plan))
+
+
+def recalibrate(plan: Plan, calibration: Calibration) -> Plan:
+    """The plan re-measured on another calibration (landmarks stay in pixels)."""
+    notes = tuple(n for n in plan.notes if not n.startswith("ASSUMED SCALE"))
+    if calibration.assumed:
+        notes = ("ASSUMED SCALE: " + calibration.label,) + notes
+    return replace(
+        plan,
+        calibration=calibration,
+        measurements=measure(plan.landmarks, calibration, plan),
+        notes=notes,
+    )
+
+
+def default_archive_url() -> str:
+    """``$ORTHOPLAN_ARCHIVE`` or a folder archive under the user's data directory."""
+    return os.environ.get(
+        "ORTHOPLAN_ARCHIVE",
+        "folder://" + os.path.join(os.path.expanduser("~"), ".local", "share", "orthoplan", "archive"),
+    )
