@@ -25,6 +25,10 @@ class CorruptImageError(OrthoplanError):
     """The input cannot be read: not DICOM/PNG/TIFF, truncated, or undecodable pixels."""
 
 
+class InputNotFoundError(OrthoplanError, FileNotFoundError):
+    """An input file (image, landmark file...) does not exist. Also a :class:`FileNotFoundError`."""
+
+
 class CalibrationError(OrthoplanError):
     """No trustworthy scale: missing or degenerate spacing, no ball found, bad input."""
 
@@ -59,6 +63,7 @@ class ArchiveError(OrthoplanError):
 
 #: Exit codes of the ``orthoplan`` command, most specific class first.
 EXIT_CODES: tuple[tuple[type[OrthoplanError], int], ...] = (
+    (InputNotFoundError, 3),
     (CorruptImageError, 3),
     (UnsupportedImageError, 4),
     (CalibrationError, 5),
