@@ -1,0 +1,52 @@
+"""Measurements: pure geometry on landmarks, each with its definition, range and source.
+
+>>> from orthoplan.measurements import DEFINITIONS, measure_hip
+>>> DEFINITIONS["lld_teardrop_mm"].unit
+'mm'
+"""
+
+from .definitions import (
+    DEFINITIONS,
+    MeasurementDefinition,
+    definition_for,
+    landmarks_markdown,
+    measurement_names,
+    measurements_markdown,
+    split_name,
+)
+from .hip import (
+    MIN_SEPARATION_MM,
+    PelvicReference,
+    acetabular_offset_mm,
+    center_edge_angle_deg,
+    construction,
+    femoral_offset_mm,
+    leg_length_discrepancy_mm,
+    measure_hip,
+    neck_shaft_angle_deg,
+    pelvic_reference,
+    sharp_angle_deg,
+    tonnis_angle_deg,
+)
+
+__all__ = [
+    "DEFINITIONS",
+    "MeasurementDefinition",
+    "definition_for",
+    "landmarks_markdown",
+    "measurement_names",
+    "measurements_markdown",
+    "split_name",
+    "MIN_SEPARATION_MM",
+    "PelvicReference",
+    "acetabular_offset_mm",
+    "center_edge_angle_deg",
+    "construction",
+    "femoral_offset_mm",
+    "leg_length_discrepancy_mm",
+    "measure_hip",
+    "neck_shaft_angle_deg",
+    "pelvic_reference",
+    "sharp_angle_deg",
+    "tonnis_angle_deg",
+]

@@ -1,0 +1,658 @@
+"""Hip measurements on an AP pelvis (or AP hip) radiograph: pure geometry on landmarks.
+
+Two layers:
+
+* small pure functions over points in mm at the anatomy (``(2,)`` arrays), one per
+  measurement (:func:`leg_length_discrepancy_mm`, :func:`femoral_offset_mm`, ...), plus
+  :func:`pelvic_reference`; they raise :class:`~orthoplan.errors.MeasurementError` on
+  degenerate geometry;
+* :func:`measure_hip`, which converts the landmarks to mm (:func:`orthoplan.geometry.to_mm`,
+  anisotropic spacing respected), computes every measurement the landmarks allow and lists
+  every other one in :attr:`Measurements.missing` with the reason (never zero or NaN), and
+  :func:`construction`, the lines that illustrate a measurement on the picture, in pixels.
+
+Definitions, sign conventions, normal ranges and sources are in
+:mod:`orthoplan.measurements.definitions` and ``docs/measurements.md``.
+
+Examples
+--------
+>>> from orthoplan.model import Calibration, Landmark, Landmarks
+>>> lms = Landmarks.from_landmarks([
+...     Landmark("teardrop_right", 400, 500), Landmark("teardrop_left", 600, 500),
+...     Landmark("lesser_trochanter_right", 380, 650), Landmark("lesser_trochanter_left", 620, 660),
+... ])
+>>> ms = measure_hip(lms, Calibration(0.2, "ball-marker", 2.0))
+>>> round(ms["lld_teardrop_mm"].value, 3)   # left trochanter 10 px = 2 mm further distal
+2.0
+>>> ms.get("lcea_left_deg") is None
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import MeasurementError
+from ..geometry import line_intersection, to_mm, to_px
+from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurement, Measurements, Side
+from .definitions import measurement_names, split_name
+
+__all__ = [
+    "MIN_SEPARATION_MM",
+    "PelvicReference",
+    "pelvic_reference",
+    "leg_length_discrepancy_mm",
+    "femoral_offset_mm",
+    "acetabular_offset_mm",
+    "neck_shaft_angle_deg",
+    "center_edge_angle_deg",
+    "tonnis_angle_deg",
+    "sharp_angle_deg",
+    "measure_hip",
+    "construction",
+]
+
+log = logging.getLogger(__name__)
+
+#: Two points that define a direction (a line, an axis) must be at least this far apart.
+MIN_SEPARATION_MM = 1.0
+
+#: Notes naming the pelvic reference used by LCEA and Tönnis.
+REFERENCE_NOTES = {
+    "teardrop": "pelvic reference: inter-teardrop line",
+    "ischial": "pelvic reference: bi-ischial line (teardrops not both available)",
+    "image": "pelvic reference: image axes (pelvic tilt not corrected)",
+}
+
+ASSUMED_SCALE_NOTE = "assumed scale"
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def _p(v) -> np.ndarray:
+    a = np.asarray(v, dtype=float).reshape(2)
+    if not np.all(np.isfinite(a)):
+        raise MeasurementError(f"point {a.tolist()} is not finite")
+    return a
+
+
+def _direction(a, b, what: str) -> np.ndarray:
+    """Unit vector from ``a`` to ``b``; MeasurementError if closer than MIN_SEPARATION_MM."""
+    d = _p(b) - _p(a)
+    n = math.hypot(d[0], d[1])
+    if n < MIN_SEPARATION_MM:
+        raise MeasurementError(
+            f"{what} are {n:.3g} mm apart (at least {MIN_SEPARATION_MM:g} mm needed): the direction "
+            "is undefined; check these landmarks"
+        )
+    return d / n
+
+
+def _unit(v, what: str) -> np.ndarray:
+    v = _p(v)
+    n = math.hypot(v[0], v[1])
+    if n == 0:
+        raise MeasurementError(f"{what} is a zero vector")
+    return v / n
+
+
+def _frame(superior, lateral) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal (superior, lateral) frame; ``lateral`` only gives the sign of the second axis."""
+    s = _unit(superior, "the superior direction")
+    lat = _p(lateral)
+    lat = lat - float(lat @ s) * s
+    return s, _unit(lat, "the lateral direction (parallel to superior?)")
+
+
+def _perpendicular_towards(d: np.ndarray, towards) -> np.ndarray:
+    """The unit normal of direction ``d`` closest to ``towards`` (MeasurementError if ambiguous)."""
+    n = np.array([-d[1], d[0]])
+    dot = float(n @ _p(towards))
+    if abs(dot) < 1e-12:
+        raise MeasurementError(
+            "the pelvic reference line is parallel to the image's superior direction: check the "
+            "landmarks and the image orientation"
+        )
+    return n if dot > 0 else -n
+
+
+class PelvicReference(NamedTuple):
+    """The pelvic frame in mm space: unit vectors and which line defined it."""
+
+    left: np.ndarray  #: unit vector along the pelvic horizontal towards the patient's left
+    superior: np.ndarray  #: unit vector of the pelvic vertical, towards the head
+    line: str  #: "teardrop", "ischial" or "image"
+
+
+def _image_axes(orientation: ImageOrientation) -> tuple[np.ndarray, np.ndarray]:
+    """(patient-left, superior) unit vectors of the image axes (same signs in px and mm)."""
+    return (
+        np.array([float(orientation.patient_left_x), 0.0]),
+        np.array([0.0, float(orientation.superior_y)]),
+    )
+
+
+def _frame_from_line(p_right, p_left, orientation: ImageOrientation, what: str) -> tuple[np.ndarray, np.ndarray]:
+    img_left, img_sup = _image_axes(orientation)
+    d = _direction(p_right, p_left, what)
+    s = _perpendicular_towards(d, img_sup)
+    # the horizontal is the line direction signed towards the patient's left, whatever the
+    # order of the two points (swapped sides are reported by measure_hip, not silently used)
+    left = d if float(d @ img_left) >= 0 else -d
+    return left, s
+
+
+def pelvic_reference(
+    landmarks_mm: Mapping[LandmarkName | str, np.ndarray],
+    orientation: ImageOrientation = ImageOrientation(),
+) -> PelvicReference:
+    """The pelvic horizontal and vertical, from the best reference available.
+
+    The inter-teardrop line when both teardrops are given (and at least
+    :data:`MIN_SEPARATION_MM` apart), else the bi-ischial line, else the image axes.
+    The vertical is the perpendicular to the line closest to image superior
+    (``orientation.superior_y``); the horizontal is signed towards the patient's left
+    (``orientation.patient_left_x``).
+
+    Parameters
+    ----------
+    landmarks_mm
+        Landmark name → ``(x, y)`` in mm at the anatomy (only teardrops and ischial
+        tuberosities are looked at).
+    orientation
+        Where the patient's left and head are in the image.
+
+    Returns
+    -------
+    PelvicReference
+        ``(left, superior, line)`` with ``line`` one of ``"teardrop"``, ``"ischial"``,
+        ``"image"``.
+
+    Examples
+    --------
+    >>> ref = pelvic_reference({"teardrop_right": (0, 0), "teardrop_left": (10, 10)})
+    >>> ref.line, np.round(ref.left, 4).tolist(), np.round(ref.superior, 4).tolist()
+    ('teardrop', [0.7071, 0.7071], [0.7071, -0.7071])
+    """
+    pts = {LandmarkName.parse(k): v for k, v in landmarks_mm.items()}
+    for anatomy, line in (("teardrop", "teardrop"), ("ischial_tuberosity", "ischial")):
+        r, l_ = pts.get(LandmarkName.of(anatomy, Side.RIGHT)), pts.get(LandmarkName.of(anatomy, Side.LEFT))
+        if r is None or l_ is None:
+            continue
+        try:
+            left, sup = _frame_from_line(r, l_, orientation, f"{anatomy}_right and {anatomy}_left")
+        except MeasurementError:
+            continue
+        return PelvicReference(left, sup, line)
+    left, sup = _image_axes(orientation)
+    return PelvicReference(left, sup, "image")
+
+
+# --------------------------------------------------------------------------- measurements (mm)
+
+
+def leg_length_discrepancy_mm(ref_left, ref_right, lt_left, lt_right, superior=(0.0, -1.0)) -> float:
+    """Leg-length discrepancy, left minus right, relative to a pelvic reference line.
+
+    Each lesser trochanter's distance from the line through ``ref_left`` and ``ref_right``
+    is measured along the line's normal that points away from ``superior`` (towards the
+    feet). Positive means the left leg is longer.
+
+    Parameters
+    ----------
+    ref_left, ref_right
+        The reference points (teardrop tips or ischial tuberosities), mm.
+    lt_left, lt_right
+        The lesser trochanters (most prominent points), mm.
+    superior
+        Any vector towards the patient's head (image superior); only its side of the line
+        is used.
+
+    Examples
+    --------
+    >>> leg_length_discrepancy_mm((100, 0), (0, 0), (110, 55), (-10, 50), superior=(0, -1))
+    5.0
+    """
+    d = _direction(ref_right, ref_left, "the two pelvic reference points")
+    inferior = -_perpendicular_towards(d, superior)
+    a = _p(ref_right)
+    return float((_p(lt_left) - a) @ inferior - (_p(lt_right) - a) @ inferior)
+
+
+def femoral_offset_mm(head_center, shaft_proximal, shaft_distal) -> float:
+    """Perpendicular distance from the head centre to the femoral shaft (anatomical) axis.
+
+    Examples
+    --------
+    >>> femoral_offset_mm((0, 0), (40, 50), (40, 150))
+    40.0
+    """
+    d = _direction(shaft_proximal, shaft_distal, "femoral_shaft_proximal and femoral_shaft_distal")
+    v = _p(head_center) - _p(shaft_proximal)
+    return float(abs(v[0] * d[1] - v[1] * d[0]))
+
+
+def acetabular_offset_mm(head_center, teardrop, lateral) -> float:
+    """Distance along the inter-teardrop line from the head centre to the perpendicular
+    through the same side's teardrop; positive when the head centre is lateral.
+
+    ``lateral`` is the direction of the inter-teardrop line pointing laterally on this
+    side (away from the other teardrop).
+
+    Examples
+    --------
+    >>> acetabular_offset_mm((130, -20), (100, 0), lateral=(1, 0))
+    30.0
+    """
+    lat = _unit(lateral, "the lateral direction")
+    return float((_p(head_center) - _p(teardrop)) @ lat)
+
+
+def neck_shaft_angle_deg(head_center, neck_center, shaft_proximal, shaft_distal) -> float:
+    """Angle between neck centre → head centre and shaft proximal → shaft distal, degrees.
+
+    Examples
+    --------
+    >>> round(neck_shaft_angle_deg((0, 0), (10, 10), (20, 20), (20, 100)), 6)
+    135.0
+    """
+    n = _direction(neck_center, head_center, "femoral_neck_center and femoral_head_center")
+    s = _direction(shaft_proximal, shaft_distal, "femoral_shaft_proximal and femoral_shaft_distal")
+    return math.degrees(math.atan2(abs(n[0] * s[1] - n[1] * s[0]), float(n @ s)))
+
+
+def _signed_angle_from(axis_from: np.ndarray, axis_to: np.ndarray, v: np.ndarray) -> float:
+    """Angle of ``v`` from ``axis_from``, positive turning towards ``axis_to`` (degrees)."""
+    return math.degrees(math.atan2(float(v @ axis_to), float(v @ axis_from)))
+
+
+def center_edge_angle_deg(head_center, lateral_edge, superior, lateral) -> float:
+    """Lateral centre-edge angle (Wiberg): from the pelvic vertical at the head centre to
+    the line to the acetabular lateral edge; positive when the edge is lateral.
+
+    ``superior`` is the pelvic vertical (towards the head), ``lateral`` the pelvic
+    horizontal pointing laterally on this side.
+
+    Examples
+    --------
+    >>> round(center_edge_angle_deg((0, 0), (10, -10), superior=(0, -1), lateral=(1, 0)), 6)
+    45.0
+    >>> round(center_edge_angle_deg((0, 0), (-10, -10), superior=(0, -1), lateral=(1, 0)), 6)
+    -45.0
+    """
+    s, lat = _frame(superior, lateral)
+    _direction(head_center, lateral_edge, "femoral_head_center and acetabular_lateral_edge")
+    return _signed_angle_from(s, lat, _p(lateral_edge) - _p(head_center))
+
+
+def tonnis_angle_deg(sourcil_medial, lateral_edge, superior, lateral) -> float:
+    """Tönnis angle: from the pelvic horizontal through the medial sourcil end to the line to
+    the acetabular lateral edge; positive when the lateral end is superior.
+
+    Examples
+    --------
+    >>> round(tonnis_angle_deg((0, 0), (20, -2), superior=(0, -1), lateral=(1, 0)), 4)
+    5.7106
+    """
+    s, lat = _frame(superior, lateral)
+    _direction(sourcil_medial, lateral_edge, "sourcil_medial and acetabular_lateral_edge")
+    return _signed_angle_from(lat, s, _p(lateral_edge) - _p(sourcil_medial))
+
+
+def sharp_angle_deg(teardrop, lateral_edge, superior, lateral) -> float:
+    """Sharp angle: from the inter-teardrop line (pointing laterally) to the line from the
+    teardrop tip to the acetabular lateral edge; positive when the edge is superior.
+
+    ``superior``/``lateral`` must be the frame of the inter-teardrop line.
+
+    Examples
+    --------
+    >>> round(sharp_angle_deg((0, 0), (30, -30), superior=(0, -1), lateral=(1, 0)), 6)
+    45.0
+    """
+    s, lat = _frame(superior, lateral)
+    _direction(teardrop, lateral_edge, "teardrop and acetabular_lateral_edge")
+    return _signed_angle_from(lat, s, _p(lateral_edge) - _p(teardrop))
+
+
+# --------------------------------------------------------------------------- from landmarks
+
+
+class _Absent(Exception):
+    """A measurement cannot be made; ``args[0]`` is the reason."""
+
+
+@dataclass
+class _Result:
+    value: float
+    landmarks: tuple[LandmarkName, ...]
+    notes: tuple[str, ...] = ()
+    lines_mm: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _seg(*points) -> np.ndarray:
+    return np.array([np.asarray(p, dtype=float) for p in points])
+
+
+class _Context:
+    """Landmarks in mm plus the pelvic frames, shared by every measurement of one call."""
+
+    def __init__(self, landmarks: Landmarks, calibration: Calibration, orientation: ImageOrientation):
+        self.landmarks = landmarks
+        self.calibration = calibration
+        self.orientation = orientation
+        self.mm: dict[LandmarkName, np.ndarray] = {
+            lm.name: to_mm(lm.xy, calibration) for lm in landmarks
+        }
+
+    def name(self, anatomy: str, side: Side) -> LandmarkName:
+        return LandmarkName.of(anatomy, side)
+
+    def need(self, *names: LandmarkName) -> list[np.ndarray]:
+        """The mm points of ``names``, or _Absent naming every missing one with its reason."""
+        missing = [n for n in names if n not in self.mm]
+        if missing:
+            raise _Absent(
+                "; ".join(f"needs {n.value}: {self.landmarks.missing_reason(n)}" for n in dict.fromkeys(missing))
+            )
+        return [self.mm[n] for n in names]
+
+    def apart(self, *pairs: tuple[LandmarkName, LandmarkName]) -> None:
+        """_Absent naming the landmarks if any pair is closer than MIN_SEPARATION_MM."""
+        for a, b in pairs:
+            try:
+                _direction(self.mm[a], self.mm[b], f"{a.value} and {b.value}")
+            except MeasurementError as exc:
+                raise _Absent(str(exc)) from None
+
+    def line_frame(self, anatomy: str) -> tuple[np.ndarray, np.ndarray, tuple[LandmarkName, LandmarkName], list[str]]:
+        """(left, superior, (right name, left name), notes) of the line through both ``anatomy``."""
+        nr, nl = self.name(anatomy, Side.RIGHT), self.name(anatomy, Side.LEFT)
+        pr, pl = self.need(nr, nl)
+        try:
+            left, sup = _frame_from_line(pr, pl, self.orientation, f"{nr.value} and {nl.value}")
+        except MeasurementError as exc:
+            raise _Absent(str(exc)) from None
+        notes = []
+        img_left, _ = _image_axes(self.orientation)
+        if float((pl - pr) @ img_left) < 0:
+            notes.append(
+                f"{nl.value} lies on the patient's right of {nr.value} for this image orientation: "
+                "check the sides"
+            )
+        return left, sup, (nr, nl), notes
+
+    def reference(self) -> tuple[np.ndarray, np.ndarray, str, tuple[LandmarkName, ...], list[str]]:
+        """Pelvic frame with fallbacks: (left, superior, line, landmarks used, notes)."""
+        for anatomy, line in (("teardrop", "teardrop"), ("ischial_tuberosity", "ischial")):
+            try:
+                left, sup, names, notes = self.line_frame(anatomy)
+            except _Absent:
+                continue
+            return left, sup, line, names, [REFERENCE_NOTES[line], *notes]
+        left, sup = _image_axes(self.orientation)
+        return left, sup, "image", (), [REFERENCE_NOTES["image"]]
+
+    def lateral(self, left: np.ndarray, side: Side) -> np.ndarray:
+        return left if side is Side.LEFT else -left
+
+
+def _value(fn: Callable[..., float], *args) -> float:
+    """``fn(*args)``, with a MeasurementError (degenerate geometry) turned into _Absent."""
+    try:
+        return float(fn(*args))
+    except MeasurementError as exc:
+        raise _Absent(str(exc)) from None
+
+
+def _lld(ctx: _Context, anatomy: str) -> _Result:
+    ltr, ltl = ctx.name("lesser_trochanter", Side.RIGHT), ctx.name("lesser_trochanter", Side.LEFT)
+    nr, nl = ctx.name(anatomy, Side.RIGHT), ctx.name(anatomy, Side.LEFT)
+    pr, pl, tr, tl = ctx.need(nr, nl, ltr, ltl)
+    left, sup, _, notes = ctx.line_frame(anatomy)
+    value = _value(leg_length_discrepancy_mm, pl, pr, tl, tr, sup)
+    # construction: the line spanning both reference points and both feet, and the perpendiculars
+    feet = {s: pr + float((t - pr) @ left) * left for s, t in ((Side.RIGHT, tr), (Side.LEFT, tl))}
+    ts = [float((p - pr) @ left) for p in (pr, pl, feet[Side.RIGHT], feet[Side.LEFT])]
+    lines = {
+        "reference_line": _seg(pr + min(ts) * left, pr + max(ts) * left),
+        "perpendicular_right": _seg(feet[Side.RIGHT], tr),
+        "perpendicular_left": _seg(feet[Side.LEFT], tl),
+    }
+    return _Result(value, (nr, nl, ltr, ltl), tuple(notes), lines)
+
+
+def _femoral_offset(ctx: _Context, side: Side) -> _Result:
+    names = tuple(ctx.name(a, side) for a in ("femoral_head_center", "femoral_shaft_proximal", "femoral_shaft_distal"))
+    hc, sp, sd = ctx.need(*names)
+    ctx.apart((names[1], names[2]))
+    value = _value(femoral_offset_mm, hc, sp, sd)
+    d = (sd - sp) / np.linalg.norm(sd - sp)
+    foot = sp + float((hc - sp) @ d) * d
+    top = foot if float((foot - sp) @ d) < 0 else sp
+    return _Result(value, names, (), {"shaft_axis": _seg(top, sd), "offset": _seg(hc, foot)})
+
+
+def _acetabular_offset(ctx: _Context, side: Side) -> _Result:
+    hname = ctx.name("femoral_head_center", side)
+    hc, _, _ = ctx.need(hname, ctx.name("teardrop", Side.RIGHT), ctx.name("teardrop", Side.LEFT))
+    left, sup, (nr, nl), notes = ctx.line_frame("teardrop")
+    td_name = nl if side is Side.LEFT else nr
+    td = ctx.mm[td_name]
+    lat = ctx.lateral(left, side)
+    value = _value(acetabular_offset_mm, hc, td, lat)
+    on_perp = hc - value * lat
+    lines = {
+        "teardrop_line": _seg(ctx.mm[nr], ctx.mm[nl]),
+        "teardrop_perpendicular": _seg(td, on_perp),
+        "offset": _seg(hc, on_perp),
+    }
+    return _Result(value, (hname, nr, nl), tuple(notes), lines)
+
+
+def _global_offset(ctx: _Context, side: Side) -> _Result:
+    reasons = []
+    parts = []
+    for fn in (_femoral_offset, _acetabular_offset):
+        try:
+            parts.append(fn(ctx, side))
+        except _Absent as exc:
+            reasons += str(exc).split("; ")
+    if reasons:
+        raise _Absent("; ".join(dict.fromkeys(reasons)))
+    fo, ao = parts
+    lines = {f"femoral_{k}": v for k, v in fo.lines_mm.items()}
+    lines.update({f"acetabular_{k}": v for k, v in ao.lines_mm.items()})
+    names = tuple(dict.fromkeys(fo.landmarks + ao.landmarks))
+    return _Result(fo.value + ao.value, names, tuple(dict.fromkeys(fo.notes + ao.notes)), lines)
+
+
+def _neck_shaft(ctx: _Context, side: Side) -> _Result:
+    names = tuple(
+        ctx.name(a, side)
+        for a in ("femoral_head_center", "femoral_neck_center", "femoral_shaft_proximal", "femoral_shaft_distal")
+    )
+    hc, nc, sp, sd = ctx.need(*names)
+    ctx.apart((names[2], names[3]), (names[1], names[0]))
+    value = _value(neck_shaft_angle_deg, hc, nc, sp, sd)
+    try:
+        x = line_intersection(nc, hc, sp, sd)
+        lines = {"neck_axis": _seg(hc, x), "shaft_axis": _seg(x, sd)}
+    except ValueError:  # parallel axes: draw them as given
+        lines = {"neck_axis": _seg(hc, nc), "shaft_axis": _seg(sp, sd)}
+    return _Result(value, names, (), lines)
+
+
+def _reference_lines(ctx: _Context, ref_names: tuple[LandmarkName, ...]) -> dict[str, np.ndarray]:
+    if len(ref_names) == 2:
+        return {"reference_line": _seg(ctx.mm[ref_names[0]], ctx.mm[ref_names[1]])}
+    return {}
+
+
+def _lcea(ctx: _Context, side: Side) -> _Result:
+    names = (ctx.name("femoral_head_center", side), ctx.name("acetabular_lateral_edge", side))
+    hc, edge = ctx.need(*names)
+    ctx.apart(names)
+    left, sup, _line, ref_names, notes = ctx.reference()
+    lat = ctx.lateral(left, side)
+    value = _value(center_edge_angle_deg, hc, edge, sup, lat)
+    r = float(np.linalg.norm(edge - hc))
+    lines = {"vertical": _seg(hc, hc + r * sup), "edge_line": _seg(hc, edge), **_reference_lines(ctx, ref_names)}
+    return _Result(value, names + ref_names, tuple(notes), lines)
+
+
+def _tonnis(ctx: _Context, side: Side) -> _Result:
+    names = (ctx.name("sourcil_medial", side), ctx.name("acetabular_lateral_edge", side))
+    sm, edge = ctx.need(*names)
+    ctx.apart(names)
+    left, sup, _line, ref_names, notes = ctx.reference()
+    lat = ctx.lateral(left, side)
+    value = _value(tonnis_angle_deg, sm, edge, sup, lat)
+    length = float(np.linalg.norm(edge - sm))
+    lines = {"horizontal": _seg(sm, sm + length * lat), "roof_line": _seg(sm, edge), **_reference_lines(ctx, ref_names)}
+    return _Result(value, names + ref_names, tuple(notes), lines)
+
+
+def _sharp(ctx: _Context, side: Side) -> _Result:
+    ename = ctx.name("acetabular_lateral_edge", side)
+    edge, _, _ = ctx.need(ename, ctx.name("teardrop", Side.RIGHT), ctx.name("teardrop", Side.LEFT))
+    left, sup, (nr, nl), notes = ctx.line_frame("teardrop")
+    td_name = nl if side is Side.LEFT else nr
+    td = ctx.mm[td_name]
+    ctx.apart((td_name, ename))
+    lat = ctx.lateral(left, side)
+    value = _value(sharp_angle_deg, td, edge, sup, lat)
+    length = float(np.linalg.norm(edge - td))
+    lines = {
+        "teardrop_line": _seg(ctx.mm[nr], ctx.mm[nl]),
+        "horizontal": _seg(td, td + length * lat),
+        "roof_line": _seg(td, edge),
+    }
+    return _Result(value, (td_name, ename, nl if side is Side.RIGHT else nr), tuple(notes), lines)
+
+
+_SIDED: dict[str, Callable[[_Context, Side], _Result]] = {
+    "femoral_offset_{side}_mm": _femoral_offset,
+    "acetabular_offset_{side}_mm": _acetabular_offset,
+    "global_offset_{side}_mm": _global_offset,
+    "neck_shaft_angle_{side}_deg": _neck_shaft,
+    "lcea_{side}_deg": _lcea,
+    "tonnis_angle_{side}_deg": _tonnis,
+    "sharp_angle_{side}_deg": _sharp,
+}
+_PELVIC: dict[str, Callable[[_Context], _Result]] = {
+    "lld_teardrop_mm": lambda ctx: _lld(ctx, "teardrop"),
+    "lld_ischial_mm": lambda ctx: _lld(ctx, "ischial_tuberosity"),
+}
+
+
+def _compute(ctx: _Context, name: str) -> tuple[_Result, Side | None, str]:
+    definition, side = split_name(name)
+    if side is None:
+        result = _PELVIC[definition.name](ctx)
+    else:
+        result = _SIDED[definition.name](ctx, side)
+    if not math.isfinite(result.value):  # pragma: no cover - guarded by the separation checks
+        raise _Absent("the geometry is degenerate (non-finite result)")
+    return result, side, definition.unit
+
+
+def measure_hip(
+    landmarks: Landmarks,
+    calibration: Calibration,
+    orientation: ImageOrientation = ImageOrientation(),
+) -> Measurements:
+    """Every hip measurement the landmarks allow, in mm at the anatomy and degrees.
+
+    Measurements whose landmarks are missing, or whose geometry is degenerate, are absent
+    and listed in ``Measurements.missing`` with the reason. Every measurement records the
+    landmarks it used and its side; lengths carry the note ``"assumed scale"`` when the
+    calibration is assumed; LCEA and Tönnis say which pelvic reference they used.
+
+    Parameters
+    ----------
+    landmarks
+        Landmarks in image pixels.
+    calibration
+        The anatomical scale (mm per pixel along x, and the aspect ratio for y).
+    orientation
+        Where the patient's left and head lie in the image.
+
+    Examples
+    --------
+    >>> from orthoplan.model import Calibration, Landmark, Landmarks
+    >>> lms = Landmarks.from_landmarks([
+    ...     Landmark("femoral_head_center_left", 700, 400), Landmark("acetabular_lateral_edge_left", 740, 360)])
+    >>> m = measure_hip(lms, Calibration(0.2, "ball-marker", 2.0))["lcea_left_deg"]
+    >>> round(m.value, 3), m.notes
+    (45.0, ('pelvic reference: image axes (pelvic tilt not corrected)',))
+    """
+    ctx = _Context(landmarks, calibration, orientation)
+    items: list[Measurement] = []
+    missing: list[tuple[str, str]] = []
+    for name in measurement_names():
+        try:
+            result, side, unit = _compute(ctx, name)
+        except _Absent as exc:
+            missing.append((name, str(exc)))
+            continue
+        notes = list(result.notes)
+        if unit == "mm" and calibration.assumed:
+            notes.append(ASSUMED_SCALE_NOTE)
+        items.append(
+            Measurement(
+                name=name,
+                value=float(result.value),
+                unit=unit,
+                landmarks=result.landmarks,
+                side=side,
+                notes=tuple(notes),
+            )
+        )
+    log.debug("measured %d hip values, %d absent", len(items), len(missing))
+    return Measurements(tuple(items), tuple(missing))
+
+
+def construction(
+    name: str,
+    landmarks: Landmarks,
+    calibration: Calibration,
+    orientation: ImageOrientation = ImageOrientation(),
+) -> dict[str, np.ndarray]:
+    """The polylines (image pixels) that illustrate measurement ``name`` on the picture.
+
+    Each value is an ``(N, 2)`` array of ``(x, y)`` pixel points. Keys by measurement:
+
+    * ``lld_*``: ``reference_line``, ``perpendicular_right``, ``perpendicular_left``
+    * ``femoral_offset_*``: ``shaft_axis``, ``offset`` (head centre → foot on the axis)
+    * ``acetabular_offset_*``: ``teardrop_line``, ``teardrop_perpendicular``, ``offset``
+    * ``global_offset_*``: the two above with ``femoral_``/``acetabular_`` prefixes
+    * ``neck_shaft_angle_*``: ``neck_axis``, ``shaft_axis`` (meeting at their intersection)
+    * ``lcea_*``: ``vertical``, ``edge_line`` (+ ``reference_line`` unless image axes)
+    * ``tonnis_angle_*``: ``horizontal``, ``roof_line`` (+ ``reference_line``)
+    * ``sharp_angle_*``: ``teardrop_line``, ``horizontal``, ``roof_line``
+
+    Raises :class:`~orthoplan.errors.MeasurementError` (with the reason) if the measurement
+    cannot be made from these landmarks, or the name is unknown.
+
+    Examples
+    --------
+    >>> from orthoplan.model import Calibration, Landmark, Landmarks
+    >>> lms = Landmarks.from_landmarks([
+    ...     Landmark("femoral_head_center_left", 700, 400), Landmark("acetabular_lateral_edge_left", 740, 360)])
+    >>> construction("lcea_left_deg", lms, Calibration(0.2, "ball-marker", 2.0))["edge_line"].tolist()
+    [[700.0, 400.0], [740.0, 360.0]]
+    """
+    ctx = _Context(landmarks, calibration, orientation)
+    try:
+        result, _, _ = _compute(ctx, name)
+    except _Absent as exc:
+        raise MeasurementError(f"{name} cannot be drawn: {exc}") from None
+    return {k: to_px(v, calibration).reshape(-1, 2) for k, v in result.lines_mm.items()}
