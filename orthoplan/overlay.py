@@ -19,7 +19,6 @@ from typing import Literal
 
 import numpy as np
 
-from .geometry import unit
 from .model import LandmarkName, Plan, Side
 
 GraphicKind = Literal["point", "polyline", "circle", "text"]
@@ -112,13 +111,6 @@ def _label_for(name: str, value: float, unit_: str) -> str:
     return label
 
 
-def _line(a, b, extend: float = 0.0) -> tuple[tuple[float, float], ...]:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    d = b - a
-    a2, b2 = a - extend * d, b + extend * d
-    return ((float(a2[0]), float(a2[1])), (float(b2[0]), float(b2[1])))
-
-
 def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     """The layers that show ``plan`` on its image: landmarks, reference lines, values.
 
@@ -135,10 +127,10 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
 
     # calibration: the scale and how it was obtained, always on the picture
     cal = plan.calibration
-    cal_graphics = [Graphic("text", ((cols * 0.01, rows * 0.03),), label="Scale " + cal.label)]
+    cal_graphics = [Graphic("text", ((cols * 0.01, rows * 0.91),), label="Scale " + cal.label)]
     for w in cal.warnings[:2]:
         cal_graphics.append(
-            Graphic("text", ((cols * 0.01, rows * (0.06 + 0.03 * len(cal_graphics) - 0.03)),), label=w[:120])
+            Graphic("text", ((cols * 0.01, rows * (0.91 - 0.03 * len(cal_graphics))),), label=w[:120])
         )
     d = cal.details
     if all(k in d for k in ("x", "y", "radius_px")):
@@ -159,62 +151,43 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
         )
     layers.append(OverlayLayer("ORIENTATION", "Patient sides", LAYER_COLORS["ORIENTATION"], tuple(side_text)))
 
-    # pelvis: reference lines and LLD
-    pelvis: list[Graphic] = []
-    for anatomy, name in (("teardrop", "teardrop line"), ("ischial_tuberosity", "bi-ischial line")):
-        a, b = pt(anatomy, "right"), pt(anatomy, "left")
-        if a is not None and b is not None:
-            pelvis.append(Graphic("polyline", _line(a, b, 0.15), label=name))
-    a, b = pt("teardrop", "right"), pt("teardrop", "left")
-    if a is not None and b is not None and np.any(a != b):
-        for side in Side:
-            t = pt("lesser_trochanter", side)
-            if t is not None:
-                dvec = unit(b - a)
-                foot = a + float((t - a) @ dvec) * dvec
-                pelvis.append(Graphic("polyline", _line(foot, t)))
-    for m in plan.measurements:
-        if m.side is None:
-            n = len([g for g in pelvis if g.kind == "text"])
-            pelvis.append(Graphic("text", ((cols * 0.4, rows * (0.04 + 0.03 * n)),), label=_label_for(m.name, m.value, m.unit)))
-    layers.append(OverlayLayer("PELVIS", "Pelvic reference lines and leg length", LAYER_COLORS["PELVIS"], tuple(pelvis)))
+    # measurement constructions (the same lines the values were computed from), per layer
+    from .errors import MeasurementError
+    from .measurements import construction
 
-    # per hip: head circle, axes, roof lines, values
-    for side in (Side.RIGHT, Side.LEFT):
-        g: list[Graphic] = []
+    by_layer: dict[str, list[Graphic]] = {"PELVIS": [], "HIP_RIGHT": [], "HIP_LEFT": []}
+    seen: set[tuple] = set()
+    for m in plan.measurements:
+        layer = "PELVIS" if m.side is None else f"HIP_{m.side.value.upper()}"
+        try:
+            lines = construction(m.name, lm, plan.calibration, plan.orientation)
+        except MeasurementError:
+            continue
+        for poly in lines.values():
+            key = (layer, tuple(np.round(poly, 1).ravel()))
+            if key not in seen and len(poly) >= 2:
+                seen.add(key)
+                by_layer[layer].append(Graphic("polyline", tuple((float(x), float(y)) for x, y in poly)))
+    for side in Side:
         head = lm.get(LandmarkName.of("femoral_head_center", side))
         if head is not None and head.radius_px:
-            g.append(Graphic("circle", (head.xy,), radius_px=head.radius_px))
-        hc, nc = pt("femoral_head_center", side), pt("femoral_neck_center", side)
-        sp, sd = pt("femoral_shaft_proximal", side), pt("femoral_shaft_distal", side)
-        edge, sm, td = pt("acetabular_lateral_edge", side), pt("sourcil_medial", side), pt("teardrop", side)
-        if hc is not None and nc is not None and np.any(hc != nc):
-            g.append(Graphic("polyline", _line(hc, nc, 0.6), label=None))
-        if sp is not None and sd is not None and np.any(sp != sd):
-            g.append(Graphic("polyline", _line(sd, sp, 0.8)))
-            if hc is not None:
-                dvec = unit(sd - sp)
-                foot = sp + float((hc - sp) @ dvec) * dvec
-                g.append(Graphic("polyline", _line(hc, foot)))
-        if hc is not None and edge is not None:
-            g.append(Graphic("polyline", _line(hc, edge)))
-            up = np.array([0.0, float(plan.orientation.superior_y)])
-            r = np.linalg.norm(edge - hc)
-            g.append(Graphic("polyline", _line(hc, hc + up * r)))
-        if sm is not None and edge is not None:
-            g.append(Graphic("polyline", _line(sm, edge)))
-        if td is not None and edge is not None:
-            g.append(Graphic("polyline", _line(td, edge)))
+            by_layer[f"HIP_{side.value.upper()}"].insert(0, Graphic("circle", (head.xy,), radius_px=head.radius_px))
+    # values as text: pelvis-level at the top centre, each hip on its own side of the picture
+    pelvis_values = [m for m in plan.measurements if m.side is None]
+    for i, m in enumerate(pelvis_values):
+        by_layer["PELVIS"].append(Graphic("text", ((cols * 0.4, rows * (0.04 + 0.03 * i)),), label=_label_for(m.name, m.value, m.unit)))
+    for side in Side:
         values = [m for m in plan.measurements if m.side is side]
-        if values:
-            lateral = plan.orientation.lateral_x(side)
-            x0 = cols * (0.72 if lateral * left_x > 0 else 0.03)
-            for i, m in enumerate(values):
-                g.append(Graphic("text", ((x0, rows * (0.10 + 0.03 * i)),), label=f"{side.value[0].upper()}: " + _label_for(m.name, m.value, m.unit)))
-        if g:
-            layers.append(
-                OverlayLayer(f"HIP_{side.value.upper()}", f"{side.value.capitalize()} hip", LAYER_COLORS[f"HIP_{side.value.upper()}"], tuple(g))
+        lateral = plan.orientation.lateral_x(side)
+        x0 = cols * (0.72 if lateral > 0 else 0.03)
+        for i, m in enumerate(values):
+            by_layer[f"HIP_{side.value.upper()}"].append(
+                Graphic("text", ((x0, rows * (0.10 + 0.03 * i)),), label=f"{side.value[0].upper()}: " + _label_for(m.name, m.value, m.unit))
             )
+    descriptions = {"PELVIS": "Pelvic reference lines and leg length", "HIP_RIGHT": "Right hip", "HIP_LEFT": "Left hip"}
+    for name, graphics in by_layer.items():
+        if graphics:
+            layers.append(OverlayLayer(name, descriptions[name], LAYER_COLORS[name], tuple(graphics)))
 
     # landmarks with their confidence, so people know what to check
     points = []

@@ -1,0 +1,281 @@
+"""Every code orthoplan writes into DICOM: standard ones (DCM, SCT, UCUM, UMLS) where they
+exist, else the private coding scheme ``99ORTHOPLAN``.
+
+The private scheme is declared in each SR's Coding Scheme Identification Sequence
+(:data:`CODING_SCHEME`) and documented in ``docs/dicom.md``; :func:`code_table_markdown`
+renders the table there. Code values are at most 16 characters (VR SH) unless they come from
+:data:`orthoplan.model.LANDMARK_DEFINITIONS` (written as Long Code Value then).
+
+Examples
+--------
+>>> MEASUREMENT_CODES["lcea_{side}_deg"].value
+'LCEA'
+>>> UNITS["mm"].scheme_designator
+'UCUM'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from pydicom.sr.coding import Code
+
+from ..model import LANDMARK_DEFINITIONS, CalibrationSource, LandmarkSource, Side
+
+#: Designator of the private coding scheme (``99`` prefix: local, PS3.16 section 8.2).
+SCHEME = "99ORTHOPLAN"
+SCHEME_NAME = "orthoplan surgical planning codes"
+SCHEME_ORGANIZATION = "orthoplan project (docs/dicom.md)"
+
+
+def _p(value: str, meaning: str) -> Code:
+    if len(value) > 16:
+        raise ValueError(f"private code value {value!r} is longer than 16 characters")
+    return Code(value, SCHEME, meaning)
+
+
+# --------------------------------------------------------------------------- standard codes
+
+#: Title of the report (CID 7021).
+IMAGING_MEASUREMENT_REPORT = Code("126000", "DCM", "Imaging Measurement Report")
+#: Procedure reported (TID 1500 row 4, from CID 100 "Quantitative Diagnostic Imaging
+#: Procedures"): DCM 112342 "Generic Planning for Hip Replacement" is not in CID 100, and the
+#: PixelMed TID validator (2022) knows neither it nor LN 43468-8 "XR unspecified body region".
+PROCEDURE_IMAGING = Code("363679005", "SCT", "Imaging procedure")
+#: TID 1500 row 12: the document-level qualitative evaluations container.
+QUALITATIVE_EVALUATIONS = Code("C0034375", "UMLS", "Qualitative Evaluations")
+IMAGING_MEASUREMENTS = Code("126010", "DCM", "Imaging Measurements")
+MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
+TRACKING_IDENTIFIER = Code("112039", "DCM", "Tracking Identifier")
+TRACKING_UID = Code("112040", "DCM", "Tracking Unique Identifier")
+FINDING = Code("121071", "DCM", "Finding")
+FINDING_SITE = Code("363698007", "SCT", "Finding Site")
+LATERALITY = Code("272741003", "SCT", "Laterality")
+TOPOGRAPHICAL_MODIFIER = Code("106233006", "SCT", "Topographical modifier")
+IMAGE_REGION = Code("111030", "DCM", "Image Region")
+OBSERVER_TYPE = Code("121005", "DCM", "Observer Type")
+PERSON = Code("121006", "DCM", "Person")
+PERSON_OBSERVER_NAME = Code("121008", "DCM", "Person Observer Name")
+IMAGE_LIBRARY = Code("111028", "DCM", "Image Library")
+MODALITY = Code("121139", "DCM", "Modality")
+FRAME_OF_REFERENCE_UID = Code("112227", "DCM", "Frame of Reference UID")
+PIXEL_DATA_ROWS = Code("110910", "DCM", "Pixel Data Rows")
+PIXEL_DATA_COLUMNS = Code("110911", "DCM", "Pixel Data Columns")
+IMAGE_LIBRARY_GROUP = Code("126200", "DCM", "Image Library Group")
+SOURCE = Code("260753009", "SCT", "Source")
+PROCEDURE_REPORTED = Code("121058", "DCM", "Procedure reported")
+LANGUAGE = Code("121049", "DCM", "Language of Content Item and Descendants")
+ENGLISH_US = Code("en-US", "RFC5646", "English (United States)")
+DEVICE = Code("121007", "DCM", "Device")
+DEVICE_OBSERVER_UID = Code("121012", "DCM", "Device Observer UID")
+DEVICE_OBSERVER_NAME = Code("121013", "DCM", "Device Observer Name")
+DEVICE_OBSERVER_MANUFACTURER = Code("121014", "DCM", "Device Observer Manufacturer")
+DEVICE_OBSERVER_MODEL_NAME = Code("121015", "DCM", "Device Observer Model Name")
+
+LEFT = Code("7771000", "SCT", "Left")
+RIGHT = Code("24028007", "SCT", "Right")
+PROXIMAL = Code("40415009", "SCT", "Proximal")
+DISTAL = Code("46053002", "SCT", "Distal")
+YES = Code("373066001", "SCT", "Yes")
+NO = Code("373067005", "SCT", "No")
+HIP_JOINT = Code("24136001", "SCT", "Hip joint")
+PELVIS = Code("816092008", "SCT", "Pelvis")
+RADIUS = Code("131190003", "SCT", "Radius")
+MAGNIFICATION = Code("399163009", "SCT", "Magnification")
+
+CALIBRATION = Code("122505", "DCM", "Calibration")
+CALIBRATION_FACTOR = Code("122322", "DCM", "Calibration Factor")
+MEASUREMENT_METHOD = Code("370129005", "SCT", "Measurement Method")
+CALIBRATION_UNCERTAINTY = Code("113763", "DCM", "Calibration Uncertainty")
+
+#: Laterality of the patient's side.
+SIDE_CODES: Mapping[Side, Code] = MappingProxyType({Side.LEFT: LEFT, Side.RIGHT: RIGHT})
+
+# --------------------------------------------------------------------------- units (UCUM)
+
+#: Units of :class:`orthoplan.model.Measurement` (``unit`` → UCUM code).
+UNITS: Mapping[str, Code] = MappingProxyType(
+    {
+        "mm": Code("mm", "UCUM", "millimeter"),
+        "deg": Code("deg", "UCUM", "degree"),
+    }
+)
+UNIT_PIXEL = Code("{pixels}", "UCUM", "pixels")
+UNIT_MM_PER_PIXEL = Code("mm/{pixels}", "UCUM", "millimeter per pixel")
+UNIT_PERCENT = Code("%", "UCUM", "percent")
+UNIT_RATIO = Code("{ratio}", "UCUM", "ratio")
+UNIT_ONE = Code("1", "UCUM", "no units")
+
+# --------------------------------------------------------------------------- private: plan
+
+PLAN_UID = _p("PLAN-UID", "Plan identifier")
+PLAN_REVISION = _p("PLAN-REVISION", "Plan revision")
+PLAN_CREATED = _p("PLAN-CREATED", "Plan creation date and time")
+PLAN_STATUS = _p("PLAN-STATUS", "Plan status")
+STATUS_CODES: Mapping[str, Code] = MappingProxyType(
+    {"draft": _p("STATUS-DRAFT", "Draft"), "final": _p("STATUS-FINAL", "Final")}
+)
+PLAN_VIEW = _p("PLAN-VIEW", "Radiographic view of the plan")
+PLAN_NOTE = _p("PLAN-NOTE", "Plan note")
+SOFTWARE_VERSION = _p("SOFTWARE-VERSION", "orthoplan software version")
+
+ORIENT_PATIENT_LEFT = _p("ORIENT-PT-LEFT", "Image direction of the patient's left")
+ORIENT_PATIENT_SUPERIOR = _p("ORIENT-PT-SUP", "Image direction of the patient's head")
+ORIENT_SOURCE = _p("ORIENT-SOURCE", "How the image orientation was known")
+#: (axis sign) → code: ``patient_left_x`` ±1 and ``superior_y`` ±1.
+X_DIRECTION_CODES: Mapping[int, Code] = MappingProxyType(
+    {1: _p("DIR-X-PLUS", "Towards increasing column (x)"), -1: _p("DIR-X-MINUS", "Towards decreasing column (x)")}
+)
+Y_DIRECTION_CODES: Mapping[int, Code] = MappingProxyType(
+    {1: _p("DIR-Y-PLUS", "Towards increasing row (y)"), -1: _p("DIR-Y-MINUS", "Towards decreasing row (y)")}
+)
+
+LANDMARK_MISSING = _p("LM-MISSING", "Landmark not found")
+MEASUREMENT_MISSING = _p("MS-MISSING", "Measurement not available")
+MEASUREMENT_NOTE = _p("MS-NOTE", "Measurement note")
+MEASUREMENT_ORDER = _p("MS-ORDER", "Measurement order")
+MEASUREMENT_LANDMARKS = _p("MS-LANDMARKS", "Landmarks of a measurement")
+
+# --------------------------------------------------------------------------- private: calibration
+
+CAL_ASPECT_RATIO = _p("CAL-ASPECT", "Pixel aspect ratio (row over column scale)")
+CAL_ASSUMED = _p("CAL-ASSUMED", "Scale rests on an assumption")
+CAL_SPACING_BASIS = _p("CAL-SPACING", "Pixel spacing attribute used")
+CAL_WARNING = _p("CAL-WARNING", "Calibration warning")
+CAL_DETAILS = _p("CAL-DETAILS", "Calibration details (JSON)")
+
+#: ``Calibration.spacing_basis`` → code.
+SPACING_BASIS_CODES: Mapping[str, Code] = MappingProxyType(
+    {
+        "PixelSpacing": _p("SB-PIXEL-SPACING", "Pixel Spacing (0028,0030)"),
+        "ImagerPixelSpacing": _p("SB-IMAGER-SPACE", "Imager Pixel Spacing (0018,1164)"),
+        "image": _p("SB-IMAGE", "Scale measured in the image"),
+        "none": _p("SB-NONE", "No spacing attribute used"),
+    }
+)
+
+#: ``Calibration.source`` → code (the Measurement Method of the calibration group).
+CALIBRATION_SOURCE_CODES: Mapping[CalibrationSource, Code] = MappingProxyType(
+    {
+        CalibrationSource.DICOM_PIXEL_SPACING: _p("CS-PIXEL-SPACING", "DICOM Pixel Spacing"),
+        CalibrationSource.DICOM_IMAGER_SPACING_ERMF: _p(
+            "CS-IMAGER-ERMF", "Imager Pixel Spacing and estimated magnification factor"
+        ),
+        CalibrationSource.DICOM_IMAGER_SPACING_DISTANCES: _p(
+            "CS-IMAGER-DIST", "Imager Pixel Spacing and source distances"
+        ),
+        CalibrationSource.BALL_MARKER: _p("CS-BALL-MARKER", "Calibration ball marker"),
+        CalibrationSource.KNOWN_LENGTH: _p("CS-KNOWN-LENGTH", "Known length in the image"),
+        CalibrationSource.KNOWN_OBJECT: _p("CS-KNOWN-OBJECT", "Known object in the image"),
+        CalibrationSource.ASSUMED_MAGNIFICATION: _p("CS-ASSUMED-MAG", "Assumed magnification"),
+        CalibrationSource.EXPLICIT_SPACING: _p("CS-EXPLICIT", "Spacing given by the user"),
+    }
+)
+
+# --------------------------------------------------------------------------- private: landmarks
+
+#: Finding type of every landmark group, one code per landmark anatomy (side-less).
+LANDMARK_CODES: Mapping[str, Code] = MappingProxyType(
+    {
+        "teardrop": _p("LM-TEARDROP", "Inferior tip of radiographic teardrop"),
+        "ischial_tuberosity": _p("LM-ISCHIAL-TUB", "Most inferior point of ischial tuberosity"),
+        "femoral_head_center": _p("LM-FEM-HEAD-CTR", "Femoral head centre (and outline circle)"),
+        "femoral_neck_center": _p("LM-FEM-NECK-CTR", "Femoral neck midpoint"),
+        "femoral_shaft_proximal": _p("LM-FEM-SHAFT-PRX", "Proximal point of femoral shaft axis"),
+        "femoral_shaft_distal": _p("LM-FEM-SHAFT-DST", "Distal point of femoral shaft axis"),
+        "lesser_trochanter": _p("LM-LESSER-TROCH", "Most prominent point of lesser trochanter"),
+        "greater_trochanter": _p("LM-GREATER-TROCH", "Tip of greater trochanter"),
+        "acetabular_lateral_edge": _p("LM-ACETAB-EDGE", "Lateral edge of acetabular roof"),
+        "sourcil_medial": _p("LM-SOURCIL-MED", "Medial end of acetabular sourcil"),
+    }
+)
+#: Topographical modifier of a landmark's finding site where the anatomy code is shared.
+LANDMARK_MODIFIERS: Mapping[str, Code] = MappingProxyType(
+    {"femoral_shaft_proximal": PROXIMAL, "femoral_shaft_distal": DISTAL}
+)
+LM_CONFIDENCE = _p("LM-CONFIDENCE", "Landmark confidence")
+LANDMARK_SOURCE_CODES: Mapping[LandmarkSource, Code] = MappingProxyType(
+    {
+        LandmarkSource.AUTO: _p("LM-SRC-AUTO", "Automatic detection"),
+        LandmarkSource.MANUAL: _p("LM-SRC-MANUAL", "Placed by a person"),
+        LandmarkSource.REFINED: _p("LM-SRC-REFINED", "Placed by a person, refined to the image"),
+    }
+)
+
+
+def landmark_site_code(anatomy: str) -> Code:
+    """The anatomic location (finding site) of a landmark anatomy, from the model.
+
+    >>> landmark_site_code("lesser_trochanter").value
+    '55499008'
+    """
+    scheme, value, meaning = LANDMARK_DEFINITIONS[anatomy].code
+    return Code(value, scheme, meaning)
+
+
+# --------------------------------------------------------------------------- private: measurements
+
+#: Concept name of each measurement, keyed by its (template) name in
+#: :data:`orthoplan.measurements.DEFINITIONS`; the side is the laterality of its group.
+MEASUREMENT_CODES: Mapping[str, Code] = MappingProxyType(
+    {
+        "lld_teardrop_mm": _p("LLD-TEARDROP", "Leg-length discrepancy, inter-teardrop line"),
+        "lld_ischial_mm": _p("LLD-ISCHIAL", "Leg-length discrepancy, bi-ischial line"),
+        "femoral_offset_{side}_mm": _p("FEMORAL-OFFSET", "Femoral offset"),
+        "acetabular_offset_{side}_mm": _p("ACETAB-OFFSET", "Acetabular offset"),
+        "global_offset_{side}_mm": _p("GLOBAL-OFFSET", "Global hip offset"),
+        "neck_shaft_angle_{side}_deg": _p("NECK-SHAFT-ANGLE", "Femoral neck-shaft angle"),
+        "lcea_{side}_deg": _p("LCEA", "Lateral centre-edge angle (Wiberg)"),
+        "tonnis_angle_{side}_deg": _p("TONNIS-ANGLE", "Toennis angle"),
+        "sharp_angle_{side}_deg": _p("SHARP-ANGLE", "Sharp acetabular angle"),
+    }
+)
+
+
+def measurement_template(name: str) -> tuple[str, Side | None]:
+    """The key of :data:`MEASUREMENT_CODES` and the side of a concrete measurement name.
+
+    Returns ``(name, None)`` for a pelvis-level name; raises ``KeyError`` for an unknown one.
+
+    >>> measurement_template("lcea_left_deg")
+    ('lcea_{side}_deg', <Side.LEFT: 'left'>)
+    """
+    if name in MEASUREMENT_CODES and "{side}" not in name:
+        return name, None
+    for key in MEASUREMENT_CODES:
+        if "{side}" in key:
+            for side in Side:
+                if key.format(side=side.value) == name:
+                    return key, side
+    raise KeyError(name)
+
+
+def private_codes() -> tuple[Code, ...]:
+    """Every code of the ``99ORTHOPLAN`` scheme, once each, in table order.
+
+    Includes the private anatomy codes of :data:`orthoplan.model.LANDMARK_DEFINITIONS`
+    (finding sites; their values may exceed 16 characters and are then Long Code Values).
+    """
+    seen: dict[tuple[str, str], Code] = {}
+    for value in list(globals().values()):
+        items: list = []
+        if isinstance(value, Code):
+            items = [value]
+        elif isinstance(value, Mapping):
+            items = [v for v in value.values() if isinstance(v, Code)]
+        for c in items:
+            if c.scheme_designator == SCHEME:
+                seen.setdefault((c.value, c.meaning), c)
+    for anatomy in LANDMARK_DEFINITIONS:  # finding sites defined privately in the model
+        c = landmark_site_code(anatomy)
+        if c.scheme_designator == SCHEME:
+            seen.setdefault((c.value, c.meaning), c)
+    return tuple(seen.values())
+
+
+def code_table_markdown() -> str:
+    """The ``99ORTHOPLAN`` code table for ``docs/dicom.md``."""
+    lines = ["| code value | code meaning |", "|---|---|"]
+    lines += [f"| `{c.value}` | {c.meaning} |" for c in private_codes()]
+    return "\n".join(lines)

@@ -1,0 +1,285 @@
+"""Shared helpers of the classical landmark detectors: scale, working image, edges, fits.
+
+Everything here works on plain numpy arrays and values. Image points are ``(x, y)`` with
+the DICOM SCOORD origin (see :mod:`orthoplan.geometry`); arrays are indexed ``[row, col]``.
+
+A *working image* is the radiograph's ``display`` (bone bright, [0, 1]) reduced by an
+integer block mean to about ``target_mm`` per pixel, so that searches run on a few
+hundred thousand pixels whatever the detector. Because the reduction is by whole
+blocks, a working point maps back to the full image by one multiplication:
+``xy_full = factor * xy_work``.
+
+Examples
+--------
+>>> import numpy as np
+>>> w = WorkImage.from_display(np.zeros((100, 80), np.float32), mm_per_px=0.25, target_mm=1.0)
+>>> w.factor, w.image.shape, w.mm_per_px
+(4, (25, 20), 1.0)
+>>> w.to_full((2.5, 1.0)).tolist()
+[10.0, 4.0]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import fit_circle
+from ..model import Calibration, Radiograph, Side
+
+log = logging.getLogger(__name__)
+
+#: Detector mm at the anatomy are divided by this when only ImagerPixelSpacing is known
+#: (a typical AP pelvis magnification: table-to-detector distance over a 115 cm SID).
+DEFAULT_MAGNIFICATION = 1.15
+
+#: Width of the imaged field assumed when no spacing at all is known (mm at the anatomy).
+ASSUMED_FIELD_MM = 380.0
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Anatomical mm per full-resolution pixel and how it was obtained.
+
+    ``assumed`` is True when the value is a guess (no calibration, no spacing tag):
+    searches then widen their size ranges and confidences are lowered.
+    """
+
+    mm_per_px: float
+    source: str
+    assumed: bool = False
+
+
+def scale_of(radiograph: Radiograph, calibration: Calibration | None = None) -> Scale:
+    """The best available anatomical scale of ``radiograph``.
+
+    Order: the calibration (if given), ``PixelSpacing``, ``ImagerPixelSpacing`` divided
+    by the estimated (or a default 1.15) magnification, else an assumed field width of
+    380 mm across the longer image side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orthoplan.model import ImageReference, Radiograph
+    >>> z = np.zeros((10, 10), np.float32)
+    >>> scale_of(Radiograph(z, z, ImageReference())).assumed
+    True
+    """
+    if calibration is not None:
+        return Scale(float(calibration.mm_per_px), f"calibration:{calibration.source.value}",
+                     bool(calibration.assumed))
+    sp = radiograph.spacing
+    if sp.pixel_spacing_mm is not None and _valid(sp.pixel_spacing_mm):
+        return Scale(float(sp.pixel_spacing_mm[1]), "PixelSpacing", False)
+    if sp.imager_pixel_spacing_mm is not None and _valid(sp.imager_pixel_spacing_mm):
+        mag = sp.estimated_magnification
+        if mag is not None and 1.0 <= mag <= 2.0:
+            return Scale(float(sp.imager_pixel_spacing_mm[1]) / mag, "ImagerPixelSpacing+ERMF", False)
+        return Scale(float(sp.imager_pixel_spacing_mm[1]) / DEFAULT_MAGNIFICATION,
+                     "ImagerPixelSpacing+assumed-magnification", True)
+    rows, cols = radiograph.shape
+    return Scale(ASSUMED_FIELD_MM / max(rows, cols), "assumed-field-width", True)
+
+
+def _valid(pair: tuple[float, float]) -> bool:
+    try:
+        return all(math.isfinite(float(v)) and 0.01 <= float(v) <= 5.0 for v in pair)
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass(frozen=True, eq=False)
+class WorkImage:
+    """A block-mean reduced copy of a display image (see the module docstring)."""
+
+    image: np.ndarray
+    factor: int
+    mm_per_px: float  #: anatomical mm per *working* pixel
+
+    @classmethod
+    def from_display(cls, display: np.ndarray, mm_per_px: float, target_mm: float = 1.0) -> WorkImage:
+        """Reduce ``display`` (full resolution, ``mm_per_px`` each) to about ``target_mm``."""
+        factor = max(1, int(round(target_mm / mm_per_px)))
+        return cls(block_mean(display, factor), factor, mm_per_px * factor)
+
+    def to_full(self, xy: np.ndarray | tuple[float, float]) -> np.ndarray:
+        """Working ``(x, y)`` (or ``(N, 2)``) → full-resolution image coordinates."""
+        return np.asarray(xy, dtype=float) * self.factor
+
+    def to_work(self, xy: np.ndarray | tuple[float, float]) -> np.ndarray:
+        """Full-resolution ``(x, y)`` → working coordinates."""
+        return np.asarray(xy, dtype=float) / self.factor
+
+    def px(self, mm: float) -> float:
+        """Working pixels spanning ``mm`` at the anatomy."""
+        return mm / self.mm_per_px
+
+
+def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over ``factor × factor`` blocks (the ragged last row/column is dropped).
+
+    >>> block_mean(np.arange(16, dtype=float).reshape(4, 4), 2).tolist()
+    [[2.5, 4.5], [10.5, 12.5]]
+    """
+    a = np.asarray(image, dtype=np.float32)
+    if factor == 1:
+        return a.copy()
+    r, c = (a.shape[0] // factor) * factor, (a.shape[1] // factor) * factor
+    return a[:r, :c].reshape(r // factor, factor, c // factor, factor).mean(axis=(1, 3), dtype=np.float32)
+
+
+def lateral_sign(radiograph: Radiograph, side: Side) -> int:
+    """+1 if the patient's ``side`` lies laterally towards increasing x, else -1."""
+    return radiograph.orientation.lateral_x(side)
+
+
+def side_from_lateral(radiograph: Radiograph, lateral_x: int) -> Side:
+    """The patient side whose lateral direction is ``lateral_x`` (+1: increasing x)."""
+    return Side.LEFT if lateral_x == radiograph.orientation.patient_left_x else Side.RIGHT
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def sample(image: np.ndarray, xy: np.ndarray, order: int = 1, cval: float = np.nan) -> np.ndarray:
+    """Values of ``image`` at image points ``xy`` (``(..., 2)``), bilinear by default."""
+    from scipy.ndimage import map_coordinates
+
+    xy = np.asarray(xy, dtype=float)
+    rows = xy[..., 1] - 0.5
+    cols = xy[..., 0] - 0.5
+    return map_coordinates(image, [rows, cols], order=order, mode="constant", cval=cval)
+
+
+def crop(image: np.ndarray, center_xy: tuple[float, float], half: float) -> tuple[np.ndarray, np.ndarray]:
+    """A square crop around ``center_xy`` and the ``(x, y)`` offset of its origin.
+
+    Points in the crop are ``xy_full - offset``.
+    """
+    h, w = image.shape
+    x0 = int(max(0, math.floor(center_xy[0] - half)))
+    y0 = int(max(0, math.floor(center_xy[1] - half)))
+    x1 = int(min(w, math.ceil(center_xy[0] + half)))
+    y1 = int(min(h, math.ceil(center_xy[1] + half)))
+    return image[y0:y1, x0:x1], np.array([x0, y0], dtype=float)
+
+
+def subpixel_peak(values: np.ndarray, i: int) -> float:
+    """Sub-sample position of the extremum at index ``i`` by a parabola through 3 samples."""
+    if i <= 0 or i >= len(values) - 1:
+        return float(i)
+    a, b, c = values[i - 1], values[i], values[i + 1]
+    den = a - 2 * b + c
+    if den == 0 or not np.isfinite(den):
+        return float(i)
+    return float(i) + float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+
+
+# --------------------------------------------------------------------------- circles
+
+
+@dataclass(frozen=True)
+class CircleFit:
+    """A circle fitted to edge points, with what the fit says about itself."""
+
+    cx: float
+    cy: float
+    r: float
+    rms: float  #: radial residual of the inliers, same units as the points
+    inliers: int
+    total: int  #: number of rays that were sampled
+    arc_deg: float  #: angular span covered by inliers (largest gap removed)
+    contrast: float  #: median edge step (display units) at the inliers
+
+    @property
+    def coverage(self) -> float:
+        return self.inliers / max(1, self.total)
+
+
+def radial_edges(
+    image: np.ndarray,
+    center_xy: tuple[float, float],
+    r_min: float,
+    r_max: float,
+    n_angles: int = 180,
+    step: float = 0.5,
+    polarity: int = -1,
+    smooth: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strongest edge along each of ``n_angles`` rays from ``center_xy``.
+
+    ``polarity=-1`` finds bright-inside → dark-outside steps (a bone outline seen
+    from its centre). Returns ``(angles_rad, radius, strength)``; strength is the
+    intensity drop per pixel (``nan`` where the ray leaves the image).
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    angles = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
+    rs = np.arange(r_min, r_max + step, step)
+    d = np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+    pts = np.asarray(center_xy, dtype=float)[None, None, :] + rs[None, :, None] * d[:, None, :]
+    prof = sample(image, pts)
+    if smooth > 0:
+        prof = gaussian_filter1d(np.nan_to_num(prof, nan=np.nanmean(prof) if np.isfinite(prof).any() else 0),
+                                 smooth / step, axis=1)
+    deriv = np.gradient(prof, step, axis=1) * polarity
+    idx = np.argmax(deriv, axis=1)
+    radius = np.empty(n_angles)
+    strength = np.empty(n_angles)
+    for k in range(n_angles):
+        radius[k] = rs[0] + subpixel_peak(deriv[k], int(idx[k])) * step
+        strength[k] = deriv[k, idx[k]]
+    valid = np.isfinite(sample(image, np.asarray(center_xy)[None, :] + radius[:, None] * d, order=0))
+    strength[~valid] = np.nan
+    return angles, radius, strength
+
+
+def largest_gap_deg(angles_rad: np.ndarray) -> float:
+    """Largest angular gap (degrees) between sorted angles on the circle."""
+    if len(angles_rad) == 0:
+        return 360.0
+    a = np.sort(np.mod(angles_rad, 2 * np.pi))
+    gaps = np.diff(np.r_[a, a[0] + 2 * np.pi])
+    return float(np.degrees(gaps.max()))
+
+
+def robust_circle(
+    points: np.ndarray,
+    weights: np.ndarray | None = None,
+    threshold: float = 1.0,
+    rng: int = 0,
+    max_trials: int = 200,
+) -> tuple[tuple[float, float, float, float], np.ndarray] | None:
+    """RANSAC circle (scikit-image) then a least-squares refit on the inliers.
+
+    Returns ``((cx, cy, r, rms), inlier_mask)`` or ``None`` if no circle fits.
+    """
+    from skimage.measure import CircleModel, ransac
+
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    if len(pts) < 5:
+        return None
+    try:
+        model, inl = ransac(pts, CircleModel, min_samples=3, residual_threshold=threshold,
+                            max_trials=max_trials, rng=rng)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if model is None or inl is None or inl.sum() < 5:
+        return None
+    try:
+        cx, cy, r, rms = fit_circle(pts[inl])
+    except ValueError:
+        return None
+    # one re-selection pass with the refined circle
+    res = np.abs(np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - r)
+    inl2 = res < threshold
+    if inl2.sum() >= 5:
+        try:
+            cx, cy, r, rms = fit_circle(pts[inl2])
+            inl = inl2
+        except ValueError:
+            pass
+    return (cx, cy, r, rms), inl

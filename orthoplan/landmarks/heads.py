@@ -1,0 +1,239 @@
+"""Femoral heads: a polarity-aware circular Hough search, then a sub-pixel circle fit.
+
+The search runs on a working image of about 1 mm per pixel. Every edge pixel votes,
+for each radius of the expected range (femoral head 40–60 mm in diameter), for the
+centre lying that far along its gradient *towards the brighter side*: a femoral head
+is brighter inside than out, so the dark obturator foramen or the inner rim of the
+acetabulum do not vote for it. The best few centres are refined at full resolution:
+the strongest bright→dark step is found along 240 rays from the candidate centre,
+with sub-pixel precision, and a RANSAC circle (scikit-image) followed by a
+least-squares fit (:func:`orthoplan.geometry.fit_circle`) gives the head circle.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .common import CircleFit, WorkImage, crop, largest_gap_deg, robust_circle, sample
+
+log = logging.getLogger(__name__)
+
+#: Femoral head diameter range in mm at the anatomy (adult).
+HEAD_DIAMETER_MM = (40.0, 60.0)
+
+
+@dataclass(frozen=True)
+class HeadCandidate:
+    """A circle that may be a femoral head, in full-resolution image coordinates."""
+
+    x: float
+    y: float
+    r: float
+    votes: float  #: Hough support: fraction of the circumference with a consistent edge
+    fit: CircleFit | None = None
+    confidence: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def xy(self) -> tuple[float, float]:
+        return (self.x, self.y)
+
+
+def gradient(image: np.ndarray, sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(gx, gy)`` of a Gaussian-smoothed image (x along columns, y along rows)."""
+    from scipy.ndimage import gaussian_filter, sobel
+
+    s = gaussian_filter(np.asarray(image, dtype=np.float32), sigma)
+    return sobel(s, axis=1) / 8.0, sobel(s, axis=0) / 8.0
+
+
+def edge_mask(image: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    """Canny edges with quantile thresholds (robust to exposure and windowing)."""
+    from skimage.feature import canny
+
+    return canny(np.asarray(image, dtype=np.float32), sigma=sigma, low_threshold=0.75,
+                 high_threshold=0.9, use_quantiles=True)
+
+
+def hough_bright_circles(
+    image: np.ndarray,
+    radii: np.ndarray,
+    *,
+    sigma: float = 1.5,
+    mask: np.ndarray | None = None,
+    num_peaks: int = 8,
+    min_distance: int | None = None,
+    threshold: float = 0.15,
+) -> list[tuple[float, float, float, float]]:
+    """Centres of bright discs of radius in ``radii`` (working pixels).
+
+    Each Canny edge pixel votes for the centre ``r`` pixels along its gradient, towards
+    the brighter side. Votes are normalised by the circumference, so a score of 1
+    means a full circle of consistent edges.
+
+    Returns
+    -------
+    list of ``(x, y, r, score)`` in image coordinates of ``image``, best first.
+    """
+    from scipy.ndimage import uniform_filter
+    from skimage.feature import peak_local_max
+
+    img = np.asarray(image, dtype=np.float32)
+    h, w = img.shape
+    edges = edge_mask(img, sigma)
+    if mask is not None:
+        edges &= mask
+    rr, cc = np.nonzero(edges)
+    if len(rr) == 0:
+        return []
+    gx, gy = gradient(img, sigma=max(0.8, sigma * 0.7))
+    ux, uy = gx[rr, cc], gy[rr, cc]
+    mag = np.hypot(ux, uy)
+    ok = mag > 1e-6
+    rr, cc, ux, uy, mag = rr[ok], cc[ok], ux[ok] / mag[ok], uy[ok] / mag[ok], mag[ok]
+    radii = np.asarray(radii, dtype=float)
+    acc = np.zeros((len(radii), h, w), dtype=np.float32)
+    for k, r in enumerate(radii):
+        yc = np.rint(rr + r * uy).astype(np.intp)
+        xc = np.rint(cc + r * ux).astype(np.intp)
+        inside = (yc >= 0) & (yc < h) & (xc >= 0) & (xc < w)
+        acc[k] = np.bincount(yc[inside] * w + xc[inside], minlength=h * w).reshape(h, w)
+    # gather votes of neighbouring cells and radii, normalise by the circumference
+    acc = uniform_filter(acc, size=(3, 3, 3), mode="constant") * 27.0
+    acc /= (2 * np.pi * radii * 3.0)[:, None, None]
+    best = acc.max(axis=0)
+    best_r = radii[np.argmax(acc, axis=0)]
+    md = int(min_distance if min_distance is not None else max(3, radii.min() * 0.6))
+    peaks = peak_local_max(best, min_distance=md, threshold_abs=threshold, num_peaks=num_peaks,
+                           exclude_border=False)
+    out = []
+    for r_, c_ in peaks:
+        out.append((c_ + 0.5, r_ + 0.5, float(best_r[r_, c_]), float(best[r_, c_])))
+    out.sort(key=lambda t: -t[3])
+    return out
+
+
+def fit_head_circle(
+    display: np.ndarray,
+    center_xy: tuple[float, float],
+    r_guess: float,
+    mm_per_px: float,
+    *,
+    r_range: tuple[float, float] | None = None,
+    n_angles: int = 240,
+    rng: int = 0,
+) -> CircleFit | None:
+    """Sub-pixel circle of a bright disc near ``center_xy`` at full resolution.
+
+    Along each of ``n_angles`` rays, up to three bright→dark steps between
+    ``r_range`` (default ±30 % of ``r_guess``) are candidate edge points; RANSAC
+    keeps the ones on one circle. Works on a smoothed crop, so it is fast at any
+    image size.
+    """
+    from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+    lo, hi = r_range if r_range is not None else (0.7 * r_guess, 1.3 * r_guess)
+    lo = max(lo, 2.0)
+    sub, off = crop(display, center_xy, hi + 6)
+    if sub.size == 0:
+        return None
+    sig = max(0.6, 0.3 / mm_per_px)
+    sub = gaussian_filter(np.asarray(sub, dtype=np.float32), sig)
+    c = np.asarray(center_xy, dtype=float) - off
+    step = max(0.25, min(1.0, 0.05 / mm_per_px))
+    rs = np.arange(lo, hi + step, step)
+    ang = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
+    d = np.stack([np.cos(ang), np.sin(ang)], axis=-1)
+    pts = c[None, None, :] + rs[None, :, None] * d[:, None, :]
+    prof = sample(sub, pts)
+    valid_ray = np.isfinite(prof)
+    prof = np.where(valid_ray, prof, np.nan)
+    # fill invalid samples with the ray's last valid value: no edge is invented
+    prof = _ffill(prof)
+    prof = gaussian_filter1d(prof, max(1.0, 0.15 / mm_per_px / step), axis=1)
+    deriv = -np.gradient(prof, step, axis=1)
+    cand_xy, cand_w, cand_ray, cand_step = [], [], [], []
+    for k in range(n_angles):
+        dk = deriv[k]
+        if not np.isfinite(dk).all():
+            continue
+        # local maxima of the drop
+        lm = np.nonzero((dk[1:-1] > dk[:-2]) & (dk[1:-1] >= dk[2:]) & (dk[1:-1] > 0))[0] + 1
+        if len(lm) == 0:
+            continue
+        top = lm[np.argsort(dk[lm])[::-1][:3]]
+        top = top[dk[top] >= 0.3 * dk[top[0]]]
+        for i in top:
+            if not valid_ray[k, max(0, i - 1):i + 2].all():
+                continue
+            r = rs[0] + (_parabola(dk, int(i))) * step
+            cand_xy.append(c + r * d[k])
+            cand_w.append(dk[i])
+            cand_ray.append(k)
+            cand_step.append(dk[i] * 2 * step)
+    if len(cand_xy) < 8:
+        return None
+    cand_xy = np.asarray(cand_xy)
+    thr = max(0.75, 0.35 / mm_per_px)
+    res = robust_circle(cand_xy, threshold=thr, rng=rng, max_trials=300)
+    if res is None:
+        return None
+    (cx, cy, r, rms), inl = res
+    if not (lo * 0.9 <= r <= hi * 1.1):
+        return None
+    rays = np.asarray(cand_ray)[inl]
+    uniq = np.unique(rays)
+    ang_in = ang[uniq]
+    arc = 360.0 - largest_gap_deg(ang_in)
+    contrast = float(np.median(np.asarray(cand_step)[inl]))
+    return CircleFit(cx + off[0], cy + off[1], r, rms, int(len(uniq)), n_angles, arc, contrast)
+
+
+def _parabola(v: np.ndarray, i: int) -> float:
+    if i <= 0 or i >= len(v) - 1:
+        return float(i)
+    a, b, c = v[i - 1], v[i], v[i + 1]
+    den = a - 2 * b + c
+    if den == 0:
+        return float(i)
+    return i + float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+
+
+def _ffill(prof: np.ndarray) -> np.ndarray:
+    """Forward/backward fill NaNs along axis 1 (rays that leave the image)."""
+    out = prof.copy()
+    for k in range(out.shape[0]):
+        row = out[k]
+        bad = ~np.isfinite(row)
+        if not bad.any():
+            continue
+        if bad.all():
+            row[:] = 0.0
+            continue
+        idx = np.where(~bad, np.arange(len(row)), 0)
+        np.maximum.accumulate(idx, out=idx)
+        first = np.argmax(~bad)
+        idx[:first] = first
+        out[k] = row[idx]
+    return out
+
+
+def disc_stats(display: np.ndarray, cx: float, cy: float, r: float) -> dict[str, float]:
+    """Intensity statistics of a disc and of the ring just outside it (for vetting)."""
+    sub, off = crop(display, (cx, cy), 1.35 * r + 2)
+    if sub.size == 0:
+        return {"inside": math.nan, "ring": math.nan, "inside_std": math.nan, "inside_p95": math.nan}
+    yy, xx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]]
+    rho = np.hypot(xx + 0.5 + off[0] - cx, yy + 0.5 + off[1] - cy)
+    inside = sub[rho < 0.85 * r]
+    ring = sub[(rho > 1.08 * r) & (rho < 1.3 * r)]
+    return {
+        "inside": float(np.median(inside)) if inside.size else math.nan,
+        "ring": float(np.median(ring)) if ring.size else math.nan,
+        "inside_std": float(np.std(inside)) if inside.size else math.nan,
+        "inside_p95": float(np.percentile(inside, 95)) if inside.size else math.nan,
+    }
