@@ -161,7 +161,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
         cal = None
     lms = detect_landmarks(rad, cal)
     if args.json:
-        _print_json(lms.to_dict())
+        # {"landmarks": {name: {"x", "y", "confidence"[, "radius"]}}, "missing": {name: reason}}
+        doc = lms.to_dict()
+        keep = ("x", "y", "confidence", "radius")
+        doc["landmarks"] = {k: {f: v[f] for f in keep if f in v} for k, v in doc["landmarks"].items()}
+        _print_json(doc)
     else:
         for lm in lms:
             extra = f" r={lm.radius_px:.1f}" if lm.radius_px else ""
@@ -182,11 +186,9 @@ def write_plan_outputs(rad, plan, out: Path, *, dicom: bool = True) -> dict[str,
     render_plan(rad, plan, out / "overlay.png")
     written["overlay"] = out / "overlay.png"
     if dicom and rad.dataset is not None:
-        from .dicom import build_gsps, build_sr
-        from .overlay import plan_overlay
+        from .pipeline import dicom_objects
 
-        sr = build_sr(plan, rad.dataset)
-        gsps = build_gsps(plan, rad.dataset, plan_overlay(plan))
+        sr, gsps = dicom_objects(rad, plan)
         sr.save_as(out / "plan-sr.dcm", enforce_file_format=True)
         gsps.save_as(out / "plan-gsps.dcm", enforce_file_format=True)
         written["sr"], written["gsps"] = out / "plan-sr.dcm", out / "plan-gsps.dcm"
@@ -200,6 +202,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
     cal = _calibrate(args, rad)
     plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author=args.author)
+    catalog = None
+    if args.cup or args.stem or args.side:
+        plan, catalog = _template_plan(args, rad, plan)
     out = Path(args.out)
     written = write_plan_outputs(rad, plan, out, dicom=not args.no_dicom)
     for kind, path in written.items():
@@ -207,6 +212,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.archive and "sr" in written:
         _store(args.archive, [written["sr"], written["gsps"]])
     _print_measurements(cal, plan.measurements)
+    if catalog is not None:
+        from .templating import templating_summary
+
+        _print_templating(templating_summary(plan, _template_side(args, rad), catalog))
     return 0
 
 
@@ -226,7 +235,8 @@ def _looks_like_uid(text: str) -> bool:
     return 0 < len(text) <= 64 and all(p.isdigit() for p in text.split("."))
 
 
-def _store(url: str, paths: list[Path]) -> None:
+def _store(url: str, paths: list[Path]):
+    """Store the files in the archive at ``url``, or queue them in the outbox when it fails."""
     import pydicom
 
     from .archive import open_archive
@@ -234,26 +244,43 @@ def _store(url: str, paths: list[Path]) -> None:
 
     datasets = [pydicom.dcmread(p) for p in paths]
     result = store_or_queue(open_archive(url), datasets, Outbox.default())
-    print(f"stored   {len(datasets)} objects in {result}")
+    if result.queued:
+        print(f"queued   {len(datasets)} objects in {result.outbox_entry}")
+        sys.stderr.write(f"orthoplan: warning: {result.error}; queued in the outbox, "
+                         "retry with 'orthoplan archive flush'\n")
+    else:
+        print(f"stored   {len(datasets)} objects in {result}")
+    return result
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Make the bundled example (synthetic AP pelvis with a 25 mm ball) and plan it end to end."""
+    """Make the bundled example (synthetic AP pelvis with a 25 mm ball) and plan it end to end:
+    calibrate, detect, template the left hip, write the outputs, store SR + GSPS in a folder archive."""
     from . import synthetic
+    from .calibration import calibrate
+    from .catalog import load_catalog
     from .pipeline import load_radiograph, plan_radiograph
+    from .templating import template_hip, templating_summary
 
     out = Path(args.out)
     case = synthetic.make_pelvis(seed=args.seed)
     files = synthetic.write_case(case, out / "example")
     print(f"example  {files['image']}  (true scale {case.mm_per_px:.5f} mm/px)")
     rad = load_radiograph(files["image"])
-    from .calibration import calibrate
-
     cal = calibrate(rad, ball_diameter_mm=25.0)
     err = 100 * (cal.mm_per_px / case.mm_per_px - 1)
     print(f"calibrated {cal.label}  (error vs truth {err:+.2f}%)")
-    lms = None if args.detect else _read_landmarks(str(files["landmarks"]))
+    lms = _read_landmarks(str(files["landmarks"])) if args.exact_landmarks else None
     plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author="orthoplan demo")
+    if not args.exact_landmarks:
+        missing = [n.value for n, _ in plan.landmarks.missing]
+        print(f"detected {len(plan.landmarks)} landmarks" + (f"; absent: {', '.join(missing)}" if missing else ""))
+    catalog = load_catalog()
+    try:
+        plan = template_hip(plan, rad, catalog, args.side)
+    except OrthoplanError as exc:  # e.g. a landmark the detector left out: plan without templates
+        log.warning("templating skipped: %s", exc)
+        catalog = None
     written = write_plan_outputs(rad, plan, out / "plan")
     for kind, path in written.items():
         print(f"{kind:8s} {path}")
@@ -261,17 +288,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
         url = args.archive or "folder://" + str((out / "archive").resolve())
         _store(url, [written["sr"], written["gsps"]])
     _print_measurements(cal, plan.measurements)
+    if catalog is not None:
+        _print_templating(templating_summary(plan, args.side, catalog))
     return 0
 
 
 def cmd_plans(args: argparse.Namespace) -> int:
     from .archive import open_archive
-    from .dicom.sr import list_plans
+    from .archive.plans import latest_plan, list_plans
 
     archive = open_archive(args.archive)
+    if args.open:
+        plan = latest_plan(archive, args.study, plan_uid=args.plan)
+        if args.json:
+            _print_json(plan.to_dict())
+        else:
+            print(f"plan {plan.plan_uid} revision {plan.revision} ({plan.status}, {plan.author or 'no author'}, {plan.created})")
+            _print_measurements(plan.calibration, plan.measurements)
+        return 0
     plans = list_plans(archive, args.study)
+    if args.plan:
+        plans = [p for p in plans if p["plan_uid"] == args.plan]
     if args.json:
         _print_json(plans)
+    elif not plans:
+        print("no orthoplan plan in this study")
     else:
         for p in plans:
             print("  ".join(f"{k}={v}" for k, v in p.items()))
@@ -282,10 +323,220 @@ def cmd_archive_flush(args: argparse.Namespace) -> int:
     from .archive import open_archive
     from .archive.outbox import Outbox, flush
 
+    from .errors import ArchiveError
+
     outbox = Outbox(args.outbox) if args.outbox else Outbox.default()
     report = flush(outbox, open_archive=open_archive)
-    print(report)
-    return 0 if not getattr(report, "failed", None) else exit_code_for(OrthoplanError())
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report)
+    return 0 if not report.failed else exit_code_for(ArchiveError())
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Measure many images into one table (resumable; local processes or a Dask cluster)."""
+    from . import batch
+
+    if not args.quiet:
+        logging.getLogger("orthoplan.batch").setLevel(logging.INFO)
+    inputs: list = list(args.inputs)
+    if args.query:
+        if not args.archive:
+            raise OrthoplanError("--query needs --archive URL")
+        inputs += batch.archive_inputs(args.archive, args.query)
+    if not inputs:
+        raise OrthoplanError("no inputs: give files, folders, list files or --archive URL --query Q")
+    options = batch.BatchOptions(
+        ball_diameter_mm=None if args.no_ball else args.ball_mm,
+        assume_magnification=args.assume_magnification,
+        include_patient_id=args.include_patient_id,
+        sidecar_landmarks=not args.no_sidecar,
+        store_plans=args.store_plans,
+    )
+    summary = batch.run_batch(inputs, args.out, options=options, workers=args.workers,
+                              scheduler=args.scheduler, retry_errors=args.retry_errors,
+                              progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Cohort summary of a batch table as HTML or PDF."""
+    from .cohort import write_cohort_report
+
+    print(write_cohort_report(args.table, args.out))
+    return 0
+
+
+def _add_batch_parsers(sub) -> None:
+    b = sub.add_parser("batch", help="measure many images into a CSV/Parquet table (resumable, parallel, Dask)")
+    b.add_argument("inputs", nargs="*", help="files, folders (recursive) or list files (one path a line)")
+    b.add_argument("--out", required=True, help="results.csv or results.parquet")
+    b.add_argument("--archive", metavar="URL", help="archive to query (with --query)")
+    b.add_argument("--query", metavar="Q", help="instance query, e.g. 'Modality=DX&BodyPartExamined=PELVIS'")
+    b.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores)")
+    b.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on this Dask cluster instead")
+    b.add_argument("--include-patient-id", action="store_true", help="add the PatientID column (off by default)")
+    b.add_argument("--store-plans", metavar="URL", help="also store each image's SR and GSPS in this archive")
+    b.add_argument("--no-sidecar", action="store_true",
+                   help="ignore <image>.landmarks.json files beside the images; always detect")
+    b.add_argument("--retry-errors", action="store_true", help="measure again the inputs that failed last time")
+    b.add_argument("--ball-mm", type=float, default=25.0, metavar="MM", help="calibration ball diameter (default 25)")
+    b.add_argument("--no-ball", action="store_true", help="do not look for a calibration ball")
+    b.add_argument("--assume-magnification", type=float, metavar="M",
+                   help="opt in to an assumed magnification where nothing calibrates (flagged in every row)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar or progress log lines")
+    b.set_defaults(func=cmd_batch)
+
+    r = sub.add_parser("report", help="cohort summary of a batch table (HTML or PDF)")
+    r.add_argument("table", help="results.csv or results.parquet from orthoplan batch")
+    r.add_argument("--out", required=True, help="report.html or report.pdf")
+    r.set_defaults(func=cmd_report)
+
+
+# --------------------------------------------------------------------------- templating and catalogs
+
+
+def _template_side(args: argparse.Namespace, rad) -> str:
+    if args.side:
+        return args.side
+    lat = (rad.image_laterality or "").strip().upper()
+    if lat in ("L", "R"):
+        return "left" if lat == "L" else "right"
+    raise OrthoplanError("say which hip to template: --side left or --side right")
+
+
+def _template_plan(args: argparse.Namespace, rad, plan):
+    """``plan`` templated on ``args.side`` with the families and sizes of ``args``."""
+    from .catalog import load_catalog
+    from .templating import template_hip
+
+    catalog = load_catalog(args.catalog or None)
+    kwargs = {k: v for k, v in {
+        "cup_family": args.cup, "stem_family": args.stem, "head_family": args.head,
+        "cup_size": args.cup_size, "stem_size": args.stem_size, "head_diameter_mm": args.head_diameter,
+        "neck_length_mm": args.neck_length, "inclination_deg": args.inclination,
+        "resection_above_lt_mm": args.resection_above_lt,
+    }.items() if v is not None}
+    return template_hip(plan, rad, catalog, _template_side(args, rad), **kwargs), catalog
+
+
+def _add_template_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("templating")
+    g.add_argument("--side", choices=("left", "right"), help="the patient's hip to template")
+    g.add_argument("--cup", metavar="FAMILY", help="cup family (default: generic hemispherical cup)")
+    g.add_argument("--stem", metavar="FAMILY", help="stem family (default: generic uncemented straight stem)")
+    g.add_argument("--head", metavar="FAMILY", help="head family (default: the stem vendor's, else generic)")
+    g.add_argument("--cup-size", metavar="LABEL", help="force a cup size instead of sizing to the acetabulum")
+    g.add_argument("--stem-size", metavar="LABEL", help="force a stem size instead of sizing to the canal")
+    g.add_argument("--head-diameter", type=float, metavar="MM")
+    g.add_argument("--neck-length", type=float, metavar="MM")
+    g.add_argument("--inclination", type=float, metavar="DEG", help="cup inclination (default 40)")
+    g.add_argument("--resection-above-lt", type=float, metavar="MM",
+                   help="neck cut above the lesser trochanter (default: the level that equalises leg length)")
+    g.add_argument("--catalog", action="append", metavar="DIR", help="extra catalog folder (repeatable)")
+
+
+def _print_templating(summary: dict) -> None:
+    side = summary["side"]
+    for kind in ("cup", "stem", "head"):
+        item = summary.get(kind)
+        if item is None:
+            continue
+        extra = {"cup": lambda i: f"{i['outer_diameter_mm']:g} mm, inclination {i['inclination_deg']:.0f}°"
+                        + (f", coverage {i['coverage_pct']:.0f}%" if "coverage_pct" in i else ""),
+                 "stem": lambda i: f"offset {i['horizontal_offset_mm']:g} mm, CCD {i['neck_shaft_angle_deg']:g}°"
+                         + (f", cut {i['resection_above_lt_mm']:.1f} mm above LT" if "resection_above_lt_mm" in i else ""),
+                 "head": lambda i: f"{i['diameter_mm']:g} mm, neck {i['neck_length_mm']:+g} mm"}[kind](item)
+        print(f"{kind} {side:6s} {item['vendor']} / {item['family']} size {item['size']}  ({extra})")
+    for name, value in summary["predicted"].items():
+        pre = summary["preoperative"].get(name)
+        change = f"  (pre-op {pre:+.1f}, change {value - pre:+.1f})" if pre is not None else ""
+        print(f"predicted {name:32s} {value:+8.1f} mm{change}")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    """Template a total hip on one side; print the choices and the predicted reconstruction."""
+    from .pipeline import plan_radiograph
+    from .templating import templating_summary
+
+    rad = _load(args)
+    lms = _read_landmarks(args.landmarks) if args.landmarks else None
+    cal = _calibrate(args, rad)
+    plan = plan_radiograph(rad, calibration=cal, landmarks=lms)
+    plan, catalog = _template_plan(args, rad, plan)
+    summary = templating_summary(plan, _template_side(args, rad), catalog)
+    if args.out:
+        written = write_plan_outputs(rad, plan, Path(args.out), dicom=not args.no_dicom)
+        summary["files"] = {k: str(v) for k, v in written.items()}
+    if args.json:
+        _print_json({"calibration": _calibration_summary(cal), **summary})
+    else:
+        print(f"calibration: {cal.label}")
+        _print_templating(summary)
+        for kind, path in summary.get("files", {}).items():
+            print(f"{kind:8s} {path}")
+    return 0
+
+
+def cmd_catalog_list(args: argparse.Namespace) -> int:
+    from .catalog import catalog_listing, load_catalog
+
+    catalog = load_catalog(args.catalog or None)
+    rows = catalog_listing(catalog)
+    if args.kind:
+        rows = [r for r in rows if r["kind"] == args.kind]
+    if args.json:
+        _print_json({"families": rows, "problems": [str(p) for p in catalog.problems]})
+    else:
+        for r in rows:
+            print(f"{r['kind']:5s} {r['vendor']} / {r['family']}  sizes {', '.join(r['sizes'])}  [{r['data_quality']}]")
+        for problem in catalog.problems:
+            print(f"problem: {problem}")
+    return 0
+
+
+def cmd_catalog_check(args: argparse.Namespace) -> int:
+    from .catalog import validate_catalog_folder
+    from .errors import CatalogError
+
+    problems = validate_catalog_folder(args.path)
+    if args.json:
+        _print_json({"path": args.path, "problems": [p.to_dict() for p in problems]})
+    else:
+        for problem in problems:
+            print(problem)
+        if not problems:
+            print(f"{args.path}: no problems")
+    return exit_code_for(CatalogError()) if any(p.severity == "error" for p in problems) else 0
+
+
+def _add_templating_parsers(sub) -> None:
+    t = sub.add_parser("template", help="template a total hip (cup, stem, head) and predict leg length and offset")
+    t.add_argument("image")
+    t.add_argument("--landmarks", metavar="FILE.json", help="landmarks in image pixels (default: detect them)")
+    t.add_argument("--out", metavar="DIR", help="also write plan.json, overlay.png, SR and GSPS there")
+    t.add_argument("--no-dicom", action="store_true", help="with --out: only plan.json and overlay.png")
+    t.add_argument("--json", action="store_true")
+    _add_template_options(t)
+    _add_calibration_args(t)
+    t.set_defaults(func=cmd_template)
+
+    c = sub.add_parser("catalog", help="implant catalogs: list the families, check a catalog folder")
+    csub = c.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    cl = csub.add_parser("list", help="every family (vendor, family, kind, sizes, data quality)")
+    cl.add_argument("--kind", choices=("cup", "stem", "head"))
+    cl.add_argument("--catalog", action="append", metavar="DIR", help="extra catalog folder (repeatable)")
+    cl.add_argument("--json", action="store_true")
+    cl.set_defaults(func=cmd_catalog_list)
+    for name in ("check", "validate"):
+        cc = csub.add_parser(name, help="validate a catalog folder: every problem with file, field and reason")
+        cc.add_argument("path")
+        cc.add_argument("--json", action="store_true")
+        cc.set_defaults(func=cmd_catalog_check)
 
 
 # --------------------------------------------------------------------------- parser
@@ -324,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--archive", metavar="URL", help="store the SR and GSPS there (folder://, http(s)://…/dicom-web, dicom://AET@HOST:PORT)")
     pl.add_argument("--author", help="name of the planning person (goes into the plan and the SR)")
     pl.add_argument("--no-dicom", action="store_true", help="write only plan.json and overlay.png")
+    _add_template_options(pl)
     _add_calibration_args(pl)
     pl.set_defaults(func=cmd_plan)
 
@@ -331,20 +583,27 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--out", default="orthoplan-demo", metavar="DIR")
     de.add_argument("--seed", type=int, default=7)
     de.add_argument("--archive", metavar="URL", help="default: a folder archive inside --out")
-    de.add_argument("--detect", action="store_true", help="detect landmarks instead of using the example's")
+    de.add_argument("--exact-landmarks", action="store_true",
+                    help="use the example's true landmarks instead of detecting them")
+    de.add_argument("--side", choices=("left", "right"), default="left", help="the hip to template (default left)")
     de.set_defaults(func=cmd_demo)
 
     ps = sub.add_parser("plans", help="list the plans of a study in an archive")
     ps.add_argument("--archive", required=True, metavar="URL")
     ps.add_argument("--study", required=True, metavar="UID")
+    ps.add_argument("--plan", metavar="PLAN_UID", help="only this plan (when the study has several)")
+    ps.add_argument("--open", action="store_true", help="read back the latest revision and show it (JSON with --json)")
     ps.add_argument("--json", action="store_true")
     ps.set_defaults(func=cmd_plans)
 
     ar = sub.add_parser("archive", help="archive maintenance")
     arsub = ar.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
     fl = arsub.add_parser("flush", help="retry storing every plan waiting in the outbox")
-    fl.add_argument("--outbox", metavar="DIR")
+    fl.add_argument("--outbox", metavar="DIR", help="default: $ORTHOPLAN_OUTBOX or ~/.local/share/orthoplan/outbox")
+    fl.add_argument("--json", action="store_true")
     fl.set_defaults(func=cmd_archive_flush)
+    _add_batch_parsers(sub)
+    _add_templating_parsers(sub)
     return p
 
 

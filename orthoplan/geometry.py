@@ -146,6 +146,38 @@ def rotate(points: ArrayLike, angle_deg: float, center: ArrayLike = (0.0, 0.0)) 
     return (np.asarray(points, dtype=float) - c) @ rot.T + c
 
 
+def reflect_across_line(p: ArrayLike, a: ArrayLike, b: ArrayLike) -> np.ndarray:
+    """Mirror image of ``p`` across the line through ``a`` and ``b``.
+
+    >>> reflect_across_line((3, 1), (0, 0), (0, 5)).tolist()
+    [-3.0, 1.0]
+    """
+    foot = project_onto_line(p, a, b)
+    return 2.0 * foot - _vec(p)
+
+
+def frame_pose(medial: ArrayLike, distal: ArrayLike) -> tuple[float, bool]:
+    """``(rotation_deg, mirror)`` that maps an implant frame onto image directions.
+
+    Implant frames (``docs/catalog.md``) have ``+x`` medial and ``+y`` distal for a right hip
+    on a standard AP image. Given the unit image vectors that the frame's ``+x`` and ``+y``
+    must become (perpendicular; pixels, y down), return the arguments of
+    :func:`orthoplan.catalog.to_image` (rotation clockwise on the screen, then mirror) that
+    make ``(u, v)`` land on ``u * medial + v * distal``.
+
+    >>> frame_pose((1, 0), (0, 1))
+    (0.0, False)
+    >>> frame_pose((-1, 0), (0, 1))
+    (0.0, True)
+    """
+    n, d = unit(medial), unit(distal)
+    if abs(float(n @ d)) > 1e-6:
+        raise ValueError("the medial and distal directions of an implant frame must be perpendicular")
+    if float(n @ np.array([d[1], -d[0]])) > 0:
+        return math.degrees(math.atan2(-d[0], d[1])) + 0.0, False
+    return math.degrees(math.atan2(d[0], d[1])) + 0.0, True
+
+
 # --------------------------------------------------------------------------- circles
 
 

@@ -34,7 +34,10 @@ import numpy as np
 from .errors import LandmarkError, PlanError
 
 #: Version of the JSON plan document written by :meth:`Plan.to_dict`.
-PLAN_SCHEMA_VERSION = 1
+#: 2 added implant ``placements`` and ``predictions``; version 1 documents still load.
+PLAN_SCHEMA_VERSION = 2
+#: Every plan document version :meth:`Plan.from_dict` reads.
+READABLE_PLAN_SCHEMA_VERSIONS = (1, 2)
 
 
 # --------------------------------------------------------------------------- enums
@@ -100,6 +103,25 @@ class LandmarkName(enum.StrEnum):
     ACETABULAR_LATERAL_EDGE_RIGHT = "acetabular_lateral_edge_right"
     SOURCIL_MEDIAL_LEFT = "sourcil_medial_left"
     SOURCIL_MEDIAL_RIGHT = "sourcil_medial_right"
+    # standing AP long-leg view (lower-limb alignment; see docs/landmarks.md)
+    FEMORAL_KNEE_CENTER_LEFT = "femoral_knee_center_left"
+    FEMORAL_KNEE_CENTER_RIGHT = "femoral_knee_center_right"
+    TIBIAL_KNEE_CENTER_LEFT = "tibial_knee_center_left"
+    TIBIAL_KNEE_CENTER_RIGHT = "tibial_knee_center_right"
+    FEMORAL_CONDYLE_MEDIAL_LEFT = "femoral_condyle_medial_left"
+    FEMORAL_CONDYLE_MEDIAL_RIGHT = "femoral_condyle_medial_right"
+    FEMORAL_CONDYLE_LATERAL_LEFT = "femoral_condyle_lateral_left"
+    FEMORAL_CONDYLE_LATERAL_RIGHT = "femoral_condyle_lateral_right"
+    TIBIAL_PLATEAU_MEDIAL_LEFT = "tibial_plateau_medial_left"
+    TIBIAL_PLATEAU_MEDIAL_RIGHT = "tibial_plateau_medial_right"
+    TIBIAL_PLATEAU_LATERAL_LEFT = "tibial_plateau_lateral_left"
+    TIBIAL_PLATEAU_LATERAL_RIGHT = "tibial_plateau_lateral_right"
+    ANKLE_CENTER_LEFT = "ankle_center_left"
+    ANKLE_CENTER_RIGHT = "ankle_center_right"
+    TIBIAL_PLAFOND_MEDIAL_LEFT = "tibial_plafond_medial_left"
+    TIBIAL_PLAFOND_MEDIAL_RIGHT = "tibial_plafond_medial_right"
+    TIBIAL_PLAFOND_LATERAL_LEFT = "tibial_plafond_lateral_left"
+    TIBIAL_PLAFOND_LATERAL_RIGHT = "tibial_plafond_lateral_right"
 
     @property
     def side(self) -> Side:
@@ -200,6 +222,62 @@ LANDMARK_DEFINITIONS: Mapping[str, LandmarkDefinition] = MappingProxyType(
                 "sourcil_medial",
                 "Medial end of the sourcil (the sclerotic weight-bearing zone of the roof).",
                 ("99ORTHOPLAN", "LM-SOURCIL-MEDIAL", "Medial end of acetabular sourcil"),
+            ),
+            # standing AP long-leg view; finding sites are SNOMED CT regions (codes from
+            # pydicom's DICOM code dictionary); the point itself is named by the SR's finding type
+            LandmarkDefinition(
+                "femoral_knee_center",
+                "Femoral centre of the knee: top (apex) of the intercondylar notch; distal end of "
+                "the femoral mechanical axis.",
+                ("SCT", "310652005", "Distal Femur"),
+            ),
+            LandmarkDefinition(
+                "tibial_knee_center",
+                "Tibial centre of the knee: midpoint between the tips of the tibial spines "
+                "(intercondylar eminence); proximal end of the tibial mechanical axis.",
+                ("SCT", "306783000", "Tibial Plateau"),
+            ),
+            LandmarkDefinition(
+                "femoral_condyle_medial",
+                "Most distal point of the medial femoral condyle: medial end of the distal femoral "
+                "joint line (condylar tangent).",
+                ("SCT", "310652005", "Distal Femur"),
+            ),
+            LandmarkDefinition(
+                "femoral_condyle_lateral",
+                "Most distal point of the lateral femoral condyle: lateral end of the distal femoral "
+                "joint line (condylar tangent).",
+                ("SCT", "310652005", "Distal Femur"),
+            ),
+            LandmarkDefinition(
+                "tibial_plateau_medial",
+                "Medial margin of the tibial plateau on its subchondral line: medial end of the "
+                "proximal tibial joint line (plateau width and Fujisawa point are measured from it).",
+                ("SCT", "306783000", "Tibial Plateau"),
+            ),
+            LandmarkDefinition(
+                "tibial_plateau_lateral",
+                "Lateral margin of the tibial plateau on its subchondral line: lateral end of the "
+                "proximal tibial joint line.",
+                ("SCT", "306783000", "Tibial Plateau"),
+            ),
+            LandmarkDefinition(
+                "ankle_center",
+                "Centre of the ankle: midpoint of the talar dome (the talus's superior articular "
+                "surface); distal end of the tibial and of the limb's mechanical axis.",
+                ("SCT", "67453005", "Talus"),
+            ),
+            LandmarkDefinition(
+                "tibial_plafond_medial",
+                "Medial end of the distal tibial joint line (subchondral plafond, at the medial "
+                "malleolus' corner).",
+                ("SCT", "64605006", "Distal Tibia"),
+            ),
+            LandmarkDefinition(
+                "tibial_plafond_lateral",
+                "Lateral end of the distal tibial joint line (subchondral plafond, at the "
+                "tibiofibular corner).",
+                ("SCT", "64605006", "Distal Tibia"),
             ),
         )
     }
@@ -675,6 +753,120 @@ class Measurements:
         return cls(items, tuple((str(k), str(v)) for k, v in data.get("missing", {}).items()))
 
 
+# --------------------------------------------------------------------------- implant placements
+
+
+class ImplantKind(enum.StrEnum):
+    """The kinds of implant component a plan places (catalog ``kind``)."""
+
+    CUP = "cup"
+    STEM = "stem"
+    HEAD = "head"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One implant component placed on the image: which implant, where, at what angle.
+
+    Positions are image pixels (DICOM origin, float32 like landmarks so that the SR
+    round-trips exactly):
+
+    * ``cup``: ``(x, y)`` is the centre of rotation; ``angle_deg`` the inclination (the
+      rim line from the pelvic horizontal, opening laterally);
+    * ``stem``: ``(x, y)`` is the taper point (head centre at neck length 0, see
+      ``docs/catalog.md``); ``angle_deg`` is the tilt of the stem's axis from the image's
+      superior-inferior direction, positive clockwise on the screen;
+    * ``head``: ``(x, y)`` is the head centre on the stem (before reduction);
+      ``neck_length_mm`` the chosen neck-length option.
+
+    ``auto`` is True while orthoplan's choice stands and False once a person edited it.
+
+    Examples
+    --------
+    >>> p = Placement("cup", "left", "generic", "Generic hemispherical cup", "54", 812.25, 640.5, 40.0)
+    >>> Placement.from_dict(p.to_dict()) == p
+    True
+    """
+
+    kind: ImplantKind
+    side: Side
+    vendor: str
+    family: str
+    size: str
+    x: float
+    y: float
+    angle_deg: float = 0.0
+    neck_length_mm: float | None = None
+    auto: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", ImplantKind(self.kind))
+            object.__setattr__(self, "side", Side(self.side))
+        except ValueError as exc:
+            raise PlanError(f"placement: {exc}") from None
+        for name in ("vendor", "family", "size"):
+            if not str(getattr(self, name)).strip():
+                raise PlanError(f"placement of a {self.kind.value}: {name} must not be empty")
+            object.__setattr__(self, name, str(getattr(self, name)))
+        try:
+            object.__setattr__(self, "x", _float32(_require_finite("placement x", self.x)))
+            object.__setattr__(self, "y", _float32(_require_finite("placement y", self.y)))
+            object.__setattr__(self, "angle_deg", _require_finite("placement angle_deg", self.angle_deg))
+            if self.neck_length_mm is not None:
+                object.__setattr__(
+                    self, "neck_length_mm", _require_finite("placement neck_length_mm", self.neck_length_mm)
+                )
+        except LandmarkError as exc:
+            raise PlanError(str(exc)) from None
+        if (self.kind is ImplantKind.HEAD) != (self.neck_length_mm is not None):
+            raise PlanError("a head placement needs neck_length_mm, and only a head has one")
+        object.__setattr__(self, "auto", bool(self.auto))
+
+    @property
+    def xy(self) -> tuple[float, float]:
+        return (self.x, self.y)
+
+    @property
+    def key(self) -> tuple[ImplantKind, Side]:
+        """``(kind, side)``: a plan holds at most one placement per key."""
+        return (self.kind, self.side)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "kind": self.kind.value,
+            "side": self.side.value,
+            "vendor": self.vendor,
+            "family": self.family,
+            "size": self.size,
+            "x": self.x,
+            "y": self.y,
+            "angle_deg": self.angle_deg,
+            "auto": self.auto,
+        }
+        if self.neck_length_mm is not None:
+            d["neck_length_mm"] = self.neck_length_mm
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Placement:
+        try:
+            return cls(
+                kind=data["kind"],
+                side=data["side"],
+                vendor=data["vendor"],
+                family=data["family"],
+                size=str(data["size"]),
+                x=data["x"],
+                y=data["y"],
+                angle_deg=data.get("angle_deg", 0.0),
+                neck_length_mm=data.get("neck_length_mm"),
+                auto=data.get("auto", True),
+            )
+        except KeyError as exc:
+            raise PlanError(f"placement lacks {exc.args[0]!r}: {dict(data)!r}") from None
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -703,8 +895,16 @@ class Plan:
     created: str = field(default_factory=_now_iso)
     software_version: str = ""
     notes: tuple[str, ...] = ()
+    #: Implant components placed by :mod:`orthoplan.templating` (at most one per kind and side).
+    placements: tuple[Placement, ...] = ()
+    #: Predicted post-operative values (same names as ``measurements``) for the placements.
+    predictions: Measurements = field(default_factory=Measurements)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "placements", tuple(self.placements))
+        keys = [p.key for p in self.placements]
+        if len(set(keys)) != len(keys):
+            raise PlanError("a plan holds at most one placement per implant kind and side")
         if self.status not in ("draft", "final"):
             raise PlanError(f"plan status must be 'draft' or 'final', got {self.status!r}")
         if int(self.revision) < 1:
@@ -731,17 +931,24 @@ class Plan:
             "calibration": self.calibration.to_dict(),
             "landmarks": self.landmarks.to_dict(),
             "measurements": self.measurements.to_dict(),
+            "placements": [p.to_dict() for p in self.placements],
+            "predictions": self.predictions.to_dict(),
         }
+
+    def placement(self, kind: ImplantKind | str, side: Side | str) -> Placement | None:
+        """The placement of ``kind`` on ``side``, or ``None``."""
+        key = (ImplantKind(kind), Side(side))
+        return next((p for p in self.placements if p.key == key), None)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
         if not isinstance(data, Mapping) or data.get("schema") != "orthoplan.plan":
             raise PlanError("not an orthoplan plan document (missing \"schema\": \"orthoplan.plan\")")
         version = data.get("schema_version")
-        if version != PLAN_SCHEMA_VERSION:
+        if version not in READABLE_PLAN_SCHEMA_VERSIONS:
             raise PlanError(
                 f"plan schema version {version!r} is not supported by this orthoplan "
-                f"(it reads version {PLAN_SCHEMA_VERSION})"
+                f"(it reads versions {', '.join(map(str, READABLE_PLAN_SCHEMA_VERSIONS))})"
             )
         try:
             return cls(
@@ -758,6 +965,8 @@ class Plan:
                 created=str(data.get("created", "")),
                 software_version=str(data.get("software_version", "")),
                 notes=tuple(data.get("notes", ())),
+                placements=tuple(Placement.from_dict(p) for p in data.get("placements", ())),
+                predictions=Measurements.from_dict(data.get("predictions", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"malformed plan document: {exc}") from exc

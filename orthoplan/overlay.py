@@ -71,6 +71,10 @@ LAYER_COLORS: dict[str, tuple[int, int, int]] = {
     "HIP_RIGHT": (255, 110, 80),
     "HIP_LEFT": (90, 200, 255),
     "ORIENTATION": (255, 255, 255),
+    "CUP": (120, 255, 120),
+    "STEM": (255, 170, 255),
+    "HEAD": (255, 255, 140),
+    "PREDICTION": (255, 255, 255),
 }
 
 _SHORT = {
@@ -189,6 +193,8 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
         if graphics:
             layers.append(OverlayLayer(name, descriptions[name], LAYER_COLORS[name], tuple(graphics)))
 
+    layers.extend(implant_layers(plan))
+
     # landmarks with their confidence, so people know what to check
     points = []
     for l_ in lm:
@@ -198,3 +204,56 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
         points.append(Graphic("point", (l_.xy,), label=label, confidence=l_.confidence))
     layers.append(OverlayLayer("LANDMARKS", "Landmarks (confidence for automatic ones)", LAYER_COLORS["LANDMARKS"], tuple(points)))
     return tuple(layers)
+
+
+def implant_layers(plan: Plan) -> list[OverlayLayer]:
+    """One layer per placed implant (``CUP_LEFT``, ``STEM_LEFT``, ``HEAD_LEFT`` …) with its
+    outline at the image's magnification and its size, plus ``PREDICTION`` with the
+    predicted values and their change from pre-op.
+
+    A family that is not in the installed catalogs is drawn as a labelled point.
+    """
+    if not plan.placements:
+        return []
+    import logging
+
+    from .errors import CatalogError
+    from .templating import placement_outline_px, prediction_changes
+
+    log = logging.getLogger(__name__)
+    rows, cols = plan.image.rows or 1000, plan.image.columns or 1000
+    layers: list[OverlayLayer] = []
+    for p in plan.placements:
+        kind = p.kind.value.upper()
+        label = f"{p.family} {p.size}"
+        if p.neck_length_mm is not None:
+            label += f" neck {p.neck_length_mm:+g} mm"
+        if plan.calibration.assumed:
+            label += " (assumed scale)"
+        if any(n.startswith(f"{p.kind.value} {p.side.value}: NOT SIZED") for n in plan.notes):
+            label += " (NOT SIZED: choose the size)"
+        try:
+            outline = placement_outline_px(plan, p)
+            graphics = (
+                Graphic("polyline", tuple((float(x), float(y)) for x, y in outline), closed=True),
+                Graphic("point", (p.xy,), label=label),
+            )
+        except CatalogError as exc:
+            log.warning("cannot draw %s %s: %s", p.kind.value, p.side.value, exc)
+            graphics = (Graphic("point", (p.xy,), label=label + " (not in the catalog)"),)
+        layers.append(
+            OverlayLayer(f"{kind}_{p.side.value.upper()}", f"{p.kind.value.capitalize()} {p.side.value}: {p.vendor} {label}",
+                         LAYER_COLORS[kind], graphics)
+        )
+    changes = prediction_changes(plan)
+    texts = []
+    for i, m in enumerate(plan.predictions):
+        text = "Predicted " + _label_for(m.name, m.value, m.unit)
+        if m.name in changes:
+            text += f" (change {changes[m.name]:+.1f} mm)"
+        if m.side is not None:
+            text = f"{m.side.value[0].upper()}: " + text
+        texts.append(Graphic("text", ((cols * 0.35, rows * (0.80 - 0.03 * i)),), label=text))
+    if texts:
+        layers.append(OverlayLayer("PREDICTION", "Predicted values after templating", LAYER_COLORS["PREDICTION"], tuple(texts)))
+    return layers

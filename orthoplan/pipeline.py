@@ -69,11 +69,27 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None) ->
     return landmarks.detect(radiograph, calibration)
 
 
-def measure(landmarks: Landmarks, calibration: Calibration, radiograph_or_plan: Any) -> Measurements:
-    """Every hip measurement the landmarks allow, at the anatomy."""
-    from .measurements import measure_hip
+#: The views :func:`measure` knows: ``ap-pelvis`` (hip measurements) and ``long-leg``
+#: (standing AP long-leg radiograph: lower-limb alignment).
+VIEWS = ("ap-pelvis", "long-leg")
 
-    return measure_hip(landmarks, calibration, radiograph_or_plan.orientation)
+
+def measure(
+    landmarks: Landmarks, calibration: Calibration, radiograph_or_plan: Any, view: str | None = None
+) -> Measurements:
+    """Every measurement of the view that the landmarks allow, at the anatomy.
+
+    ``view`` defaults to the plan's (``radiograph_or_plan.view``), else ``"ap-pelvis"``:
+    ``ap-pelvis`` → :func:`~orthoplan.measurements.measure_hip`, ``long-leg`` →
+    :func:`~orthoplan.measurements.measure_lower_limb`; any other view (``ap-hip-left``...)
+    is measured as a hip view.
+    """
+    from .measurements import measure_hip, measure_lower_limb
+
+    view = view or getattr(radiograph_or_plan, "view", None) or "ap-pelvis"
+    if view == "long-leg":
+        return measure_lower_limb(landmarks, calibration, radiograph_or_plan.orientation)
+    return measure_hip(landmarks, calibration, radiograph_or_plan.orientation)  # AP pelvis / hip views
 
 
 def plan_radiograph(
@@ -116,7 +132,7 @@ def plan_radiograph(
         )
     if landmarks is None:
         landmarks = detect_landmarks(radiograph, calibration) if detect else Landmarks()
-    measurements = measure(landmarks, calibration, radiograph)
+    measurements = measure(landmarks, calibration, radiograph, view)
     notes = []
     if calibration.assumed:
         notes.append("ASSUMED SCALE: " + calibration.label)
@@ -150,7 +166,16 @@ def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ())
         lms = lms.with_landmark(lm)
     for name in remove:
         lms = lms.without(name)
-    return replace(plan, landmarks=lms, measurements=measure(lms, plan.calibration, plan))
+    return _repredict(replace(plan, landmarks=lms, measurements=measure(lms, plan.calibration, plan)))
+
+
+def _repredict(plan: Plan) -> Plan:
+    """The plan with its templating prediction brought up to date (nothing to do without placements)."""
+    if not plan.placements:
+        return plan
+    from .templating import predict
+
+    return replace(plan, predictions=predict(plan))
 
 
 def recalibrate(plan: Plan, calibration: Calibration) -> Plan:
@@ -158,17 +183,57 @@ def recalibrate(plan: Plan, calibration: Calibration) -> Plan:
     notes = tuple(n for n in plan.notes if not n.startswith("ASSUMED SCALE"))
     if calibration.assumed:
         notes = ("ASSUMED SCALE: " + calibration.label,) + notes
-    return replace(
-        plan,
-        calibration=calibration,
-        measurements=measure(plan.landmarks, calibration, plan),
-        notes=notes,
-    )
+    out = replace(plan, calibration=calibration, measurements=measure(plan.landmarks, calibration, plan), notes=notes)
+    if not out.placements:
+        return out
+    from .templating import rescale_placements
+
+    return rescale_placements(out, plan.calibration)  # implants are fixed in mm: redone at the new scale
+
+
+def dicom_objects(radiograph: Radiograph, plan: Plan, *, previous: Any = None) -> tuple[Any, Any]:
+    """The plan as DICOM: ``(sr, gsps)`` — TID 1500 Comprehensive SR and the GSPS overlay.
+
+    ``previous`` is the SR of the revision this plan replaces (the new SR references it).
+
+    Raises
+    ------
+    DicomOutputError
+        The image is not DICOM (PNG/TIFF input has no study to put the plan in) or the
+        plan cannot be encoded.
+    """
+    from .dicom import build_gsps, build_sr
+    from .errors import DicomOutputError
+    from .overlay import plan_overlay
+
+    if radiograph.dataset is None:
+        raise DicomOutputError("DICOM output needs a DICOM source image (PNG/TIFF input has no study to add the plan to)")
+    sr = build_sr(plan, radiograph.dataset, previous=previous)
+    gsps = build_gsps(plan, radiograph.dataset, plan_overlay(plan))
+    return sr, gsps
+
+
+def store_plan(radiograph: Radiograph, plan: Plan, archive_url: str | None = None, *, previous: Any = None,
+               queue_on_failure: bool = True, **archive_options: Any) -> Any:
+    """Build the plan's SR and GSPS and store both in an archive (default: :func:`default_archive_url`).
+
+    With ``queue_on_failure`` an unreachable archive leaves both objects in the outbox
+    (``orthoplan archive flush`` retries) and the returned result says ``queued``;
+    otherwise the :class:`~orthoplan.errors.ArchiveError` is raised. Returns the archive's
+    :class:`~orthoplan.archive.StoreResult`.
+    """
+    from .archive import open_archive
+    from .archive.outbox import Outbox, store_or_queue
+
+    sr, gsps = dicom_objects(radiograph, plan, previous=previous)
+    archive = open_archive(archive_url or default_archive_url(), **archive_options)
+    if queue_on_failure:
+        return store_or_queue(archive, [sr, gsps], Outbox.default())
+    return archive.store([sr, gsps])
 
 
 def default_archive_url() -> str:
     """``$ORTHOPLAN_ARCHIVE`` or a folder archive under the user's data directory."""
-    return os.environ.get(
-        "ORTHOPLAN_ARCHIVE",
-        "folder://" + os.path.join(os.path.expanduser("~"), ".local", "share", "orthoplan", "archive"),
-    )
+    from .archive.base import default_archive_url as _default
+
+    return _default()

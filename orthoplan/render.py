@@ -37,6 +37,38 @@ def _downsample(image: np.ndarray, max_size_px: int) -> tuple[np.ndarray, int]:
     return small, factor
 
 
+def draw_layers(ax: Any, layers: tuple[OverlayLayer, ...], *, fontsize: float = 9.0) -> list[Any]:
+    """Draw overlay layers on a matplotlib Axes in image coordinates; returns the artists.
+
+    Landmarks whose confidence is below 0.8 are drawn orange, so a surgeon sees at a glance
+    which points to check. Used by :func:`render_plan` and the notebook widget.
+    """
+    from matplotlib.patches import Circle
+
+    fs = fontsize
+    artists: list[Any] = []
+    for layer in layers:
+        color = tuple(c / 255 for c in layer.color_rgb)
+        for g in layer.graphics:
+            pts = np.asarray(g.points, dtype=float)
+            if g.kind == "point":
+                marker_color = color if g.confidence is None or g.confidence >= 0.8 else (1.0, 0.55, 0.0)
+                artists += ax.plot(pts[:, 0], pts[:, 1], "+", color=marker_color, ms=fs * 1.2, mew=1.5)
+                if g.label:
+                    artists.append(ax.annotate(g.label, pts[0], xytext=(4, -4), textcoords="offset points",
+                                               color=marker_color, fontsize=fs * 0.7))
+            elif g.kind == "polyline":
+                if g.closed:
+                    pts = np.vstack([pts, pts[:1]])
+                artists += ax.plot(pts[:, 0], pts[:, 1], "-", color=color, lw=1.2)
+            elif g.kind == "circle":
+                artists.append(ax.add_patch(Circle(tuple(pts[0]), g.radius_px, fill=False, color=color, lw=1.2)))
+            elif g.kind == "text":
+                artists.append(ax.text(pts[0, 0], pts[0, 1], g.label, color=color, fontsize=fs, va="top",
+                                       bbox=dict(facecolor="black", alpha=0.45, pad=1.5, lw=0)))
+    return artists
+
+
 def render_plan(
     radiograph: Radiograph,
     plan: Plan,
@@ -55,7 +87,6 @@ def render_plan(
     if path is not None:
         matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
-    from matplotlib.patches import Circle
 
     layers = plan_overlay(plan) if layers is None else layers
     small, f = _downsample(radiograph.display, max_size_px)
@@ -69,24 +100,7 @@ def render_plan(
     ax.set_ylim(rows, 0)
     ax.axis("off")
     fs = max(6.0, min(14.0, h / 90))
-    for layer in layers:
-        color = tuple(c / 255 for c in layer.color_rgb)
-        for g in layer.graphics:
-            pts = np.asarray(g.points, dtype=float)
-            if g.kind == "point":
-                marker_color = color if g.confidence is None or g.confidence >= 0.8 else (1.0, 0.55, 0.0)
-                ax.plot(pts[:, 0], pts[:, 1], "+", color=marker_color, ms=fs * 1.2, mew=1.5)
-                if g.label:
-                    ax.annotate(g.label, pts[0], xytext=(4, -4), textcoords="offset points", color=marker_color, fontsize=fs * 0.7)
-            elif g.kind == "polyline":
-                if g.closed:
-                    pts = np.vstack([pts, pts[:1]])
-                ax.plot(pts[:, 0], pts[:, 1], "-", color=color, lw=1.2)
-            elif g.kind == "circle":
-                ax.add_patch(Circle(tuple(pts[0]), g.radius_px, fill=False, color=color, lw=1.2))
-            elif g.kind == "text":
-                ax.text(pts[0, 0], pts[0, 1], g.label, color=color, fontsize=fs, va="top",
-                        bbox=dict(facecolor="black", alpha=0.45, pad=1.5, lw=0))
+    draw_layers(ax, layers, fontsize=fs)
     if plan.calibration.assumed:
         ax.text(cols / 2, rows * 0.005, "ASSUMED SCALE — measurements are estimates", color="white",
                 fontsize=fs * 1.3, ha="center", va="top", bbox=dict(facecolor="red", alpha=0.85, pad=3, lw=0))

@@ -25,7 +25,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -289,11 +289,17 @@ class _Canvas:
         v = (-sa * (Xg - X) + ca * (Yg - Yd)) / b
         self.add(material, sl, depth * np.sqrt(np.clip(1.0 - u * u - v * v, 0, None)))
 
-    def tube(self, material: str, p0: tuple[float, float], p1: tuple[float, float], r_out: float, r_in: float = 0.0, end_soft: float = 4.0) -> None:
-        """A cylinder (optionally hollow) along segment p0→p1 (pelvic mm), seen side-on."""
+    def tube(self, material: str, p0: tuple[float, float], p1: tuple[float, float], r_out: float | Callable[[np.ndarray], np.ndarray], r_in: float = 0.0, end_soft: float = 4.0) -> None:
+        """A cylinder (optionally hollow) along segment p0→p1 (pelvic mm), seen side-on.
+
+        ``r_out`` may be a function of the distance from ``p0`` (mm) for a waisted tube.
+        """
         p0a, p1a = np.array(p0), np.array(p1)
         length = float(np.linalg.norm(p1a - p0a))
         mid = (p0a + p1a) / 2
+        r_fn = r_out if callable(r_out) else None
+        if r_fn is not None:
+            r_out = float(np.max(r_fn(np.linspace(0.0, length, 64))))
         w = self.window(mid[0], mid[1], length / 2 + r_out)
         if w is None:
             return
@@ -302,7 +308,11 @@ class _Canvas:
         rel_x, rel_y = Xg - p0a[0], Yg - p0a[1]
         along = rel_x * d[0] + rel_y * d[1]
         across = -rel_x * d[1] + rel_y * d[0]
-        t = 2.0 * np.sqrt(np.clip(r_out * r_out - across * across, 0, None))
+        if r_fn is not None:  # radius varying along the axis (mm from p0)
+            r_at = r_fn(np.clip(along, 0.0, length))
+            t = 2.0 * np.sqrt(np.clip(r_at * r_at - across * across, 0, None))
+        else:
+            t = 2.0 * np.sqrt(np.clip(r_out * r_out - across * across, 0, None))
         if r_in > 0:
             t -= 2.0 * np.sqrt(np.clip(r_in * r_in - across * across, 0, None))
         fade = np.clip(np.minimum(along, length - along) / end_soft, 0, 1)
@@ -314,7 +324,7 @@ class _Canvas:
             self.tube(material, tuple(a), tuple(b), width / 2, 0.0, end_soft=0.01)
 
 
-def _draw(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant_side: Side | None) -> None:
+def _draw(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant_side: Side | None, medullary_canal: str = "cancellous") -> None:
     hi = params.inter_teardrop_mm / 2
     # soft tissue: the body, an ellipse across the pelvis and thighs
     body = canvas.window(0.0, 40.0, 260.0)
@@ -349,7 +359,8 @@ def _draw(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant
         canvas.stroke("cortex", np.array([canvas.hip_to_pelvic(side, p) for p in arc]), 3.0, 10.0)
         canvas.ellipsoid("bone", *canvas.hip_to_pelvic(side, H + np.array([-6.0, 16.0])), 30.0, 16.0, 0, 8.0)
         # teardrop: a U of dense bone whose inferior tip is the landmark
-        u_pts = [h.teardrop + np.array([4.0 * math.sin(t), 3.0 + 13.0 * (1 - math.cos(t))]) for t in np.linspace(-1.4, 1.4, 9)]
+        # (the 2 mm stroke's centre runs 1 mm above the tip, so its inferior border is the tip)
+        u_pts = [h.teardrop + np.array([4.0 * math.sin(t), 1.0 + 13.0 * (1 - math.cos(t))]) for t in np.linspace(-1.4, 1.4, 9)]
         tdp = np.array([canvas.hip_to_pelvic(side, p) for p in u_pts])
         canvas.stroke("cortex", tdp, 2.0, 6.0)
         # femur
@@ -361,12 +372,19 @@ def _draw(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant
         else:
             canvas.sphere("bone", hX, hY, p.head_radius_mm, 0.55)
         N, K = h.neck, h.junction
-        canvas.tube("bone", canvas.hip_to_pelvic(side, H), canvas.hip_to_pelvic(side, K), p.head_radius_mm * 0.68, 0.0, end_soft=6.0)
-        top = K - 25.0 * h.shaft_dir
+        # neck: narrowest (0.6 R) at the neck-centre landmark, flaring towards the head and
+        # the trochanters
+        R_, s_n = p.head_radius_mm, float(np.linalg.norm(H - N))
+        neck_r = lambda s: np.minimum(0.72 * R_, 0.6 * R_ + 0.35 * R_ * ((s - s_n) / R_) ** 2)  # noqa: E731
+        canvas.tube("bone", canvas.hip_to_pelvic(side, H), canvas.hip_to_pelvic(side, K), neck_r, 0.0, end_soft=6.0)
+        top = K - 5.0 * h.shaft_dir  # below the greater trochanter's tip, which stands out above it
         bottom = h.shaft_distal + 60.0 * h.shaft_dir
         canvas.tube("bone", canvas.hip_to_pelvic(side, top), canvas.hip_to_pelvic(side, K + 30 * h.shaft_dir), p.shaft_radius_mm + 6.0, 0.0, end_soft=10.0)
         canvas.tube("cortex", canvas.hip_to_pelvic(side, K), canvas.hip_to_pelvic(side, bottom), p.shaft_radius_mm, p.canal_radius_mm, end_soft=20.0)
-        canvas.tube("bone", canvas.hip_to_pelvic(side, K), canvas.hip_to_pelvic(side, bottom), p.canal_radius_mm, 0.0, end_soft=20.0)
+        # the medullary canal: cancellous bone all along, or ("marrow") only in the metaphysis,
+        # the diaphysis holding marrow (soft-tissue density) so the endosteal cortices stand out
+        canal_end = bottom if medullary_canal == "cancellous" else K + 30 * h.shaft_dir
+        canvas.tube("bone", canvas.hip_to_pelvic(side, K), canvas.hip_to_pelvic(side, canal_end), p.canal_radius_mm, 0.0, end_soft=20.0 if medullary_canal == "cancellous" else 10.0)
         if prosthesis:
             canvas.tube("steel", canvas.hip_to_pelvic(side, H), canvas.hip_to_pelvic(side, K + 110 * h.shaft_dir), 6.0, 0.0, end_soft=8.0)
         # greater trochanter: a lateral bump whose top is the tip
@@ -421,6 +439,7 @@ def make_pelvis(
     collimation: bool = False,
     gonadal_shield: bool = False,
     implant_side: Literal["left", "right"] | None = None,
+    medullary_canal: Literal["cancellous", "marrow"] = "cancellous",
 ) -> SyntheticCase:
     """Make a synthetic AP pelvis DX with known truth.
 
@@ -443,6 +462,11 @@ def make_pelvis(
         Which scale tags the header carries (see module docs of :mod:`orthoplan.calibration`).
     noise, text, collimation, gonadal_shield, implant_side
         Image realism options.
+    medullary_canal
+        ``"cancellous"`` fills the femoral canal with cancellous bone all along (the
+        original phantom); ``"marrow"`` keeps cancellous bone in the metaphysis only, so the
+        diaphyseal canal (``canal_radius_mm``) is bounded by bright endosteal cortices, as on
+        a real radiograph (stem templating tests use it).
     """
     rng = np.random.default_rng(seed)
     if params is None:
@@ -458,11 +482,12 @@ def make_pelvis(
     canvas = _Canvas(rows, columns, mpp, origin, params.tilt_deg, half_itd)
     hips = {side: _fit_shaft_in_image(canvas, side, h) for side, h in hips.items()}
     implant = Side(implant_side) if implant_side else None
-    _draw(canvas, hips, params, implant)
+    _draw(canvas, hips, params, implant, medullary_canal)
     if gonadal_shield:
         canvas.ellipsoid("steel", 0.0, 45.0, 35.0, 25.0, 0, 1.5)
 
     ball: dict[str, float] | None = None
+    ball_cover = None
     if ball_diameter_mm:
         m_ball = ball_magnification or magnification
         sign = 1.0 if ball_side == "left" else -1.0
@@ -479,14 +504,16 @@ def make_pelvis(
         ys = (np.arange(box[0].start, min(rows, box[0].stop)) + 0.5)[:, None]
         xs = (np.arange(box[1].start, min(columns, box[1].stop)) + 0.5)[None, :]
         d2 = (xs - bx) ** 2 + (ys - by) ** 2
-        # supersample the edge (4x4) so the disc's area is exact to sub-pixel precision
-        sub = np.zeros(d2.shape, np.float32)
+        # supersample the edge (4x4): the fraction of each pixel the disc covers. A steel ball
+        # saturates wherever it is more than a hair thick, so a pixel's attenuation is the
+        # coverage-weighted mix of "saturated" and what lies beside the ball (applied below,
+        # once the other materials are summed): the half level is then the true edge.
+        cover = np.zeros(d2.shape, np.float32)
         for oy in (-0.375, -0.125, 0.125, 0.375):
             for ox in (-0.375, -0.125, 0.125, 0.375):
                 dd = (xs + ox - bx) ** 2 + (ys + oy - by) ** 2
-                sub += np.sqrt(np.clip(r_px * r_px - dd, 0, None)).astype(np.float32)
-        thickness_mm = 2.0 * sub / 16.0 * detector_spacing_mm / m_ball
-        canvas.path["steel"][box[0], box[1]][: thickness_mm.shape[0], : thickness_mm.shape[1]] += thickness_mm
+                cover += (dd <= r_px * r_px).astype(np.float32)
+        ball_cover = (box, cover / 16.0)
         ball = {"x": float(bx), "y": float(by), "radius_px": float(r_px), "diameter_mm": float(ball_diameter_mm), "magnification": float(m_ball)}
 
     # line integral → processed radiograph (log domain: bright = attenuating)
@@ -497,7 +524,13 @@ def make_pelvis(
 
     # steel saturates first, then the processed image is blurred (modelling the system MTF in
     # the processed domain keeps edges symmetric: a half-level threshold is the true edge)
-    total = ndimage.gaussian_filter(np.minimum(total, 9.0), sigma=0.8)
+    total = np.minimum(total, 9.0)
+    if ball_cover is not None:
+        (rs, cs), cover = ball_cover
+        region = total[rs, cs]
+        cover = cover[: region.shape[0], : region.shape[1]]
+        total[rs, cs] = region * (1.0 - cover) + 9.0 * cover
+    total = ndimage.gaussian_filter(total, sigma=0.8)
     signal = total / 9.0
     signal = 0.08 + 0.88 * np.power(signal, 0.8)
     if noise > 0:

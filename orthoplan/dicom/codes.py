@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from pydicom.sr.coding import Code
 
-from ..model import LANDMARK_DEFINITIONS, CalibrationSource, LandmarkSource, Side
+from ..model import LANDMARK_DEFINITIONS, CalibrationSource, ImplantKind, LandmarkSource, Side
 
 #: Designator of the private coding scheme (``99`` prefix: local, PS3.16 section 8.2).
 SCHEME = "99ORTHOPLAN"
@@ -231,6 +231,24 @@ MEASUREMENT_CODES: Mapping[str, Code] = MappingProxyType(
         "sharp_angle_{side}_deg": _p("SHARP-ANGLE", "Sharp acetabular angle"),
     }
 )
+
+
+# --------------------------------------------------------------------------- implants (templating)
+
+#: Finding of each implant group: the component kind (DCM, CID 7304 "Implant Components").
+IMPLANT_KIND_CODES: Mapping[ImplantKind, Code] = MappingProxyType(
+    {
+        ImplantKind.CUP: Code("112305", "DCM", "Acetabular Cup Shell"),
+        ImplantKind.HEAD: Code("112308", "DCM", "Femoral Head Ball Component"),
+        ImplantKind.STEM: Code("112310", "DCM", "Femoral Stem"),
+    }
+)
+SELECTED_IMPLANT = Code("112346", "DCM", "Selected Implant Component")
+IMPLANT_CHOICE = _p("IMPLANT-CHOICE", "Implant chosen (vendor, family, size; JSON)")
+IMPLANT_ANGLE = _p("IMPLANT-ANGLE", "Implant angle (cup inclination, stem axis tilt)")
+IMPLANT_NECK_LENGTH = _p("IMPLANT-NECK-LEN", "Head neck length")
+PREDICTED = _p("PREDICTED", "Predicted after templating")
+PREDICTION_MISSING = _p("PRED-MISSING", "Predicted value not available")
 
 
 def measurement_template(name: str) -> tuple[str, Side | None]:

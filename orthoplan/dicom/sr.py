@@ -56,10 +56,12 @@ from ..model import (
     ImageOrientation,
     ImageReference,
     Landmark,
+    ImplantKind,
     LandmarkName,
     Landmarks,
     Measurement,
     Measurements,
+    Placement,
     Plan,
     Calibration,
     Side,
@@ -425,6 +427,34 @@ def _calibration_group(plan: Plan) -> pydicom.Dataset:
     return _group("1501", "calibration", _tracking_uid(plan, "calibration"), content)
 
 
+def _implant_key(p: Placement) -> str:
+    return f"{p.kind.value} {p.side.value}"
+
+
+def _implant_group(plan: Plan, p: Placement, ref: tuple[str, str]) -> pydicom.Dataset:
+    """TID 1501: one placed implant component: kind, side, position (SCOORD), angle, neck length."""
+    content = [
+        code("CONTAINS", C.FINDING, C.IMPLANT_KIND_CODES[p.kind]),
+        finding_site(C.HIP_JOINT, p.side),
+        text("CONTAINS", C.SELECTED_IMPLANT, f"{p.vendor} / {p.family} / size {p.size}"),
+        num("CONTAINS", C.IMPLANT_ANGLE, float(p.angle_deg), C.UNITS["deg"]),
+    ]
+    if p.neck_length_mm is not None:
+        content.append(num("CONTAINS", C.IMPLANT_NECK_LENGTH, float(p.neck_length_mm), C.UNITS["mm"]))
+    content.append(scoord("CONTAINS", C.IMAGE_REGION, "POINT", [(p.x, p.y)], ref))
+    name = "implant " + _implant_key(p)
+    return _group("1501", name, _tracking_uid(plan, name), content)
+
+
+def _prediction_group(plan: Plan, key: str, items: list[Measurement]) -> pydicom.Dataset:
+    """TID 1501: the values predicted after templating for the pelvis or one hip."""
+    site = finding_site(C.PELVIS) if key == "pelvis" else finding_site(C.HIP_JOINT, Side(key.split()[1]))
+    content = [code("CONTAINS", C.FINDING, C.PREDICTED), site]
+    content += [num("CONTAINS", _measurement_code(m), m.value, C.UNITS[m.unit]) for m in items]
+    name = "predicted " + key
+    return _group("1501", name, _tracking_uid(plan, name), content)
+
+
 def _coordinate_key(lm: Landmark) -> tuple[float, float]:
     return (lm.x, lm.y)
 
@@ -472,6 +502,10 @@ def _qualitative_evaluations(plan: Plan, grouped_order: list[str]) -> pydicom.Da
         items.append(t(C.CAL_DETAILS, json.dumps(dict(cal.details), sort_keys=True, allow_nan=False)))
     items += [t(C.LANDMARK_MISSING, f"{n.value}: {r}") for n, r in plan.landmarks.missing]
     items += [t(C.MEASUREMENT_MISSING, f"{n}: {r}") for n, r in plan.measurements.missing]
+    for p in plan.placements:
+        choice = {"vendor": p.vendor, "family": p.family, "size": p.size, "auto": p.auto}
+        items.append(t(C.IMPLANT_CHOICE, f"{_implant_key(p)}: " + json.dumps(choice, sort_keys=True)))
+    items += [t(C.PREDICTION_MISSING, f"{n}: {r}") for n, r in plan.predictions.missing]
     for m in plan.measurements:
         items += [t(C.MEASUREMENT_NOTE, f"{m.name}: {n}") for n in m.notes]
     for name, lms in _ambiguous_measurements(plan).items():
@@ -545,6 +579,11 @@ def content_tree(plan: Plan, ev: pydicom.Dataset) -> pydicom.Dataset:
         by_key.setdefault(_group_key(m), []).append(m)
     groups += [_measurement_group(plan, key, items, ref) for key, items in by_key.items()]
     grouped_order = [m.name for items in by_key.values() for m in items]
+    groups += [_implant_group(plan, p, ref) for p in plan.placements]
+    predicted: dict[str, list[Measurement]] = {}
+    for m in plan.predictions:
+        predicted.setdefault(_group_key(m), []).append(m)
+    groups += [_prediction_group(plan, key, items) for key, items in predicted.items()]
     content = [code("HAS CONCEPT MOD", C.LANGUAGE, C.ENGLISH_US)]
     content += _observation_context(plan)
     content += [
@@ -883,15 +922,27 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
     measurement_keys = _reverse(C.MEASUREMENT_CODES)
     units = _reverse(C.UNITS)
 
+    implant_kinds = _reverse(C.IMPLANT_KIND_CODES)
     calibration: Calibration | None = None
     landmarks: list[Landmark] = []
     raw_measurements: list[tuple[Measurement, list[tuple[float, float]]]] = []
+    implants: list[tuple[ImplantKind, Side | None, pydicom.Dataset]] = []
+    predicted: list[Measurement] = []
     for group in groups:
         finding = _evaluation(group, C.FINDING)
         if finding == _k(C.CALIBRATION):
             calibration = _read_calibration(group, texts)
         elif finding in landmark_anatomy:
             landmarks.append(_read_landmark(group, landmark_anatomy[finding], sources))
+        elif finding in implant_kinds:
+            implants.append((implant_kinds[finding], _site(group)[1], group))
+        elif finding == _k(C.PREDICTED):
+            _site_code, side = _site(group)
+            for num in _nums(group):
+                key = measurement_keys[_concept(num)]
+                unit = units[_concept(num.MeasuredValueSequence[0], "MeasurementUnitsCodeSequence")]
+                name = key.format(side=side.value) if "{side}" in key else key
+                predicted.append(Measurement(name, _num_value(num), unit, (), side))
         else:
             site, side = _site(group)
             if site not in (_k(C.PELVIS), _k(C.HIP_JOINT)):
@@ -948,6 +999,9 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
     y_dir = _reverse(C.Y_DIRECTION_CODES)[_one(texts, C.ORIENT_PATIENT_SUPERIOR)]
     orientation = ImageOrientation(x_dir, y_dir, _one(texts, C.ORIENT_SOURCE, "assumed-standard-ap"))
     status = _reverse(C.STATUS_CODES)[_one(texts, C.PLAN_STATUS)]
+    choices = dict(_split(t) for t in texts.get(_k(C.IMPLANT_CHOICE), []))
+    placements = tuple(_read_implant(kind, side, group, choices) for kind, side, group in implants)
+    missing_p = tuple(_split(t) for t in texts.get(_k(C.PREDICTION_MISSING), []))
     return Plan(
         image=_read_image_reference(sr),
         calibration=calibration,
@@ -962,6 +1016,31 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
         created=_one(texts, C.PLAN_CREATED, ""),
         software_version=_one(texts, C.SOFTWARE_VERSION, ""),
         notes=tuple(texts.get(_k(C.PLAN_NOTE), [])),
+        placements=placements,
+        predictions=Measurements(tuple(predicted), missing_p),
+    )
+
+
+def _read_implant(kind: ImplantKind, side: Side | None, group: pydicom.Dataset, choices: dict[str, str]) -> Placement:
+    if side is None:
+        raise DicomOutputError(f"implant group {kind.value} has no laterality")
+    key = f"{kind.value} {side.value}"
+    if key not in choices:
+        raise DicomOutputError(f"implant {key}: no implant choice (vendor, family, size) in the SR")
+    choice = json.loads(choices[key])
+    g = [float(v) for v in _find(group, C.IMAGE_REGION)[0].GraphicData]
+    nums = _named_nums(group)
+    return Placement(
+        kind=kind,
+        side=side,
+        vendor=choice["vendor"],
+        family=choice["family"],
+        size=choice["size"],
+        x=g[0],
+        y=g[1],
+        angle_deg=nums[_k(C.IMPLANT_ANGLE)],
+        neck_length_mm=nums.get(_k(C.IMPLANT_NECK_LENGTH)),
+        auto=bool(choice.get("auto", True)),
     )
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import fit_circle
+from ..geometry import fit_circle, rc_array_from_xy
 from ..model import Calibration, Radiograph, Side
 
 log = logging.getLogger(__name__)
@@ -149,9 +149,8 @@ def sample(image: np.ndarray, xy: np.ndarray, order: int = 1, cval: float = np.n
     from scipy.ndimage import map_coordinates
 
     xy = np.asarray(xy, dtype=float)
-    rows = xy[..., 1] - 0.5
-    cols = xy[..., 0] - 0.5
-    return map_coordinates(image, [rows, cols], order=order, mode="constant", cval=cval)
+    rc = rc_array_from_xy(xy.reshape(-1, 2)).reshape(xy.shape)
+    return map_coordinates(image, [rc[..., 0], rc[..., 1]], order=order, mode="constant", cval=cval)
 
 
 def crop(image: np.ndarray, center_xy: tuple[float, float], half: float) -> tuple[np.ndarray, np.ndarray]:
@@ -246,40 +245,83 @@ def largest_gap_deg(angles_rad: np.ndarray) -> float:
     return float(np.degrees(gaps.max()))
 
 
+def circles_through(p1: np.ndarray, p2: np.ndarray, p3: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres and radii of the circles through point triples (vectorised, ``(N, 2)`` each).
+
+    Collinear triples give ``nan``.
+
+    >>> cx, cy, r = circles_through(np.array([[1.0, 0]]), np.array([[0.0, 1]]), np.array([[-1.0, 0]]))
+    >>> float(cx[0]), float(cy[0]), float(r[0])
+    (0.0, 0.0, 1.0)
+    """
+    ax, ay = p1[:, 0], p1[:, 1]
+    bx, by = p2[:, 0], p2[:, 1]
+    cx, cy = p3[:, 0], p3[:, 1]
+    d = 2.0 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy
+        ux = (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / d
+        uy = (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / d
+        r = np.hypot(ax - ux, ay - uy)
+    bad = np.abs(d) < 1e-9
+    ux[bad] = uy[bad] = r[bad] = np.nan
+    return ux, uy, r
+
+
 def robust_circle(
     points: np.ndarray,
     weights: np.ndarray | None = None,
     threshold: float = 1.0,
     rng: int = 0,
-    max_trials: int = 200,
+    max_trials: int = 300,
+    r_range: tuple[float, float] | None = None,
 ) -> tuple[tuple[float, float, float, float], np.ndarray] | None:
-    """RANSAC circle (scikit-image) then a least-squares refit on the inliers.
+    """RANSAC circle (vectorised over all trials) then least-squares refits on the inliers.
 
-    Returns ``((cx, cy, r, rms), inlier_mask)`` or ``None`` if no circle fits.
+    The hypothesis with the largest (weighted) inlier support wins; ``r_range`` rejects
+    hypotheses of implausible radius. Returns ``((cx, cy, r, rms), inlier_mask)`` or
+    ``None`` if no circle fits.
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    >>> pts = np.c_[10 + 5 * np.cos(t), 20 + 5 * np.sin(t)]
+    >>> pts[::6] = np.c_[10 + 8 * np.cos(t[::6]), 20 + 8 * np.sin(t[::6])]  # 10 outliers
+    >>> (cx, cy, r, rms), inl = robust_circle(pts, threshold=0.5)
+    >>> round(cx, 3), round(cy, 3), round(r, 3), int(inl.sum())
+    (10.0, 20.0, 5.0, 50)
     """
-    from skimage.measure import CircleModel, ransac
-
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
-    if len(pts) < 5:
+    n = len(pts)
+    if n < 5:
         return None
-    try:
-        model, inl = ransac(pts, CircleModel, min_samples=3, residual_threshold=threshold,
-                            max_trials=max_trials, rng=rng)
-    except (ValueError, np.linalg.LinAlgError):
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    gen = np.random.default_rng(rng)
+    idx = np.stack([gen.choice(n, 3, replace=False) for _ in range(max_trials)]) if n < 8 else \
+        gen.integers(0, n, size=(max_trials, 3))
+    ok = (idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])
+    idx = idx[ok]
+    cx, cy, r = circles_through(pts[idx[:, 0]], pts[idx[:, 1]], pts[idx[:, 2]])
+    good = np.isfinite(r)
+    if r_range is not None:
+        good &= (r >= r_range[0]) & (r <= r_range[1])
+    if not good.any():
         return None
-    if model is None or inl is None or inl.sum() < 5:
+    cx, cy, r = cx[good], cy[good], r[good]
+    res = np.abs(np.hypot(pts[None, :, 0] - cx[:, None], pts[None, :, 1] - cy[:, None]) - r[:, None])
+    support = ((res < threshold) * w[None, :]).sum(axis=1)
+    k = int(np.argmax(support))
+    inl = res[k] < threshold
+    if inl.sum() < 5:
         return None
-    try:
-        cx, cy, r, rms = fit_circle(pts[inl])
-    except ValueError:
-        return None
-    # one re-selection pass with the refined circle
-    res = np.abs(np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - r)
-    inl2 = res < threshold
-    if inl2.sum() >= 5:
+    c = (cx[k], cy[k], r[k], 0.0)
+    for _ in range(3):
         try:
-            cx, cy, r, rms = fit_circle(pts[inl2])
-            inl = inl2
+            c = fit_circle(pts[inl])
         except ValueError:
-            pass
-    return (cx, cy, r, rms), inl
+            return None
+        new = np.abs(np.hypot(pts[:, 0] - c[0], pts[:, 1] - c[1]) - c[2]) < threshold
+        if new.sum() < 5 or (new == inl).all():
+            break
+        inl = new
+    return (float(c[0]), float(c[1]), float(c[2]), float(c[3])), inl

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .common import CircleFit, WorkImage, crop, largest_gap_deg, robust_circle, sample
+from ..geometry import xy_from_rc
+from .common import CircleFit, crop, largest_gap_deg, robust_circle, sample
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,16 @@ def gradient(image: np.ndarray, sigma: float = 1.0) -> tuple[np.ndarray, np.ndar
     return sobel(s, axis=1) / 8.0, sobel(s, axis=0) / 8.0
 
 
-def edge_mask(image: np.ndarray, sigma: float = 1.5) -> np.ndarray:
-    """Canny edges with quantile thresholds (robust to exposure and windowing)."""
+def edge_mask(image: np.ndarray, sigma: float = 1.5, mask: np.ndarray | None = None) -> np.ndarray:
+    """Canny edges with quantile thresholds (robust to exposure and windowing).
+
+    The quantiles are taken inside ``mask`` (the anatomy): flat collimated or metal areas
+    would otherwise lower them and let noise through.
+    """
     from skimage.feature import canny
 
     return canny(np.asarray(image, dtype=np.float32), sigma=sigma, low_threshold=0.75,
-                 high_threshold=0.9, use_quantiles=True)
+                 high_threshold=0.9, use_quantiles=True, mask=mask)
 
 
 def hough_bright_circles(
@@ -84,9 +89,7 @@ def hough_bright_circles(
 
     img = np.asarray(image, dtype=np.float32)
     h, w = img.shape
-    edges = edge_mask(img, sigma)
-    if mask is not None:
-        edges &= mask
+    edges = edge_mask(img, sigma, mask)
     rr, cc = np.nonzero(edges)
     if len(rr) == 0:
         return []
@@ -112,7 +115,8 @@ def hough_bright_circles(
                            exclude_border=False)
     out = []
     for r_, c_ in peaks:
-        out.append((c_ + 0.5, r_ + 0.5, float(best_r[r_, c_]), float(best[r_, c_])))
+        x, y = xy_from_rc(r_, c_)
+        out.append((x, y, float(best_r[r_, c_]), float(best[r_, c_])))
     out.sort(key=lambda t: -t[3])
     return out
 
@@ -126,13 +130,14 @@ def fit_head_circle(
     r_range: tuple[float, float] | None = None,
     n_angles: int = 240,
     rng: int = 0,
+    fine_mm: float | None = 0.2,
 ) -> CircleFit | None:
     """Sub-pixel circle of a bright disc near ``center_xy`` at full resolution.
 
     Along each of ``n_angles`` rays, up to three bright→dark steps between
     ``r_range`` (default ±30 % of ``r_guess``) are candidate edge points; RANSAC
-    keeps the ones on one circle. Works on a smoothed crop, so it is fast at any
-    image size.
+    keeps the ones on one circle. Works on a smoothed crop reduced to about ``fine_mm``
+    per pixel, so it is fast at any image size.
     """
     from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
@@ -141,6 +146,16 @@ def fit_head_circle(
     sub, off = crop(display, center_xy, hi + 6)
     if sub.size == 0:
         return None
+    f = max(1, int(round(fine_mm / mm_per_px))) if fine_mm else 1
+    if f > 1:  # a finer grid adds time, not accuracy: the edge is sub-pixel either way
+        from .common import block_mean
+
+        fit = fit_head_circle(block_mean(sub, f), tuple((np.asarray(center_xy) - off) / f), r_guess / f,
+                              mm_per_px * f, r_range=(lo / f, hi / f), n_angles=n_angles, rng=rng, fine_mm=None)
+        if fit is None:
+            return None
+        return CircleFit(fit.cx * f + off[0], fit.cy * f + off[1], fit.r * f, fit.rms * f, fit.inliers,
+                         fit.total, fit.arc_deg, fit.contrast)
     sig = max(0.6, 0.3 / mm_per_px)
     sub = gaussian_filter(np.asarray(sub, dtype=np.float32), sig)
     c = np.asarray(center_xy, dtype=float) - off
@@ -156,40 +171,42 @@ def fit_head_circle(
     prof = _ffill(prof)
     prof = gaussian_filter1d(prof, max(1.0, 0.15 / mm_per_px / step), axis=1)
     deriv = -np.gradient(prof, step, axis=1)
-    cand_xy, cand_w, cand_ray, cand_step = [], [], [], []
-    for k in range(n_angles):
-        dk = deriv[k]
-        if not np.isfinite(dk).all():
-            continue
-        # local maxima of the drop
-        lm = np.nonzero((dk[1:-1] > dk[:-2]) & (dk[1:-1] >= dk[2:]) & (dk[1:-1] > 0))[0] + 1
-        if len(lm) == 0:
-            continue
-        top = lm[np.argsort(dk[lm])[::-1][:3]]
-        top = top[dk[top] >= 0.3 * dk[top[0]]]
-        for i in top:
-            if not valid_ray[k, max(0, i - 1):i + 2].all():
-                continue
-            r = rs[0] + (_parabola(dk, int(i))) * step
-            cand_xy.append(c + r * d[k])
-            cand_w.append(dk[i])
-            cand_ray.append(k)
-            cand_step.append(dk[i] * 2 * step)
+    # up to three local maxima of the drop per ray (vectorised over rays)
+    n_r = deriv.shape[1]
+    ismax = np.zeros(deriv.shape, dtype=bool)
+    ismax[:, 1:-1] = (deriv[:, 1:-1] > deriv[:, :-2]) & (deriv[:, 1:-1] >= deriv[:, 2:]) & (deriv[:, 1:-1] > 0)
+    vr = valid_ray.copy()
+    vr[:, 1:-1] &= valid_ray[:, :-2] & valid_ray[:, 2:]
+    ismax &= vr & np.isfinite(deriv).all(axis=1)[:, None]
+    vals = np.where(ismax, deriv, -np.inf)
+    top = np.argsort(-vals, axis=1)[:, :3]
+    tv = np.take_along_axis(vals, top, axis=1)
+    keep = np.isfinite(tv) & (tv >= 0.3 * tv[:, :1])
+    kk, jj = np.nonzero(keep)
+    ii = top[kk, jj]
+    ii = np.clip(ii, 1, n_r - 2)
+    a_, b_, c_ = deriv[kk, ii - 1], deriv[kk, ii], deriv[kk, ii + 1]
+    den = a_ - 2 * b_ + c_
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off_i = np.where(den != 0, np.clip(0.5 * (a_ - c_) / den, -0.5, 0.5), 0.0)
+    rr = rs[0] + (ii + off_i) * step
+    cand_xy = c[None, :] + rr[:, None] * d[kk]
+    cand_ray = kk
+    cand_step = b_ * 2 * step
     if len(cand_xy) < 8:
         return None
-    cand_xy = np.asarray(cand_xy)
     thr = max(0.75, 0.35 / mm_per_px)
-    res = robust_circle(cand_xy, threshold=thr, rng=rng, max_trials=300)
+    res = robust_circle(cand_xy, threshold=thr, rng=rng, max_trials=400, r_range=(lo * 0.9, hi * 1.1))
     if res is None:
         return None
     (cx, cy, r, rms), inl = res
     if not (lo * 0.9 <= r <= hi * 1.1):
         return None
-    rays = np.asarray(cand_ray)[inl]
+    rays = cand_ray[inl]
     uniq = np.unique(rays)
     ang_in = ang[uniq]
     arc = 360.0 - largest_gap_deg(ang_in)
-    contrast = float(np.median(np.asarray(cand_step)[inl]))
+    contrast = float(np.median(cand_step[inl]))
     return CircleFit(cx + off[0], cy + off[1], r, rms, int(len(uniq)), n_angles, arc, contrast)
 
 

@@ -7,6 +7,8 @@
 
 from .definitions import (
     DEFINITIONS,
+    LOWER_LIMB_DEFINITIONS,
+    lower_limb_measurement_names,
     MeasurementDefinition,
     definition_for,
     landmarks_markdown,
@@ -28,8 +30,22 @@ from .hip import (
     sharp_angle_deg,
     tonnis_angle_deg,
 )
+from .lower_limb import (
+    MalalignmentVerdict,
+    lower_limb_construction,
+    malalignment_from_measurements,
+    malalignment_test,
+    measure_lower_limb,
+)
 
 __all__ = [
+    "LOWER_LIMB_DEFINITIONS",
+    "lower_limb_measurement_names",
+    "MalalignmentVerdict",
+    "lower_limb_construction",
+    "malalignment_from_measurements",
+    "malalignment_test",
+    "measure_lower_limb",
     "DEFINITIONS",
     "MeasurementDefinition",
     "definition_for",

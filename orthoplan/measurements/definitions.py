@@ -26,6 +26,8 @@ from ..model import LANDMARK_DEFINITIONS, Side
 __all__ = [
     "MeasurementDefinition",
     "DEFINITIONS",
+    "LOWER_LIMB_DEFINITIONS",
+    "lower_limb_measurement_names",
     "definition_for",
     "measurement_names",
     "split_name",
@@ -252,6 +254,211 @@ _DEFS = (
 #: Every hip measurement definition, by (template) name.
 DEFINITIONS: Mapping[str, MeasurementDefinition] = MappingProxyType({d.name: d for d in _DEFS})
 
+# --------------------------------------------------------------------------- lower limb (long-leg)
+
+_PALEY_2002 = (
+    "Paley D. Principles of Deformity Correction. Berlin: Springer; 2002, chapter 1 (normal "
+    "lower-limb alignment and joint orientation) and chapter 2 (the malalignment test)"
+)
+_PALEY_1994 = (
+    "Paley D, Herzenberg JE, Tetsworth K, McKie J, Bhave A. Deformity planning for frontal and "
+    "sagittal plane corrective osteotomies. Orthop Clin North Am. 1994;25(3):425-465"
+)
+_MORELAND_1987 = (
+    "Moreland JR, Bassett LW, Hanker GJ. Radiographic analysis of the axial alignment of the "
+    "lower extremity. J Bone Joint Surg Am. 1987;69(5):745-749"
+)
+
+_LIMB_FRAME = (
+    "Medial and lateral are the patient's, from the image orientation "
+    "(ImageOrientation.patient_left_x); proximal is towards the femoral head."
+)
+
+_LOWER_DEFS = (
+    MeasurementDefinition(
+        name="hka_{side}_deg",
+        unit="deg",
+        title="Hip-knee-ankle angle (mechanical femorotibial angle)",
+        definition=(
+            "Angle between the femoral mechanical axis (femoral head centre -> femoral knee "
+            "centre) and the tibial mechanical axis (tibial knee centre -> ankle centre), as the "
+            "deviation from a straight limb: 0 when the axes are collinear. " + _LIMB_FRAME
+        ),
+        sign=(
+            "varus negative, valgus positive (the classic medial HKA angle is 180 + this value); "
+            "e.g. -6 is 6 deg of varus"
+        ),
+        reference=_PALEY_2002 + "; " + _MORELAND_1987 + " (mean 1.3 deg varus, SD 2 deg).",
+        normal_range=(-3.0, 3.0),
+        landmarks=("femoral_head_center", "femoral_knee_center", "tibial_knee_center", "ankle_center"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="mad_{side}_mm",
+        unit="mm",
+        title="Mechanical axis deviation",
+        definition=(
+            "Perpendicular distance from the centre of the knee to the mechanical axis of the limb "
+            "(the weight-bearing line from the femoral head centre to the ankle centre). The knee "
+            "centre is the tibial knee centre (between the tibial spines), else the femoral knee "
+            "centre (the note says which). Its note also carries the malalignment test's verdict. "
+            + _LIMB_FRAME
+        ),
+        sign="positive when the axis passes medial to the knee centre (varus), negative lateral (valgus)",
+        reference=_PALEY_2002 + " (normal 8 +/- 7 mm medial); " + _PALEY_1994 + ".",
+        normal_range=(1.0, 15.0),
+        landmarks=("femoral_head_center", "ankle_center"),
+        optional_landmarks=("tibial_knee_center", "femoral_knee_center"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="mlpfa_{side}_deg",
+        unit="deg",
+        title="Mechanical lateral proximal femoral angle (mLPFA)",
+        definition=(
+            "Lateral angle at the femoral head centre between the femoral mechanical axis (towards "
+            "the femoral knee centre) and the line to the tip of the greater trochanter."
+        ),
+        sign="unsigned, in [0, 180]; above the range: a high trochanter (e.g. coxa vara)",
+        reference=_PALEY_2002 + " (normal 90 deg, 85-95 deg).",
+        normal_range=(85.0, 95.0),
+        landmarks=("femoral_head_center", "femoral_knee_center", "greater_trochanter"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="mldfa_{side}_deg",
+        unit="deg",
+        title="Mechanical lateral distal femoral angle (mLDFA)",
+        definition=(
+            "Lateral angle between the femoral mechanical axis (from the femoral knee centre towards "
+            "the head centre) and the distal femoral joint line (the tangent through the most "
+            "distal points of the medial and lateral condyles)."
+        ),
+        sign="unsigned; above 90 deg: distal femoral varus, below 85 deg: distal femoral valgus",
+        reference=_PALEY_2002 + " (normal 87.5 deg, 85-90 deg).",
+        normal_range=(85.0, 90.0),
+        landmarks=("femoral_head_center", "femoral_knee_center", "femoral_condyle_medial", "femoral_condyle_lateral"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="mpta_{side}_deg",
+        unit="deg",
+        title="Medial proximal tibial angle (MPTA)",
+        definition=(
+            "Medial angle between the tibial mechanical axis (from the tibial knee centre towards the "
+            "ankle centre) and the proximal tibial joint line (through the medial and lateral "
+            "margins of the plateau)."
+        ),
+        sign="unsigned; below 85 deg: proximal tibial varus, above 90 deg: proximal tibial valgus",
+        reference=_PALEY_2002 + " (normal 87.5 deg, 85-90 deg).",
+        normal_range=(85.0, 90.0),
+        landmarks=("tibial_knee_center", "ankle_center", "tibial_plateau_medial", "tibial_plateau_lateral"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="ldta_{side}_deg",
+        unit="deg",
+        title="Lateral distal tibial angle (LDTA)",
+        definition=(
+            "Lateral angle between the tibial mechanical axis (from the ankle centre towards the "
+            "tibial knee centre) and the distal tibial joint line (through the medial and lateral "
+            "ends of the plafond)."
+        ),
+        sign="unsigned; above the range: distal tibial varus, below: distal tibial valgus",
+        reference=_PALEY_2002 + " (normal 89 deg, 86-92 deg).",
+        normal_range=(86.0, 92.0),
+        landmarks=("tibial_knee_center", "ankle_center", "tibial_plafond_medial", "tibial_plafond_lateral"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="jlca_{side}_deg",
+        unit="deg",
+        title="Joint-line convergence angle (JLCA)",
+        definition=(
+            "Angle between the distal femoral joint line (condylar tangent) and the proximal tibial "
+            "joint line (plateau)."
+        ),
+        sign=(
+            "positive when the lines converge medially (the joint opens laterally: a varus "
+            "contribution), negative when they converge laterally (valgus)"
+        ),
+        reference=_PALEY_2002 + " (normal 0-2 deg); " + _PALEY_1994 + ".",
+        normal_range=(0.0, 2.0),
+        landmarks=("femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial", "tibial_plateau_lateral"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="ama_{side}_deg",
+        unit="deg",
+        title="Anatomical-mechanical angle of the femur (AMA)",
+        definition=(
+            "Angle between the femoral anatomical axis (the mid-diaphyseal line through "
+            "femoral_shaft_proximal and femoral_shaft_distal) and the femoral mechanical axis "
+            "(femoral head centre -> femoral knee centre)."
+        ),
+        sign="unsigned, in [0, 90]",
+        reference=_PALEY_2002 + " (normal 7 +/- 2 deg).",
+        normal_range=(5.0, 9.0),
+        landmarks=("femoral_head_center", "femoral_knee_center", "femoral_shaft_proximal", "femoral_shaft_distal"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="femoral_length_{side}_mm",
+        unit="mm",
+        title="Femoral mechanical length",
+        definition="Distance from the femoral head centre to the femoral knee centre.",
+        sign="unsigned",
+        reference=_PALEY_2002 + " (leg-length assessment on the standing long-leg radiograph).",
+        normal_range=None,
+        landmarks=("femoral_head_center", "femoral_knee_center"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="tibial_length_{side}_mm",
+        unit="mm",
+        title="Tibial mechanical length",
+        definition="Distance from the tibial knee centre to the ankle centre.",
+        sign="unsigned",
+        reference=_PALEY_2002 + " (leg-length assessment on the standing long-leg radiograph).",
+        normal_range=None,
+        landmarks=("tibial_knee_center", "ankle_center"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="lld_long_leg_mm",
+        unit="mm",
+        title="Leg-length difference (long-leg view)",
+        definition=(
+            "Left leg length minus right leg length, each the femoral plus the tibial mechanical "
+            "length (independent of the limb's alignment and of pelvic obliquity)."
+        ),
+        sign="positive: left leg longer",
+        reference=_PALEY_2002 + " (leg-length assessment on the standing long-leg radiograph).",
+        normal_range=None,
+        landmarks=("femoral_head_center", "femoral_knee_center", "tibial_knee_center", "ankle_center"),
+        sided=False,
+    ),
+)
+
+#: Every lower-limb (standing AP long-leg) measurement definition, by (template) name.
+LOWER_LIMB_DEFINITIONS: Mapping[str, MeasurementDefinition] = MappingProxyType({d.name: d for d in _LOWER_DEFS})
+
+
+def _names(defs: tuple[MeasurementDefinition, ...]) -> tuple[str, ...]:
+    out: list[str] = [d.name for d in defs if not d.sided]
+    for side in (Side.RIGHT, Side.LEFT):
+        out += [d.name.format(side=side.value) for d in defs if d.sided]
+    return tuple(out)
+
+
+def lower_limb_measurement_names() -> tuple[str, ...]:
+    """Every concrete lower-limb measurement name, in report order (limb pair, then right, left).
+
+    >>> lower_limb_measurement_names()[:2]
+    ('lld_long_leg_mm', 'hka_right_deg')
+    """
+    return _names(_LOWER_DEFS)
+
 
 def split_name(name: str) -> tuple[MeasurementDefinition, Side | None]:
     """The definition and the side of a concrete measurement name.
@@ -262,15 +469,17 @@ def split_name(name: str) -> tuple[MeasurementDefinition, Side | None]:
     >>> d.name, side.value
     ('femoral_offset_{side}_mm', 'left')
     """
-    if name in DEFINITIONS and not DEFINITIONS[name].sided:
-        return DEFINITIONS[name], None
-    for d in _DEFS:
+    for table in (DEFINITIONS, LOWER_LIMB_DEFINITIONS):
+        if name in table and not table[name].sided:
+            return table[name], None
+    for d in _DEFS + _LOWER_DEFS:
         if d.sided:
             for s in Side:
                 if d.name.format(side=s.value) == name:
                     return d, s
     raise MeasurementError(
-        f"unknown measurement {name!r}; known measurements: {', '.join(measurement_names())}"
+        f"unknown measurement {name!r}; known measurements: "
+        f"{', '.join(measurement_names() + lower_limb_measurement_names())}"
     )
 
 
@@ -278,15 +487,15 @@ def definition_for(name: str) -> MeasurementDefinition:
     """The definition of a concrete (or template) measurement name."""
     if name in DEFINITIONS:
         return DEFINITIONS[name]
+    if name in LOWER_LIMB_DEFINITIONS:
+        return LOWER_LIMB_DEFINITIONS[name]
     return split_name(name)[0]
 
 
 def measurement_names() -> tuple[str, ...]:
-    """Every concrete measurement name, in report order (pelvis first, then right, left)."""
-    out: list[str] = [d.name for d in _DEFS if not d.sided]
-    for side in (Side.RIGHT, Side.LEFT):
-        out += [d.name.format(side=side.value) for d in _DEFS if d.sided]
-    return tuple(out)
+    """Every concrete hip (AP pelvis) measurement name, in report order (pelvis first, then
+    right, left); :func:`lower_limb_measurement_names` lists the long-leg ones."""
+    return _names(_DEFS)
 
 
 # --------------------------------------------------------------------------- documentation
@@ -336,22 +545,64 @@ def measurements_markdown() -> str:
         "| Name | Unit | Definition | Sign convention | Adult normal range | Landmarks | Reference |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for d in _DEFS:
-        lms = ", ".join(f"`{a}`" for a in d.landmarks)
-        if d.optional_landmarks:
-            lms += " (reference: " + " or ".join(f"`{a}`" for a in d.optional_landmarks) + ")"
-        lines.append(
-            f"| `{d.name}` | {d.unit} | **{_cell(d.title)}.** {_cell(d.definition)} | {_cell(d.sign)} "
-            f"| {_range(d)} | {lms} | {_cell(d.reference)} |"
-        )
+    lines += _rows(_DEFS, "reference")
     lines += [
         "",
         "Normal ranges are those of the cited source for adults on AP pelvis radiographs; they",
         "depend on pelvic tilt and rotation at acquisition (Tannast et al., Clin Orthop Relat Res",
         "2015;473(4):1255-1266) and are a guide, not a diagnosis.",
         "",
+        "# Lower-limb measurements (standing AP long-leg radiograph)",
+        "",
+        "Computed by `orthoplan.measurements.measure_lower_limb` (`orthoplan.pipeline` uses it for",
+        "`view=\"long-leg\"`), with the same rules: mm at the anatomy, the patient's sides, absent",
+        "values listed with the reason, \"assumed scale\" on lengths. Medial and lateral are the",
+        "patient's, from `ImageOrientation.patient_left_x`; nothing depends on the limb being",
+        "vertical in the image.",
+        "",
+        "* **Axes.** Femoral mechanical axis: femoral head centre → femoral knee centre (top of the",
+        "  intercondylar notch). Tibial mechanical axis: tibial knee centre (between the tibial",
+        "  spines) → ankle centre (talar dome). Limb mechanical axis (weight-bearing line): femoral",
+        "  head centre → ankle centre. Femoral anatomical axis: `femoral_shaft_proximal` →",
+        "  `femoral_shaft_distal` (mid-diaphysis).",
+        "* **HKA sign.** `hka_{side}_deg` is the deviation from a straight limb, **varus negative,",
+        "  valgus positive** (−6 = 6° varus; the classic medial HKA angle is 180 + value).",
+        "* **MAD sign.** `mad_{side}_mm` is **positive medial** (axis medial to the knee centre,",
+        "  varus), negative lateral.",
+        "* **Malalignment test (Paley).** `orthoplan.measurements.malalignment_test` returns a",
+        "  `MalalignmentVerdict`: (1) MAD outside 1–15 mm medial → varus (> 15) or valgus (< 1)",
+        "  malalignment; (2) mLDFA outside 85–90° → femoral origin (> 90 varus, < 85 valgus);",
+        "  (3) MPTA outside 85–90° → tibial origin (< 85 varus, > 90 valgus); (4) JLCA outside",
+        "  0–2° → joint-line origin (> 2 varus, < 0 valgus). Origins in the direction of the",
+        "  malalignment are its causes; abnormal angles in the other direction are listed as",
+        "  compensating. The verdict is also written as a note on `mad_{side}_mm`",
+        "  (`malalignment test: varus; origin: tibial`).",
+        "",
+        "| Name | Unit | Definition | Sign convention | Adult normal range | Landmarks | Reference |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += _rows(_LOWER_DEFS, "knee centre")
+    lines += [
+        "",
+        "Normal ranges are Paley's for adults (mean ± about 2.5°) and are a guide, not a diagnosis;",
+        "the frontal-plane angles assume a true AP of the knee (patella forward): rotation of the",
+        "limb changes them.",
+        "",
     ]
     return "\n".join(lines)
+
+
+def _rows(defs: tuple[MeasurementDefinition, ...], optional_word: str) -> list[str]:
+    out = []
+    for d in defs:
+        lms = ", ".join(f"`{a}`" for a in d.landmarks)
+        if d.optional_landmarks:
+            lms += f" ({optional_word}: " + " or ".join(f"`{a}`" for a in d.optional_landmarks) + ")"
+        out.append(
+            f"| `{d.name}` | {d.unit} | **{_cell(d.title)}.** {_cell(d.definition)} | {_cell(d.sign)} "
+            f"| {_range(d)} | {lms} | {_cell(d.reference)} |"
+        )
+    return out
 
 
 def landmarks_markdown() -> str:
@@ -374,7 +625,9 @@ def landmarks_markdown() -> str:
     for anatomy, ld in LANDMARK_DEFINITIONS.items():
         names = f"`{anatomy}_right`, `{anatomy}_left`"
         code = f"{ld.code[0]}, `{ld.code[1]}`, \"{ld.code[2]}\""
-        used = ", ".join(f"`{d.name}`" for d in _DEFS if anatomy in d.landmarks + d.optional_landmarks) or "—"
+        used = ", ".join(
+            f"`{d.name}`" for d in _DEFS + _LOWER_DEFS if anatomy in d.landmarks + d.optional_landmarks
+        ) or "—"
         lines.append(
             f"| `{anatomy}` | {names} | {_cell(ld.definition)} | {'yes' if ld.circle else 'no'} | {code} | {used} |"
         )

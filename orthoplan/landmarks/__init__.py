@@ -1,0 +1,267 @@
+"""Automatic landmark detection on AP pelvis / AP hip radiographs, and snapping a click.
+
+Classical image analysis (scipy / scikit-image), driven by sizes in mm that the image
+scale turns into pixels:
+
+* :mod:`.metal` – steel (calibration ball, shields, prostheses) is found first and kept
+  out of the bone searches; a prosthesis is reported as such;
+* :mod:`.femur` – femoral heads as circles, shaft axis, trochanters, neck;
+* :mod:`.pelvis` – teardrops, ischial tuberosities, acetabular roof.
+
+:func:`detect` returns :class:`~orthoplan.model.Landmarks`: every landmark found, with a
+confidence in [0, 1] (``source="auto"``), and for every landmark not found a reason in
+``Landmarks.missing``. Sides are the patient's, from ``radiograph.orientation``.
+:func:`detect_details` also returns what was learnt on the way (prostheses, per-side
+notes). :func:`refine` snaps a rough click to the nearest instance of one landmark.
+
+Examples
+--------
+>>> from orthoplan import synthetic
+>>> from orthoplan.pipeline import load_radiograph
+>>> case = synthetic.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
+>>> lms = detect(load_radiograph(case.dataset))
+>>> head, truth = lms["femoral_head_center_left"], case.landmarks["femoral_head_center_left"]
+>>> abs(head.x - truth.x) < 3 and abs(head.y - truth.y) < 3 and head.radius_px is not None
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model import Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
+from . import femur, pelvis
+from .context import Context, make_context
+
+log = logging.getLogger(__name__)
+
+__all__ = ["detect", "detect_details", "refine", "Detection"]
+
+#: Distance of the distal shaft point below the proximal one (mm), when the image allows.
+SHAFT_SPAN_MM = 110.0
+#: Shortest acceptable shaft span (mm); the definition asks for at least 5 cm.
+SHAFT_SPAN_MIN_MM = 50.0
+#: The anatomies this detector looks for (AP pelvis / hip); other views' landmarks are
+#: not reported as missing by it.
+HIP_ANATOMIES = (
+    "teardrop", "ischial_tuberosity", "femoral_head_center", "femoral_neck_center",
+    "femoral_shaft_proximal", "femoral_shaft_distal", "lesser_trochanter",
+    "greater_trochanter", "acetabular_lateral_edge", "sourcil_medial",
+)
+#: Landmarks found with less confidence than this are reported missing (with the reason).
+MIN_CONFIDENCE = 0.3
+#: The proximal shaft point lies this far below the lesser trochanter tip (mm).
+SHAFT_BELOW_LT_MM = 15.0
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Everything :func:`detect_details` found: landmarks plus findings for people."""
+
+    landmarks: Landmarks
+    notes: tuple[str, ...] = ()
+    prosthesis_sides: tuple[Side, ...] = ()
+    sides_found: tuple[Side, ...] = ()
+    scale_source: str = ""
+    per_side: dict = field(default_factory=dict)
+
+
+def _lm(name: LandmarkName, xy, confidence: float, radius: float | None = None) -> Landmark:
+    return Landmark(name, float(xy[0]), float(xy[1]), float(np.clip(confidence, 0.0, 1.0)),
+                    LandmarkSource.AUTO, radius)
+
+
+def detect(radiograph: Radiograph, calibration: Calibration | None = None) -> Landmarks:
+    """Detect every landmark of the vocabulary that the image shows.
+
+    Parameters
+    ----------
+    radiograph
+        An AP pelvis or AP hip radiograph (:func:`orthoplan.pipeline.load_radiograph`).
+    calibration
+        Anatomical scale; without it the DICOM spacing tags (or an assumed field width,
+        with lowered confidences) set the expected sizes.
+
+    Returns
+    -------
+    Landmarks
+        Found landmarks (``source="auto"``, confidence in [0, 1]; femoral heads carry
+        ``radius_px``) and a reason for each landmark not found.
+    """
+    return detect_details(radiograph, calibration).landmarks
+
+
+def _assign_sides(ctx: Context, heads: list[femur.Head]) -> list[tuple[Side, int, femur.Head, femur.Shaft | None]]:
+    """(side, lateral sign, head, shaft) for each selected head."""
+    out = []
+    if len(heads) == 2:
+        a, b = sorted(heads, key=lambda h: h.x)
+        for h, lat in ((a, -1), (b, +1)):
+            shaft = femur.find_shaft(ctx, h, lat)
+            if shaft is not None and shaft.offset_mm < 10.0:
+                shaft = None
+            out.append((ctx.side_of_lateral(lat), lat, h, shaft))
+        return out
+    if len(heads) == 1:
+        h = heads[0]
+        best = None
+        for lat in (+1, -1):
+            shaft = femur.find_shaft(ctx, h, lat)
+            if shaft is None:
+                continue
+            # the shaft must run down on the lateral side of the head (whatever the pose)
+            mid = shaft.axis.point(0.5 * (shaft.u_top + shaft.u_bottom), 0.0)
+            if (mid[0] - h.x) * lat * ctx.mm < 10.0:
+                continue
+            if best is None or shaft.score > best[1].score:
+                best = (lat, shaft)
+        if best is not None:
+            out.append((ctx.side_of_lateral(best[0]), best[0], h, best[1]))
+    return out
+
+
+def detect_details(radiograph: Radiograph, calibration: Calibration | None = None) -> Detection:
+    """:func:`detect` plus findings: prostheses, sides seen, notes (see :class:`Detection`)."""
+    ctx = make_context(radiograph, calibration)
+    found: list[Landmark] = []
+    missing: dict[LandmarkName, str] = {}
+    notes: list[str] = []
+    conf_scale = {1.0: 1.0, 1.12: 0.85}.get(ctx.scale_tolerance, 0.6)
+    if ctx.scale.assumed:
+        notes.append(f"image scale assumed ({ctx.scale.source}): sizes and confidences are less certain")
+
+    cands = femur.head_candidates(ctx) + femur.prosthetic_heads(ctx)
+    heads = femur.select_heads(cands, ctx.mm)
+    hips = _assign_sides(ctx, heads)
+    if len(heads) == 1 and not hips:
+        notes.append("one head-like circle but no femoral shaft beside it: side unknown")
+    if not hips:
+        reason = "no femoral head found: not an AP pelvis/hip radiograph, or the hips are not in the image"
+        for name in _hip_names():
+            missing[name] = reason
+        log.info("landmarks: %s", reason)
+        return Detection(Landmarks.from_landmarks([], missing), tuple(notes + [reason]),
+                         scale_source=ctx.scale.source)
+
+    tilt = 0.0
+    if len(hips) == 2:
+        (_, _, h1, _), (_, _, h2, _) = sorted(hips, key=lambda t: t[2].x)
+        tilt = math.atan2(h2.y - h1.y, h2.x - h1.x)
+    sides_found = tuple(s for s, *_ in hips)
+    prosthesis_sides = []
+    per_side = {}
+    for side, lat, head, shaft in hips:
+        name = lambda anatomy: LandmarkName.of(anatomy, side)  # noqa: E731
+        side_notes = list(head.notes)
+        hc = head.quality * conf_scale
+        if head.prosthesis:
+            prosthesis_sides.append(side)
+            notes.append(f"{side.value} hip: prosthesis (metal femoral head and stem); the head centre is "
+                         "the prosthetic head's")
+            hc = min(hc, 0.9)
+        found.append(_lm(name("femoral_head_center"), head.xy, hc, head.r))
+        R_mm = head.r * ctx.mm
+        # femur
+        if shaft is None:
+            for a in ("femoral_shaft_proximal", "femoral_shaft_distal", "lesser_trochanter",
+                      "greater_trochanter", "femoral_neck_center"):
+                missing[name(a)] = "femoral shaft not found below the head"
+        else:
+            sc = shaft.score * conf_scale * (0.6 if head.prosthesis else 1.0)  # a stem blurs the femur's outline
+            lt = femur.find_lesser_trochanter(ctx, head, shaft)
+            if lt is None:
+                missing[name("lesser_trochanter")] = "no medial outline of the proximal femur found"
+                for a in ("femoral_shaft_proximal", "femoral_shaft_distal"):
+                    missing[name(a)] = "defined below the lesser trochanter, which was not found"
+            else:
+                found.append(_lm(name("lesser_trochanter"), lt.xy, lt.confidence * sc))
+                u_lt = float(shaft.axis.uv(lt.xy)[0])
+                u_p = u_lt + SHAFT_BELOW_LT_MM
+                # along the axis the shaft points hang on the trochanter's level
+                spc = min(sc, max(lt.confidence, 0.3)) * 0.95
+                found.append(_lm(name("femoral_shaft_proximal"), shaft.axis.point(u_p, 0.0), spc))
+                span = _shaft_span(ctx, shaft, u_p)
+                if span is None:
+                    missing[name("femoral_shaft_distal")] = (
+                        f"the shaft is seen over less than {SHAFT_SPAN_MIN_MM:.0f} mm below the proximal point")
+                else:
+                    found.append(_lm(name("femoral_shaft_distal"), shaft.axis.point(u_p + span, 0.0), spc))
+            gt = femur.find_greater_trochanter(ctx, head, shaft)
+            if gt is None:
+                missing[name("greater_trochanter")] = "no lateral outline of the proximal femur found"
+            else:
+                found.append(_lm(name("greater_trochanter"), gt.xy, gt.confidence * sc))
+            if head.prosthesis:
+                missing[name("femoral_neck_center")] = "prosthesis: the femoral neck is replaced by the implant"
+            else:
+                neck = femur.find_neck(ctx, head, shaft)
+                if neck is None:
+                    missing[name("femoral_neck_center")] = "no femoral neck band found between head and shaft"
+                else:
+                    found.append(_lm(name("femoral_neck_center"), neck[0].xy, neck[0].confidence * sc))
+        # pelvis
+        frame = pelvis.HipFrame(head.xy, lat, ctx.mm, tilt, radiograph.orientation.superior_y)
+        r_anat = R_mm if not head.prosthesis else 25.0  # a prosthetic head is smaller than the native one
+        td = pelvis.find_teardrop(ctx, frame, R_mm, window=((-(r_anat + 22.0), -(r_anat - 8.0)), (-8.0, 42.0)))
+        if td is None:
+            missing[name("teardrop")] = "no teardrop found medial of the head"
+        else:
+            found.append(_lm(name("teardrop"), td.xy, td.confidence * conf_scale))
+        it = pelvis.find_ischial_tuberosity(ctx, frame)
+        if it is None:
+            missing[name("ischial_tuberosity")] = "no ischial outline found below the acetabulum"
+        else:
+            found.append(_lm(name("ischial_tuberosity"), it.xy, it.confidence * conf_scale))
+        if head.prosthesis:
+            edge = med = None
+        else:
+            edge, med = pelvis.find_acetabular_roof(ctx, frame, R_mm)
+        for a, f in (("acetabular_lateral_edge", edge), ("sourcil_medial", med)):
+            if head.prosthesis:
+                missing[name(a)] = "prosthesis on this side: the native acetabular roof is not assessed"
+            elif f is None:
+                missing[name(a)] = "no sourcil (dense acetabular roof line) found above the head"
+            else:
+                found.append(_lm(name(a), f.xy, f.confidence * conf_scale))
+        per_side[side.value] = {"head_quality": head.quality, "shaft_score": shaft.score if shaft else 0.0,
+                                "notes": side_notes}
+    weak = [lm for lm in found if lm.confidence < MIN_CONFIDENCE]
+    for lm in weak:
+        missing[lm.name] = f"found only with a confidence of {lm.confidence:.2f} (< {MIN_CONFIDENCE}): not reported"
+    found = [lm for lm in found if lm.confidence >= MIN_CONFIDENCE]
+    for side in Side:
+        if side not in sides_found:
+            why = (f"{side.value} hip not found in the image"
+                   + (" (one-hip view)" if len(hips) == 1 else ""))
+            for name in _hip_names():
+                if name.side is side:
+                    missing[name] = why
+    lms = Landmarks.from_landmarks(found, missing)
+    log.info("landmarks: %d found, %d missing (scale %s)", len(lms), len(lms.missing), ctx.scale.source)
+    return Detection(lms, tuple(notes), tuple(prosthesis_sides), sides_found, ctx.scale.source, per_side)
+
+
+def _hip_names() -> list[LandmarkName]:
+    return [n for n in LandmarkName if n.anatomy in HIP_ANATOMIES]
+
+
+def _shaft_span(ctx: Context, shaft: femur.Shaft, u_p: float) -> float | None:
+    """Distance below the proximal point for the distal one: 110 mm, shortened in 5 mm steps
+    to stay inside the image and the part of the shaft that was seen (≥ 50 mm)."""
+    rows, cols = ctx.display.shape
+    margin = 20.0
+    span = SHAFT_SPAN_MM
+    while span >= SHAFT_SPAN_MIN_MM:
+        x, y = shaft.axis.point(u_p + span, 0.0)
+        inside = margin <= x <= cols - margin and margin <= y <= rows - margin
+        if inside and u_p + span <= shaft.u_bottom + 10.0:
+            return span
+        span -= 5.0
+    return None
+
+
+from .refine import refine  # noqa: E402

@@ -1,0 +1,225 @@
+"""Accuracy of the landmark detector: ``python -m orthoplan.landmarks.accuracy``.
+
+Runs :func:`orthoplan.landmarks.detect` on ``N`` synthetic AP pelves of varied anatomy,
+pose, exposure, noise, photometric interpretation, collimation, gonadal shield,
+calibration-ball position and prosthesis (:func:`synthetic_variants`), compares with the
+truth by construction, and prints per landmark the detection rate, the mean and
+95th-percentile radial error in mm, the number of confident misses (confidence ≥ 0.8 and
+more than 5 mm from the truth) and the head-radius error. With ``--real`` it adds the
+real hip CR of ``../shared/data/real`` against the reference head circle documented in
+``tests/landmarks/test_real.py``.
+
+Examples
+--------
+>>> v = synthetic_variants(5)
+>>> [kw["seed"] for kw in v], v[1]["photometric"], v[4]["implant_side"]
+([0, 1, 2, 3, 4], 'MONOCHROME1', 'left')
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..model import LandmarkName, Side
+
+log = logging.getLogger(__name__)
+
+#: Small images keep the benchmark quick; the detector works at ~1 mm/px anyway.
+SMALL = dict(rows=1000, columns=1200, detector_spacing_mm=0.38)
+
+#: Reference circle of the femoral head (patient's left) in ``hip_cr_rg2.dcm``, full
+#: resolution pixels: see tests/landmarks/test_real.py for how it was made.
+REAL_HEAD_REFERENCE = {"file": "hip_cr_rg2.dcm", "side": "left"}
+
+
+def synthetic_variants(n: int, start: int = 0) -> list[dict]:
+    """``make_pelvis`` keyword sets for ``n`` varied cases (deterministic per index).
+
+    Anatomy and pose come from the seed; every case also varies noise, exposure
+    (photometric interpretation), and in turn collimation, a gonadal shield, the
+    calibration ball over bone, and a prosthesis on one side (every 5th case).
+    """
+    out = []
+    for i in range(start, start + n):
+        kw: dict = dict(seed=i, **SMALL)
+        kw["photometric"] = "MONOCHROME1" if i % 2 else "MONOCHROME2"
+        kw["noise"] = (0.5, 1.0, 2.0)[i % 3]
+        kw["collimation"] = i % 4 == 1
+        kw["gonadal_shield"] = i % 4 == 2
+        kw["ball_position"] = "bone" if i % 6 == 3 else "thigh"
+        kw["ball_side"] = "left" if i % 7 < 3 else "right"
+        if i % 5 == 4:
+            kw["implant_side"] = "left" if i % 10 == 4 else "right"
+        out.append(kw)
+    return out
+
+
+@dataclass
+class Tally:
+    """Errors of one landmark over the cases."""
+
+    expected: int = 0
+    errors: list[float] = field(default_factory=list)
+    confident_misses: int = 0
+
+    def row(self) -> dict:
+        e = np.asarray(self.errors)
+        return {
+            "n": self.expected,
+            "rate": len(e) / self.expected if self.expected else float("nan"),
+            "mean_mm": float(e.mean()) if len(e) else float("nan"),
+            "p95_mm": float(np.percentile(e, 95)) if len(e) else float("nan"),
+            "max_mm": float(e.max()) if len(e) else float("nan"),
+            "confident_misses": self.confident_misses,
+        }
+
+
+def evaluate(n: int = 40, start: int = 0) -> dict:
+    """Run the detector on ``n`` synthetic variants; per-anatomy statistics and timings."""
+    from .. import synthetic
+    from ..pipeline import load_radiograph
+    from . import detect
+
+    tallies: dict[str, Tally] = {}
+    radius_err: list[float] = []
+    times = []
+    for kw in synthetic_variants(n, start):
+        case = synthetic.make_pelvis(**kw)
+        rad = load_radiograph(case.dataset)
+        t0 = time.perf_counter()
+        lms = detect(rad)
+        times.append(time.perf_counter() - t0)
+        for truth in case.landmarks:
+            anatomy = truth.name.anatomy
+            if kw.get("implant_side") == truth.name.side.value and anatomy in (
+                "femoral_neck_center", "acetabular_lateral_edge", "sourcil_medial"
+            ):
+                continue  # replaced by the implant: reported missing by design
+            t = tallies.setdefault(anatomy, Tally())
+            t.expected += 1
+            lm = lms.get(truth.name)
+            if lm is None:
+                log.info("seed %s: %s missing: %s", kw["seed"], truth.name.value, lms.missing_reason(truth.name))
+                continue
+            err = float(np.hypot(lm.x - truth.x, lm.y - truth.y) * case.mm_per_px)
+            t.errors.append(err)
+            if lm.confidence >= 0.8 and err > 5.0:
+                t.confident_misses += 1
+            if err > 5.0:
+                log.info("seed %s: %s off by %.1f mm (confidence %.2f)", kw["seed"], truth.name.value, err, lm.confidence)
+            if truth.radius_px and lm.radius_px and kw.get("implant_side") != truth.name.side.value:
+                radius_err.append(abs(lm.radius_px - truth.radius_px) * case.mm_per_px)
+    rows = {k: tallies[k].row() for k in _order(tallies)}
+    return {"cases": n, "rows": rows, "head_radius_mean_mm": float(np.mean(radius_err)) if radius_err else None,
+            "head_radius_p95_mm": float(np.percentile(radius_err, 95)) if radius_err else None,
+            "median_time_s": float(np.median(times))}
+
+
+def _order(tallies) -> list[str]:
+    seen = []
+    for name in LandmarkName:
+        if name.anatomy in tallies and name.anatomy not in seen:
+            seen.append(name.anatomy)
+    return seen
+
+
+def evaluate_real(data_dir: Path) -> dict:
+    """The real hip CR: head circle found vs the reference circle (mm), and the other side."""
+    from ..pipeline import load_radiograph
+    from . import detect
+
+    ref = real_head_reference()
+    out = {}
+    for fname in ("hip_cr_rg2.dcm", "hip_cr_rg2_j2k.dcm"):
+        path = data_dir / fname
+        if not path.exists():
+            continue
+        rad = load_radiograph(str(path))
+        mm = float(rad.spacing.pixel_spacing_mm[1])
+        lms = detect(rad)
+        head = lms.get(LandmarkName.of("femoral_head_center", ref["side"]))
+        other = lms.get(LandmarkName.of("femoral_head_center", Side(ref["side"]).other))
+        out[fname] = {
+            "found": head is not None,
+            "centre_error_mm": float(np.hypot(head.x - ref["x"], head.y - ref["y"]) * mm) if head else None,
+            "radius_error_mm": float(abs(head.radius_px - ref["r"]) * mm) if head else None,
+            "confidence": head.confidence if head else None,
+            "other_side_reported": other is not None,
+            "landmarks_found": len(lms),
+        }
+    return out
+
+
+def real_head_reference() -> dict:
+    """The reference head circle of the real CR (see tests/landmarks/test_real.py)."""
+    from ..geometry import fit_circle
+
+    pts = np.asarray(REAL_HEAD_RIM_POINTS, dtype=float)
+    cx, cy, r, rms = fit_circle(pts)
+    return {"x": cx, "y": cy, "r": r, "rms": rms, "side": REAL_HEAD_REFERENCE["side"]}
+
+
+#: Rim points of the femoral head in hip_cr_rg2.dcm, full-resolution (x, y) pixels, read
+#: by eye off zoomed PNG crops (procedure in tests/landmarks/test_real.py).
+REAL_HEAD_RIM_POINTS: list[tuple[float, float]] = [
+    (764.2, 850.0), (764.6, 875.0), (765.8, 900.0),  # medial rim
+    (870.0, 736.0), (900.0, 735.0),  # superior rim, below the joint space
+    (987.0, 760.0), (997.5, 770.0), (1024.0, 800.0), (1039.0, 820.0), (1040.0, 840.0),  # lateral rim
+]
+
+
+def markdown(result: dict, real: dict | None = None) -> str:
+    """The result as a markdown table (docs/accuracy.md)."""
+    lines = [
+        f"Synthetic cases: {result['cases']} (`synthetic_variants`), detection median "
+        f"{result['median_time_s'] * 1000:.0f} ms per 1000×1200 image.",
+        "",
+        "| landmark | n | detected | mean error (mm) | 95th pct (mm) | max (mm) | confident misses |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for k, r in result["rows"].items():
+        lines.append(f"| `{k}` | {r['n']} | {100 * r['rate']:.0f} % | {r['mean_mm']:.2f} | {r['p95_mm']:.2f} | "
+                     f"{r['max_mm']:.2f} | {r['confident_misses']} |")
+    if result.get("head_radius_mean_mm") is not None:
+        lines += ["", f"Femoral head radius error (native heads): mean {result['head_radius_mean_mm']:.2f} mm, "
+                      f"95th percentile {result['head_radius_p95_mm']:.2f} mm."]
+    if real:
+        lines += ["", "| real image | head found | centre error (mm) | radius error (mm) | confidence | other hip claimed |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for f, r in real.items():
+            if r["found"]:
+                lines.append(f"| `{f}` | yes | {r['centre_error_mm']:.2f} | {r['radius_error_mm']:.2f} | "
+                             f"{r['confidence']:.2f} | {'yes' if r['other_side_reported'] else 'no'} |")
+            else:
+                lines.append(f"| `{f}` | no | – | – | – | {'yes' if r['other_side_reported'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m orthoplan.landmarks.accuracy", description=__doc__.split("\n")[0])
+    ap.add_argument("-n", type=int, default=40, help="number of synthetic cases (default 40)")
+    ap.add_argument("--start", type=int, default=0, help="first seed")
+    ap.add_argument("--real", metavar="DIR", help="folder with hip_cr_rg2.dcm (e.g. ../shared/data/real)")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log every miss")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    res = evaluate(args.n, args.start)
+    real = evaluate_real(Path(args.real)) if args.real else None
+    if args.json:
+        print(json.dumps({"synthetic": res, "real": real}, indent=2))
+    else:
+        print(markdown(res, real))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Snap a rough click (within about 10 mm) to a landmark: :func:`refine`.
+
+* femoral head centre: the bright disc whose centre lies within 12 mm of the click
+  (circular Hough in a local window, then the sub-pixel circle fit); a prosthetic head
+  under the click is fitted the same way;
+* teardrop, ischial tuberosity: the local detectors of :mod:`.pelvis` in a window around
+  the click;
+* the femoral and acetabular landmarks that need the femur's frame (trochanters, neck,
+  shaft points, sourcil ends): the automatic detection of the whole image (cached per
+  radiograph), taken when its landmark lies within 12 mm of the click.
+
+When nothing is found near the click, the click itself is returned as a manual landmark
+(the person placed it), so a viewer can always use the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from ..model import Calibration, Landmark, LandmarkName, LandmarkSource, Radiograph
+from . import femur, pelvis
+from .context import make_context
+
+log = logging.getLogger(__name__)
+
+#: A detected landmark is taken for a click when it lies this close to it (mm).
+SNAP_MM = 12.0
+
+_CACHE: dict[int, tuple[Radiograph, object]] = {}
+
+
+def _detection(radiograph: Radiograph, calibration: Calibration | None):
+    from . import detect_details
+
+    key = id(radiograph)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is radiograph:
+        return hit[1]
+    det = detect_details(radiograph, calibration)
+    if len(_CACHE) >= 4:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (radiograph, det)
+    return det
+
+
+def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[float, float],
+           calibration: Calibration | None = None) -> Landmark:
+    """The landmark ``name`` nearest to a click at ``approx_xy`` (image ``(x, y)``).
+
+    Returns a landmark with ``source="refined"`` and the detector's confidence, or the
+    click itself (``source="manual"``, confidence 1) if no such feature lies within
+    about 10 mm.
+
+    Examples
+    --------
+    >>> from orthoplan import synthetic
+    >>> from orthoplan.pipeline import load_radiograph
+    >>> case = synthetic.make_pelvis(seed=2, rows=1000, columns=1200, detector_spacing_mm=0.38)
+    >>> rad = load_radiograph(case.dataset)
+    >>> t = case.landmarks["femoral_head_center_right"]
+    >>> lm = refine(rad, "femoral_head_center_right", (t.x + 15, t.y - 10))
+    >>> lm.source.value, round(abs(lm.x - t.x)) <= 2, round(abs(lm.radius_px - t.radius_px)) <= 3
+    ('refined', True, True)
+    """
+    lname = LandmarkName.parse(name)
+    click = np.asarray(approx_xy, dtype=float).reshape(2)
+    ctx = make_context(radiograph, calibration)
+    anatomy, side = lname.anatomy, lname.side
+    lat = ctx.lateral_x(side)
+    found = None
+    if anatomy == "femoral_head_center":
+        found = _refine_head(ctx, click)
+    elif anatomy in ("teardrop", "ischial_tuberosity"):
+        frame = pelvis.HipFrame(click, lat, ctx.mm, 0.0, radiograph.orientation.superior_y)
+        if anatomy == "teardrop":
+            f = pelvis.find_teardrop(ctx, frame, 25.0, window=((-14.0, 14.0), (-28.0, 14.0)))
+        else:
+            f = pelvis.find_ischial_tuberosity(ctx, frame, window=((-18.0, 18.0), (-14.0, 16.0)))
+        if f is not None:
+            found = (f.xy, f.confidence, None)
+    if found is None and anatomy != "femoral_head_center":
+        det = _detection(radiograph, calibration)
+        lm = det.landmarks.get(lname)
+        if lm is not None:
+            found = ((lm.x, lm.y), lm.confidence, lm.radius_px)
+    if found is not None:
+        xy, conf, radius = found
+        if math.hypot(xy[0] - click[0], xy[1] - click[1]) * ctx.mm <= SNAP_MM:
+            return Landmark(lname, xy[0], xy[1], float(np.clip(conf, 0, 1)), LandmarkSource.REFINED, radius)
+    log.info("refine %s: no feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
+    return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
+
+
+def _refine_head(ctx, click: np.ndarray):
+    """Best head-sized bright disc whose centre is within ``SNAP_MM`` of the click."""
+    from .heads import HEAD_DIAMETER_MM, fit_head_circle, hough_bright_circles
+    from .common import crop
+
+    for m in ctx.prostheses:
+        c = ctx.work.to_full((m.x, m.y))
+        if np.hypot(*(c - click)) * ctx.mm <= SNAP_MM:
+            h = femur.prosthetic_heads(ctx)
+            best = min(h, key=lambda t: np.hypot(t.x - click[0], t.y - click[1]))
+            return (best.x, best.y), best.quality, best.r
+    w = ctx.work
+    lo, hi = HEAD_DIAMETER_MM[0] / 2 - 3, HEAD_DIAMETER_MM[1] / 2 + 3
+    cw = w.to_work(click)
+    sub, off = crop(w.image, tuple(cw), w.px(hi + SNAP_MM + 10))
+    mask, _ = crop(~ctx.metal_mask, tuple(cw), w.px(hi + SNAP_MM + 10))
+    radii = np.arange(w.px(lo), w.px(hi) + 1, 1.0)
+    peaks = hough_bright_circles(sub, radii, mask=mask, num_peaks=10, threshold=0.05)
+    best = None
+    for x, y, r, votes in peaks:
+        c = w.to_full(np.array([x, y]) + off)
+        if np.hypot(*(c - click)) * ctx.mm > SNAP_MM + 3:
+            continue
+        r_full = r * w.factor
+        fit = fit_head_circle(ctx.display, tuple(c), r_full, ctx.mm,
+                              r_range=(max(ctx.px(lo), 0.8 * r_full), min(ctx.px(hi), 1.2 * r_full)))
+        if fit is None:
+            continue
+        q = femur.circle_quality(fit, ctx.mm)
+        if best is None or q > best[1]:
+            best = ((fit.cx, fit.cy), q, fit.r)
+    return best

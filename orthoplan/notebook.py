@@ -1,0 +1,421 @@
+"""Interactive hip templating in Jupyter (extra ``[notebook]``): a thin face over the library.
+
+Two layers:
+
+* :class:`PlanningSession` — the widget's Python model, with no GUI import: it holds the
+  radiograph and the current :class:`~orthoplan.model.Plan`, and every edit is one library
+  call (:func:`orthoplan.pipeline.update_landmarks`, :func:`orthoplan.landmarks.refine`,
+  :func:`orthoplan.templating.template_hip` / :func:`~orthoplan.templating.update_placement`,
+  :func:`orthoplan.pipeline.store_plan`). Tests, scripts and other viewers drive it directly.
+* :class:`PlanningWidget` — ipywidgets + matplotlib (best with ``%matplotlib widget``, i.e.
+  ipympl): the radiograph with landmarks and implant outlines; drag a landmark or an
+  implant with the mouse, choose families and sizes from drop-downs, read the measurements
+  and the predicted values update live, and save the plan to the archive with a button.
+
+Examples
+--------
+>>> from orthoplan import synthetic
+>>> from orthoplan.notebook import PlanningSession
+>>> case = synthetic.make_pelvis(seed=3, rows=900, columns=1100, detector_spacing_mm=0.4)
+>>> s = PlanningSession.open(case.dataset, landmarks=case.landmarks)
+>>> before = s.plan.measurements["lld_teardrop_mm"].value
+>>> lt = s.plan.landmarks["lesser_trochanter_left"]
+>>> s.move_landmark("lesser_trochanter_left", lt.x, lt.y + 10)
+>>> s.plan.measurements["lld_teardrop_mm"].value > before  # left leg now longer
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import OrthoplanError
+from .model import ImplantKind, LandmarkName, Plan, Radiograph, Side
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What lies under the mouse: a landmark (``name``) or a placement (``kind``, ``side``)."""
+
+    what: str  #: "landmark" or "placement"
+    name: str | None = None
+    kind: str | None = None
+    side: str | None = None
+    distance_px: float = 0.0
+
+
+class PlanningSession:
+    """The current plan on one radiograph, edited by library calls; listeners hear every change.
+
+    Parameters
+    ----------
+    radiograph, plan
+        From :func:`orthoplan.pipeline.load_radiograph` and
+        :func:`~orthoplan.pipeline.plan_radiograph`.
+    catalog
+        Implant catalog (default: the bundled one, plus ``ORTHOPLAN_CATALOG_PATH`` and
+        installed catalog packages).
+    archive_url
+        Where :meth:`save` stores the SR and GSPS (default ``$ORTHOPLAN_ARCHIVE`` or the
+        local folder archive).
+    """
+
+    def __init__(self, radiograph: Radiograph, plan: Plan, *, catalog: Any = None, archive_url: str | None = None):
+        self.radiograph = radiograph
+        self._plan = plan
+        self._undo: list[Plan] = []
+        self._catalog = catalog
+        self.archive_url = archive_url
+        self._listeners: list[Callable[[Plan], None]] = []
+        self.last_error: str | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def open(cls, source: Any, *, landmarks: Any = None, spacing_mm: float | None = None,
+             archive_url: str | None = None, **calibration: Any) -> PlanningSession:
+        """Load, calibrate and plan ``source`` (a path, bytes or a pydicom Dataset).
+
+        ``landmarks`` (a :class:`~orthoplan.model.Landmarks`) skips detection; keyword
+        arguments go to :func:`orthoplan.pipeline.calibrate_radiograph` (``ball_diameter_mm``,
+        ``known_length``, ``assume_magnification``).
+        """
+        from .pipeline import calibrate_radiograph, load_radiograph, plan_radiograph
+
+        rad = load_radiograph(source, spacing_mm=spacing_mm)
+        cal = calibrate_radiograph(rad, **calibration)
+        return cls(rad, plan_radiograph(rad, calibration=cal, landmarks=landmarks), archive_url=archive_url)
+
+    @property
+    def catalog(self):
+        if self._catalog is None:
+            from .catalog import load_catalog
+
+            self._catalog = load_catalog()
+        return self._catalog
+
+    @property
+    def plan(self) -> Plan:
+        return self._plan
+
+    def on_change(self, callback: Callable[[Plan], None]) -> None:
+        """Call ``callback(plan)`` after every change."""
+        self._listeners.append(callback)
+
+    def _set(self, plan: Plan) -> Plan:
+        self._undo.append(self._plan)
+        del self._undo[:-50]
+        self._plan = plan
+        self.last_error = None
+        for cb in list(self._listeners):
+            cb(plan)
+        return plan
+
+    def undo(self) -> Plan:
+        """Back to the plan before the last change (no-op when there is none)."""
+        if self._undo:
+            self._plan = self._undo.pop()
+            for cb in list(self._listeners):
+                cb(self._plan)
+        return self._plan
+
+    # ------------------------------------------------------------------ landmarks
+    def move_landmark(self, name: str | LandmarkName, x: float, y: float) -> None:
+        """Put a landmark at ``(x, y)`` (image pixels, DICOM origin), placed by a person."""
+        from .model import Landmark
+        from .pipeline import update_landmarks
+
+        lname = LandmarkName.parse(name)
+        old = self._plan.landmarks.get(lname)
+        lm = old.moved_to(x, y) if old is not None else Landmark(lname, x, y)
+        self._set(update_landmarks(self._plan, lm))
+
+    def refine_landmark(self, name: str | LandmarkName, x: float, y: float) -> None:
+        """Snap a rough click near ``(x, y)`` to the landmark (:func:`orthoplan.landmarks.refine`)."""
+        from .landmarks import refine
+        from .pipeline import update_landmarks
+
+        lm = refine(self.radiograph, LandmarkName.parse(name), (x, y), self._plan.calibration)
+        self._set(update_landmarks(self._plan, lm))
+
+    def remove_landmark(self, name: str | LandmarkName) -> None:
+        from .pipeline import update_landmarks
+
+        self._set(update_landmarks(self._plan, remove=[LandmarkName.parse(name).value]))
+
+    # ------------------------------------------------------------------ templating
+    def template(self, side: Side | str, *, cup_family: str | None = None, stem_family: str | None = None,
+                 **options: Any) -> None:
+        """Template a total hip on ``side`` (:func:`orthoplan.templating.template_hip`)."""
+        from .templating import template_hip
+
+        kw = dict(options)
+        if cup_family:
+            kw["cup_family"] = cup_family
+        if stem_family:
+            kw["stem_family"] = stem_family
+        self._set(template_hip(self._plan, self.radiograph, self.catalog, side, **kw))
+
+    def edit_placement(self, kind: ImplantKind | str, side: Side | str, **edit: Any) -> None:
+        """Move (``to_xy``/``move_px``), rotate (``angle_deg``), resize (``size``) or change
+        the neck length (``neck_length_mm``) of one placement (:func:`orthoplan.templating.update_placement`)."""
+        from .templating import update_placement
+
+        self._set(update_placement(self._plan, kind, side, catalog=self.catalog, **edit))
+
+    def family_names(self, kind: str) -> list[str]:
+        """The names of the catalog's families of one kind (``cup``, ``stem``, ``head``)."""
+        return sorted({f.family for f in self.catalog.of_kind(kind)})
+
+    def sizes(self, kind: str, side: Side | str) -> list[str]:
+        """The size labels of the family of the placed ``kind`` on ``side`` (empty when none is placed)."""
+        p = self._plan.placement(kind, Side(side))
+        if p is None:
+            return []
+        return list(self.catalog.find(p.family, p.vendor).labels)
+
+    # ------------------------------------------------------------------ reading
+    def table(self) -> list[dict[str, Any]]:
+        """Rows ``{name, unit, preoperative, predicted, change}`` of every measured value."""
+        rows = []
+        pred = self._plan.predictions
+        for m in self._plan.measurements:
+            p = pred.get(m.name)
+            rows.append({"name": m.name, "unit": m.unit, "preoperative": m.value,
+                         "predicted": p.value if p else None, "change": (p.value - m.value) if p else None})
+        return rows
+
+    def nearest(self, x: float, y: float, max_distance_px: float) -> Hit | None:
+        """The landmark or placement closest to ``(x, y)`` within ``max_distance_px``."""
+        best: Hit | None = None
+        for lm in self._plan.landmarks:
+            d = float(np.hypot(lm.x - x, lm.y - y))
+            if d <= max_distance_px and (best is None or d < best.distance_px):
+                best = Hit("landmark", name=lm.name.value, distance_px=d)
+        for p in self._plan.placements:
+            d = float(np.hypot(p.x - x, p.y - y))
+            if d <= max_distance_px and (best is None or d < best.distance_px):
+                best = Hit("placement", kind=p.kind.value, side=p.side.value, distance_px=d)
+        return best
+
+    def drag(self, hit: Hit, x: float, y: float) -> None:
+        """Move what ``hit`` names to ``(x, y)``."""
+        if hit.what == "landmark":
+            self.move_landmark(hit.name, x, y)
+        else:
+            self.edit_placement(hit.kind, hit.side, to_xy=(x, y))
+
+    # ------------------------------------------------------------------ saving
+    def save(self, archive_url: str | None = None) -> Any:
+        """Store the plan's SR and GSPS (:func:`orthoplan.pipeline.store_plan`); returns the StoreResult."""
+        from .pipeline import store_plan
+
+        return store_plan(self.radiograph, self._plan, archive_url or self.archive_url)
+
+
+class PlanningWidget:
+    """The radiograph with the plan drawn on it, draggable; drop-downs for implants; a save button.
+
+    Needs ``ipywidgets`` and matplotlib (``pip install 'orthoplan[notebook]'``); dragging
+    needs an interactive backend (``%matplotlib widget``). Show it with
+    ``display(widget.box)`` or by leaving ``widget`` as a cell's last value.
+    """
+
+    PICK_RADIUS_SCREEN = 0.02  #: pick radius as a fraction of the image width
+
+    def __init__(self, session: PlanningSession, *, side: Side | str = "left", figsize: tuple[float, float] = (8, 6.5)):
+        try:
+            import ipywidgets as W
+        except ImportError:
+            raise OrthoplanError("the notebook widget needs ipywidgets: pip install 'orthoplan[notebook]'") from None
+        import matplotlib
+
+        self.session = session
+        self.side = Side(side)
+        self._drag: Hit | None = None
+        self._syncing = False
+        if "ipympl" in matplotlib.get_backend() or "widget" in matplotlib.get_backend():
+            import matplotlib.pyplot as plt
+
+            with plt.ioff():  # an interactive canvas widget (ipympl)
+                self.fig, self.ax = plt.subplots(figsize=figsize)
+        else:  # a static backend: a figure outside pyplot, shown as an image in an Output widget
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+
+            self.fig = Figure(figsize=figsize)
+            FigureCanvasAgg(self.fig)
+            self.ax = self.fig.add_subplot()
+        from .render import _downsample
+
+        rows, cols = session.radiograph.shape
+        small, _f = _downsample(session.radiograph.display, 1600)
+        # pixel-corner extent: the axes' data coordinates are DICOM image coordinates
+        self.ax.imshow(small, cmap="gray", vmin=0, vmax=1, extent=(0, cols, rows, 0))
+        self.ax.set_axis_off()
+        self._artists: list[Any] = []
+
+        self.side_choice = W.ToggleButtons(options=["right", "left"], value=self.side.value, description="side")
+        self.cup_family = W.Dropdown(options=session.family_names("cup"), description="cup")
+        self.stem_family = W.Dropdown(options=session.family_names("stem"), description="stem")
+        for dd, default in ((self.cup_family, "generic hemispherical cup"),
+                            (self.stem_family, "generic uncemented straight stem")):
+            if default in dd.options:  # the generic families are always there
+                dd.value = default
+        self.template_button = W.Button(description="template", icon="magic")
+        self.cup_size = W.Dropdown(options=[], description="cup size")
+        self.stem_size = W.Dropdown(options=[], description="stem size")
+        self.neck_length = W.Dropdown(options=[], description="neck (mm)")
+        self.save_button = W.Button(description="save to archive", icon="save", button_style="primary")
+        self.status = W.HTML()
+        self.values = W.HTML()
+
+        self.template_button.on_click(lambda _b: self._guard(self._on_template))
+        self.save_button.on_click(lambda _b: self._guard(self._on_save))
+        self.cup_size.observe(lambda ch: self._guard(self._on_size, "cup", ch), names="value")
+        self.stem_size.observe(lambda ch: self._guard(self._on_size, "stem", ch), names="value")
+        self.neck_length.observe(lambda ch: self._guard(self._on_neck, ch), names="value")
+        self.side_choice.observe(lambda ch: self._on_side(ch["new"]), names="value")
+        canvas = self.fig.canvas
+        canvas.mpl_connect("button_press_event", self.on_press)
+        canvas.mpl_connect("motion_notify_event", self.on_motion)
+        canvas.mpl_connect("button_release_event", self.on_release)
+        session.on_change(lambda _plan: self.refresh())
+
+        figure_view = canvas if isinstance(canvas, W.DOMWidget) else W.Output()
+        if not isinstance(canvas, W.DOMWidget):  # a static backend: show the figure as an image
+            self._static = figure_view
+        else:
+            self._static = None
+        controls = W.VBox([self.side_choice, W.HBox([self.cup_family, self.stem_family, self.template_button]),
+                           W.HBox([self.cup_size, self.stem_size, self.neck_length]),
+                           W.HBox([self.save_button, self.status]), self.values])
+        self.box = W.VBox([figure_view, controls])
+        self.refresh()
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - notebook only
+        from IPython.display import display
+
+        display(self.box)
+
+    # ------------------------------------------------------------------ events
+    def _guard(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except OrthoplanError as exc:
+            self.session.last_error = str(exc)
+            self.status.value = f"<span style='color:#b00'>{exc}</span>"
+
+    def _pick_radius(self) -> float:
+        return self.PICK_RADIUS_SCREEN * self.session.radiograph.shape[1]
+
+    def on_press(self, event: Any) -> None:
+        if event.inaxes is not self.ax or event.xdata is None:
+            return
+        self._drag = self.session.nearest(event.xdata, event.ydata, self._pick_radius())
+
+    def on_motion(self, event: Any) -> None:  # only the marker follows the mouse; the plan changes on release
+        if self._drag is None or event.xdata is None:
+            return
+        if self._artists:
+            self.ax.set_title(f"moving {self._drag.name or self._drag.kind} to ({event.xdata:.0f}, {event.ydata:.0f})",
+                              fontsize=8)
+
+    def on_release(self, event: Any) -> None:
+        hit, self._drag = self._drag, None
+        if hit is None or event.xdata is None:
+            return
+        self._guard(self.session.drag, hit, float(event.xdata), float(event.ydata))
+
+    def _on_template(self) -> None:
+        self.session.template(self.side, cup_family=self.cup_family.value, stem_family=self.stem_family.value)
+
+    def _on_size(self, kind: str, change: dict) -> None:
+        if self._syncing:
+            return
+        p = self.session.plan.placement(kind, self.side)
+        if p is not None and change["new"] and change["new"] != p.size:
+            self.session.edit_placement(kind, self.side, size=change["new"])
+
+    def _on_neck(self, change: dict) -> None:
+        if self._syncing:
+            return
+        p = self.session.plan.placement("head", self.side)
+        if p is not None and change["new"] is not None and change["new"] != p.neck_length_mm:
+            self.session.edit_placement("head", self.side, neck_length_mm=float(change["new"]))
+
+    def _on_side(self, side: str) -> None:
+        self.side = Side(side)
+        self.refresh()
+
+    def _on_save(self) -> None:
+        result = self.session.save()
+        queued = getattr(result, "queued", False)
+        self.status.value = ("saved to the outbox (archive unreachable; run 'orthoplan archive flush')" if queued
+                             else f"saved to {getattr(result, 'archive', 'the archive')}")
+
+    # ------------------------------------------------------------------ drawing
+    def refresh(self) -> None:
+        """Redraw the overlay and the tables from the session's current plan."""
+        from .overlay import plan_overlay
+        from .render import draw_layers
+
+        for a in self._artists:
+            a.remove()
+        self._artists = draw_layers(self.ax, plan_overlay(self.session.plan), fontsize=7)
+        if self.session.plan.calibration.assumed:
+            self.ax.set_title("ASSUMED SCALE — measurements are estimates", color="red")
+        self._sync_dropdowns()
+        self.values.value = self._values_html()
+        self.fig.canvas.draw_idle()
+        if self._static is not None:  # a static backend: show the figure as a PNG
+            import io
+
+            from IPython.display import Image, display
+
+            buf = io.BytesIO()
+            self.fig.savefig(buf, format="png", dpi=self.fig.dpi)
+            self._static.clear_output(wait=True)
+            with self._static:
+                display(Image(data=buf.getvalue(), format="png"))
+
+    def _sync_dropdowns(self) -> None:
+        """Show the plan's sizes in the drop-downs without the change handlers editing the plan."""
+        plan, side = self.session.plan, self.side
+        self._syncing = True
+        try:
+            for kind, dd in (("cup", self.cup_size), ("stem", self.stem_size)):
+                p = plan.placement(kind, side)
+                dd.options = self.session.sizes(kind, side)
+                dd.value = p.size if p is not None else None
+            head = plan.placement("head", side)
+            self.neck_length.options = self._neck_options(head)
+            self.neck_length.value = head.neck_length_mm if head is not None else None
+        finally:
+            self._syncing = False
+
+    def _neck_options(self, head: Any) -> list[float]:
+        if head is None:
+            return []
+        size = self.session.catalog.find(head.family, head.vendor).size(head.size)
+        return [float(v) for v in getattr(size, "neck_lengths_mm", ())] or [head.neck_length_mm]
+
+    def _values_html(self) -> str:
+        def fmt(v: float | None, spec: str) -> str:
+            return "" if v is None else format(v, spec)
+
+        cal = self.session.plan.calibration
+        rows = "".join(
+            f"<tr><td>{r['name']}</td><td>{fmt(r['preoperative'], '.1f')}</td>"
+            f"<td>{fmt(r['predicted'], '.1f')}</td><td>{fmt(r['change'], '+.1f')}</td></tr>"
+            for r in self.session.table()
+        )
+        warn = " <b style='color:#b35900'>ASSUMED SCALE</b>" if cal.assumed else ""
+        return (f"<div>Scale: {cal.label}{warn}</div><table><tr><th>measurement</th><th>pre-op</th>"
+                f"<th>predicted</th><th>change</th></tr>{rows}</table>")
