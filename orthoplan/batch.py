@@ -190,12 +190,13 @@ class BatchOptions:
     include_patient_id: bool = False
     sidecar_landmarks: bool = True
     store_plans: str | None = None
+    view: str | None = None  #: None: from each image's header and shape (:func:`orthoplan.pipeline.infer_view`)
     archive_options: dict[str, Any] = field(default_factory=dict)
 
 
 def columns(include_patient_id: bool = False) -> list[str]:
     """The table's columns, in order (the same for every row, ok or not)."""
-    from .measurements.definitions import measurement_names
+    from .measurements.definitions import lower_limb_measurement_names, measurement_names
     from .model import LandmarkName
 
     cols = ["input", "status", "error_type", "error",
@@ -203,10 +204,10 @@ def columns(include_patient_id: bool = False) -> list[str]:
     if include_patient_id:
         cols.append("patient_id")
     cols += ["modality", "view_position", "image_laterality", "body_part_examined", "photometric",
-             "rows", "columns", "orientation_source",
+             "rows", "columns", "orientation_source", "view",
              "calibration_mm_per_px", "calibration_source", "calibration_uncertainty_pct",
              "calibration_assumed", "calibration_warnings", "landmark_source"]
-    cols += list(measurement_names())
+    cols += list(measurement_names()) + list(lower_limb_measurement_names())
     for name in LandmarkName:
         cols += [f"{name.value}_x", f"{name.value}_y", f"{name.value}_confidence"]
     cols += ["n_landmarks", "plan_sr_uid", "elapsed_s", "worker_peak_rss_mib", "orthoplan_version"]
@@ -255,7 +256,8 @@ def _plan(rad, item: Input, options: BatchOptions):
                 raise PlanError(f"landmark file {side.name} is not valid JSON: {exc}") from None
             source = "sidecar"
     plan = plan_radiograph(rad, landmarks=landmarks, ball_diameter_mm=options.ball_diameter_mm,
-                           assume_magnification=options.assume_magnification, author="orthoplan batch")
+                           assume_magnification=options.assume_magnification, author="orthoplan batch",
+                           view=options.view)
     return plan, source
 
 
@@ -298,6 +300,7 @@ def measure_input(item: Input, options: BatchOptions | None = None) -> dict[str,
             row["patient_id"] = str(getattr(rad.dataset, "PatientID", "") or "") or None
         plan, source = _plan(rad, item, options)
         cal = plan.calibration
+        row["view"] = plan.view
         row.update(
             calibration_mm_per_px=cal.mm_per_px, calibration_source=cal.source.value,
             calibration_uncertainty_pct=cal.uncertainty_pct, calibration_assumed=cal.assumed,

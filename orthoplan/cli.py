@@ -52,6 +52,13 @@ def _add_calibration_args(p: argparse.ArgumentParser) -> None:
                    help="pixel spacing in mm at the anatomy, for PNG/TIFF input")
 
 
+def _add_view_arg(p: argparse.ArgumentParser) -> None:
+    from .pipeline import VIEWS
+
+    p.add_argument("--view", choices=VIEWS, help="what the image shows (default: from the DICOM header and "
+                   "the image's shape; long-leg views are measured with the lower-limb definitions)")
+
+
 def _load(args: argparse.Namespace):
     from .pipeline import load_radiograph
 
@@ -142,9 +149,10 @@ def cmd_measure(args: argparse.Namespace) -> int:
     rad = _load(args)
     lms = _read_landmarks(args.landmarks)
     cal = _calibrate(args, rad)
-    plan = plan_radiograph(rad, calibration=cal, landmarks=lms)
+    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, view=args.view)
     if args.json:
-        _print_json({"calibration": _calibration_summary(cal), **_measurements_json(plan.measurements)})
+        _print_json({"calibration": _calibration_summary(cal), "view": plan.view,
+                     **_measurements_json(plan.measurements)})
     else:
         _print_measurements(cal, plan.measurements)
     return 0
@@ -201,7 +209,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     rad = _load_or_retrieve(args)
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
     cal = _calibrate(args, rad)
-    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author=args.author)
+    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author=args.author, view=args.view)
     catalog = None
     if args.cup or args.stem or args.side:
         plan, catalog = _template_plan(args, rad, plan)
@@ -353,6 +361,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         include_patient_id=args.include_patient_id,
         sidecar_landmarks=not args.no_sidecar,
         store_plans=args.store_plans,
+        view=args.view,
     )
     summary = batch.run_batch(inputs, args.out, options=options, workers=args.workers,
                               scheduler=args.scheduler, retry_errors=args.retry_errors,
@@ -387,6 +396,7 @@ def _add_batch_parsers(sub) -> None:
     b.add_argument("--assume-magnification", type=float, metavar="M",
                    help="opt in to an assumed magnification where nothing calibrates (flagged in every row)")
     b.add_argument("--quiet", action="store_true", help="no progress bar or progress log lines")
+    _add_view_arg(b)
     b.set_defaults(func=cmd_batch)
 
     r = sub.add_parser("report", help="cohort summary of a batch table (HTML or PDF)")
@@ -559,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--landmarks", required=True, metavar="FILE.json",
                    help='{"landmarks": {"teardrop_left": [x, y], ...}} in image pixels (DICOM origin)')
     _add_calibration_args(m)
+    _add_view_arg(m)
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_measure)
 
@@ -577,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--no-dicom", action="store_true", help="write only plan.json and overlay.png")
     _add_template_options(pl)
     _add_calibration_args(pl)
+    _add_view_arg(pl)
     pl.set_defaults(func=cmd_plan)
 
     de = sub.add_parser("demo", help="make the bundled example image and plan it end to end (no server needed)")

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LandmarkError, PlanError
+from .errors import LandmarkError, MeasurementError, PlanError
 
 #: Version of the JSON plan document written by :meth:`Plan.to_dict`.
 #: 2 added implant ``placements`` and ``predictions``; version 1 documents still load.
@@ -687,6 +687,15 @@ class Measurement:
     landmarks: tuple[LandmarkName, ...] = ()
     side: Side | None = None
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        try:
+            value = float(self.value)
+        except (TypeError, ValueError):
+            raise MeasurementError(f"{self.name} must be a number, got {self.value!r}") from None
+        if not math.isfinite(value):
+            raise MeasurementError(f"{self.name}: a measurement is a finite number or absent with its reason, got {value}")
+        object.__setattr__(self, "value", value)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"value": self.value, "unit": self.unit}

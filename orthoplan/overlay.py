@@ -70,6 +70,9 @@ LAYER_COLORS: dict[str, tuple[int, int, int]] = {
     "PELVIS": (255, 220, 0),
     "HIP_RIGHT": (255, 110, 80),
     "HIP_LEFT": (90, 200, 255),
+    "LIMBS": (255, 220, 0),
+    "LIMB_RIGHT": (255, 110, 80),
+    "LIMB_LEFT": (90, 200, 255),
     "ORIENTATION": (255, 255, 255),
     "CUP": (120, 255, 120),
     "STEM": (255, 170, 255),
@@ -88,6 +91,15 @@ _SHORT = {
     "greater_trochanter": "GT",
     "acetabular_lateral_edge": "LE",
     "sourcil_medial": "SM",
+    "femoral_knee_center": "FK",
+    "tibial_knee_center": "TK",
+    "femoral_condyle_medial": "CM",
+    "femoral_condyle_lateral": "CL",
+    "tibial_plateau_medial": "PM",
+    "tibial_plateau_lateral": "PL",
+    "ankle_center": "AC",
+    "tibial_plafond_medial": "DM",
+    "tibial_plafond_lateral": "DL",
 }
 
 
@@ -157,14 +169,21 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
 
     # measurement constructions (the same lines the values were computed from), per layer
     from .errors import MeasurementError
-    from .measurements import construction
+    from .measurements import LOWER_LIMB_DEFINITIONS, construction, lower_limb_construction, split_name
 
-    by_layer: dict[str, list[Graphic]] = {"PELVIS": [], "HIP_RIGHT": [], "HIP_LEFT": []}
+    def layer_of(m) -> str:
+        limb = split_name(m.name)[0].name in LOWER_LIMB_DEFINITIONS
+        if m.side is None:
+            return "LIMBS" if limb else "PELVIS"
+        return f"{'LIMB' if limb else 'HIP'}_{m.side.value.upper()}"
+
+    by_layer: dict[str, list[Graphic]] = {k: [] for k in ("PELVIS", "HIP_RIGHT", "HIP_LEFT", "LIMBS", "LIMB_RIGHT", "LIMB_LEFT")}
     seen: set[tuple] = set()
     for m in plan.measurements:
-        layer = "PELVIS" if m.side is None else f"HIP_{m.side.value.upper()}"
+        layer = layer_of(m)
+        draw = lower_limb_construction if layer.startswith("LIMB") else construction
         try:
-            lines = construction(m.name, lm, plan.calibration, plan.orientation)
+            lines = draw(m.name, lm, plan.calibration, plan.orientation)
         except MeasurementError:
             continue
         for poly in lines.values():
@@ -179,16 +198,18 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     # values as text: pelvis-level at the top centre, each hip on its own side of the picture
     pelvis_values = [m for m in plan.measurements if m.side is None]
     for i, m in enumerate(pelvis_values):
-        by_layer["PELVIS"].append(Graphic("text", ((cols * 0.4, rows * (0.04 + 0.03 * i)),), label=_label_for(m.name, m.value, m.unit)))
+        by_layer[layer_of(m)].append(Graphic("text", ((cols * 0.4, rows * (0.04 + 0.03 * i)),), label=_label_for(m.name, m.value, m.unit)))
     for side in Side:
         values = [m for m in plan.measurements if m.side is side]
         lateral = plan.orientation.lateral_x(side)
         x0 = cols * (0.72 if lateral > 0 else 0.03)
         for i, m in enumerate(values):
-            by_layer[f"HIP_{side.value.upper()}"].append(
+            by_layer[layer_of(m)].append(
                 Graphic("text", ((x0, rows * (0.10 + 0.03 * i)),), label=f"{side.value[0].upper()}: " + _label_for(m.name, m.value, m.unit))
             )
-    descriptions = {"PELVIS": "Pelvic reference lines and leg length", "HIP_RIGHT": "Right hip", "HIP_LEFT": "Left hip"}
+    descriptions = {"PELVIS": "Pelvic reference lines and leg length", "HIP_RIGHT": "Right hip", "HIP_LEFT": "Left hip",
+                    "LIMBS": "Leg lengths", "LIMB_RIGHT": "Right lower limb alignment",
+                    "LIMB_LEFT": "Left lower limb alignment"}
     for name, graphics in by_layer.items():
         if graphics:
             layers.append(OverlayLayer(name, descriptions[name], LAYER_COLORS[name], tuple(graphics)))

@@ -178,6 +178,21 @@ class Archive(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- files
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush a folder's entries (new or renamed files) to disk; a no-op where the OS cannot."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 # --------------------------------------------------------------------------- URLs
 
 

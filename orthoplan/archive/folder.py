@@ -45,6 +45,7 @@ from ..errors import ArchiveError
 from .base import (
     StoreResult,
     check_uid,
+    fsync_dir,
     matches,
     normalise_query,
     object_uids,
@@ -218,7 +219,7 @@ class FolderArchive:
                 os.replace(tmp, p.target)
                 placed.append(p.target)
             for parent in {p.target.parent for p in new}:
-                _fsync_dir(parent)
+                fsync_dir(parent)
             self._index_insert([p.row for p in new])
         except (OSError, sqlite3.Error, ArchiveError) as exc:
             for tmp, _p in temps:
@@ -436,15 +437,6 @@ def _write_temp(target: Path, data: bytes) -> Path:
             os.unlink(name)
         raise
     return Path(name)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 __all__ = ["FolderArchive", "INDEX_NAME"]

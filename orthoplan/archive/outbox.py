@@ -45,7 +45,7 @@ from typing import Any
 import pydicom
 
 from ..errors import ArchiveError
-from .base import OPTIONS, Archive, StoreResult, archive_kind, object_uids, part10_bytes, redact_url
+from .base import OPTIONS, Archive, StoreResult, archive_kind, fsync_dir, object_uids, part10_bytes, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class Outbox:
             _write_synced(tmp / ENTRY_FILE, json.dumps(meta, indent=2).encode())
             final = self.path / name
             os.rename(tmp, final)
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
         except OSError as exc:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -298,15 +298,6 @@ def _write_synced(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 __all__ = ["Outbox", "OutboxEntry", "FlushItem", "FlushReport", "store_or_queue", "flush", "default_outbox_path"]

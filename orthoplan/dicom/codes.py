@@ -80,6 +80,7 @@ DISTAL = Code("46053002", "SCT", "Distal")
 YES = Code("373066001", "SCT", "Yes")
 NO = Code("373067005", "SCT", "No")
 HIP_JOINT = Code("24136001", "SCT", "Hip joint")
+LOWER_LIMB = Code("61685007", "SCT", "Lower limb")
 PELVIS = Code("816092008", "SCT", "Pelvis")
 RADIUS = Code("131190003", "SCT", "Radius")
 MAGNIFICATION = Code("399163009", "SCT", "Magnification")
@@ -188,6 +189,16 @@ LANDMARK_CODES: Mapping[str, Code] = MappingProxyType(
         "greater_trochanter": _p("LM-GREATER-TROCH", "Tip of greater trochanter"),
         "acetabular_lateral_edge": _p("LM-ACETAB-EDGE", "Lateral edge of acetabular roof"),
         "sourcil_medial": _p("LM-SOURCIL-MED", "Medial end of acetabular sourcil"),
+        # standing AP long-leg view (docs/landmarks.md)
+        "femoral_knee_center": _p("LM-FEM-KNEE-CTR", "Femoral knee centre (top of intercondylar notch)"),
+        "tibial_knee_center": _p("LM-TIB-KNEE-CTR", "Tibial knee centre (between the tibial spines)"),
+        "femoral_condyle_medial": _p("LM-FEM-COND-MED", "Distal tangent point of medial femoral condyle"),
+        "femoral_condyle_lateral": _p("LM-FEM-COND-LAT", "Distal tangent point of lateral femoral condyle"),
+        "tibial_plateau_medial": _p("LM-TIB-PLAT-MED", "Medial margin of tibial plateau"),
+        "tibial_plateau_lateral": _p("LM-TIB-PLAT-LAT", "Lateral margin of tibial plateau"),
+        "ankle_center": _p("LM-ANKLE-CTR", "Ankle centre (centre of talar dome)"),
+        "tibial_plafond_medial": _p("LM-PLAFOND-MED", "Medial point of distal tibial plafond"),
+        "tibial_plafond_lateral": _p("LM-PLAFOND-LAT", "Lateral point of distal tibial plafond"),
     }
 )
 #: Topographical modifier of a landmark's finding site where the anatomy code is shared.
@@ -229,6 +240,18 @@ MEASUREMENT_CODES: Mapping[str, Code] = MappingProxyType(
         "lcea_{side}_deg": _p("LCEA", "Lateral centre-edge angle (Wiberg)"),
         "tonnis_angle_{side}_deg": _p("TONNIS-ANGLE", "Toennis angle"),
         "sharp_angle_{side}_deg": _p("SHARP-ANGLE", "Sharp acetabular angle"),
+        # lower limb, standing AP long-leg view (Paley)
+        "lld_long_leg_mm": _p("LLD-LONG-LEG", "Leg-length discrepancy, long-leg view"),
+        "hka_{side}_deg": _p("HKA", "Hip-knee-ankle angle (varus negative)"),
+        "mad_{side}_mm": _p("MAD", "Mechanical axis deviation (medial positive)"),
+        "mlpfa_{side}_deg": _p("MLPFA", "Mechanical lateral proximal femoral angle"),
+        "mldfa_{side}_deg": _p("MLDFA", "Mechanical lateral distal femoral angle"),
+        "mpta_{side}_deg": _p("MPTA", "Medial proximal tibial angle"),
+        "ldta_{side}_deg": _p("LDTA", "Lateral distal tibial angle"),
+        "jlca_{side}_deg": _p("JLCA", "Joint line convergence angle"),
+        "ama_{side}_deg": _p("AMA-FEMUR", "Anatomical-mechanical angle of the femur"),
+        "femoral_length_{side}_mm": _p("FEMORAL-LENGTH", "Femoral mechanical length"),
+        "tibial_length_{side}_mm": _p("TIBIAL-LENGTH", "Tibial mechanical length"),
     }
 )
 

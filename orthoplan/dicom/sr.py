@@ -389,12 +389,26 @@ def _measurement_code(m: Measurement):
 
 
 def _group_key(m: Measurement) -> str:
-    return "pelvis" if m.side is None else f"hip {m.side.value}"
+    """``pelvis`` / ``hip SIDE`` for hip values, ``lower limbs`` / ``lower limb SIDE`` for long-leg values."""
+    from ..measurements.definitions import LOWER_LIMB_DEFINITIONS, split_name
+
+    limb = split_name(m.name)[0].name in LOWER_LIMB_DEFINITIONS
+    if m.side is None:
+        return "lower limbs" if limb else "pelvis"
+    return f"lower limb {m.side.value}" if limb else f"hip {m.side.value}"
+
+
+def _group_site(key: str) -> pydicom.Dataset:
+    """The finding site of a measurement group key (see :func:`_group_key`)."""
+    if key in ("pelvis", "lower limbs"):
+        return finding_site(C.PELVIS if key == "pelvis" else C.LOWER_LIMB)
+    side = Side(key.split()[-1])
+    return finding_site(C.HIP_JOINT if key.startswith("hip") else C.LOWER_LIMB, side)
 
 
 def _measurement_group(plan: Plan, key: str, items: list[Measurement], ref: tuple[str, str]) -> pydicom.Dataset:
-    """TID 1501: the values of one hip (or the pelvis), each inferred from its landmarks (TID 320)."""
-    content = [finding_site(C.PELVIS) if key == "pelvis" else finding_site(C.HIP_JOINT, Side(key.split()[1]))]
+    """TID 1501: the values of one hip or limb (or the pelvis / both limbs), each inferred from its landmarks (TID 320)."""
+    content = [_group_site(key)]
     for m in items:
         coords = []
         for name in m.landmarks:
@@ -448,8 +462,7 @@ def _implant_group(plan: Plan, p: Placement, ref: tuple[str, str]) -> pydicom.Da
 
 def _prediction_group(plan: Plan, key: str, items: list[Measurement]) -> pydicom.Dataset:
     """TID 1501: the values predicted after templating for the pelvis or one hip."""
-    site = finding_site(C.PELVIS) if key == "pelvis" else finding_site(C.HIP_JOINT, Side(key.split()[1]))
-    content = [code("CONTAINS", C.FINDING, C.PREDICTED), site]
+    content = [code("CONTAINS", C.FINDING, C.PREDICTED), _group_site(key)]
     content += [num("CONTAINS", _measurement_code(m), m.value, C.UNITS[m.unit]) for m in items]
     name = "predicted " + key
     return _group("1501", name, _tracking_uid(plan, name), content)
@@ -945,7 +958,7 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
                 predicted.append(Measurement(name, _num_value(num), unit, (), side))
         else:
             site, side = _site(group)
-            if site not in (_k(C.PELVIS), _k(C.HIP_JOINT)):
+            if site not in (_k(C.PELVIS), _k(C.HIP_JOINT), _k(C.LOWER_LIMB)):
                 logger.warning("skipping a measurement group orthoplan does not know")
                 continue
             for num in _nums(group):

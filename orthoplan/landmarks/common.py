@@ -128,7 +128,8 @@ def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return a.copy()
     r, c = (a.shape[0] // factor) * factor, (a.shape[1] // factor) * factor
-    return a[:r, :c].reshape(r // factor, factor, c // factor, factor).mean(axis=(1, 3), dtype=np.float32)
+    b = a[:r, :c].reshape(r // factor, factor, c).sum(axis=1, dtype=np.float32)
+    return b.reshape(r // factor, c // factor, factor).sum(axis=2, dtype=np.float32) / np.float32(factor * factor)
 
 
 def lateral_sign(radiograph: Radiograph, side: Side) -> int:

@@ -40,6 +40,8 @@ class Context:
     work: WorkImage
     metal: tuple[MetalObject, ...]
     metal_mask: np.ndarray  #: working image: pixels of metal (dilated), to be ignored
+    fine: WorkImage | None = None  #: ~0.2 mm per pixel, for sub-pixel circle fits
+    mid: WorkImage | None = None  #: ~0.5 mm per pixel, for quick circle fits
 
     @property
     def mm(self) -> float:
@@ -94,10 +96,19 @@ def make_context(radiograph: Radiograph, calibration: Calibration | None = None)
 
     display = np.asarray(radiograph.display, dtype=np.float32)
     scale = scale_of(radiograph, calibration)
-    work = WorkImage.from_display(display, scale.mm_per_px, WORK_MM)
+    # one pyramid: ~0.2 mm (sub-pixel fits), ~0.5 mm (quick fits), ~1 mm (searches)
+    fine = WorkImage.from_display(display, scale.mm_per_px, 0.2)
+    mid = _coarser(fine, 0.5)
+    work = _coarser(fine, WORK_MM)
     metal = tuple(find_metal(work.image, work.mm_per_px))
     from .metal import metal_mask
 
     mask = metal_mask(work.image) | flat_border(work.image)
     mask = ndimage.binary_dilation(mask, iterations=3)
-    return Context(radiograph, display, scale, work, metal, mask)
+    return Context(radiograph, display, scale, work, metal, mask, fine, mid)
+
+
+def _coarser(w: WorkImage, target_mm: float) -> WorkImage:
+    """A further block-mean reduction of ``w`` to about ``target_mm``, mapping to full resolution."""
+    nxt = WorkImage.from_display(w.image, w.mm_per_px, target_mm)
+    return WorkImage(nxt.image, nxt.factor * w.factor, nxt.mm_per_px)

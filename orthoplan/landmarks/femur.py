@@ -75,6 +75,21 @@ def circle_quality(fit: CircleFit, mm_per_px: float) -> float:
     return float(round(cov * arc * res, 4))
 
 
+def fit_circle_at(ctx: Context, level: str, center_xy, r_guess: float, r_range: tuple[float, float],
+                  n_angles: int = 240) -> CircleFit | None:
+    """:func:`~orthoplan.landmarks.heads.fit_head_circle` on the context's ``"fine"`` (~0.2 mm)
+    or ``"mid"`` (~0.5 mm) image; the result is in full-resolution pixels."""
+    w = getattr(ctx, level)
+    if w is None:
+        return fit_head_circle(ctx.display, tuple(center_xy), r_guess, ctx.mm, r_range=r_range, n_angles=n_angles)
+    f = w.factor
+    fit = fit_head_circle(w.image, tuple(np.asarray(center_xy, dtype=float) / f), r_guess / f, w.mm_per_px,
+                          r_range=(r_range[0] / f, r_range[1] / f), n_angles=n_angles, fine_mm=None)
+    if fit is None:
+        return None
+    return CircleFit(fit.cx * f, fit.cy * f, fit.r * f, fit.rms * f, fit.inliers, fit.total, fit.arc_deg, fit.contrast)
+
+
 def head_candidates(ctx: Context, num_peaks: int = 10, max_fine: int = 5) -> list[Head]:
     """Circle-fitted bright discs of femoral-head size, best first (no anatomy yet)."""
     w = ctx.work
@@ -87,8 +102,7 @@ def head_candidates(ctx: Context, num_peaks: int = 10, max_fine: int = 5) -> lis
     ranked = []
     for x, y, r, votes in peaks:
         c = w.to_full((x, y))
-        f = fit_head_circle(ctx.display, tuple(c), r * w.factor, ctx.mm, r_range=(ctx.px(lo_mm), ctx.px(hi_mm)),
-                            n_angles=120, fine_mm=0.5)
+        f = fit_circle_at(ctx, "mid", c, r * w.factor, (ctx.px(lo_mm), ctx.px(hi_mm)), n_angles=120)
         if f is None or np.hypot(f.cx - c[0], f.cy - c[1]) > 0.5 * r * w.factor:
             continue
         ranked.append((circle_quality(f, ctx.mm) * f.coverage, np.array([f.cx, f.cy]), f.r, votes))
@@ -106,14 +120,14 @@ def head_candidates(ctx: Context, num_peaks: int = 10, max_fine: int = 5) -> lis
         for rng in ((max(ctx.px(lo_mm), 0.7 * r_full), min(ctx.px(hi_mm), 1.35 * r_full)),
                     (max(ctx.px(lo_mm), 0.95 * r_full), min(ctx.px(hi_mm), 1.35 * r_full)),
                     (ctx.px(lo_mm), ctx.px(hi_mm))):
-            f = fit_head_circle(ctx.display, tuple(c), r_full, ctx.mm, r_range=rng)
+            f = fit_circle_at(ctx, "fine", c, r_full, rng)
             if f is not None:
                 fits.append((circle_quality(f, ctx.mm) * f.coverage, f))
         if not fits:
             continue
         fit = max(fits, key=lambda t: t[0])[1]
         # once more from the fitted centre, where the rays meet the outline squarely
-        f = fit_head_circle(ctx.display, (fit.cx, fit.cy), fit.r, ctx.mm, r_range=(0.85 * fit.r, 1.15 * fit.r))
+        f = fit_circle_at(ctx, "fine", (fit.cx, fit.cy), fit.r, (0.85 * fit.r, 1.15 * fit.r))
         if f is not None and circle_quality(f, ctx.mm) * f.coverage >= circle_quality(fit, ctx.mm) * fit.coverage:
             fit = f
         if np.hypot(fit.cx - c[0], fit.cy - c[1]) > 0.5 * r_full:
@@ -137,7 +151,7 @@ def prosthetic_heads(ctx: Context) -> list[Head]:
     for m in ctx.prostheses:
         c = w.to_full((m.x, m.y))
         r = m.radius * w.factor
-        fit = fit_head_circle(ctx.display, tuple(c), r, ctx.mm, r_range=(0.75 * r, 1.35 * r))
+        fit = fit_circle_at(ctx, "fine", c, r, (0.75 * r, 1.35 * r))
         note = "prosthesis: metal femoral head and stem"
         if fit is not None and np.hypot(fit.cx - c[0], fit.cy - c[1]) < 0.5 * r:
             q = circle_quality(fit, ctx.mm)

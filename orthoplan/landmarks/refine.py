@@ -96,7 +96,7 @@ def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[fl
 
 def _refine_head(ctx, click: np.ndarray):
     """Best head-sized bright disc whose centre is within ``SNAP_MM`` of the click."""
-    from .heads import HEAD_DIAMETER_MM, fit_head_circle, hough_bright_circles
+    from .heads import HEAD_DIAMETER_MM, hough_bright_circles
     from .common import crop
 
     for m in ctx.prostheses:
@@ -118,8 +118,11 @@ def _refine_head(ctx, click: np.ndarray):
         if np.hypot(*(c - click)) * ctx.mm > SNAP_MM + 3:
             continue
         r_full = r * w.factor
-        fit = fit_head_circle(ctx.display, tuple(c), r_full, ctx.mm,
-                              r_range=(max(ctx.px(lo), 0.8 * r_full), min(ctx.px(hi), 1.2 * r_full)))
+        fit = femur.fit_circle_at(ctx, "fine", c, r_full, (max(ctx.px(lo), 0.7 * r_full), min(ctx.px(hi), 1.35 * r_full)))
+        if fit is not None:  # once more from the fitted centre
+            again = femur.fit_circle_at(ctx, "fine", (fit.cx, fit.cy), fit.r, (0.85 * fit.r, 1.15 * fit.r))
+            if again is not None and femur.circle_quality(again, ctx.mm) >= femur.circle_quality(fit, ctx.mm):
+                fit = again
         if fit is None:
             continue
         q = femur.circle_quality(fit, ctx.mm)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -564,6 +564,29 @@ def _compute(ctx: _Context, name: str) -> tuple[_Result, Side | None, str]:
     return result, side, definition.unit
 
 
+def measure_names(
+    ctx: _Context, names: Iterable[str], compute: Callable[[_Context, str], tuple[_Result, Side | None, str]]
+) -> tuple[list[Measurement], list[tuple[str, str]]]:
+    """Measure each name with ``compute``; a value that cannot be made is listed with its reason.
+
+    Lengths on an assumed scale carry :data:`ASSUMED_SCALE_NOTE`. Shared by the hip and the
+    lower-limb measurements.
+    """
+    items: list[Measurement] = []
+    missing: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            result, side, unit = compute(ctx, name)
+        except _Absent as exc:
+            missing.append((name, str(exc)))
+            continue
+        notes = list(result.notes)
+        if unit == "mm" and ctx.calibration.assumed:
+            notes.append(ASSUMED_SCALE_NOTE)
+        items.append(Measurement(name, float(result.value), unit, result.landmarks, side, tuple(notes)))
+    return items, missing
+
+
 def measure_hip(
     landmarks: Landmarks,
     calibration: Calibration,
@@ -595,27 +618,7 @@ def measure_hip(
     (45.0, ('pelvic reference: image axes (pelvic tilt not corrected)',))
     """
     ctx = _Context(landmarks, calibration, orientation)
-    items: list[Measurement] = []
-    missing: list[tuple[str, str]] = []
-    for name in measurement_names():
-        try:
-            result, side, unit = _compute(ctx, name)
-        except _Absent as exc:
-            missing.append((name, str(exc)))
-            continue
-        notes = list(result.notes)
-        if unit == "mm" and calibration.assumed:
-            notes.append(ASSUMED_SCALE_NOTE)
-        items.append(
-            Measurement(
-                name=name,
-                value=float(result.value),
-                unit=unit,
-                landmarks=result.landmarks,
-                side=side,
-                notes=tuple(notes),
-            )
-        )
+    items, missing = measure_names(ctx, measurement_names(), _compute)
     log.debug("measured %d hip values, %d absent", len(items), len(missing))
     return Measurements(tuple(items), tuple(missing))
 

@@ -42,7 +42,7 @@ from ..errors import MeasurementError
 from ..geometry import angle_between_deg, project_onto_line, signed_angle_deg, to_px
 from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurement, Measurements, Side
 from .definitions import LOWER_LIMB_DEFINITIONS, lower_limb_measurement_names, split_name
-from .hip import ASSUMED_SCALE_NOTE, _Absent, _Context, _direction, _p, _Result, _seg, _value
+from .hip import _Absent, _Context, _direction, _p, _Result, _seg, _value, measure_names
 
 __all__ = [
     "LONG_LEG_ANATOMY",
@@ -508,18 +508,7 @@ def measure_lower_limb(
     ('lld_long_leg_mm', 'needs femoral_head_center_right: not given; needs femoral_knee_center_right: not given; needs tibial_knee_center_right: not given; needs ankle_center_right: not given; needs femoral_knee_center_left: not given; needs tibial_knee_center_left: not given; needs ankle_center_left: not given')
     """
     ctx = _Context(landmarks, calibration, orientation)
-    items: list[Measurement] = []
-    missing: list[tuple[str, str]] = []
-    for name in lower_limb_measurement_names():
-        try:
-            result, side, unit = _compute(ctx, name)
-        except _Absent as exc:
-            missing.append((name, str(exc)))
-            continue
-        notes = list(result.notes)
-        if unit == "mm" and calibration.assumed:
-            notes.append(ASSUMED_SCALE_NOTE)
-        items.append(Measurement(name, float(result.value), unit, result.landmarks, side, tuple(notes)))
+    items, missing = measure_names(ctx, lower_limb_measurement_names(), _compute)
     ms = Measurements(tuple(items), tuple(missing))
     # the malalignment verdict, as a note on the MAD of each side
     out = []

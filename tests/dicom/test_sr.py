@@ -10,6 +10,8 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+
+from orthoplan.errors import MeasurementError
 from dicom_plans import CREATED, make_partial_plan, make_rich_plan
 
 from orthoplan.dicom import build_sr, plan_from_sr, run_dciodvfy, run_dsrdump, sr_uids
@@ -226,13 +228,14 @@ def test_errors_are_clear_and_never_show_patient_identifiers(cr_header, dx_heade
         lambda: build_sr(replace(cr_plan, created="yesterday"), cr_header),
         lambda: build_sr(replace(cr_plan, measurements=Measurements((Measurement("knee_angle_deg", 1.0, "deg"),))), cr_header),
         lambda: build_sr(replace(cr_plan, measurements=Measurements((Measurement("lld_teardrop_mm", 1.0, "cm"),))), cr_header),
-        lambda: build_sr(replace(cr_plan, measurements=Measurements((Measurement("lld_teardrop_mm", float("nan"), "mm"),))), cr_header),
         lambda: build_sr(cr_plan, cr_header, series_number=0),
         lambda: plan_from_sr(cr_header),  # an image, not an SR
     ]
     header_only = pydicom.Dataset()
     header_only.PatientName, header_only.PatientID = cr_header.PatientName, cr_header.PatientID
     failing.append(lambda: build_sr(cr_plan, header_only))  # no SOP Instance UID
+    with pytest.raises(MeasurementError, match="finite"):  # a NaN value cannot even be built
+        Measurement("lld_teardrop_mm", float("nan"), "mm")
     for call in failing:
         with pytest.raises(DicomOutputError) as info:
             call()
@@ -298,7 +301,7 @@ def test_created_is_kept_verbatim_and_drives_content_time(tmp_path, dx_header, d
 
 def test_rich_plan_fixture_is_rich(cr_plan):
     """Guards the round-trip test itself: it must cover what the SR has to carry."""
-    # every AP-pelvis landmark; the long-leg vocabulary (issue 8) is not in the SR's codes yet
+    # every AP-pelvis landmark (the long-leg vocabulary's round trip: tests/lower_limb/test_dicom.py)
     from orthoplan.measurements.lower_limb import LONG_LEG_ANATOMY
 
     assert len(cr_plan.landmarks) == sum(n.anatomy not in LONG_LEG_ANATOMY for n in LandmarkName)
