@@ -167,7 +167,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except OrthoplanError as exc:  # detection can run on pixel ranges alone
         log.warning("detecting without calibration: %s", exc)
         cal = None
-    lms = detect_landmarks(rad, cal)
+    lms = detect_landmarks(rad, cal, view=getattr(args, "view", None))
     if args.json:
         # {"landmarks": {name: {"x", "y", "confidence"[, "radius"]}}, "missing": {name: reason}}
         doc = lms.to_dict()
@@ -211,7 +211,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     cal = _calibrate(args, rad)
     plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author=args.author, view=args.view)
     catalog = None
-    if args.cup or args.stem or args.side:
+    if args.cup or args.stem or args.side or args.femoral or args.tibial:
         plan, catalog = _template_plan(args, rad, plan)
     out = Path(args.out)
     written = write_plan_outputs(rad, plan, out, dicom=not args.no_dicom)
@@ -221,9 +221,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         _store(args.archive, [written["sr"], written["gsps"]])
     _print_measurements(cal, plan.measurements)
     if catalog is not None:
-        from .templating import templating_summary
-
-        _print_templating(templating_summary(plan, _template_side(args, rad), catalog))
+        _print_templating(_templating_summary(plan, _template_side(args, rad), catalog))
     return 0
 
 
@@ -423,6 +421,15 @@ def _template_plan(args: argparse.Namespace, rad, plan):
     from .templating import template_hip
 
     catalog = load_catalog(args.catalog or None)
+    if plan.view == "long-leg":  # total knee on the long-leg view
+        from .templating_knee import template_knee
+
+        kwargs = {k: v for k, v in {
+            "femoral_family": args.femoral, "tibial_family": args.tibial, "insert_family": args.insert,
+            "femoral_size": args.femoral_size, "tibial_size": args.tibial_size,
+            "insert_thickness_mm": args.insert_thickness, "valgus_deg": args.valgus, "femoral_ap_mm": args.femoral_ap,
+        }.items() if v is not None}
+        return template_knee(plan, catalog, _template_side(args, rad), **kwargs), catalog
     kwargs = {k: v for k, v in {
         "cup_family": args.cup, "stem_family": args.stem, "head_family": args.head,
         "cup_size": args.cup_size, "stem_size": args.stem_size, "head_diameter_mm": args.head_diameter,
@@ -446,10 +453,46 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resection-above-lt", type=float, metavar="MM",
                    help="neck cut above the lesser trochanter (default: the level that equalises leg length)")
     g.add_argument("--catalog", action="append", metavar="DIR", help="extra catalog folder (repeatable)")
+    k = p.add_argument_group("knee templating (--view long-leg)")
+    k.add_argument("--femoral", metavar="FAMILY", help="femoral component family (default: generic)")
+    k.add_argument("--tibial", metavar="FAMILY", help="tibial tray family (default: generic)")
+    k.add_argument("--insert", metavar="FAMILY", help="tibial insert family (default: generic)")
+    k.add_argument("--femoral-size", metavar="LABEL", help="force a femoral component size")
+    k.add_argument("--tibial-size", metavar="LABEL", help="force a tibial tray size")
+    k.add_argument("--insert-thickness", type=float, metavar="MM", help="force an insert thickness")
+    k.add_argument("--valgus", type=float, metavar="DEG",
+                   help="distal femoral cut valgus to the anatomical axis (default: the measured AMA, "
+                        "i.e. perpendicular to the mechanical axis)")
+    k.add_argument("--femoral-ap", type=float, metavar="MM", help="femoral AP dimension from a lateral view")
+
+
+def _templating_summary(plan, side: str, catalog) -> dict:
+    if plan.view == "long-leg":
+        from .templating_knee import knee_templating_summary
+
+        return knee_templating_summary(plan, side, catalog)
+    from .templating import templating_summary
+
+    return templating_summary(plan, side, catalog)
 
 
 def _print_templating(summary: dict) -> None:
     side = summary["side"]
+    if "predicted" not in summary:  # knee
+        for kind in ("femoral_component", "tibial_tray", "tibial_insert"):
+            item = summary.get(kind)
+            if item is None:
+                continue
+            extra = (f"thickness {item['thickness_mm']:g} mm" if kind == "tibial_insert" else
+                     f"ML {item['ml_width_mm']:g} mm, angle {item['angle_deg']:+.1f}°"
+                     + (f", cut {item['cut_to_mechanical_axis_deg']:.1f}° to the mechanical axis"
+                        if "cut_to_mechanical_axis_deg" in item else ""))
+            print(f"{kind} {side:6s} {item['vendor']} / {item['family']} size {item['size']}  ({extra})")
+        for name, value in summary.get("measured", {}).items():
+            print(f"measured {name:30s} {value:8.1f} mm")
+        for note in summary["notes"]:
+            print(f"note: {note}")
+        return
     for kind in ("cup", "stem", "head"):
         item = summary.get(kind)
         if item is None:
@@ -471,14 +514,13 @@ def _print_templating(summary: dict) -> None:
 def cmd_template(args: argparse.Namespace) -> int:
     """Template a total hip on one side; print the choices and the predicted reconstruction."""
     from .pipeline import plan_radiograph
-    from .templating import templating_summary
 
     rad = _load(args)
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
     cal = _calibrate(args, rad)
-    plan = plan_radiograph(rad, calibration=cal, landmarks=lms)
+    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, view=args.view)
     plan, catalog = _template_plan(args, rad, plan)
-    summary = templating_summary(plan, _template_side(args, rad), catalog)
+    summary = _templating_summary(plan, _template_side(args, rad), catalog)
     if args.out:
         written = write_plan_outputs(rad, plan, Path(args.out), dicom=not args.no_dicom)
         summary["files"] = {k: str(v) for k, v in written.items()}
@@ -525,7 +567,8 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
 
 
 def _add_templating_parsers(sub) -> None:
-    t = sub.add_parser("template", help="template a total hip (cup, stem, head) and predict leg length and offset")
+    t = sub.add_parser("template", help="template a total hip (cup, stem, head) and predict leg length and offset; "
+                       "--view long-leg: a total knee (femoral component, tibial tray, insert)")
     t.add_argument("image")
     t.add_argument("--landmarks", metavar="FILE.json", help="landmarks in image pixels (default: detect them)")
     t.add_argument("--out", metavar="DIR", help="also write plan.json, overlay.png, SR and GSPS there")
@@ -533,12 +576,13 @@ def _add_templating_parsers(sub) -> None:
     t.add_argument("--json", action="store_true")
     _add_template_options(t)
     _add_calibration_args(t)
+    _add_view_arg(t)
     t.set_defaults(func=cmd_template)
 
     c = sub.add_parser("catalog", help="implant catalogs: list the families, check a catalog folder")
     csub = c.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     cl = csub.add_parser("list", help="every family (vendor, family, kind, sizes, data quality)")
-    cl.add_argument("--kind", choices=("cup", "stem", "head"))
+    cl.add_argument("--kind", choices=("cup", "stem", "head", "femoral_component", "tibial_tray", "tibial_insert"))
     cl.add_argument("--catalog", action="append", metavar="DIR", help="extra catalog folder (repeatable)")
     cl.add_argument("--json", action="store_true")
     cl.set_defaults(func=cmd_catalog_list)
@@ -576,6 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("detect", help="detect the landmarks automatically")
     d.add_argument("image")
     _add_calibration_args(d)
+    _add_view_arg(d)
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_detect)
 

@@ -771,6 +771,10 @@ class ImplantKind(enum.StrEnum):
     CUP = "cup"
     STEM = "stem"
     HEAD = "head"
+    # total knee (orthoplan.templating_knee)
+    FEMORAL_COMPONENT = "femoral_component"
+    TIBIAL_TRAY = "tibial_tray"
+    TIBIAL_INSERT = "tibial_insert"
 
 
 @dataclass(frozen=True)
@@ -786,7 +790,12 @@ class Placement:
       ``docs/catalog.md``); ``angle_deg`` is the tilt of the stem's axis from the image's
       superior-inferior direction, positive clockwise on the screen;
     * ``head``: ``(x, y)`` is the head centre on the stem (before reduction);
-      ``neck_length_mm`` the chosen neck-length option.
+      ``neck_length_mm`` the chosen neck-length option;
+    * ``femoral_component`` / ``tibial_tray`` / ``tibial_insert`` (knee): ``(x, y)`` is the
+      centre of the component's resection line (distal femoral / tibial cut);
+      ``angle_deg`` the tilt of the component's axis (perpendicular to the cut, pointing
+      distally) from the image's superior-inferior direction, clockwise on the screen +;
+      an insert has ``thickness_mm`` (the chosen option).
 
     ``auto`` is True while orthoplan's choice stands and False once a person edited it.
 
@@ -807,6 +816,7 @@ class Placement:
     angle_deg: float = 0.0
     neck_length_mm: float | None = None
     auto: bool = True
+    thickness_mm: float | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -830,6 +840,13 @@ class Placement:
             raise PlanError(str(exc)) from None
         if (self.kind is ImplantKind.HEAD) != (self.neck_length_mm is not None):
             raise PlanError("a head placement needs neck_length_mm, and only a head has one")
+        if self.thickness_mm is not None:
+            try:
+                object.__setattr__(self, "thickness_mm", _require_finite("placement thickness_mm", self.thickness_mm))
+            except LandmarkError as exc:
+                raise PlanError(str(exc)) from None
+        if (self.kind is ImplantKind.TIBIAL_INSERT) != (self.thickness_mm is not None):
+            raise PlanError("a tibial insert placement needs thickness_mm, and only an insert has one")
         object.__setattr__(self, "auto", bool(self.auto))
 
     @property
@@ -855,6 +872,8 @@ class Placement:
         }
         if self.neck_length_mm is not None:
             d["neck_length_mm"] = self.neck_length_mm
+        if self.thickness_mm is not None:
+            d["thickness_mm"] = self.thickness_mm
         return d
 
     @classmethod
@@ -871,6 +890,7 @@ class Placement:
                 angle_deg=data.get("angle_deg", 0.0),
                 neck_length_mm=data.get("neck_length_mm"),
                 auto=data.get("auto", True),
+                thickness_mm=data.get("thickness_mm"),
             )
         except KeyError as exc:
             raise PlanError(f"placement lacks {exc.args[0]!r}: {dict(data)!r}") from None

@@ -77,6 +77,9 @@ LAYER_COLORS: dict[str, tuple[int, int, int]] = {
     "CUP": (120, 255, 120),
     "STEM": (255, 170, 255),
     "HEAD": (255, 255, 140),
+    "TKA_FEMUR": (120, 255, 120),
+    "TKA_TIBIA": (255, 170, 255),
+    "TKA_INSERT": (255, 255, 140),
     "PREDICTION": (255, 255, 255),
 }
 
@@ -227,8 +230,13 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     return tuple(layers)
 
 
+#: Layer names of the knee components (GSPS layer names have at most 16 characters).
+_LAYER_KIND = {"femoral_component": "TKA_FEMUR", "tibial_tray": "TKA_TIBIA", "tibial_insert": "TKA_INSERT"}
+
+
 def implant_layers(plan: Plan) -> list[OverlayLayer]:
-    """One layer per placed implant (``CUP_LEFT``, ``STEM_LEFT``, ``HEAD_LEFT`` …) with its
+    """One layer per placed implant (``CUP_LEFT``, ``STEM_LEFT``, ``HEAD_LEFT``; knee:
+    ``TKA_FEMUR_LEFT``, ``TKA_TIBIA_LEFT`` with the resection line, ``TKA_INSERT_LEFT`` …) with its
     outline at the image's magnification and its size, plus ``PREDICTION`` with the
     predicted values and their change from pre-op.
 
@@ -245,10 +253,12 @@ def implant_layers(plan: Plan) -> list[OverlayLayer]:
     rows, cols = plan.image.rows or 1000, plan.image.columns or 1000
     layers: list[OverlayLayer] = []
     for p in plan.placements:
-        kind = p.kind.value.upper()
+        kind = _LAYER_KIND.get(p.kind.value, p.kind.value.upper())
         label = f"{p.family} {p.size}"
         if p.neck_length_mm is not None:
             label += f" neck {p.neck_length_mm:+g} mm"
+        if p.thickness_mm is not None:
+            label += f" {p.thickness_mm:g} mm"
         if plan.calibration.assumed:
             label += " (assumed scale)"
         if any(n.startswith(f"{p.kind.value} {p.side.value}: NOT SIZED") for n in plan.notes):
@@ -259,6 +269,11 @@ def implant_layers(plan: Plan) -> list[OverlayLayer]:
                 Graphic("polyline", tuple((float(x), float(y)) for x, y in outline), closed=True),
                 Graphic("point", (p.xy,), label=label),
             )
+            if p.kind.value in ("femoral_component", "tibial_tray"):  # the resection line (knee)
+                from .templating_knee import resection_line_px
+
+                cut = resection_line_px(plan, p)
+                graphics += (Graphic("polyline", tuple((float(x), float(y)) for x, y in cut), label="cut"),)
         except CatalogError as exc:
             log.warning("cannot draw %s %s: %s", p.kind.value, p.side.value, exc)
             graphics = (Graphic("point", (p.xy,), label=label + " (not in the catalog)"),)

@@ -61,11 +61,26 @@ def calibrate_radiograph(
     )
 
 
-def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None) -> Landmarks:
-    """Automatic landmark detection (see :func:`orthoplan.landmarks.detect`)."""
+def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None) -> Landmarks:
+    """Automatic landmark detection for ``view`` (default: :func:`infer_view`); see
+    :func:`orthoplan.landmarks.detect`.
+
+    Raises
+    ------
+    LandmarkError
+        No automatic detector covers the view.
+    """
     from . import landmarks
 
-    return landmarks.detect(radiograph, calibration)
+    view = view or infer_view(radiograph)
+    if view not in DETECTABLE_VIEWS:
+        from .errors import LandmarkError
+
+        raise LandmarkError(
+            f"automatic landmark detection covers the {', '.join(DETECTABLE_VIEWS)} views; for a {view} view "
+            "give the landmarks (orthoplan measure/plan --landmarks FILE.json)"
+        )
+    return landmarks.detect(radiograph, calibration, view=view)
 
 
 #: The views :func:`measure` knows: ``ap-pelvis`` (hip measurements) and ``long-leg``
@@ -93,6 +108,9 @@ def measure(
 
 #: The views orthoplan plans on: what is measured (and detected) depends on it.
 VIEWS = ("ap-pelvis", "ap-hip", "long-leg")
+
+#: The views with an automatic landmark detector (:func:`orthoplan.landmarks.detect`).
+DETECTABLE_VIEWS = ("ap-pelvis", "ap-hip", "long-leg")
 
 #: BodyPartExamined values (DICOM CID 4031 terms, upper case) that mean a lower-limb view.
 _LIMB_BODY_PARTS = ("LEG", "LOWER LIMB", "LOWERLIMB", "EXTREMITY", "KNEE", "ANKLE", "TIBIA", "FEMUR")
@@ -160,15 +178,8 @@ def plan_radiograph(
         from .errors import PlanError
 
         raise PlanError(f"unknown view {view!r}: one of {', '.join(VIEWS)}")
-    if landmarks is None and detect and view == "long-leg":
-        from .errors import LandmarkError
-
-        raise LandmarkError(
-            "automatic landmark detection covers the AP pelvis and hip so far; for a long-leg view "
-            "give the landmarks (orthoplan measure/plan --landmarks FILE.json)"
-        )
     if landmarks is None:
-        landmarks = detect_landmarks(radiograph, calibration) if detect else Landmarks()
+        landmarks = detect_landmarks(radiograph, calibration, view) if detect else Landmarks()
     measurements = measure(landmarks, calibration, radiograph, view)
     notes = []
     if calibration.assumed:

@@ -34,12 +34,17 @@ import numpy as np
 from .model import ImageOrientation, Landmark, LandmarkName, Landmarks, LandmarkSource, Side
 from .synthetic import MU_BONE, MU_CORTEX, MU_SOFT, MU_STEEL, _Canvas, _dataset
 
-__all__ = ["LegParams", "LimbParams", "SyntheticLimbCase", "make_long_leg", "PRESETS", "leg_points"]
+__all__ = ["LegParams", "LimbParams", "SyntheticLimbCase", "make_long_leg", "PRESETS", "leg_points", "knee_widths"]
 
 log = logging.getLogger(__name__)
 
 #: Rows rendered at a time (plus a blur halo): the memory bound of the generator.
 STRIP_ROWS = 256
+#: Radius of each drawn femoral condyle (a sphere tangent to the condylar tangent point).
+CONDYLE_RADIUS_MM = 19.0
+#: Level (proximal of the distal condylar tangent points) at which :attr:`SyntheticLimbCase.knee_widths_mm`
+#: gives the distal femur's ML width: a 9 mm distal resection.
+FEMORAL_WIDTH_LEVEL_MM = 9.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,26 @@ class SyntheticLimbCase:
     params: LimbParams
     orientation: ImageOrientation
     seed: int
+    #: The widths that size total-knee components, per side (mm at the anatomy):
+    #: ``femoral_ml_{side}_mm`` the bony medial-lateral width of the drawn condyles
+    #: :data:`FEMORAL_WIDTH_LEVEL_MM` proximal of their distal tangent points, and
+    #: ``tibial_plateau_width_{side}_mm`` the distance between the plateau margins.
+    knee_widths_mm: dict[str, float] = field(default_factory=dict)
+
+
+def knee_widths(p: LegParams, side: Side | str) -> dict[str, float]:
+    """The component-sizing widths of one leg by construction (see :attr:`SyntheticLimbCase.knee_widths_mm`).
+
+    >>> knee_widths(LegParams(), "left")["femoral_ml_left_mm"]
+    80.3...
+    """
+    s = Side(side).value
+    r, h = CONDYLE_RADIUS_MM, FEMORAL_WIDTH_LEVEL_MM
+    chord = math.sqrt(max(r * r - (r - h) ** 2, 0.0))
+    return {
+        f"femoral_ml_{s}_mm": 2.0 * p.condyle_half_width_mm + 2.0 * chord,
+        f"tibial_plateau_width_{s}_mm": 2.0 * p.plateau_half_width_mm,
+    }
 
 
 # --------------------------------------------------------------------------- construction (limb frame)
@@ -351,8 +376,8 @@ def _draw_leg(canvas: _StripCanvas, p: LegParams, q: dict[str, np.ndarray]) -> N
     if n_d @ fem_d < 0:
         n_d = -n_d
     for name in ("femoral_condyle_medial", "femoral_condyle_lateral"):
-        c = q[name] - 19.0 * n_d
-        canvas.sphere("bone", c[0], c[1], 19.0)
+        c = q[name] - CONDYLE_RADIUS_MM * n_d
+        canvas.sphere("bone", c[0], c[1], CONDYLE_RADIUS_MM)
     # tibia: plateau, metaphysis, shaft, distal flare; talus; fibula
     jt = unit(q["tibial_plateau_lateral"] - q["tibial_plateau_medial"])
     P0 = q["plateau_center"]
@@ -504,4 +529,6 @@ def make_long_leg(
     verdicts = {"right": PRESETS[params.right_kind][1], "left": PRESETS[params.left_kind][1]}
     truth = _truth(params, limb)
     log.debug("synthetic long leg %d x %d at %.4f mm/px", rows, columns, mpp)
-    return SyntheticLimbCase(ds, Landmarks.from_landmarks(items), truth, verdicts, mpp, magnification, detector_spacing_mm, ball_info, params, orientation, seed)
+    widths = knee_widths(params.right, Side.RIGHT) | knee_widths(params.left, Side.LEFT)
+    return SyntheticLimbCase(ds, Landmarks.from_landmarks(items), truth, verdicts, mpp, magnification, detector_spacing_mm,
+                             ball_info, params, orientation, seed, widths)

@@ -47,7 +47,7 @@ import numpy as np
 
 from .catalog import Catalog, ImplantFamily, load_catalog
 from .catalog.outlines import cup_outline_mm, head_outline_mm, stem_outline_mm, to_image
-from .catalog.schema import CupSize, HeadSize, StemSize
+from .catalog.schema import KNEE_KINDS, CupSize, HeadSize, StemSize
 from .errors import CatalogError, MeasurementError, TemplatingError
 from .geometry import frame_pose, project_onto_line, rc_array_from_xy, reflect_across_line, rotate, signed_angle_deg, to_mm, unit
 from .measurements.hip import center_edge_angle_deg, measure_hip, pelvic_reference
@@ -548,7 +548,7 @@ def _replace_placements(plan: Plan, new: Sequence[Placement]) -> tuple[Placement
     keys = {p.key for p in new}
     kept = tuple(p for p in plan.placements if p.key not in keys)
     order = {ImplantKind.CUP: 0, ImplantKind.STEM: 1, ImplantKind.HEAD: 2}
-    return tuple(sorted(kept + tuple(new), key=lambda p: (p.side.value, order[p.kind])))
+    return tuple(sorted(kept + tuple(new), key=lambda p: (p.side.value, order.get(p.kind, len(order)))))
 
 
 def _head_center_px(stem: Placement, stem_size: StemSize, neck_length_mm: float, plan: Plan) -> np.ndarray:
@@ -987,6 +987,10 @@ def placement_outline_px(plan: Plan, placement: Placement, catalog: Catalog | No
     Cups and stems come from the catalog outlines (:mod:`orthoplan.catalog.outlines`) placed
     by :func:`orthoplan.catalog.to_image`; heads are circles of the head's diameter.
     """
+    if placement.kind.value in KNEE_KINDS:  # total knee: orthoplan.templating_knee
+        from .templating_knee import knee_outline_px
+
+        return knee_outline_px(plan, placement, catalog)
     catalog = catalog or default_catalog()
     cal = plan.calibration
     if placement.kind is ImplantKind.CUP:

@@ -34,14 +34,27 @@ from .loader import (
     load_family_file,
     validate_catalog_folder,
 )
-from .meshes import cup_mesh, head_mesh, stem_mesh
-from .outlines import cup_outline_mm, head_outline_mm, stem_landmarks_mm, stem_outline_mm, to_image
+from .meshes import cup_mesh, femoral_component_mesh, head_mesh, stem_mesh, tibial_tray_mesh
+from .outlines import (
+    cup_outline_mm,
+    femoral_component_outline_mm,
+    head_outline_mm,
+    stem_landmarks_mm,
+    stem_outline_mm,
+    tibial_insert_outline_mm,
+    tibial_tray_outline_mm,
+    to_image,
+)
 from .schema import (
     KINDS,
+    KNEE_KINDS,
     SCHEMA_VERSION,
     CatalogProblem,
     CupSize,
+    FemoralComponentSize,
     HeadSize,
+    TibialInsertSize,
+    TibialTraySize,
     ImplantSize,
     Source,
     StemSize,
@@ -53,7 +66,16 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "ENV_VAR",
     "KINDS",
+    "KNEE_KINDS",
     "SCHEMA_VERSION",
+    "FemoralComponentSize",
+    "TibialInsertSize",
+    "TibialTraySize",
+    "femoral_component_mesh",
+    "femoral_component_outline_mm",
+    "tibial_insert_outline_mm",
+    "tibial_tray_mesh",
+    "tibial_tray_outline_mm",
     "Catalog",
     "CatalogProblem",
     "CupSize",

@@ -21,7 +21,7 @@ Examples
 >>> cat.find("Trident II Clusterhole HA").kind
 'cup'
 >>> sorted({f.kind for f in cat.families})
-['cup', 'head', 'stem']
+['cup', 'femoral_component', 'head', 'stem', 'tibial_insert', 'tibial_tray']
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ class Catalog:
         )
 
     def of_kind(self, kind: str) -> tuple[ImplantFamily, ...]:
-        """Every family of one kind (``"cup"``, ``"stem"``, ``"head"``), in load order."""
+        """Every family of one kind (``"cup"``, ``"stem"``, ``"head"``, ``"femoral_component"``,
+        ``"tibial_tray"``, ``"tibial_insert"``), in load order."""
         if kind not in KINDS:
             raise CatalogError(f"unknown implant kind {kind!r}; kinds: {', '.join(KINDS)}")
         return tuple(f for f in self.families if f.kind == kind)

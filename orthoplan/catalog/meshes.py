@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .outlines import stem_outline_mm
-from .schema import CupSize, HeadSize, StemSize
+from .outlines import femoral_component_outline_mm, stem_outline_mm, tibial_tray_outline_mm
+from .schema import CupSize, FemoralComponentSize, HeadSize, StemSize, TibialTraySize
 
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["cup_mesh", "head_mesh", "stem_mesh", "triangulate_polygon"]
+__all__ = ["cup_mesh", "head_mesh", "stem_mesh", "femoral_component_mesh", "tibial_tray_mesh", "triangulate_polygon"]
 
 
 def _trimesh():
@@ -101,6 +101,28 @@ def stem_mesh(size: StemSize, *, thickness_mm: float | None = None) -> trimesh.T
         mesh.invert()
     return mesh
 
+
+
+def _prism(outline: np.ndarray, depth_mm: float):
+    tm = _trimesh()
+    poly = _drop_collinear(outline)
+    mesh = tm.creation.extrude_triangulation(vertices=poly, faces=triangulate_polygon(poly), height=float(depth_mm))
+    mesh.apply_translation([0.0, 0.0, -float(depth_mm) / 2.0])
+    mesh.merge_vertices()
+    if mesh.volume < 0:
+        mesh.invert()
+    return mesh
+
+
+def femoral_component_mesh(size: FemoralComponentSize) -> trimesh.Trimesh:
+    """Watertight prism of the femoral component's AP silhouette, ``ap_dimension_mm`` deep
+    (knee frame, centred on ``z = 0``); a stand-in for pictures, not the vendor's CAD shape."""
+    return _prism(femoral_component_outline_mm(size), size.ap_dimension_mm)
+
+
+def tibial_tray_mesh(size: TibialTraySize) -> trimesh.Trimesh:
+    """Watertight prism of the tray's AP silhouette, ``ap_depth_mm`` deep (knee frame)."""
+    return _prism(tibial_tray_outline_mm(size), size.ap_depth_mm)
 
 # --------------------------------------------------------------------------- helpers
 

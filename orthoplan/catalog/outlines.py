@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import CatalogError
 from ..geometry import rotate
-from .schema import CupSize, HeadSize, StemSize
+from .schema import CupSize, FemoralComponentSize, HeadSize, StemSize, TibialInsertSize, TibialTraySize
 
 if TYPE_CHECKING:
     from ..model import Calibration
@@ -48,6 +48,9 @@ __all__ = [
     "head_outline_mm",
     "to_image",
     "NECK_WIDTH_MM",
+    "femoral_component_outline_mm",
+    "tibial_tray_outline_mm",
+    "tibial_insert_outline_mm",
 ]
 
 #: Width of the drawn neck (a 12/14 taper is 12–14 mm across); only the picture uses it.
@@ -282,6 +285,91 @@ def _ray_exit(origin: np.ndarray, direction: np.ndarray, poly: np.ndarray) -> fl
     hit = ok & (t > 1e-6) & (s >= -1e-9) & (s <= 1 + 1e-9)
     return float(t[hit].min()) if hit.any() else None
 
+
+
+# --------------------------------------------------------------------------- knee (AP view)
+
+#: Share of the femoral component's ML width taken by the intercondylar notch (drawing only).
+_NOTCH_FRACTION = 0.24
+
+
+def femoral_component_outline_mm(size: FemoralComponentSize, n: int = 25) -> np.ndarray:
+    """AP silhouette of a femoral component in its frame (mm).
+
+    **Knee frame**: origin at the centre of the **resection line** (here the distal femoral
+    cut), ``+x`` along the cut towards medial, ``+y`` distal along the component axis
+    (perpendicular to the cut); a right knee as a standard AP image shows it (``mirror=True``
+    for a left knee). The two condyles reach ``y = distal_thickness_mm`` (the articular
+    surface) below the cut, the notch spans the middle 24 % of the width, and the
+    side walls (the chamfer and posterior-condyle region seen end-on) rise to
+    ``ap_dimension_mm / 2 - distal_thickness_mm`` above the cut (drawing only). The x extent is
+    exactly ``±ml_width_mm / 2``. A vendor outline in ``outline_mm`` replaces it.
+
+    Examples
+    --------
+    >>> o = femoral_component_outline_mm(FemoralComponentSize("5", 70.0, 65.0, 9.0, 9.0))
+    >>> float(o[:, 0].max() - o[:, 0].min()), float(o[:, 1].max())
+    (70.0, 9.0)
+    """
+    if size.outline_mm is not None:
+        return np.array(size.outline_mm, dtype=float)
+    w = size.ml_width_mm / 2.0
+    t = size.distal_thickness_mm
+    top = max(size.ap_dimension_mm / 2.0 - t, 2.0 * t)
+    notch = _NOTCH_FRACTION * w
+    pts = [(-w, -0.8 * top), (-0.85 * w, -top), (0.85 * w, -top), (w, -0.8 * top), (w, 0.0)]
+    phi = np.linspace(0.0, math.pi, max(int(n) | 1, 5))  # odd: the condyles' lowest points are vertices
+    cx, rx = (w + notch) / 2.0, (w - notch) / 2.0
+    pts += list(zip(cx + rx * np.cos(phi), t * np.sin(phi)))  # medial condyle: w -> notch
+    pts += [(notch, -0.25 * top), (-notch, -0.25 * top)]
+    pts += list(zip(-cx + rx * np.cos(phi), t * np.sin(phi)))  # lateral condyle: -notch -> -w
+    out = np.array(pts, dtype=float)
+    keep = np.r_[True, np.any(np.abs(np.diff(out, axis=0)) > 1e-9, axis=1)]
+    out = out[keep]
+    if np.allclose(out[0], out[-1]):
+        out = out[:-1]
+    return out
+
+
+def tibial_tray_outline_mm(size: TibialTraySize) -> np.ndarray:
+    """AP silhouette of a tibial tray in the knee frame (mm): origin at the centre of the
+    tibial resection line, ``+y`` distal along the tray's axis (perpendicular to the cut).
+
+    The plate spans ``±ml_width_mm / 2`` from the cut down to ``plate_thickness_mm``; the
+    keel (24 % of the width at the plate, 60 % of that at the tip) runs ``keel_length_mm``
+    further down.
+
+    Examples
+    --------
+    >>> o = tibial_tray_outline_mm(TibialTraySize("4", 72.0, 48.0, 4.0, 40.0))
+    >>> float(o[:, 0].max() - o[:, 0].min()), float(o[:, 1].min()), float(o[:, 1].max())
+    (72.0, 0.0, 44.0)
+    """
+    if size.outline_mm is not None:
+        return np.array(size.outline_mm, dtype=float)
+    w = size.ml_width_mm / 2.0
+    p = size.plate_thickness_mm
+    k = 0.12 * size.ml_width_mm
+    bottom = p + size.keel_length_mm
+    return np.array([
+        (-w, 0.0), (w, 0.0), (w, p), (k, p), (0.6 * k, bottom), (-0.6 * k, bottom), (-k, p), (-w, p),
+    ], dtype=float)
+
+
+def tibial_insert_outline_mm(size: TibialInsertSize, thickness_mm: float, *, ml_width_mm: float | None = None,
+                             plate_thickness_mm: float = 4.0) -> np.ndarray:
+    """AP silhouette of an insert on its tray (knee frame): from the cut (``y = 0``) up to
+    ``thickness_mm − plate_thickness_mm`` above it (the labelled thickness is the tray + insert
+    construct), ``ml_width_mm`` wide (default the insert's, else 70 mm).
+
+    Raises :class:`~orthoplan.errors.CatalogError` for a thickness the size does not offer.
+    """
+    if not any(abs(v - thickness_mm) < 1e-6 for v in size.thicknesses_mm):
+        options = ", ".join(f"{v:g}" for v in size.thicknesses_mm)
+        raise CatalogError(f"insert thickness {thickness_mm:g} mm is not offered for size {size.label}; options: {options} mm")
+    w = (ml_width_mm or size.ml_width_mm or 70.0) / 2.0
+    h = max(float(thickness_mm) - plate_thickness_mm, 1.0)
+    return np.array([(-w, 0.0), (-w, -h), (-0.5 * w, -0.8 * h), (0.5 * w, -0.8 * h), (w, -h), (w, 0.0)], dtype=float)
 
 # --------------------------------------------------------------------------- placement
 

@@ -42,6 +42,10 @@ __all__ = [
     "CupSize",
     "StemSize",
     "HeadSize",
+    "FemoralComponentSize",
+    "TibialTraySize",
+    "TibialInsertSize",
+    "KNEE_KINDS",
     "ImplantSize",
     "KindSpec",
     "KINDS",
@@ -273,7 +277,92 @@ class HeadSize:
         )
 
 
-ImplantSize = CupSize | StemSize | HeadSize
+@dataclass(frozen=True)
+class FemoralComponentSize:
+    """One size of a total-knee femoral component (mm).
+
+    ``ml_width_mm`` is the AP-view sizing width, ``ap_dimension_mm`` the lateral-view one;
+    ``distal_thickness_mm`` / ``posterior_thickness_mm`` are the bone the distal and
+    posterior cuts remove (measured resection).
+    """
+
+    kind: ClassVar[str] = "femoral_component"
+
+    label: str
+    ml_width_mm: float
+    ap_dimension_mm: float
+    distal_thickness_mm: float
+    posterior_thickness_mm: float
+    notes: str | None = None
+    outline_mm: Outline | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], outline: Sequence | None = None) -> FemoralComponentSize:
+        return cls(
+            label=str(d["label"]),
+            ml_width_mm=float(d["ml_width_mm"]),
+            ap_dimension_mm=float(d["ap_dimension_mm"]),
+            distal_thickness_mm=float(d["distal_thickness_mm"]),
+            posterior_thickness_mm=float(d["posterior_thickness_mm"]),
+            notes=d.get("notes"),
+            outline_mm=_outline(outline),
+        )
+
+
+@dataclass(frozen=True)
+class TibialTraySize:
+    """One size of a total-knee tibial tray (baseplate), mm."""
+
+    kind: ClassVar[str] = "tibial_tray"
+
+    label: str
+    ml_width_mm: float
+    ap_depth_mm: float
+    plate_thickness_mm: float = 4.0
+    keel_length_mm: float = 40.0
+    notes: str | None = None
+    outline_mm: Outline | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], outline: Sequence | None = None) -> TibialTraySize:
+        return cls(
+            label=str(d["label"]),
+            ml_width_mm=float(d["ml_width_mm"]),
+            ap_depth_mm=float(d["ap_depth_mm"]),
+            plate_thickness_mm=float(d.get("plate_thickness_mm", 4.0)),
+            keel_length_mm=float(d.get("keel_length_mm", 40.0)),
+            notes=d.get("notes"),
+            outline_mm=_outline(outline),
+        )
+
+
+@dataclass(frozen=True)
+class TibialInsertSize:
+    """The bearing inserts for one tray size: the offered thicknesses (mm)."""
+
+    kind: ClassVar[str] = "tibial_insert"
+
+    label: str
+    thicknesses_mm: tuple[float, ...]
+    ml_width_mm: float | None = None
+    notes: str | None = None
+    outline_mm: Outline | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], outline: Sequence | None = None) -> TibialInsertSize:
+        return cls(
+            label=str(d["label"]),
+            thicknesses_mm=tuple(float(v) for v in d["thicknesses_mm"]),
+            ml_width_mm=_opt_float(d.get("ml_width_mm")),
+            notes=d.get("notes"),
+            outline_mm=_outline(outline),
+        )
+
+
+ImplantSize = CupSize | StemSize | HeadSize | FemoralComponentSize | TibialTraySize | TibialInsertSize
+
+#: The total-knee kinds (templated on the long-leg / AP knee view by :mod:`orthoplan.templating_knee`).
+KNEE_KINDS = ("femoral_component", "tibial_tray", "tibial_insert")
 
 
 def _opt_float(v: Any) -> float | None:
@@ -363,12 +452,49 @@ def _check_head(s: Mapping[str, Any], p: str) -> list[tuple[str, str]]:
     return out
 
 
+def _check_femoral_component(s: Mapping[str, Any], p: str) -> list[tuple[str, str]]:
+    out = []
+    ap = float(s["ap_dimension_mm"])
+    for k in ("distal_thickness_mm", "posterior_thickness_mm"):
+        t = float(s[k])
+        if t >= ap / 2.0:
+            out.append((f"{p}/{k}", f"{t:g} mm is not less than half the AP dimension ({ap:g} mm)"))
+    return out
+
+
+def _check_tibial_tray(s: Mapping[str, Any], p: str) -> list[tuple[str, str]]:
+    out = []
+    if "plate_thickness_mm" in s and float(s["plate_thickness_mm"]) >= float(s["ap_depth_mm"]) / 2.0:
+        out.append((f"{p}/plate_thickness_mm", "the plate is thicker than half the tray's AP depth"))
+    return out
+
+
+def _check_tibial_insert(s: Mapping[str, Any], p: str) -> list[tuple[str, str]]:
+    out = []
+    t = [float(v) for v in s["thicknesses_mm"]]
+    for j in range(1, len(t)):
+        if t[j] <= t[j - 1]:
+            out.append((f"{p}/thicknesses_mm/{j}", f"thicknesses must increase strictly ({t[j]:g} after {t[j - 1]:g})"))
+    return out
+
+
 KINDS: dict[str, KindSpec] = {
     "cup": KindSpec("cup", CupSize, "outer_diameter_mm", True, lambda s: float(s["outer_diameter_mm"]), _check_cup),
     "stem": KindSpec(
         "stem", StemSize, "body_widths_mm/0/1", False, lambda s: float(s["body_widths_mm"][0][1]), _check_stem
     ),
     "head": KindSpec("head", HeadSize, "diameter_mm", True, lambda s: float(s["diameter_mm"]), _check_head),
+    "femoral_component": KindSpec(
+        "femoral_component", FemoralComponentSize, "ap_dimension_mm", True,
+        lambda s: float(s["ap_dimension_mm"]), _check_femoral_component,
+    ),
+    "tibial_tray": KindSpec(
+        "tibial_tray", TibialTraySize, "ml_width_mm", True, lambda s: float(s["ml_width_mm"]), _check_tibial_tray
+    ),
+    "tibial_insert": KindSpec(
+        "tibial_insert", TibialInsertSize, "thicknesses_mm/0", False,
+        lambda s: float(s["thicknesses_mm"][0]), _check_tibial_insert,
+    ),
 }
 
 #: Size fields that need no source (names, free text, extension fields).

@@ -264,11 +264,18 @@ IMPLANT_KIND_CODES: Mapping[ImplantKind, Code] = MappingProxyType(
         ImplantKind.CUP: Code("112305", "DCM", "Acetabular Cup Shell"),
         ImplantKind.HEAD: Code("112308", "DCM", "Femoral Head Ball Component"),
         ImplantKind.STEM: Code("112310", "DCM", "Femoral Stem"),
+        # no DCM/SCT code for total-knee components (CID 7304 lists hip components only)
+        ImplantKind.FEMORAL_COMPONENT: _p("IMPL-TKA-FEMORAL", "Femoral component of a total knee"),
+        ImplantKind.TIBIAL_TRAY: _p("IMPL-TKA-TRAY", "Tibial tray (baseplate) of a total knee"),
+        ImplantKind.TIBIAL_INSERT: _p("IMPL-TKA-INSERT", "Tibial insert (bearing) of a total knee"),
     }
 )
+#: Finding site of the knee components' groups.
+KNEE_JOINT = Code("49076000", "SCT", "Knee joint")
+IMPLANT_THICKNESS = _p("IMPLANT-THICK", "Implant thickness (tibial insert)")
 SELECTED_IMPLANT = Code("112346", "DCM", "Selected Implant Component")
 IMPLANT_CHOICE = _p("IMPLANT-CHOICE", "Implant chosen (vendor, family, size; JSON)")
-IMPLANT_ANGLE = _p("IMPLANT-ANGLE", "Implant angle (cup inclination, stem axis tilt)")
+IMPLANT_ANGLE = _p("IMPLANT-ANGLE", "Implant angle (cup inclination, component axis tilt)")
 IMPLANT_NECK_LENGTH = _p("IMPLANT-NECK-LEN", "Head neck length")
 PREDICTED = _p("PREDICTED", "Predicted after templating")
 PREDICTION_MISSING = _p("PRED-MISSING", "Predicted value not available")

@@ -441,6 +441,9 @@ def _calibration_group(plan: Plan) -> pydicom.Dataset:
     return _group("1501", "calibration", _tracking_uid(plan, "calibration"), content)
 
 
+_HIP_IMPLANTS = (ImplantKind.CUP, ImplantKind.STEM, ImplantKind.HEAD)
+
+
 def _implant_key(p: Placement) -> str:
     return f"{p.kind.value} {p.side.value}"
 
@@ -449,12 +452,14 @@ def _implant_group(plan: Plan, p: Placement, ref: tuple[str, str]) -> pydicom.Da
     """TID 1501: one placed implant component: kind, side, position (SCOORD), angle, neck length."""
     content = [
         code("CONTAINS", C.FINDING, C.IMPLANT_KIND_CODES[p.kind]),
-        finding_site(C.HIP_JOINT, p.side),
+        finding_site(C.HIP_JOINT if p.kind in _HIP_IMPLANTS else C.KNEE_JOINT, p.side),
         text("CONTAINS", C.SELECTED_IMPLANT, f"{p.vendor} / {p.family} / size {p.size}"),
         num("CONTAINS", C.IMPLANT_ANGLE, float(p.angle_deg), C.UNITS["deg"]),
     ]
     if p.neck_length_mm is not None:
         content.append(num("CONTAINS", C.IMPLANT_NECK_LENGTH, float(p.neck_length_mm), C.UNITS["mm"]))
+    if p.thickness_mm is not None:
+        content.append(num("CONTAINS", C.IMPLANT_THICKNESS, float(p.thickness_mm), C.UNITS["mm"]))
     content.append(scoord("CONTAINS", C.IMAGE_REGION, "POINT", [(p.x, p.y)], ref))
     name = "implant " + _implant_key(p)
     return _group("1501", name, _tracking_uid(plan, name), content)
@@ -1054,6 +1059,7 @@ def _read_implant(kind: ImplantKind, side: Side | None, group: pydicom.Dataset, 
         angle_deg=nums[_k(C.IMPLANT_ANGLE)],
         neck_length_mm=nums.get(_k(C.IMPLANT_NECK_LENGTH)),
         auto=bool(choice.get("auto", True)),
+        thickness_mm=nums.get(_k(C.IMPLANT_THICKNESS)),
     )
 
 

@@ -39,7 +39,7 @@ from .context import Context, make_context
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect", "detect_details", "refine", "Detection"]
+__all__ = ["detect", "detect_details", "detect_long_leg", "refine", "Detection"]
 
 #: Distance of the distal shaft point below the proximal one (mm), when the image allows.
 SHAFT_SPAN_MM = 110.0
@@ -75,16 +75,20 @@ def _lm(name: LandmarkName, xy, confidence: float, radius: float | None = None) 
                     LandmarkSource.AUTO, radius)
 
 
-def detect(radiograph: Radiograph, calibration: Calibration | None = None) -> Landmarks:
+def detect(radiograph: Radiograph, calibration: Calibration | None = None, view: str | None = None) -> Landmarks:
     """Detect every landmark of the vocabulary that the image shows.
 
     Parameters
     ----------
     radiograph
-        An AP pelvis or AP hip radiograph (:func:`orthoplan.pipeline.load_radiograph`).
+        An AP pelvis or AP hip radiograph (:func:`orthoplan.pipeline.load_radiograph`), or
+        with ``view="long-leg"`` a standing AP long-leg radiograph
+        (:func:`orthoplan.landmarks.limb.detect_long_leg`).
     calibration
         Anatomical scale; without it the DICOM spacing tags (or an assumed field width,
         with lowered confidences) set the expected sizes.
+    view
+        ``"long-leg"`` for the long-leg detector; anything else (default) is an AP pelvis/hip.
 
     Returns
     -------
@@ -92,6 +96,8 @@ def detect(radiograph: Radiograph, calibration: Calibration | None = None) -> La
         Found landmarks (``source="auto"``, confidence in [0, 1]; femoral heads carry
         ``radius_px``) and a reason for each landmark not found.
     """
+    if view == "long-leg":
+        return detect_long_leg(radiograph, calibration)
     return detect_details(radiograph, calibration).landmarks
 
 
@@ -264,4 +270,5 @@ def _shaft_span(ctx: Context, shaft: femur.Shaft, u_p: float) -> float | None:
     return None
 
 
+from .limb import detect_long_leg  # noqa: E402
 from .refine import refine  # noqa: E402

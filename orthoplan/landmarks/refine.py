@@ -5,6 +5,9 @@
   under the click is fitted the same way;
 * teardrop, ischial tuberosity: the local detectors of :mod:`.pelvis` in a window around
   the click;
+* the long-leg landmarks (knee centres, condylar and plateau points, ankle centre, plafond
+  points): the long-leg detection (:mod:`.limb`, cached per radiograph), taken when its
+  landmark lies within 12 mm of the click;
 * the femoral and acetabular landmarks that need the femur's frame (trochanters, neck,
   shaft points, sourcil ends): the automatic detection of the whole image (cached per
   radiograph), taken when its landmark lies within 12 mm of the click.
@@ -30,6 +33,28 @@ log = logging.getLogger(__name__)
 SNAP_MM = 12.0
 
 _CACHE: dict[int, tuple[Radiograph, object]] = {}
+_LIMB_CACHE: dict[int, tuple[Radiograph, object]] = {}
+
+#: Landmarks of the standing AP long-leg view only: snapped to the long-leg detection.
+LIMB_ONLY = (
+    "femoral_knee_center", "tibial_knee_center", "femoral_condyle_medial", "femoral_condyle_lateral",
+    "tibial_plateau_medial", "tibial_plateau_lateral", "ankle_center", "tibial_plafond_medial",
+    "tibial_plafond_lateral",
+)
+
+
+def _limb_detection(radiograph: Radiograph, calibration: Calibration | None):
+    from .limb import detect_long_leg
+
+    key = id(radiograph)
+    hit = _LIMB_CACHE.get(key)
+    if hit is not None and hit[0] is radiograph:
+        return hit[1]
+    lms = detect_long_leg(radiograph, calibration)
+    if len(_LIMB_CACHE) >= 4:
+        _LIMB_CACHE.pop(next(iter(_LIMB_CACHE)))
+    _LIMB_CACHE[key] = (radiograph, lms)
+    return lms
 
 
 def _detection(radiograph: Radiograph, calibration: Calibration | None):
@@ -67,6 +92,8 @@ def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[fl
     """
     lname = LandmarkName.parse(name)
     click = np.asarray(approx_xy, dtype=float).reshape(2)
+    if lname.anatomy in LIMB_ONLY:
+        return _refine_limb(radiograph, lname, click, calibration)
     ctx = make_context(radiograph, calibration)
     anatomy, side = lname.anatomy, lname.side
     lat = ctx.lateral_x(side)
@@ -90,6 +117,20 @@ def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[fl
         xy, conf, radius = found
         if math.hypot(xy[0] - click[0], xy[1] - click[1]) * ctx.mm <= SNAP_MM:
             return Landmark(lname, xy[0], xy[1], float(np.clip(conf, 0, 1)), LandmarkSource.REFINED, radius)
+    log.info("refine %s: no feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
+    return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
+
+
+def _refine_limb(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
+                 calibration: Calibration | None) -> Landmark:
+    """A long-leg landmark: the long-leg detection's (cached per radiograph) when within
+    ``SNAP_MM`` of the click, else the click."""
+    from .common import scale_of
+
+    mm = scale_of(radiograph, calibration).mm_per_px
+    lm = _limb_detection(radiograph, calibration).get(lname)
+    if lm is not None and math.hypot(lm.x - click[0], lm.y - click[1]) * mm <= SNAP_MM:
+        return Landmark(lname, lm.x, lm.y, lm.confidence, LandmarkSource.REFINED, lm.radius_px)
     log.info("refine %s: no feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
     return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
 

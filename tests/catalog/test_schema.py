@@ -42,7 +42,7 @@ def test_bundled_catalog_has_the_promised_families(bundled_dir):
     assert len([f for f in vendor if f.kind == "cup"]) >= 3
     assert any(s.dual_mobility for f in vendor if f.kind == "cup" for s in f.sizes)
     assert len([f for f in vendor if f.kind == "head"]) >= 1
-    assert {f.kind for f in generic} == {"cup", "stem", "head"}
+    assert {f.kind for f in generic} == {"cup", "stem", "head", "femoral_component", "tibial_tray", "tibial_insert"}
     # the standard / high-offset split is by family, with a variant field
     assert {f.variant for f in cat.of_kind("stem") if f.product_line == "Corail"} == {"standard", "high_offset"}
     # every file sits in its vendor's folder and names at least one source per size field
@@ -135,7 +135,8 @@ def test_unknown_kind(tmp_path, cup_doc, write_json):
     cup_doc["kind"] = "knee_femoral"
     p = _only(load_family_file(write_json(tmp_path / "k.json", cup_doc))[1])
     assert p.pointer == "/kind"
-    assert "'knee_femoral' is not one of 'cup', 'stem', 'head'" == p.reason
+    assert p.reason == ("'knee_femoral' is not one of 'cup', 'stem', 'head', 'femoral_component', 'tibial_tray', "
+                        "'tibial_insert'")
 
 
 @pytest.mark.parametrize(

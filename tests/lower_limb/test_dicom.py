@@ -61,6 +61,11 @@ def test_cli_measures_a_long_leg_view_from_a_landmark_file(make_case, tmp_path, 
     for name, true in case.measurements.items():
         if name.endswith("_deg"):
             assert abs(out["measurements"][name]["value"] - true) < 0.5, name
-    # detection on a long leg is not there yet: a clear error, not a hip plan
-    assert main(["plan", str(image), "--out", str(tmp_path / "p")]) == 6
-    assert "long-leg" in capsys.readouterr().err
+    # without a landmark file the long-leg landmarks are detected (orthoplan.landmarks.limb)
+    assert main(["plan", str(image), "--out", str(tmp_path / "p")]) == 0
+    capsys.readouterr()
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text())
+    assert plan["view"] == "long-leg"
+    for side in ("right", "left"):
+        hka = plan["measurements"]["measurements"][f"hka_{side}_deg"]["value"]
+        assert abs(hka - case.measurements[f"hka_{side}_deg"]) < 1.0

@@ -1,0 +1,525 @@
+"""Knee templating: size and place total-knee components on a standing AP long-leg (or AP knee) view.
+
+Pure functions over :mod:`orthoplan.model` values (no image work):
+
+* :func:`template_knee` places a femoral component, a tibial tray and an insert on one knee
+  and returns the plan with their :class:`~orthoplan.model.Placement` values;
+* :func:`femoral_ml_width_mm`, :func:`tibial_ml_width_mm` measure the widths that size the
+  components; :func:`choose_femoral_size`, :func:`choose_tibial_size` and
+  :func:`choose_insert_thickness` are the sizing rules;
+* :func:`femoral_component_axis` gives the distal femoral cut's orientation (valgus to the
+  anatomical axis; default perpendicular to the mechanical axis), :func:`tibial_component_axis`
+  the tibial cut's (perpendicular to the tibial mechanical axis);
+* :func:`knee_outline_px` and :func:`resection_line_px` draw a placement at the image's
+  magnification; :func:`knee_templating_summary` reports it as JSON-able values.
+
+The rules and their references are in ``docs/templating.md`` (*Knee templating*).
+Positions are image pixels (DICOM origin), lengths mm at the anatomy, angles degrees, sides
+the patient's. The geometry is done in mm at the anatomy (so a non-square pixel aspect
+keeps angles right) and converted back to pixels.
+
+Examples
+--------
+>>> from orthoplan.synthetic_limb import make_long_leg
+>>> from orthoplan.pipeline import load_radiograph, plan_radiograph
+>>> case = make_long_leg(seed=1, rows=1950, columns=720, detector_spacing_mm=0.6, noise=0)
+>>> rad = load_radiograph(case.dataset)
+>>> plan = plan_radiograph(rad, landmarks=case.landmarks, view="long-leg")
+>>> planned = template_knee(plan, None, "left")
+>>> sorted(p.kind.value for p in planned.placements)
+['femoral_component', 'tibial_insert', 'tibial_tray']
+>>> round(knee_templating_summary(planned, "left")["femoral_component"]["cut_to_mechanical_axis_deg"], 6)
+90.0
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .catalog import Catalog, ImplantFamily
+from .catalog.outlines import (
+    femoral_component_outline_mm,
+    tibial_insert_outline_mm,
+    tibial_tray_outline_mm,
+    to_image,
+)
+from .catalog.schema import FemoralComponentSize, TibialInsertSize, TibialTraySize
+from .errors import CatalogError, TemplatingError
+from .geometry import angle_between_deg, frame_pose, rotate, signed_angle_deg, to_mm, to_px, unit
+from .model import ImageOrientation, ImplantKind, LandmarkName, Placement, Plan, Side
+
+__all__ = [
+    "KNEE_IMPLANT_KINDS",
+    "DEFAULT_FEMORAL_FAMILY",
+    "DEFAULT_TIBIAL_FAMILY",
+    "DEFAULT_INSERT_FAMILY",
+    "CONDYLE_ALLOWANCE_MM",
+    "TIBIAL_RESECTION_MM",
+    "femoral_ml_width_mm",
+    "tibial_ml_width_mm",
+    "choose_femoral_size",
+    "choose_tibial_size",
+    "choose_insert_thickness",
+    "femoral_component_axis",
+    "tibial_component_axis",
+    "template_knee",
+    "knee_outline_px",
+    "resection_line_px",
+    "knee_templating_summary",
+]
+
+log = logging.getLogger(__name__)
+
+#: The placement kinds this module places.
+KNEE_IMPLANT_KINDS = (ImplantKind.FEMORAL_COMPONENT, ImplantKind.TIBIAL_TRAY, ImplantKind.TIBIAL_INSERT)
+DEFAULT_FEMORAL_FAMILY = "Generic TKA femoral component"
+DEFAULT_TIBIAL_FAMILY = "Generic TKA tibial tray"
+DEFAULT_INSERT_FAMILY = "Generic TKA tibial insert"
+
+#: The distal-most point of each femoral condyle (the ``femoral_condyle_*`` landmarks) lies
+#: near the middle of its condyle, so the distal femur's medial-lateral width is the distance
+#: between the two points plus half a condyle's width beyond each: 2 × 16 mm (a condyle is
+#: about 30-33 mm wide in the ML direction). Approximate; see docs/templating.md.
+CONDYLE_ALLOWANCE_MM = 16.0
+#: Tibial resection depth below the more proximal plateau margin (the less worn compartment),
+#: measured along the tibial mechanical axis: the usual 8-10 mm measured resection.
+TIBIAL_RESECTION_MM = 9.0
+
+_NOTE_PREFIX = {ImplantKind.FEMORAL_COMPONENT: "femoral component", ImplantKind.TIBIAL_TRAY: "tibial tray",
+                ImplantKind.TIBIAL_INSERT: "tibial insert"}
+
+
+# --------------------------------------------------------------------------- catalog access
+
+
+def _catalog(catalog: Catalog | None) -> Catalog:
+    from .templating import default_catalog
+
+    return catalog or default_catalog()
+
+
+def _family(catalog: Catalog, name: str, kind: str, vendor: str | None = None) -> ImplantFamily:
+    fam = catalog.find(name, vendor=vendor)
+    if fam.kind != kind:
+        raise CatalogError(
+            f"{fam.vendor} / {fam.family} is a {fam.kind}, not a {kind}; "
+            f"{kind} families: {', '.join(f.family for f in catalog.of_kind(kind)) or '(none)'}"
+        )
+    return fam
+
+
+def _placement_family(catalog: Catalog, p: Placement) -> ImplantFamily:
+    return _family(catalog, p.family, p.kind.value, p.vendor)
+
+
+# --------------------------------------------------------------------------- sizing rules
+
+
+def femoral_ml_width_mm(condyle_medial_mm, condyle_lateral_mm, allowance_mm: float = CONDYLE_ALLOWANCE_MM) -> float:
+    """Medial-lateral width of the distal femur estimated from the condylar tangent points.
+
+    The distance between the two points (mm), plus ``allowance_mm`` on each side (half a
+    condyle beyond its distal-most point).
+
+    >>> femoral_ml_width_mm((0, 0), (48, 0))
+    80.0
+    """
+    d = float(np.linalg.norm(np.asarray(condyle_lateral_mm, float) - np.asarray(condyle_medial_mm, float)))
+    return d + 2.0 * float(allowance_mm)
+
+
+def tibial_ml_width_mm(plateau_medial_mm, plateau_lateral_mm) -> float:
+    """Medial-lateral width of the tibial plateau: the distance between its margins (mm).
+
+    >>> tibial_ml_width_mm((0, 0), (72, 0))
+    72.0
+    """
+    return float(np.linalg.norm(np.asarray(plateau_lateral_mm, float) - np.asarray(plateau_medial_mm, float)))
+
+
+def _largest_not_wider(sizes, width_mm: float, what: str) -> tuple[Any, list[str]]:
+    fits = [s for s in sizes if s.ml_width_mm <= width_mm + 1e-9]
+    if fits:
+        return max(fits, key=lambda s: s.ml_width_mm), []
+    smallest = min(sizes, key=lambda s: s.ml_width_mm)
+    return smallest, [f"{what}: even the smallest size ({smallest.label}, {smallest.ml_width_mm:g} mm) is wider "
+                      f"than the measured {width_mm:.1f} mm; the smallest is placed"]
+
+
+def choose_femoral_size(family: ImplantFamily, ml_width_mm: float | None = None, ap_dimension_mm: float | None = None) -> tuple[FemoralComponentSize, list[str]]:
+    """The femoral component size, and notes.
+
+    With the AP dimension (lateral view): the size whose ``ap_dimension_mm`` is nearest
+    (a tie goes to the smaller: less flexion-gap stuffing), with a note when it overhangs the
+    ML width. From the AP view alone: the **largest size no wider than the ML width** (no
+    medial-lateral overhang), the smallest with a note if none fits.
+
+    >>> from orthoplan.catalog import load_catalog
+    >>> fam = load_catalog(include_env=False, include_entry_points=False).find("Generic TKA femoral component")
+    >>> choose_femoral_size(fam, 70.0)[0].label
+    '4'
+    """
+    if family.kind != "femoral_component":
+        raise CatalogError(f"{family.vendor} / {family.family} is a {family.kind}, not a femoral_component")
+    sizes = list(family.sizes)
+    if ap_dimension_mm is not None:
+        best = min(sizes, key=lambda s: (abs(s.ap_dimension_mm - ap_dimension_mm), s.ap_dimension_mm))
+        notes = []
+        if ml_width_mm is not None and best.ml_width_mm > ml_width_mm + 1e-9:
+            notes.append(f"femoral component: size {best.label} sized to the AP dimension overhangs the ML width "
+                         f"({best.ml_width_mm:g} mm on {ml_width_mm:.1f} mm): consider a narrow variant")
+        return best, notes
+    if ml_width_mm is None:
+        raise TemplatingError("the femoral component needs the ML width (AP view) or the AP dimension (lateral view)")
+    return _largest_not_wider(sizes, ml_width_mm, "femoral component")
+
+
+def choose_tibial_size(family: ImplantFamily, ml_width_mm: float) -> tuple[TibialTraySize, list[str]]:
+    """The largest tray no wider than the plateau (no medial-lateral overhang), and notes.
+
+    >>> from orthoplan.catalog import load_catalog
+    >>> fam = load_catalog(include_env=False, include_entry_points=False).find("Generic TKA tibial tray")
+    >>> choose_tibial_size(fam, 74.0)[0].label
+    '4'
+    """
+    if family.kind != "tibial_tray":
+        raise CatalogError(f"{family.vendor} / {family.family} is a {family.kind}, not a tibial_tray")
+    return _largest_not_wider(list(family.sizes), ml_width_mm, "tibial tray")
+
+
+def choose_insert_thickness(family: ImplantFamily, tray_label: str, resection_mm: float) -> tuple[TibialInsertSize, float, list[str]]:
+    """The insert entry for ``tray_label`` and the thinnest thickness that fills the resection.
+
+    The labelled thickness is the tray + insert construct; it should replace the bone cut
+    (``resection_mm``): the thinnest option ≥ the resection, else the thickest. The gap is
+    balanced in theatre; this is the starting point.
+    """
+    if family.kind != "tibial_insert":
+        raise CatalogError(f"{family.vendor} / {family.family} is a {family.kind}, not a tibial_insert")
+    notes = []
+    try:
+        entry = family.size(tray_label)
+    except CatalogError:
+        entry = family.sizes[0]
+        notes.append(f"tibial insert: {family.family} has no size {tray_label!r}; using size {entry.label}")
+    fits = [t for t in entry.thicknesses_mm if t >= resection_mm - 1e-9]
+    thickness = min(fits) if fits else max(entry.thicknesses_mm)
+    return entry, float(thickness), notes
+
+
+# --------------------------------------------------------------------------- axes
+
+
+def _mm(plan: Plan, anatomy: str, side: Side, what: str) -> np.ndarray:
+    lm = plan.landmarks.get(LandmarkName.of(anatomy, side))
+    if lm is None:
+        name = LandmarkName.of(anatomy, side).value
+        raise TemplatingError(f"{what} needs landmark {name} ({plan.landmarks.missing_reason(name)}): place it")
+    return to_mm(np.array(lm.xy, dtype=float), plan.calibration)
+
+
+def _has(plan: Plan, anatomy: str, side: Side) -> bool:
+    return plan.landmarks.get(LandmarkName.of(anatomy, side)) is not None
+
+
+def _lateral(orientation: ImageOrientation, side: Side) -> np.ndarray:
+    return np.array([float(orientation.lateral_x(side)), 0.0])
+
+
+def _inferior(orientation: ImageOrientation) -> np.ndarray:
+    return np.array([0.0, -float(orientation.superior_y)])
+
+
+def femoral_component_axis(plan: Plan, side: Side | str, valgus_deg: float | None = None) -> tuple[np.ndarray, float | None, list[str]]:
+    """``(axis, valgus_deg, notes)``: the femoral component's axis (mm, unit, pointing distally).
+
+    The distal cut is perpendicular to this axis. ``valgus_deg`` is the angle of the axis
+    from the femoral **anatomical** axis (``femoral_shaft_proximal`` → ``_distal``), turned
+    laterally (valgus). By default (``None``) the axis is the **mechanical** axis (femoral head
+    centre → femoral knee centre), i.e. the valgus angle is the measured anatomical-mechanical
+    angle (``ama_{side}_deg``), and the cut is perpendicular to the mechanical axis.
+    """
+    side = Side(side)
+    h = _mm(plan, "femoral_head_center", side, "the femoral mechanical axis")
+    k = _mm(plan, "femoral_knee_center", side, "the femoral mechanical axis")
+    mech = unit(k - h)
+    notes: list[str] = []
+    shaft = _has(plan, "femoral_shaft_proximal", side) and _has(plan, "femoral_shaft_distal", side)
+    if valgus_deg is None:
+        ama = None
+        if shaft:
+            a = unit(_mm(plan, "femoral_shaft_distal", side, "") - _mm(plan, "femoral_shaft_proximal", side, ""))
+            ama = angle_between_deg(a, mech)
+        else:
+            notes.append("femoral component: anatomical axis not marked (femoral_shaft_proximal/distal): the distal "
+                         "cut is perpendicular to the mechanical axis; its valgus angle is not known")
+        return mech, ama, notes
+    if not shaft:
+        raise TemplatingError(
+            f"a distal femoral cut at {valgus_deg:g} deg valgus needs the anatomical axis: place "
+            f"femoral_shaft_proximal_{side.value} and femoral_shaft_distal_{side.value}"
+        )
+    a = unit(_mm(plan, "femoral_shaft_distal", side, "") - _mm(plan, "femoral_shaft_proximal", side, ""))
+    lat = _lateral(plan.orientation, side)
+    towards_lateral = 1.0 if float(a[0] * lat[1] - a[1] * lat[0]) > 0 else -1.0
+    return unit(rotate(a, towards_lateral * float(valgus_deg))), float(valgus_deg), notes
+
+
+def tibial_component_axis(plan: Plan, side: Side | str) -> np.ndarray:
+    """The tibial tray's axis (mm, unit, distal): the tibial mechanical axis (tibial knee
+    centre → ankle centre); the tibial cut is perpendicular to it (0° posterior slope is not
+    seen on an AP view)."""
+    side = Side(side)
+    kt = _mm(plan, "tibial_knee_center", side, "the tibial mechanical axis")
+    a = _mm(plan, "ankle_center", side, "the tibial mechanical axis")
+    return unit(a - kt)
+
+
+def _perp_towards(d: np.ndarray, towards: np.ndarray) -> np.ndarray:
+    n = np.array([-d[1], d[0]])
+    return n if float(n @ towards) >= 0 else -n
+
+
+# --------------------------------------------------------------------------- placing
+
+
+def _angle_of(axis: np.ndarray, orientation: ImageOrientation) -> float:
+    """Tilt of a distal-pointing axis from the image's inferior direction, clockwise on screen +."""
+    return signed_angle_deg(_inferior(orientation), axis)
+
+
+def _axis_of(p: Placement, orientation: ImageOrientation) -> np.ndarray:
+    return unit(rotate(_inferior(orientation), p.angle_deg))
+
+
+def template_knee(
+    plan: Plan,
+    catalog: Catalog | None,
+    side: Side | str,
+    *,
+    femoral_family: str = DEFAULT_FEMORAL_FAMILY,
+    tibial_family: str = DEFAULT_TIBIAL_FAMILY,
+    insert_family: str | None = DEFAULT_INSERT_FAMILY,
+    femoral_size: str | None = None,
+    tibial_size: str | None = None,
+    insert_thickness_mm: float | None = None,
+    valgus_deg: float | None = None,
+    femoral_ap_mm: float | None = None,
+    tibial_resection_mm: float = TIBIAL_RESECTION_MM,
+) -> Plan:
+    """Size and place a total knee on ``side``: femoral component, tibial tray, insert.
+
+    **Femoral component.** Axis from :func:`femoral_component_axis` (default: the mechanical
+    axis; ``valgus_deg`` to the anatomical axis otherwise). The distal cut is perpendicular
+    to it, ``distal_thickness_mm`` of the chosen size proximal to the more distal condyle
+    (measured resection: the component replaces the bone it removes), centred between the
+    condylar tangent points. Size: :func:`choose_femoral_size` on the ML width
+    (:func:`femoral_ml_width_mm`) and, when given, the AP dimension from a lateral view
+    (``femoral_ap_mm``).
+
+    **Tibial tray.** The cut is perpendicular to the tibial mechanical axis,
+    ``tibial_resection_mm`` (default 9) distal to the more proximal plateau margin, centred
+    between the margins. Size: :func:`choose_tibial_size` on the plateau width.
+    **Insert** (unless ``insert_family`` is ``None``): :func:`choose_insert_thickness`.
+
+    Returns the plan with the three placements (replacing earlier knee placements of the
+    side) and notes. Raises :class:`~orthoplan.errors.TemplatingError` when a landmark is
+    missing and :class:`~orthoplan.errors.CatalogError` for an unknown family or size.
+    """
+    side = Side(side)
+    catalog = _catalog(catalog)
+    cal = plan.calibration
+    fem_fam = _family(catalog, femoral_family, "femoral_component")
+    tib_fam = _family(catalog, tibial_family, "tibial_tray")
+    ins_fam = _family(catalog, insert_family, "tibial_insert") if insert_family else None
+    notes: list[str] = []
+
+    # femur
+    f_axis, _valgus, f_notes = femoral_component_axis(plan, side, valgus_deg)
+    notes += f_notes
+    cm = _mm(plan, "femoral_condyle_medial", side, "femoral sizing")
+    cl = _mm(plan, "femoral_condyle_lateral", side, "femoral sizing")
+    f_width = femoral_ml_width_mm(cm, cl)
+    if femoral_size is not None:
+        fem = fem_fam.size(femoral_size)
+    else:
+        fem, more = choose_femoral_size(fem_fam, f_width, femoral_ap_mm)
+        notes += more
+        if femoral_ap_mm is None:
+            notes.append(f"femoral component {side.value}: sized to the ML width only (AP view); "
+                         "check the AP size on a lateral view")
+    deepest = max(float(cm @ f_axis), float(cl @ f_axis))
+    mid = 0.5 * (cm + cl)
+    f_center = mid + ((deepest - fem.distal_thickness_mm) - float(mid @ f_axis)) * f_axis
+
+    # tibia
+    t_axis = tibial_component_axis(plan, side)
+    pm = _mm(plan, "tibial_plateau_medial", side, "tibial sizing")
+    pl = _mm(plan, "tibial_plateau_lateral", side, "tibial sizing")
+    t_width = tibial_ml_width_mm(pm, pl)
+    if tibial_size is not None:
+        tray = tib_fam.size(tibial_size)
+    else:
+        tray, more = choose_tibial_size(tib_fam, t_width)
+        notes += more
+    highest = min(float(pm @ t_axis), float(pl @ t_axis))
+    tmid = 0.5 * (pm + pl)
+    t_center = tmid + ((highest + float(tibial_resection_mm)) - float(tmid @ t_axis)) * t_axis
+
+    if cal.assumed:
+        from .templating import ASSUMED_SCALE_NOTE
+
+        notes.append(ASSUMED_SCALE_NOTE)
+
+    fx, fy = to_px(f_center, cal)
+    tx, ty = to_px(t_center, cal)
+    new = [
+        Placement(ImplantKind.FEMORAL_COMPONENT, side, fem_fam.vendor, fem_fam.family, fem.label, fx, fy,
+                  _angle_of(f_axis, plan.orientation)),
+        Placement(ImplantKind.TIBIAL_TRAY, side, tib_fam.vendor, tib_fam.family, tray.label, tx, ty,
+                  _angle_of(t_axis, plan.orientation)),
+    ]
+    if ins_fam is not None:
+        entry, thickness, more = choose_insert_thickness(ins_fam, tray.label, float(tibial_resection_mm))
+        notes += more
+        if insert_thickness_mm is not None:
+            if not any(abs(v - insert_thickness_mm) < 1e-6 for v in entry.thicknesses_mm):
+                raise CatalogError(
+                    f"insert thickness {insert_thickness_mm:g} mm is not offered for {ins_fam.family} size {entry.label}; "
+                    f"options: {', '.join(f'{v:g}' for v in entry.thicknesses_mm)} mm"
+                )
+            thickness = float(insert_thickness_mm)
+        new.append(Placement(ImplantKind.TIBIAL_INSERT, side, ins_fam.vendor, ins_fam.family, entry.label, tx, ty,
+                             _angle_of(t_axis, plan.orientation), thickness_mm=thickness))
+    keys = {p.key for p in new} | {(k, side) for k in KNEE_IMPLANT_KINDS}
+    kept = tuple(p for p in plan.placements if p.key not in keys)
+    old_prefixes = tuple(f"{_NOTE_PREFIX[k]} {side.value}" for k in KNEE_IMPLANT_KINDS) + tuple(
+        f"{_NOTE_PREFIX[k]}:" for k in KNEE_IMPLANT_KINDS)
+    kept_notes = tuple(n for n in plan.notes if not n.startswith(old_prefixes))
+    log.debug("knee %s: femoral %s (ML %.1f mm), tray %s (ML %.1f mm)", side.value, fem.label, f_width, tray.label, t_width)
+    return replace(plan, placements=kept + tuple(new), notes=tuple(dict.fromkeys(kept_notes + tuple(notes))))
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def _pose(plan: Plan, p: Placement) -> tuple[float, bool]:
+    d = _axis_of(p, plan.orientation)
+    n = _perp_towards(d, -_lateral(plan.orientation, p.side))
+    return frame_pose(n, d)
+
+
+def _outline_mm(catalog: Catalog, p: Placement) -> np.ndarray:
+    fam = _placement_family(catalog, p)
+    size = fam.size(p.size)
+    if p.kind is ImplantKind.FEMORAL_COMPONENT:
+        return femoral_component_outline_mm(size)
+    if p.kind is ImplantKind.TIBIAL_TRAY:
+        return tibial_tray_outline_mm(size)
+    if p.kind is ImplantKind.TIBIAL_INSERT:
+        return tibial_insert_outline_mm(size, float(p.thickness_mm))
+    raise TemplatingError(f"{p.kind.value} is not a knee component")
+
+
+def knee_outline_px(plan: Plan, placement: Placement, catalog: Catalog | None = None) -> np.ndarray:
+    """The knee placement's outline in image pixels at the plan's scale (closed polygon ``(N, 2)``).
+
+    The catalog outline (knee frame: origin at the centre of the resection line, ``+y``
+    along the component axis) is rotated to the placement's angle, mirrored for the other
+    side and scaled by the calibration (:func:`orthoplan.catalog.to_image`): a 70 mm wide
+    component at 0.2 mm/px is 350 px wide.
+    """
+    catalog = _catalog(catalog)
+    rot, mirror = _pose(plan, placement)
+    return to_image(_outline_mm(catalog, placement), center_xy=placement.xy, rotation_deg=rot, mirror=mirror,
+                    calibration=plan.calibration)
+
+
+def resection_line_px(plan: Plan, placement: Placement, catalog: Catalog | None = None, overshoot: float = 0.15) -> np.ndarray:
+    """The resection line of a femoral component or tibial tray placement, in image pixels:
+    ``(2, 2)``, through the placement's point, perpendicular to its axis, as wide as the
+    component plus ``overshoot`` of its width on each side."""
+    catalog = _catalog(catalog)
+    size = _placement_family(catalog, placement).size(placement.size)
+    width = float(getattr(size, "ml_width_mm", None) or 70.0)
+    d = _axis_of(placement, plan.orientation)
+    n = np.array([-d[1], d[0]])
+    c = to_mm(np.array(placement.xy, dtype=float), plan.calibration)
+    half = width * (0.5 + overshoot)
+    return to_px(np.array([c - half * n, c + half * n]), plan.calibration)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def knee_templating_summary(plan: Plan, side: Side | str, catalog: Catalog | None = None) -> dict[str, Any]:
+    """What was templated on ``side``'s knee, as plain JSON-able values.
+
+    ``{"side", "femoral_component": {vendor, family, size, ml_width_mm, ap_dimension_mm,
+    distal_resection_mm, center_px, angle_deg, valgus_to_anatomical_deg, cut_to_mechanical_axis_deg},
+    "tibial_tray": {…, ml_width_mm, ap_depth_mm, resection_below_plateau_mm, cut_to_mechanical_axis_deg},
+    "tibial_insert": {…, thickness_mm}, "measured": {femoral_ml_width_mm, tibial_ml_width_mm},
+    "notes": […]}``. ``cut_to_mechanical_axis_deg`` is 90 for a cut perpendicular to the axis.
+    """
+    side = Side(side)
+    catalog = _catalog(catalog)
+    cal = plan.calibration
+    out: dict[str, Any] = {"side": side.value}
+    measured: dict[str, float] = {}
+
+    def base(p: Placement) -> dict[str, Any]:
+        return {"vendor": p.vendor, "family": p.family, "size": p.size, "center_px": [p.x, p.y],
+                "angle_deg": p.angle_deg, "auto": p.auto}
+
+    fem = plan.placement(ImplantKind.FEMORAL_COMPONENT, side)
+    if fem is not None:
+        size = _placement_family(catalog, fem).size(fem.size)
+        axis = _axis_of(fem, plan.orientation)
+        entry = base(fem) | {"ml_width_mm": size.ml_width_mm, "ap_dimension_mm": size.ap_dimension_mm,
+                             "distal_resection_mm": size.distal_thickness_mm}
+        try:
+            h = _mm(plan, "femoral_head_center", side, "")
+            k = _mm(plan, "femoral_knee_center", side, "")
+            entry["cut_to_mechanical_axis_deg"] = angle_between_deg(np.array([-axis[1], axis[0]]), k - h)
+            sp = _mm(plan, "femoral_shaft_proximal", side, "")
+            sd = _mm(plan, "femoral_shaft_distal", side, "")
+            entry["valgus_to_anatomical_deg"] = angle_between_deg(axis, sd - sp)
+        except TemplatingError:
+            pass
+        try:
+            cm = _mm(plan, "femoral_condyle_medial", side, "")
+            cl = _mm(plan, "femoral_condyle_lateral", side, "")
+            measured["femoral_ml_width_mm"] = femoral_ml_width_mm(cm, cl)
+        except TemplatingError:
+            pass
+        out["femoral_component"] = entry
+    tray = plan.placement(ImplantKind.TIBIAL_TRAY, side)
+    if tray is not None:
+        size = _placement_family(catalog, tray).size(tray.size)
+        axis = _axis_of(tray, plan.orientation)
+        entry = base(tray) | {"ml_width_mm": size.ml_width_mm, "ap_depth_mm": size.ap_depth_mm}
+        try:
+            kt = _mm(plan, "tibial_knee_center", side, "")
+            a = _mm(plan, "ankle_center", side, "")
+            entry["cut_to_mechanical_axis_deg"] = angle_between_deg(np.array([-axis[1], axis[0]]), a - kt)
+        except TemplatingError:
+            pass
+        try:
+            pm = _mm(plan, "tibial_plateau_medial", side, "")
+            pl = _mm(plan, "tibial_plateau_lateral", side, "")
+            c = to_mm(np.array(tray.xy, dtype=float), cal)
+            entry["resection_below_plateau_mm"] = float(c @ axis) - min(float(pm @ axis), float(pl @ axis))
+            measured["tibial_ml_width_mm"] = tibial_ml_width_mm(pm, pl)
+        except TemplatingError:
+            pass
+        out["tibial_tray"] = entry
+    ins = plan.placement(ImplantKind.TIBIAL_INSERT, side)
+    if ins is not None:
+        out["tibial_insert"] = base(ins) | {"thickness_mm": ins.thickness_mm}
+    out["measured"] = measured
+    out["notes"] = list(plan.notes)
+    return out
