@@ -155,7 +155,8 @@ def default_catalog() -> Catalog:
     return load_catalog()
 
 
-def _family(catalog: Catalog, placement_or_name: Placement | str, kind: str, vendor: str | None = None) -> ImplantFamily:
+def find_family(catalog: Catalog, placement_or_name: Placement | str, kind: str, vendor: str | None = None) -> ImplantFamily:
+    """The catalog family of a placement (or named), which must be of ``kind``; else :class:`CatalogError`."""
     if isinstance(placement_or_name, Placement):
         fam = catalog.find(placement_or_name.family, vendor=placement_or_name.vendor)
     else:
@@ -687,8 +688,8 @@ def template_hip(
     catalog = catalog or default_catalog()
     cal = plan.calibration
     notes: list[str] = []
-    cup_fam = _family(catalog, cup_family, "cup")
-    stem_fam = _family(catalog, stem_family, "stem")
+    cup_fam = find_family(catalog, cup_family, "cup")
+    stem_fam = find_family(catalog, stem_family, "stem")
     if head_family is None:
         same_vendor = [f for f in catalog.of_kind("head") if f.vendor == stem_fam.vendor]
         generic = [f for f in catalog.of_kind("head") if f.vendor == "generic"]
@@ -697,7 +698,7 @@ def template_hip(
             raise CatalogError("the catalog has no head family; add one or pass head_family")
         head_fam = pool[0]
     else:
-        head_fam = _family(catalog, head_family, "head")
+        head_fam = find_family(catalog, head_family, "head")
 
     # --- cup: centre of rotation, size to the acetabulum
     if isinstance(cup_center, str):
@@ -908,11 +909,11 @@ def update_placement(
         xy = xy + np.asarray(move_px, dtype=float).reshape(2)
     changes: list[Placement] = []
     if kind is ImplantKind.CUP:
-        label = current.size if size is None else _size(_family(catalog, current, "cup"), size).label
+        label = current.size if size is None else _size(find_family(catalog, current, "cup"), size).label
         changes.append(replace(current, x=xy[0], y=xy[1], size=label, auto=False,
                                angle_deg=current.angle_deg if angle_deg is None else float(angle_deg)))
     elif kind is ImplantKind.STEM:
-        fam = _family(catalog, current, "stem")
+        fam = find_family(catalog, current, "stem")
         old = _size(fam, current.size)
         new_size = old if size is None else _size(fam, size)
         moved = replace(current, x=xy[0], y=xy[1], auto=False,
@@ -931,7 +932,7 @@ def update_placement(
         stem = plan.placement("stem", side)
         if stem is None:
             raise TemplatingError(f"the {side.value} head sits on a stem: place the stem first")
-        head_fam = _family(catalog, current, "head")
+        head_fam = find_family(catalog, current, "head")
         head = _size(head_fam, current.size if size is None else size)
         L = current.neck_length_mm if neck_length_mm is None else float(neck_length_mm)
         if not head.offers(L):
@@ -939,7 +940,7 @@ def update_placement(
                 f"neck length {L:+g} mm is not offered for {head_fam.family} {head.label}; options: "
                 + ", ".join(f"{v:+g}" for v in head.neck_lengths_mm) + " mm"
             )
-        stem_size = _size(_family(catalog, stem, "stem"), stem.size)
+        stem_size = _size(find_family(catalog, stem, "stem"), stem.size)
         hc = _head_center_px(stem, stem_size, L, plan)
         changes.append(replace(current, x=hc[0], y=hc[1], size=head.label, neck_length_mm=L, auto=False))
     out = replace(plan, placements=_replace_placements(plan, changes))
@@ -961,7 +962,7 @@ def rescale_placements(plan: Plan, previous: Calibration, catalog: Catalog | Non
     catalog = catalog or default_catalog()
     changes: list[Placement] = []
     for stem in (p for p in plan.placements if p.kind is ImplantKind.STEM):
-        size = _size(_family(catalog, stem, "stem"), stem.size)
+        size = _size(find_family(catalog, stem, "stem"), stem.size)
         cut = _cut_axis_px(stem, size, replace(plan, calibration=previous))
         n, d = _stem_axes(plan.orientation, stem.side, stem.angle_deg)
         t = _stem_taper_for_cut(size, cut, n, d, plan.calibration)
@@ -994,16 +995,16 @@ def placement_outline_px(plan: Plan, placement: Placement, catalog: Catalog | No
     catalog = catalog or default_catalog()
     cal = plan.calibration
     if placement.kind is ImplantKind.CUP:
-        size = _size(_family(catalog, placement, "cup"), placement.size)
+        size = _size(find_family(catalog, placement, "cup"), placement.size)
         n, d = _cup_axes(plan, placement.side, placement.angle_deg)
         rot, mirror = frame_pose(n, d)
         return to_image(cup_outline_mm(size), center_xy=placement.xy, rotation_deg=rot, mirror=mirror, calibration=cal)
     if placement.kind is ImplantKind.STEM:
-        size = _size(_family(catalog, placement, "stem"), placement.size)
+        size = _size(find_family(catalog, placement, "stem"), placement.size)
         n, d = _stem_axes(plan.orientation, placement.side, placement.angle_deg)
         rot, mirror = frame_pose(n, d)
         return to_image(stem_outline_mm(size), center_xy=placement.xy, rotation_deg=rot, mirror=mirror, calibration=cal)
-    size = _size(_family(catalog, placement, "head"), placement.size)
+    size = _size(find_family(catalog, placement, "head"), placement.size)
     circle = head_outline_mm(size, 0.0) if size.offers(0.0) else head_outline_mm(size, size.neck_lengths_mm[0])
     circle = circle - circle.mean(axis=0)
     return to_image(circle, center_xy=placement.xy, calibration=cal)
@@ -1023,7 +1024,7 @@ def templating_summary(plan: Plan, side: Side | str, catalog: Catalog | None = N
     cal = plan.calibration
     cup = plan.placement("cup", side)
     if cup is not None:
-        size = _size(_family(catalog, cup, "cup"), cup.size)
+        size = _size(find_family(catalog, cup, "cup"), cup.size)
         entry = {
             "vendor": cup.vendor, "family": cup.family, "size": cup.size,
             "outer_diameter_mm": size.outer_diameter_mm, "inclination_deg": cup.angle_deg,
@@ -1043,7 +1044,7 @@ def templating_summary(plan: Plan, side: Side | str, catalog: Catalog | None = N
         out["cup"] = entry
     stem = plan.placement("stem", side)
     if stem is not None:
-        size = _size(_family(catalog, stem, "stem"), stem.size)
+        size = _size(find_family(catalog, stem, "stem"), stem.size)
         entry = {
             "vendor": stem.vendor, "family": stem.family, "size": stem.size,
             "horizontal_offset_mm": size.horizontal_offset_mm, "neck_shaft_angle_deg": size.neck_shaft_angle_deg,
@@ -1059,7 +1060,7 @@ def templating_summary(plan: Plan, side: Side | str, catalog: Catalog | None = N
         out["stem"] = entry
     head = plan.placement("head", side)
     if head is not None:
-        size = _size(_family(catalog, head, "head"), head.size)
+        size = _size(find_family(catalog, head, "head"), head.size)
         out["head"] = {
             "vendor": head.vendor, "family": head.family, "size": head.size, "diameter_mm": size.diameter_mm,
             "neck_length_mm": head.neck_length_mm, "center_px": [head.x, head.y], "auto": head.auto,

@@ -51,6 +51,7 @@ from .catalog.schema import FemoralComponentSize, TibialInsertSize, TibialTraySi
 from .errors import CatalogError, TemplatingError
 from .geometry import angle_between_deg, frame_pose, rotate, signed_angle_deg, to_mm, to_px, unit
 from .model import ImageOrientation, ImplantKind, LandmarkName, Placement, Plan, Side
+from .templating import default_catalog, find_family
 
 __all__ = [
     "KNEE_IMPLANT_KINDS",
@@ -97,23 +98,11 @@ _NOTE_PREFIX = {ImplantKind.FEMORAL_COMPONENT: "femoral component", ImplantKind.
 
 
 def _catalog(catalog: Catalog | None) -> Catalog:
-    from .templating import default_catalog
-
     return catalog or default_catalog()
 
 
-def _family(catalog: Catalog, name: str, kind: str, vendor: str | None = None) -> ImplantFamily:
-    fam = catalog.find(name, vendor=vendor)
-    if fam.kind != kind:
-        raise CatalogError(
-            f"{fam.vendor} / {fam.family} is a {fam.kind}, not a {kind}; "
-            f"{kind} families: {', '.join(f.family for f in catalog.of_kind(kind)) or '(none)'}"
-        )
-    return fam
-
-
 def _placement_family(catalog: Catalog, p: Placement) -> ImplantFamily:
-    return _family(catalog, p.family, p.kind.value, p.vendor)
+    return find_family(catalog, p.family, p.kind.value, p.vendor)
 
 
 # --------------------------------------------------------------------------- sizing rules
@@ -333,9 +322,9 @@ def template_knee(
     side = Side(side)
     catalog = _catalog(catalog)
     cal = plan.calibration
-    fem_fam = _family(catalog, femoral_family, "femoral_component")
-    tib_fam = _family(catalog, tibial_family, "tibial_tray")
-    ins_fam = _family(catalog, insert_family, "tibial_insert") if insert_family else None
+    fem_fam = find_family(catalog, femoral_family, "femoral_component")
+    tib_fam = find_family(catalog, tibial_family, "tibial_tray")
+    ins_fam = find_family(catalog, insert_family, "tibial_insert") if insert_family else None
     notes: list[str] = []
 
     # femur

@@ -87,6 +87,22 @@ class Tally:
         }
 
 
+def _score(t: Tally, truth, lms, mm_per_px: float, seed: int):
+    """Count one expected landmark in ``t``: missing, or its radial error (and confident miss)."""
+    t.expected += 1
+    lm = lms.get(truth.name)
+    if lm is None:
+        log.info("seed %s: %s missing: %s", seed, truth.name.value, lms.missing_reason(truth.name))
+        return None
+    err = float(np.hypot(lm.x - truth.x, lm.y - truth.y) * mm_per_px)
+    t.errors.append(err)
+    if lm.confidence >= 0.8 and err > 5.0:
+        t.confident_misses += 1
+    if err > 5.0:
+        log.info("seed %s: %s off by %.1f mm (confidence %.2f)", seed, truth.name.value, err, lm.confidence)
+    return lm
+
+
 def evaluate(n: int = 40, start: int = 0) -> dict:
     """Run the detector on ``n`` synthetic variants; per-anatomy statistics and timings."""
     from .. import synthetic
@@ -108,18 +124,9 @@ def evaluate(n: int = 40, start: int = 0) -> dict:
                 "femoral_neck_center", "acetabular_lateral_edge", "sourcil_medial"
             ):
                 continue  # replaced by the implant: reported missing by design
-            t = tallies.setdefault(anatomy, Tally())
-            t.expected += 1
-            lm = lms.get(truth.name)
+            lm = _score(tallies.setdefault(anatomy, Tally()), truth, lms, case.mm_per_px, kw["seed"])
             if lm is None:
-                log.info("seed %s: %s missing: %s", kw["seed"], truth.name.value, lms.missing_reason(truth.name))
                 continue
-            err = float(np.hypot(lm.x - truth.x, lm.y - truth.y) * case.mm_per_px)
-            t.errors.append(err)
-            if lm.confidence >= 0.8 and err > 5.0:
-                t.confident_misses += 1
-            if err > 5.0:
-                log.info("seed %s: %s off by %.1f mm (confidence %.2f)", kw["seed"], truth.name.value, err, lm.confidence)
             if truth.radius_px and lm.radius_px and kw.get("implant_side") != truth.name.side.value:
                 radius_err.append(abs(lm.radius_px - truth.radius_px) * case.mm_per_px)
     rows = {k: tallies[k].row() for k in _order(tallies)}
@@ -267,18 +274,9 @@ def evaluate_long_leg(n: int = 40, start: int = 0) -> dict:
             anatomy = truth.name.anatomy
             if anatomy not in LONG_LEG_DETECTED:
                 continue
-            t = tallies.setdefault(anatomy, Tally())
-            t.expected += 1
-            lm = lms.get(truth.name)
+            lm = _score(tallies.setdefault(anatomy, Tally()), truth, lms, case.mm_per_px, kw["seed"])
             if lm is None:
-                log.info("seed %s: %s missing: %s", kw["seed"], truth.name.value, lms.missing_reason(truth.name))
                 continue
-            err = float(np.hypot(lm.x - truth.x, lm.y - truth.y) * case.mm_per_px)
-            t.errors.append(err)
-            if lm.confidence >= 0.8 and err > 5.0:
-                t.confident_misses += 1
-            if err > 5.0:
-                log.info("seed %s: %s off by %.1f mm (confidence %.2f)", kw["seed"], truth.name.value, err, lm.confidence)
         ms = measure_lower_limb(lms, cal, rad.orientation)
         for side in ("right", "left"):
             hka_n += 1
