@@ -178,6 +178,19 @@ class Archive(Protocol):
         ...
 
 
+def locate_instance(archive: Archive, sop_instance_uid: Any) -> tuple[str, dict[str, Any]]:
+    """``(uid, search row)`` of one stored instance, found by an instance-level search.
+
+    Raises :class:`~orthoplan.errors.ArchiveError` for a malformed UID or when the archive
+    has no such object.
+    """
+    uid = check_uid(sop_instance_uid, "SOP Instance UID asked for")
+    hits = archive.search("instance", SOPInstanceUID=uid)
+    if not hits:
+        raise ArchiveError(f"archive {archive.name}: no object with SOP Instance UID {uid}")
+    return uid, hits[0]
+
+
 # --------------------------------------------------------------------------- files
 
 

@@ -42,8 +42,8 @@ from .base import (
     RESULT_KEYS,
     StoreResult,
     as_file_dataset,
-    check_uid,
     describe_error,
+    locate_instance,
     matches,
     normalise_query,
     object_uids,
@@ -348,11 +348,7 @@ class DICOMwebArchive:
         >>> archive.retrieve(image_uid).Modality                         # doctest: +SKIP
         'DX'
         """
-        uid = check_uid(sop_instance_uid, "SOP Instance UID asked for")
-        hits = self.search("instance", SOPInstanceUID=uid)
-        if not hits:
-            raise ArchiveError(f"archive {self._name}: no object with SOP Instance UID {uid}")
-        hit = hits[0]
+        uid, hit = locate_instance(self, sop_instance_uid)
         try:
             ds = self._client.retrieve_instance(hit["StudyInstanceUID"], hit["SeriesInstanceUID"], uid)
         except Exception as exc:  # noqa: BLE001

@@ -54,7 +54,7 @@ from .base import (
     RESULT_KEYS,
     StoreResult,
     as_file_dataset,
-    check_uid,
+    locate_instance,
     matches,
     normalise_query,
     object_uids,
@@ -358,11 +358,7 @@ class DimseArchive:
         >>> archive.retrieve(image_uid).Modality                     # doctest: +SKIP
         'DX'
         """
-        uid = check_uid(sop_instance_uid, "SOP Instance UID asked for")
-        hits = self.search("instance", SOPInstanceUID=uid)
-        if not hits:
-            raise ArchiveError(f"archive {self._name}: no object with SOP Instance UID {uid}")
-        hit = hits[0]
+        uid, hit = locate_instance(self, sop_instance_uid)
         ident = pydicom.Dataset()
         ident.QueryRetrieveLevel = "IMAGE"
         ident.StudyInstanceUID = hit["StudyInstanceUID"]
