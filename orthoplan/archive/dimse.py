@@ -84,10 +84,30 @@ def _check_ae_title(value: str, what: str) -> str:
 
 
 def _set_nodelay(assoc: Any) -> None:
+    """No Nagle on our sends, and (Linux) an immediate ACK before every read.
+
+    Without TCP_QUICKACK each response from a DCMTK-based archive (Orthanc) waits ~40 ms for
+    our delayed ACK of its previous segment: measured here, a C-ECHO took 44 ms, with it 3 ms.
+    Linux clears quick-ACK mode by itself, so it is set again before each read.
+    """
     with contextlib.suppress(Exception):
-        sock = assoc.dul.socket.socket
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        wrapper = assoc.dul.socket
+        sock = wrapper.socket
+        if sock is None:
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        if quickack is None or getattr(wrapper, "_orthoplan_quickack", False):
+            return
+        read = wrapper.recv
+
+        def recv(nr_bytes: int) -> bytes:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+            return read(nr_bytes)
+
+        wrapper.recv = recv
+        wrapper._orthoplan_quickack = True
 
 
 class DimseArchive:
