@@ -88,6 +88,18 @@ def _as_verify(value: Any) -> bool | str:
     return bool(value)
 
 
+class _Session(requests.Session):
+    """A requests Session whose own ``verify`` (a CA bundle, or False) is not overridden by
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment, as plain requests does for
+    every request that does not pass ``verify`` itself (dicomweb-client's do not)."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # noqa: ANN001
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 def _dicom_json_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """DICOM JSON (QIDO-RS) results as ``{keyword: first value}`` dicts (all values for CS lists)."""
     rows = []
@@ -141,7 +153,7 @@ class DICOMwebArchive:
         token = token or os.environ.get("ORTHOPLAN_ARCHIVE_TOKEN")
         self._secrets = tuple(s for s in (password, token) if s)
         self.timeout = float(timeout)
-        session = requests.Session()
+        session = _Session()
         session.verify = _as_verify(verify)
         if session.verify is False:
             log.warning("%s: TLS certificate verification is OFF (verify=False)", self._name)

@@ -166,13 +166,16 @@ class TcpRelay:
     """Forwards 127.0.0.1:``port`` to ``target``; can be off (port closed) or cut a connection.
 
     ``cut_after``: close a connection after that many bytes from client to server (an
-    archive dying in the middle of a store).
+    archive dying in the middle of a store). ``ssl_context``: terminate TLS on the relay's
+    side (an HTTPS reverse proxy in front of the archive).
     """
 
-    def __init__(self, target: tuple[str, int], port: int | None = None, cut_after: int | None = None) -> None:
+    def __init__(self, target: tuple[str, int], port: int | None = None, cut_after: int | None = None,
+                 ssl_context=None) -> None:
         self.target = target
         self.port = port or free_port()
         self.cut_after = cut_after
+        self.ssl_context = ssl_context
         self._server: socket.socket | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -211,6 +214,14 @@ class TcpRelay:
                 client, _ = self._server.accept()
             except (TimeoutError, OSError):
                 continue
+            if self.ssl_context is not None:
+                client.settimeout(5)
+                try:  # a client that does not trust the certificate ends here
+                    client = self.ssl_context.wrap_socket(client, server_side=True)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        client.close()
+                    continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
