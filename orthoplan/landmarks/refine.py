@@ -43,32 +43,29 @@ LIMB_ONLY = (
 )
 
 
+def _cached(cache: dict, radiograph: Radiograph, compute):
+    """``compute()`` once per radiograph object (the last four are kept)."""
+    key = id(radiograph)
+    hit = cache.get(key)
+    if hit is not None and hit[0] is radiograph:
+        return hit[1]
+    value = compute()
+    if len(cache) >= 4:
+        cache.pop(next(iter(cache)))
+    cache[key] = (radiograph, value)
+    return value
+
+
 def _limb_detection(radiograph: Radiograph, calibration: Calibration | None):
     from .limb import detect_long_leg
 
-    key = id(radiograph)
-    hit = _LIMB_CACHE.get(key)
-    if hit is not None and hit[0] is radiograph:
-        return hit[1]
-    lms = detect_long_leg(radiograph, calibration)
-    if len(_LIMB_CACHE) >= 4:
-        _LIMB_CACHE.pop(next(iter(_LIMB_CACHE)))
-    _LIMB_CACHE[key] = (radiograph, lms)
-    return lms
+    return _cached(_LIMB_CACHE, radiograph, lambda: detect_long_leg(radiograph, calibration))
 
 
 def _detection(radiograph: Radiograph, calibration: Calibration | None):
     from . import detect_details
 
-    key = id(radiograph)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is radiograph:
-        return hit[1]
-    det = detect_details(radiograph, calibration)
-    if len(_CACHE) >= 4:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (radiograph, det)
-    return det
+    return _cached(_CACHE, radiograph, lambda: detect_details(radiograph, calibration))
 
 
 def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[float, float],
