@@ -273,16 +273,17 @@ def _coarse_candidates(img: np.ndarray, rmin: float, rmax: float, aspect: float,
 
 
 def _ray_edges(
-    img: np.ndarray, cx: float, cy: float, r_lo: float, r_hi: float, aspect: float, n_rays: int = 180
+    img: np.ndarray, cx: float, cy: float, r_lo: float, r_hi: float, aspect: float, n_rays: int = 180,
+    step: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Edge radius, strength, contrast and interior level along ``n_rays`` rays from a centre.
 
-    Radii are in x-pixel units (the circle of an isotropic object); returns
-    ``(theta, edge_r, strength, contrast, profiles)``; ``edge_r`` is NaN where no edge.
+    Radii are in x-pixel units (the circle of an isotropic object), sampled every ``step``
+    pixels; returns ``(theta, edge_r, strength, contrast, profiles)``; ``edge_r`` is NaN
+    where no edge.
     """
     from scipy import ndimage
 
-    step = 0.5
     radii = np.arange(max(r_lo, 1.0), r_hi + step, step)
     theta = np.linspace(0.0, 2.0 * np.pi, n_rays, endpoint=False)
     xs = cx + radii[None, :] * np.cos(theta)[:, None]
@@ -343,13 +344,15 @@ def _refine(img: np.ndarray, cx: float, cy: float, r0: float, aspect: float) -> 
     n_rays = 180
     cx0, cy0, r = cx, cy, r0
     result = None
-    for lo, hi in ((0.5, 1.5), (None, None)):
+    # pass 1 finds the disc over a wide radius range at 1 px steps (coarse is enough: pass 2
+    # starts from it), pass 2 measures the rim at 0.5 px steps in a narrow band
+    for lo, hi, step in ((0.5, 1.5, 1.0), (None, None, 0.5)):
         if lo is None:
             half = max(5.0, 0.15 * r)
             r_lo, r_hi = r - half, r + half
         else:
             r_lo, r_hi = lo * r, hi * r
-        theta, edge, strength, contrast, prof = _ray_edges(img, cx0, cy0, r_lo, r_hi, aspect, n_rays)
+        theta, edge, strength, contrast, prof = _ray_edges(img, cx0, cy0, r_lo, r_hi, aspect, n_rays, step)
         ok = np.isfinite(edge)
         if ok.sum() < n_rays // 4:
             return None

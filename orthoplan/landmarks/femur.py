@@ -90,6 +90,11 @@ def fit_circle_at(ctx: Context, level: str, center_xy, r_guess: float, r_range: 
     return CircleFit(fit.cx * f, fit.cy * f, fit.r * f, fit.rms * f, fit.inliers, fit.total, fit.arc_deg, fit.contrast)
 
 
+#: Stage 2 of :func:`head_candidates` refines discs whose coarse score reaches this
+#: fraction of the best one's.
+FINE_FRACTION = 0.45
+
+
 def head_candidates(ctx: Context, num_peaks: int = 10, max_fine: int = 5) -> list[Head]:
     """Circle-fitted bright discs of femoral-head size, best first (no anatomy yet)."""
     w = ctx.work
@@ -111,6 +116,13 @@ def head_candidates(ctx: Context, num_peaks: int = 10, max_fine: int = 5) -> lis
     for t in ranked:  # one start per disc
         if all(np.hypot(*(t[1] - k[1])) >= 0.5 * max(t[2], k[2]) for k in firsts):
             firsts.append(t)
+    # stage 2 is for discs the coarse fit found comparably round: a femoral head scores
+    # 0.75–1 there, the other bright blobs of head size (obturator rims, the sacrum, the
+    # greater trochanter) 0.1–0.4 (measured on synthetic and real films); weaker ones
+    # could not win select_heads' comparison, so refining them only costs time
+    if firsts:
+        floor = FINE_FRACTION * firsts[0][0]
+        firsts = [t for t in firsts if t[0] >= floor]
     out: list[Head] = []
     # stage 2: the best few, carefully (0.2 mm, 240 rays, several radius ranges, refit)
     for _, c, r_full, votes in firsts[:max_fine]:

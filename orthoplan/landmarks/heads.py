@@ -222,21 +222,21 @@ def _parabola(v: np.ndarray, i: int) -> float:
 
 
 def _ffill(prof: np.ndarray) -> np.ndarray:
-    """Forward/backward fill NaNs along axis 1 (rays that leave the image)."""
-    out = prof.copy()
-    for k in range(out.shape[0]):
-        row = out[k]
-        bad = ~np.isfinite(row)
-        if not bad.any():
-            continue
-        if bad.all():
-            row[:] = 0.0
-            continue
-        idx = np.where(~bad, np.arange(len(row)), 0)
-        np.maximum.accumulate(idx, out=idx)
-        first = np.argmax(~bad)
-        idx[:first] = first
-        out[k] = row[idx]
+    """Forward/backward fill NaNs along axis 1 (rays that leave the image); all-NaN rows → 0.
+
+    >>> _ffill(np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]])).tolist()
+    [[1.0, 1.0, 1.0, 3.0, 3.0]]
+    """
+    good = np.isfinite(prof)
+    if good.all():
+        return prof.copy()
+    n = prof.shape[1]
+    cols = np.arange(n)
+    last = np.maximum.accumulate(np.where(good, cols, -1), axis=1)  # last valid index so far
+    first = np.argmax(good, axis=1)[:, None]  # leading NaNs take the first valid value
+    idx = np.where(last < 0, first, last)
+    out = np.take_along_axis(prof, idx, axis=1)
+    out[~good.any(axis=1)] = 0.0
     return out
 
 
