@@ -208,6 +208,10 @@ def columns(include_patient_id: bool = False) -> list[str]:
              "calibration_mm_per_px", "calibration_source", "calibration_uncertainty_pct",
              "calibration_assumed", "calibration_warnings", "landmark_source"]
     cols += list(measurement_names()) + list(lower_limb_measurement_names())
+    from .measurements.definitions import knee_measurement_names
+
+    for view in ("knee-ap", "knee-lateral"):  # AP and lateral knee views (jlca is the long-leg's column)
+        cols += [n for n in knee_measurement_names(view) if n not in cols]
     for name in LandmarkName:
         cols += [f"{name.value}_x", f"{name.value}_y", f"{name.value}_confidence"]
     cols += ["n_landmarks", "plan_sr_uid", "elapsed_s", "worker_peak_rss_mib", "orthoplan_version"]

@@ -56,7 +56,8 @@ def _add_view_arg(p: argparse.ArgumentParser) -> None:
     from .pipeline import VIEWS
 
     p.add_argument("--view", choices=VIEWS, help="what the image shows (default: from the DICOM header and "
-                   "the image's shape; long-leg views are measured with the lower-limb definitions)")
+                   "the image's shape; long-leg views are measured with the lower-limb definitions, "
+                   "knee-ap/knee-lateral with the knee-view ones)")
 
 
 def _load(args: argparse.Namespace):
@@ -167,7 +168,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except OrthoplanError as exc:  # detection can run on pixel ranges alone
         log.warning("detecting without calibration: %s", exc)
         cal = None
-    lms = detect_landmarks(rad, cal, view=getattr(args, "view", None))
+    lms = detect_landmarks(rad, cal, view=getattr(args, "view", None), side=getattr(args, "side", None))
     if args.json:
         # {"landmarks": {name: {"x", "y", "confidence"[, "radius"]}}, "missing": {name: reason}}
         doc = lms.to_dict()
@@ -209,10 +210,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     rad = _load_or_retrieve(args)
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
     cal = _calibrate(args, rad)
-    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author=args.author, view=args.view)
+    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author=args.author, view=args.view,
+                           side=args.side)
     catalog = None
-    if args.cup or args.stem or args.side or args.femoral or args.tibial:
+    if args.cup or args.stem or args.femoral or args.tibial or (args.side and plan.view != "knee-lateral"):
         plan, catalog = _template_plan(args, rad, plan)
+    if args.osteotomy:
+        plan = _osteotomy_plan(args, rad, plan)
     out = Path(args.out)
     written = write_plan_outputs(rad, plan, out, dicom=not args.no_dicom)
     for kind, path in written.items():
@@ -222,7 +226,36 @@ def cmd_plan(args: argparse.Namespace) -> int:
     _print_measurements(cal, plan.measurements)
     if catalog is not None:
         _print_templating(_templating_summary(plan, _template_side(args, rad), catalog))
+    for o in plan.osteotomies:
+        _print_osteotomy(o)
     return 0
+
+
+def _osteotomy_plan(args: argparse.Namespace, rad, plan):
+    """``plan`` with the osteotomy of ``args`` (``--osteotomy hto|dfo`` on a long-leg view)."""
+    from .osteotomy import plan_osteotomy
+
+    side = args.osteotomy_side
+    if side is None:
+        lat = (rad.image_laterality or "").strip().upper()
+        if lat not in ("L", "R"):
+            raise OrthoplanError("say which leg the osteotomy is on: --osteotomy-side left or --osteotomy-side right")
+        side = "left" if lat == "L" else "right"
+    return plan_osteotomy(plan, args.osteotomy, side, wedge=args.wedge, target_fraction=args.target_fraction)
+
+
+def _print_osteotomy(o) -> None:
+    print(f"osteotomy {o.side.value:6s} {o.kind.upper()} {o.wedge} wedge: correction {o.correction_deg:.2f}° "
+          f"{o.direction}, wedge height {o.wedge_height_mm:.1f} mm (osteotomy length {o.osteotomy_length_mm:.1f} mm), "
+          f"hinge ({o.hinge_x:.1f}, {o.hinge_y:.1f}) px")
+    print(f"osteotomy {o.side.value:6s} weight-bearing line at {100 * o.achieved_fraction:.2f} % of the plateau "
+          f"(target {100 * o.target_fraction:.2f} %)")
+    for m in o.predicted:
+        if m.name.split("_")[0] in ("hka", "mad", "mpta", "jlca", "mldfa"):
+            unit = "°" if m.unit == "deg" else " mm"
+            print(f"predicted {m.name:30s} {m.value:9.2f}{unit}")
+    for note in o.notes:
+        print(f"note: {note}")
 
 
 def _load_or_retrieve(args: argparse.Namespace):
@@ -412,7 +445,7 @@ def _template_side(args: argparse.Namespace, rad) -> str:
     lat = (rad.image_laterality or "").strip().upper()
     if lat in ("L", "R"):
         return "left" if lat == "L" else "right"
-    raise OrthoplanError("say which hip to template: --side left or --side right")
+    raise OrthoplanError("say which side to template: --side left or --side right")
 
 
 def _template_plan(args: argparse.Namespace, rad, plan):
@@ -421,7 +454,12 @@ def _template_plan(args: argparse.Namespace, rad, plan):
     from .templating import template_hip
 
     catalog = load_catalog(args.catalog or None)
-    if plan.view == "long-leg":  # total knee on the long-leg view
+    if plan.view == "knee-lateral":
+        from .errors import TemplatingError
+
+        raise TemplatingError("a total knee is templated on the AP knee (or long-leg) view: "
+                              "orthoplan template AP.dcm --view knee-ap --lateral LATERAL.dcm")
+    if plan.view in ("long-leg", "knee-ap"):  # total knee on the long-leg or AP knee view
         from .templating_knee import template_knee
 
         kwargs = {k: v for k, v in {
@@ -429,7 +467,10 @@ def _template_plan(args: argparse.Namespace, rad, plan):
             "femoral_size": args.femoral_size, "tibial_size": args.tibial_size,
             "insert_thickness_mm": args.insert_thickness, "valgus_deg": args.valgus, "femoral_ap_mm": args.femoral_ap,
         }.items() if v is not None}
-        return template_knee(plan, catalog, _template_side(args, rad), **kwargs), catalog
+        side = _template_side(args, rad)
+        if getattr(args, "lateral", None) and args.femoral_ap is None:
+            kwargs["lateral"] = _lateral_plan(args, side)
+        return template_knee(plan, catalog, side, **kwargs), catalog
     kwargs = {k: v for k, v in {
         "cup_family": args.cup, "stem_family": args.stem, "head_family": args.head,
         "cup_size": args.cup_size, "stem_size": args.stem_size, "head_diameter_mm": args.head_diameter,
@@ -437,6 +478,17 @@ def _template_plan(args: argparse.Namespace, rad, plan):
         "resection_above_lt_mm": args.resection_above_lt,
     }.items() if v is not None}
     return template_hip(plan, rad, catalog, _template_side(args, rad), **kwargs), catalog
+
+
+def _lateral_plan(args: argparse.Namespace, side: str):
+    """The lateral knee view of ``--lateral`` planned (its landmarks from ``--lateral-landmarks``
+    or detected), with the same calibration options: its femoral AP dimension sizes the component."""
+    from .pipeline import load_radiograph, plan_radiograph
+
+    rad = load_radiograph(args.lateral, spacing_mm=getattr(args, "spacing", None))
+    lms = _read_landmarks(args.lateral_landmarks) if getattr(args, "lateral_landmarks", None) else None
+    cal = _calibrate(args, rad)
+    return plan_radiograph(rad, calibration=cal, landmarks=lms, view="knee-lateral", side=side)
 
 
 def _add_template_options(p: argparse.ArgumentParser) -> None:
@@ -453,7 +505,7 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resection-above-lt", type=float, metavar="MM",
                    help="neck cut above the lesser trochanter (default: the level that equalises leg length)")
     g.add_argument("--catalog", action="append", metavar="DIR", help="extra catalog folder (repeatable)")
-    k = p.add_argument_group("knee templating (--view long-leg)")
+    k = p.add_argument_group("knee templating (--view long-leg or knee-ap)")
     k.add_argument("--femoral", metavar="FAMILY", help="femoral component family (default: generic)")
     k.add_argument("--tibial", metavar="FAMILY", help="tibial tray family (default: generic)")
     k.add_argument("--insert", metavar="FAMILY", help="tibial insert family (default: generic)")
@@ -464,10 +516,15 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
                    help="distal femoral cut valgus to the anatomical axis (default: the measured AMA, "
                         "i.e. perpendicular to the mechanical axis)")
     k.add_argument("--femoral-ap", type=float, metavar="MM", help="femoral AP dimension from a lateral view")
+    k.add_argument("--lateral", metavar="IMAGE",
+                   help="the lateral knee view of the same knee (--view knee-ap): its femoral AP dimension "
+                        "(anterior cortex to posterior condyles) sizes the femoral component")
+    k.add_argument("--lateral-landmarks", metavar="FILE.json",
+                   help="landmarks of the --lateral image (default: detect them)")
 
 
 def _templating_summary(plan, side: str, catalog) -> dict:
-    if plan.view == "long-leg":
+    if plan.view in ("long-leg", "knee-ap"):
         from .templating_knee import knee_templating_summary
 
         return knee_templating_summary(plan, side, catalog)
@@ -486,7 +543,11 @@ def _print_templating(summary: dict) -> None:
             extra = (f"thickness {item['thickness_mm']:g} mm" if kind == "tibial_insert" else
                      f"ML {item['ml_width_mm']:g} mm, angle {item['angle_deg']:+.1f}°"
                      + (f", cut {item['cut_to_mechanical_axis_deg']:.1f}° to the mechanical axis"
-                        if "cut_to_mechanical_axis_deg" in item else ""))
+                        if "cut_to_mechanical_axis_deg" in item else "")
+                     + (f", cut {item['cut_to_anatomical_axis_deg']:.1f}° to the anatomical axis"
+                        if "cut_to_anatomical_axis_deg" in item else "")
+                     + (f", {item['valgus_to_anatomical_deg']:.1f}° valgus to the anatomical axis"
+                        if "valgus_to_anatomical_deg" in item and "cut_to_mechanical_axis_deg" not in item else ""))
             print(f"{kind} {side:6s} {item['vendor']} / {item['family']} size {item['size']}  ({extra})")
         for name, value in summary.get("measured", {}).items():
             print(f"measured {name:30s} {value:8.1f} mm")
@@ -518,7 +579,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     rad = _load(args)
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
     cal = _calibrate(args, rad)
-    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, view=args.view)
+    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, view=args.view, side=args.side)
     plan, catalog = _template_plan(args, rad, plan)
     summary = _templating_summary(plan, _template_side(args, rad), catalog)
     if args.out:
@@ -619,6 +680,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("detect", help="detect the landmarks automatically")
     d.add_argument("image")
+    d.add_argument("--side", choices=("left", "right"),
+                   help="the knee a knee view shows (default: ImageLaterality; a lateral knee view needs one)")
     _add_calibration_args(d)
     _add_view_arg(d)
     d.add_argument("--json", action="store_true")
@@ -632,6 +695,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--author", help="name of the planning person (goes into the plan and the SR)")
     pl.add_argument("--no-dicom", action="store_true", help="write only plan.json and overlay.png")
     _add_template_options(pl)
+    o = pl.add_argument_group("osteotomy (--view long-leg; docs/osteotomy.md)")
+    o.add_argument("--osteotomy", choices=("hto", "dfo"),
+                   help="plan a high tibial (hto) or distal femoral (dfo) osteotomy by the Miniaci method")
+    o.add_argument("--osteotomy-side", choices=("left", "right"),
+                   help="the patient's leg (default: the image laterality)")
+    o.add_argument("--target-fraction", type=float, metavar="F",
+                   help="where the new weight-bearing line crosses the plateau, from its medial margin "
+                        "(default 0.625, the Fujisawa point, for hto; 0.5 for dfo)")
+    o.add_argument("--wedge", choices=("opening", "closing"), default="opening", help="wedge type (default opening)")
     _add_calibration_args(pl)
     _add_view_arg(pl)
     pl.set_defaults(func=cmd_plan)

@@ -34,10 +34,10 @@ import numpy as np
 from .errors import LandmarkError, MeasurementError, PlanError
 
 #: Version of the JSON plan document written by :meth:`Plan.to_dict`.
-#: 2 added implant ``placements`` and ``predictions``; version 1 documents still load.
-PLAN_SCHEMA_VERSION = 2
+#: 2 added implant ``placements`` and ``predictions``; 3 added ``osteotomies``; older documents still load.
+PLAN_SCHEMA_VERSION = 3
 #: Every plan document version :meth:`Plan.from_dict` reads.
-READABLE_PLAN_SCHEMA_VERSIONS = (1, 2)
+READABLE_PLAN_SCHEMA_VERSIONS = (1, 2, 3)
 
 
 # --------------------------------------------------------------------------- enums
@@ -122,6 +122,29 @@ class LandmarkName(enum.StrEnum):
     TIBIAL_PLAFOND_MEDIAL_RIGHT = "tibial_plafond_medial_right"
     TIBIAL_PLAFOND_LATERAL_LEFT = "tibial_plafond_lateral_left"
     TIBIAL_PLAFOND_LATERAL_RIGHT = "tibial_plafond_lateral_right"
+    # AP and lateral knee views (docs/landmarks.md)
+    FEMORAL_EPICONDYLE_MEDIAL_LEFT = "femoral_epicondyle_medial_left"
+    FEMORAL_EPICONDYLE_MEDIAL_RIGHT = "femoral_epicondyle_medial_right"
+    FEMORAL_EPICONDYLE_LATERAL_LEFT = "femoral_epicondyle_lateral_left"
+    FEMORAL_EPICONDYLE_LATERAL_RIGHT = "femoral_epicondyle_lateral_right"
+    KNEE_FEMORAL_AXIS_PROXIMAL_LEFT = "knee_femoral_axis_proximal_left"
+    KNEE_FEMORAL_AXIS_PROXIMAL_RIGHT = "knee_femoral_axis_proximal_right"
+    KNEE_FEMORAL_AXIS_DISTAL_LEFT = "knee_femoral_axis_distal_left"
+    KNEE_FEMORAL_AXIS_DISTAL_RIGHT = "knee_femoral_axis_distal_right"
+    KNEE_TIBIAL_AXIS_PROXIMAL_LEFT = "knee_tibial_axis_proximal_left"
+    KNEE_TIBIAL_AXIS_PROXIMAL_RIGHT = "knee_tibial_axis_proximal_right"
+    KNEE_TIBIAL_AXIS_DISTAL_LEFT = "knee_tibial_axis_distal_left"
+    KNEE_TIBIAL_AXIS_DISTAL_RIGHT = "knee_tibial_axis_distal_right"
+    FEMORAL_ANTERIOR_CORTEX_LEFT = "femoral_anterior_cortex_left"
+    FEMORAL_ANTERIOR_CORTEX_RIGHT = "femoral_anterior_cortex_right"
+    FEMORAL_POSTERIOR_CORTEX_LEFT = "femoral_posterior_cortex_left"
+    FEMORAL_POSTERIOR_CORTEX_RIGHT = "femoral_posterior_cortex_right"
+    FEMORAL_POSTERIOR_CONDYLE_LEFT = "femoral_posterior_condyle_left"
+    FEMORAL_POSTERIOR_CONDYLE_RIGHT = "femoral_posterior_condyle_right"
+    TIBIAL_PLATEAU_ANTERIOR_LEFT = "tibial_plateau_anterior_left"
+    TIBIAL_PLATEAU_ANTERIOR_RIGHT = "tibial_plateau_anterior_right"
+    TIBIAL_PLATEAU_POSTERIOR_LEFT = "tibial_plateau_posterior_left"
+    TIBIAL_PLATEAU_POSTERIOR_RIGHT = "tibial_plateau_posterior_right"
 
     @property
     def side(self) -> Side:
@@ -278,6 +301,78 @@ LANDMARK_DEFINITIONS: Mapping[str, LandmarkDefinition] = MappingProxyType(
                 "Lateral end of the distal tibial joint line (subchondral plafond, at the "
                 "tibiofibular corner).",
                 ("SCT", "64605006", "Distal Tibia"),
+            ),
+            # AP and lateral knee views: finding sites are SNOMED CT regions as above
+            LandmarkDefinition(
+                "femoral_epicondyle_medial",
+                "AP knee view: most medial point of the distal femur (the medial epicondyle's "
+                "prominence); medial end of the femoral condylar medial-lateral width.",
+                ("SCT", "310652005", "Distal Femur"),
+            ),
+            LandmarkDefinition(
+                "femoral_epicondyle_lateral",
+                "AP knee view: most lateral point of the distal femur (the lateral epicondyle's "
+                "prominence); lateral end of the femoral condylar medial-lateral width.",
+                ("SCT", "310652005", "Distal Femur"),
+            ),
+            LandmarkDefinition(
+                "knee_femoral_axis_proximal",
+                "AP or lateral knee view: point of the distal femoral anatomical axis, the midpoint "
+                "between the two cortices of the femoral diaphysis about 15 cm proximal of the "
+                "joint line (as far proximal as the image shows, at least 4 cm above the distal point).",
+                ("SCT", "41111004", "Shaft of Femur"),
+            ),
+            LandmarkDefinition(
+                "knee_femoral_axis_distal",
+                "AP or lateral knee view: second point of the distal femoral anatomical axis, the "
+                "midpoint between the femoral cortices about 9 cm proximal of the joint line (above "
+                "the metaphyseal flare).",
+                ("SCT", "41111004", "Shaft of Femur"),
+            ),
+            LandmarkDefinition(
+                "knee_tibial_axis_proximal",
+                "AP or lateral knee view: point of the proximal tibial anatomical axis, the midpoint "
+                "between the two tibial cortices about 5 cm distal of the plateau (below the "
+                "tibial tuberosity's flare).",
+                ("SCT", "52687003", "Shaft of Tibia"),
+            ),
+            LandmarkDefinition(
+                "knee_tibial_axis_distal",
+                "AP or lateral knee view: second point of the proximal tibial anatomical axis, the "
+                "midpoint between the tibial cortices about 15 cm distal of the plateau (as far "
+                "distal as the image shows, at least 4 cm below the proximal point).",
+                ("SCT", "52687003", "Shaft of Tibia"),
+            ),
+            LandmarkDefinition(
+                "femoral_anterior_cortex",
+                "Lateral knee view: point on the anterior cortex of the distal femoral diaphysis "
+                "just proximal of the trochlea's flare (where a femoral component's anterior flange "
+                "meets the cortex); the anterior end of the femoral AP dimension.",
+                ("SCT", "310652005", "Distal Femur"),
+            ),
+            LandmarkDefinition(
+                "femoral_posterior_cortex",
+                "Lateral knee view: point on the posterior cortex of the distal femoral diaphysis, "
+                "proximal of the condyles' flare; the reference of the posterior condylar offset.",
+                ("SCT", "41111004", "Shaft of Femur"),
+            ),
+            LandmarkDefinition(
+                "femoral_posterior_condyle",
+                "Lateral knee view: most posterior point of the femoral condyles (their tangent "
+                "parallel to the distal femoral anatomical axis; the superimposed condyles' outline).",
+                ("SCT", "310652005", "Distal Femur"),
+            ),
+            LandmarkDefinition(
+                "tibial_plateau_anterior",
+                "Lateral knee view: anterior rim of the (medial) tibial plateau on its subchondral "
+                "line; anterior end of the plateau line of the posterior tibial slope.",
+                ("SCT", "306783000", "Tibial Plateau"),
+            ),
+            LandmarkDefinition(
+                "tibial_plateau_posterior",
+                "Lateral knee view: posterior rim of the (medial) tibial plateau on its subchondral "
+                "line; posterior end of the plateau line of the posterior tibial slope.",
+                ("SCT", "306783000", "Tibial Plateau"),
             ),
         )
     }
@@ -896,6 +991,103 @@ class Placement:
             raise PlanError(f"placement lacks {exc.args[0]!r}: {dict(data)!r}") from None
 
 
+# --------------------------------------------------------------------------- planned osteotomies
+
+
+@dataclass(frozen=True)
+class PlannedOsteotomy:
+    """A realignment osteotomy kept in a plan (made by :func:`orthoplan.osteotomy.with_osteotomy`).
+
+    Points are image pixels (DICOM origin, float32 like landmarks so that the SR round-trips
+    exactly): ``hinge`` the hinge point, ``cut_end`` the far end of the cut (the far cortex,
+    ``osteotomy_length_mm`` from the hinge), ``target`` the plateau point the new
+    weight-bearing line crosses (after correction). ``rotation_deg`` is the signed rotation
+    of the distal segment about the hinge in mm at the anatomy (as
+    :func:`orthoplan.geometry.rotate`); ``correction_deg`` its size, the wedge angle.
+    ``predicted`` are this leg's lower-limb values after the correction (the measurement
+    names, without landmarks). ``auto`` is True while the hinge and osteotomy length are
+    orthoplan's defaults (they follow the landmarks when these move) and False once given.
+
+    Examples
+    --------
+    >>> o = PlannedOsteotomy("hto", "left", "opening", 0.625, 100.5, 200.25, 60.0, 210.0, 80.0, 190.0,
+    ...                      -9.5, "valgus", 52.0, 8.6, 0.625)
+    >>> PlannedOsteotomy.from_dict(o.to_dict()) == o, o.correction_deg
+    (True, 9.5)
+    """
+
+    kind: str  #: "hto" (high tibial) or "dfo" (distal femoral)
+    side: Side
+    wedge: str  #: "opening" or "closing"
+    target_fraction: float
+    hinge_x: float
+    hinge_y: float
+    cut_end_x: float
+    cut_end_y: float
+    target_x: float
+    target_y: float
+    rotation_deg: float
+    direction: str  #: "valgus" or "varus"
+    osteotomy_length_mm: float
+    wedge_height_mm: float
+    achieved_fraction: float
+    predicted: Measurements = field(default_factory=Measurements)
+    notes: tuple[str, ...] = ()
+    auto: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "side", Side(self.side))
+        except ValueError as exc:
+            raise PlanError(f"osteotomy: {exc}") from None
+        for name, allowed in (("kind", ("hto", "dfo")), ("wedge", ("opening", "closing")),
+                              ("direction", ("valgus", "varus"))):
+            if getattr(self, name) not in allowed:
+                raise PlanError(f"osteotomy {name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        try:
+            for name in ("hinge_x", "hinge_y", "cut_end_x", "cut_end_y", "target_x", "target_y"):
+                object.__setattr__(self, name, _float32(_require_finite(f"osteotomy {name}", getattr(self, name))))
+            for name in ("target_fraction", "rotation_deg", "osteotomy_length_mm", "wedge_height_mm", "achieved_fraction"):
+                object.__setattr__(self, name, _require_finite(f"osteotomy {name}", getattr(self, name)))
+        except LandmarkError as exc:
+            raise PlanError(str(exc)) from None
+        object.__setattr__(self, "notes", tuple(str(n) for n in self.notes))
+        object.__setattr__(self, "auto", bool(self.auto))
+
+    @property
+    def hinge_px(self) -> tuple[float, float]:
+        return (self.hinge_x, self.hinge_y)
+
+    @property
+    def cut_end_px(self) -> tuple[float, float]:
+        return (self.cut_end_x, self.cut_end_y)
+
+    @property
+    def target_px(self) -> tuple[float, float]:
+        return (self.target_x, self.target_y)
+
+    @property
+    def correction_deg(self) -> float:
+        """The wedge angle at the hinge (>= 0)."""
+        return abs(self.rotation_deg)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("side", "predicted", "notes")}
+        d["side"] = self.side.value
+        d["predicted"] = self.predicted.to_dict()
+        d["notes"] = list(self.notes)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlannedOsteotomy:
+        try:
+            kw = {k: data[k] for k in cls.__dataclass_fields__ if k not in ("predicted", "notes", "auto")}
+        except KeyError as exc:
+            raise PlanError(f"osteotomy lacks {exc.args[0]!r}") from None
+        return cls(**kw, predicted=Measurements.from_dict(data.get("predicted", {})),
+                   notes=tuple(data.get("notes", ())), auto=data.get("auto", True))
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -928,12 +1120,17 @@ class Plan:
     placements: tuple[Placement, ...] = ()
     #: Predicted post-operative values (same names as ``measurements``) for the placements.
     predictions: Measurements = field(default_factory=Measurements)
+    #: Realignment osteotomies planned by :mod:`orthoplan.osteotomy` (at most one per side).
+    osteotomies: tuple[PlannedOsteotomy, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "placements", tuple(self.placements))
         keys = [p.key for p in self.placements]
         if len(set(keys)) != len(keys):
             raise PlanError("a plan holds at most one placement per implant kind and side")
+        object.__setattr__(self, "osteotomies", tuple(self.osteotomies))
+        if len({o.side for o in self.osteotomies}) != len(self.osteotomies):
+            raise PlanError("a plan holds at most one osteotomy per side")
         if self.status not in ("draft", "final"):
             raise PlanError(f"plan status must be 'draft' or 'final', got {self.status!r}")
         if int(self.revision) < 1:
@@ -962,12 +1159,18 @@ class Plan:
             "measurements": self.measurements.to_dict(),
             "placements": [p.to_dict() for p in self.placements],
             "predictions": self.predictions.to_dict(),
+            "osteotomies": [o.to_dict() for o in self.osteotomies],
         }
 
     def placement(self, kind: ImplantKind | str, side: Side | str) -> Placement | None:
         """The placement of ``kind`` on ``side``, or ``None``."""
         key = (ImplantKind(kind), Side(side))
         return next((p for p in self.placements if p.key == key), None)
+
+    def osteotomy(self, side: Side | str) -> PlannedOsteotomy | None:
+        """The osteotomy planned on ``side``, or ``None``."""
+        side = Side(side)
+        return next((o for o in self.osteotomies if o.side is side), None)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
@@ -996,6 +1199,7 @@ class Plan:
                 notes=tuple(data.get("notes", ())),
                 placements=tuple(Placement.from_dict(p) for p in data.get("placements", ())),
                 predictions=Measurements.from_dict(data.get("predictions", {})),
+                osteotomies=tuple(PlannedOsteotomy.from_dict(o) for o in data.get("osteotomies", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"malformed plan document: {exc}") from exc

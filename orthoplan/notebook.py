@@ -79,18 +79,24 @@ class PlanningSession:
     # ------------------------------------------------------------------ construction
     @classmethod
     def open(cls, source: Any, *, landmarks: Any = None, spacing_mm: float | None = None,
-             archive_url: str | None = None, **calibration: Any) -> PlanningSession:
+             archive_url: str | None = None, view: str | None = None, side: Side | str | None = None,
+             **calibration: Any) -> PlanningSession:
         """Load, calibrate and plan ``source`` (a path, bytes or a pydicom Dataset).
 
-        ``landmarks`` (a :class:`~orthoplan.model.Landmarks`) skips detection; keyword
-        arguments go to :func:`orthoplan.pipeline.calibrate_radiograph` (``ball_diameter_mm``,
+        ``landmarks`` (a :class:`~orthoplan.model.Landmarks`) skips detection; ``view`` (one
+        of :data:`orthoplan.pipeline.VIEWS`) defaults to the one the header and shape suggest
+        (:func:`orthoplan.pipeline.infer_view`); ``side`` names the knee of a knee view whose
+        header does not. Other keyword arguments go to
+        :func:`orthoplan.pipeline.calibrate_radiograph` (``ball_diameter_mm``,
         ``known_length``, ``assume_magnification``).
         """
         from .pipeline import calibrate_radiograph, load_radiograph, plan_radiograph
 
         rad = load_radiograph(source, spacing_mm=spacing_mm)
         cal = calibrate_radiograph(rad, **calibration)
-        return cls(rad, plan_radiograph(rad, calibration=cal, landmarks=landmarks), archive_url=archive_url)
+        plan = plan_radiograph(rad, calibration=cal, landmarks=landmarks, view=view,
+                               side=None if side is None else Side(side).value)
+        return cls(rad, plan, archive_url=archive_url)
 
     @property
     def catalog(self):
@@ -152,7 +158,20 @@ class PlanningSession:
     # ------------------------------------------------------------------ templating
     def template(self, side: Side | str, *, cup_family: str | None = None, stem_family: str | None = None,
                  **options: Any) -> None:
-        """Template a total hip on ``side`` (:func:`orthoplan.templating.template_hip`)."""
+        """Template ``side``: a total hip (:func:`orthoplan.templating.template_hip`) on a
+        pelvis/hip view, a total knee (:func:`orthoplan.templating_knee.template_knee`;
+        ``options`` such as ``femoral_family``, ``lateral=`` a lateral-view plan) on a
+        long-leg or AP knee view."""
+        if self._plan.view == "knee-lateral":
+            from .errors import PlanError
+
+            raise PlanError("a knee is templated on its AP (or long-leg) view: open that one and pass "
+                            "this session's plan as lateral=session.plan")
+        if self._plan.view in ("long-leg", "knee-ap"):
+            from .templating_knee import template_knee
+
+            self._set(template_knee(self._plan, self.catalog, side, **options))
+            return
         from .templating import template_hip
 
         kw = dict(options)
@@ -164,10 +183,20 @@ class PlanningSession:
 
     def edit_placement(self, kind: ImplantKind | str, side: Side | str, **edit: Any) -> None:
         """Move (``to_xy``/``move_px``), rotate (``angle_deg``), resize (``size``) or change
-        the neck length (``neck_length_mm``) of one placement (:func:`orthoplan.templating.update_placement`)."""
+        the neck length (``neck_length_mm``) or insert thickness (``thickness_mm``) of one placement
+        (:func:`orthoplan.templating.update_placement`; hip and knee)."""
         from .templating import update_placement
 
         self._set(update_placement(self._plan, kind, side, catalog=self.catalog, **edit))
+
+    # ------------------------------------------------------------------ osteotomy
+    def plan_osteotomy(self, kind: str, side: Side | str, **options: Any) -> None:
+        """Plan an HTO (``"hto"``) or DFO (``"dfo"``) on ``side`` of a long-leg plan
+        (:func:`orthoplan.osteotomy.plan_osteotomy`: ``wedge``, ``target_fraction``, ``hinge_px``...);
+        it replaces the side's earlier osteotomy, and :meth:`undo` takes it back."""
+        from .osteotomy import plan_osteotomy
+
+        self._set(plan_osteotomy(self._plan, kind, side, **options))
 
     def family_names(self, kind: str) -> list[str]:
         """The names of the catalog's families of one kind (``cup``, ``stem``, ``head``)."""

@@ -15,6 +15,12 @@ medial margin (0 = medial margin, 1 = lateral margin):
   or medial *closing* wedge with a lateral hinge), default target 50 %: the whole segment
   below the cut (knee and tibia) turns, so the angle is solved numerically.
 
+In a :class:`~orthoplan.model.Plan`: :func:`plan_osteotomy` (plan and keep, one call) or
+:func:`with_osteotomy` (keep an :class:`OsteotomyPlan`) store it as a
+:class:`~orthoplan.model.PlannedOsteotomy` (JSON, SR, GSPS and picture carry it);
+:func:`replan` re-plans after landmark or calibration edits; :func:`osteotomy_graphics_px`
+is what the picture draws (hinge, cut, wedge, planned weight-bearing line, corrected limb).
+
 The predicted HKA, MAD, mLDFA, MPTA, JLCA... come from rotating the distal segment's
 landmarks about the hinge and re-measuring them with
 :func:`orthoplan.measurements.measure_lower_limb` (JLCA is unchanged by construction:
@@ -59,15 +65,27 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
-from .errors import MeasurementError
+from .errors import MeasurementError, PlanError
 from .geometry import line_intersection, rotate, signed_angle_deg, to_mm, to_px
 from .measurements.lower_limb import limb_directions, measure_lower_limb
-from .model import Calibration, ImageOrientation, Landmark, LandmarkName, Landmarks, LandmarkSource, Measurements, Side
+from .model import (
+    Calibration,
+    ImageOrientation,
+    Landmark,
+    LandmarkName,
+    Landmarks,
+    LandmarkSource,
+    Measurement,
+    Measurements,
+    Plan,
+    PlannedOsteotomy,
+    Side,
+)
 
 __all__ = [
     "FUJISAWA_FRACTION",
@@ -78,6 +96,15 @@ __all__ = [
     "wedge_height_mm",
     "plan_hto",
     "plan_dfo",
+    "summary",
+    "as_planned",
+    "with_osteotomy",
+    "without_osteotomy",
+    "plan_osteotomy",
+    "replan",
+    "corrected_landmarks",
+    "osteotomy_graphics_px",
+    "osteotomy_label",
 ]
 
 log = logging.getLogger(__name__)
@@ -196,6 +223,10 @@ class OsteotomyPlan:
     predicted: Measurements
     landmarks: Landmarks
     notes: tuple[str, ...] = ()
+    #: The far end of the cut (the far cortex), ``osteotomy_length_mm`` from the hinge, pixels.
+    cut_end_px: tuple[float, float] | None = None
+    #: True when the hinge and the osteotomy length are the defaults (not given by the caller).
+    auto: bool = True
 
     def predicted_value(self, measure: str) -> float | None:
         """A predicted value by side-less name (``"hka"``, ``"mad"``, ``"mpta"``, ``"jlca"``...).
@@ -264,7 +295,17 @@ def _direction(before: Measurements, after: Measurements, side: Side, angle: flo
     return "valgus" if float((moved - a) @ leg.lateral) > 0 else "varus"
 
 
-def _finish(kind, wedge, side, fraction, target, hinge, angle, length, landmarks, calibration, orientation, anatomies, expected, leg) -> OsteotomyPlan:
+def _cut_end(hinge: np.ndarray, far: np.ndarray, length_mm: float) -> np.ndarray:
+    """The far end of a cut from ``hinge`` towards ``far`` (mm), ``length_mm`` long."""
+    d = far - hinge
+    n = float(np.linalg.norm(d))
+    if n == 0:
+        raise MeasurementError("the hinge lies on the far cortex: choose another hinge point")
+    return hinge + float(length_mm) * d / n
+
+
+def _finish(kind, wedge, side, fraction, target, hinge, angle, length, landmarks, calibration, orientation, anatomies,
+            expected, leg, cut_end, auto) -> OsteotomyPlan:
     before = _side_only(measure_lower_limb(landmarks, calibration, orientation), side)
     moved = _moved(landmarks, calibration, side, anatomies, hinge, angle)
     predicted = _side_only(measure_lower_limb(moved, calibration, orientation), side)
@@ -280,12 +321,12 @@ def _finish(kind, wedge, side, fraction, target, hinge, angle, length, landmarks
         )
     if abs(angle) > 20.0:
         notes.append(f"correction of {abs(angle):.1f} deg exceeds 20 deg: consider a double-level osteotomy")
-    t_px, h_px = to_px(target, calibration), to_px(hinge, calibration)
+    t_px, h_px, e_px = to_px(target, calibration), to_px(hinge, calibration), to_px(cut_end, calibration)
     log.info("%s %s %s: %.2f deg, wedge %.1f mm", kind, wedge, side.value, abs(angle), wedge_height_mm(angle, length))
     return OsteotomyPlan(
         kind, wedge, side, float(fraction), (float(t_px[0]), float(t_px[1])), (float(h_px[0]), float(h_px[1])),
         float(angle), abs(float(angle)), direction, float(length), wedge_height_mm(angle, length), achieved,
-        before, predicted, moved, tuple(notes),
+        before, predicted, moved, tuple(notes), (float(e_px[0]), float(e_px[1])), bool(auto),
     )
 
 
@@ -332,18 +373,20 @@ def plan_hto(
                ("femoral_head_center", "tibial_knee_center", "ankle_center", "tibial_plateau_medial", "tibial_plateau_lateral"))
     hinge_margin, far_margin = (("tibial_plateau_lateral", "tibial_plateau_medial") if wedge == "opening"
                                 else ("tibial_plateau_medial", "tibial_plateau_lateral"))
+    auto = hinge_px is None and osteotomy_length_mm is None
     if hinge_px is None:
         hinge = leg.along(hinge_margin, "tibial_knee_center", "ankle_center", hinge_distal_mm)
         hinge = leg.inward(hinge, far_margin, hinge_inset_mm)
     else:
         hinge = to_mm(hinge_px, calibration)
+    far = leg.along(far_margin, "tibial_knee_center", "ankle_center", 35.0)
     if osteotomy_length_mm is None:
-        far = leg.along(far_margin, "tibial_knee_center", "ankle_center", 35.0)
         osteotomy_length_mm = float(np.linalg.norm(far - hinge))
     target = plateau_point(leg.mm["tibial_plateau_medial"], leg.mm["tibial_plateau_lateral"], target_fraction)
     _, angle = miniaci_ankle(leg.mm["femoral_head_center"], leg.mm["ankle_center"], hinge, target)
     return _finish("hto", wedge, side, target_fraction, target, hinge, angle, osteotomy_length_mm,
-                   landmarks, calibration, orientation, _HTO_DISTAL, "valgus", leg)
+                   landmarks, calibration, orientation, _HTO_DISTAL, "valgus", leg,
+                   _cut_end(hinge, far, osteotomy_length_mm), auto)
 
 
 def plan_dfo(
@@ -377,13 +420,14 @@ def plan_dfo(
     leg = _Leg(landmarks, calibration, side, orientation, needed)
     hinge_condyle, far_condyle = (("femoral_condyle_medial", "femoral_condyle_lateral") if wedge == "opening"
                                   else ("femoral_condyle_lateral", "femoral_condyle_medial"))
+    auto = hinge_px is None and osteotomy_length_mm is None
     if hinge_px is None:
         hinge = leg.along(hinge_condyle, "femoral_knee_center", "femoral_head_center", hinge_proximal_mm)
         hinge = leg.inward(hinge, far_condyle, hinge_inset_mm)
     else:
         hinge = to_mm(hinge_px, calibration)
+    far = leg.along(far_condyle, "femoral_knee_center", "femoral_head_center", hinge_proximal_mm)
     if osteotomy_length_mm is None:
-        far = leg.along(far_condyle, "femoral_knee_center", "femoral_head_center", hinge_proximal_mm)
         osteotomy_length_mm = float(np.linalg.norm(far - hinge))
     h, a, pm, pl = (leg.mm[k] for k in ("femoral_head_center", "ankle_center", "tibial_plateau_medial", "tibial_plateau_lateral"))
 
@@ -400,7 +444,8 @@ def plan_dfo(
     angle = float(brentq(residual, lo, hi, xtol=1e-10))
     target = plateau_point(*rotate(np.array([pm, pl]), angle, hinge), target_fraction)
     return _finish("dfo", wedge, side, target_fraction, target, hinge, angle, osteotomy_length_mm,
-                   landmarks, calibration, orientation, _DFO_DISTAL, "varus", leg)
+                   landmarks, calibration, orientation, _DFO_DISTAL, "varus", leg,
+                   _cut_end(hinge, far, osteotomy_length_mm), auto)
 
 
 def summary(plan: OsteotomyPlan) -> Mapping[str, float | str | None]:
@@ -417,3 +462,188 @@ def summary(plan: OsteotomyPlan) -> Mapping[str, float | str | None]:
     for key, unit in (("hka", "deg"), ("mad", "mm"), ("mpta", "deg"), ("jlca", "deg"), ("mldfa", "deg")):
         out[f"predicted_{key}_{unit}"] = plan.predicted_value(key)
     return out
+
+
+# --------------------------------------------------------------------------- osteotomies in a Plan
+
+
+def as_planned(osteotomy: OsteotomyPlan) -> PlannedOsteotomy:
+    """The part of an :class:`OsteotomyPlan` a :class:`~orthoplan.model.Plan` keeps.
+
+    The measurements before the correction are the plan's own and the predicted landmarks
+    follow from the plan's landmarks, the hinge and the rotation
+    (:func:`corrected_landmarks`), so neither is copied; the predicted values keep their
+    names, values and units.
+    """
+    if osteotomy.cut_end_px is None:
+        raise PlanError("this osteotomy plan has no cut end: make it with plan_hto or plan_dfo")
+    predicted = Measurements(
+        tuple(Measurement(m.name, m.value, m.unit, (), m.side) for m in osteotomy.predicted),
+        osteotomy.predicted.missing,
+    )
+    return PlannedOsteotomy(
+        osteotomy.kind, osteotomy.side, osteotomy.wedge, osteotomy.target_fraction,
+        *osteotomy.hinge_px, *osteotomy.cut_end_px, *osteotomy.target_px,
+        osteotomy.rotation_deg, osteotomy.direction, osteotomy.osteotomy_length_mm, osteotomy.wedge_height_mm,
+        osteotomy.achieved_fraction, predicted, osteotomy.notes, osteotomy.auto,
+    )
+
+
+def with_osteotomy(plan: Plan, osteotomy: OsteotomyPlan | PlannedOsteotomy) -> Plan:
+    """A copy of ``plan`` holding ``osteotomy`` (replacing any osteotomy of the same side).
+
+    ``osteotomy`` comes from :func:`plan_hto` / :func:`plan_dfo` on this plan's landmarks
+    (or is a :class:`~orthoplan.model.PlannedOsteotomy`). The plan then carries it into its
+    JSON, its SR (two measurement groups per osteotomy) and its picture and GSPS (layer
+    ``OSTEOTOMY_<SIDE>``). See :func:`plan_osteotomy` for the one-call form.
+
+    Examples
+    --------
+    >>> # plan = with_osteotomy(plan, plan_hto(plan.landmarks, plan.calibration, "right", plan.orientation))
+    """
+    record = osteotomy if isinstance(osteotomy, PlannedOsteotomy) else as_planned(osteotomy)
+    if plan.view not in ("long-leg", ""):
+        raise PlanError(f"an osteotomy is planned on a standing long-leg view, this plan is a {plan.view} view")
+    kept = tuple(o for o in plan.osteotomies if o.side is not record.side)
+    order = {Side.RIGHT: 0, Side.LEFT: 1}
+    return replace(plan, osteotomies=tuple(sorted(kept + (record,), key=lambda o: order[o.side])))
+
+
+def without_osteotomy(plan: Plan, side: Side | str) -> Plan:
+    """A copy of ``plan`` without the osteotomy of ``side`` (unchanged if it has none)."""
+    side = Side(side)
+    return replace(plan, osteotomies=tuple(o for o in plan.osteotomies if o.side is not side))
+
+
+def plan_osteotomy(
+    plan: Plan,
+    kind: Literal["hto", "dfo"],
+    side: Side | str,
+    *,
+    wedge: Literal["opening", "closing"] = "opening",
+    target_fraction: float | None = None,
+    **options,
+) -> Plan:
+    """Plan an HTO or a DFO on ``plan``'s landmarks and return the plan holding it.
+
+    ``target_fraction`` defaults to the Fujisawa point (0.625) for an HTO and 0.5 for a DFO;
+    ``options`` go to :func:`plan_hto` / :func:`plan_dfo` (``hinge_px``,
+    ``osteotomy_length_mm``, ``hinge_inset_mm``...). Same as
+    ``with_osteotomy(plan, plan_hto(plan.landmarks, plan.calibration, side, plan.orientation, ...))``.
+
+    Raises
+    ------
+    MeasurementError
+        A needed landmark is missing or the geometry is degenerate.
+    PlanError
+        ``kind`` is not ``"hto"``/``"dfo"``, or the plan is not a long-leg view.
+
+    Examples
+    --------
+    >>> from orthoplan.synthetic_limb import LimbParams, make_long_leg
+    >>> from orthoplan.pipeline import load_radiograph, plan_radiograph
+    >>> case = make_long_leg(LimbParams.preset("tibial_varus"), rows=1800, columns=700,
+    ...                      detector_spacing_mm=0.6, noise=0)
+    >>> plan = plan_radiograph(load_radiograph(case.dataset), landmarks=case.landmarks, view="long-leg")
+    >>> planned = plan_osteotomy(plan, "hto", "right")
+    >>> o = planned.osteotomy("right")
+    >>> o.kind, o.wedge, round(o.achieved_fraction, 4), round(o.correction_deg, 1)
+    ('hto', 'opening', 0.625, 9.9)
+    """
+    if kind not in ("hto", "dfo"):
+        raise PlanError(f"osteotomy kind must be 'hto' or 'dfo', got {kind!r}")
+    fn = plan_hto if kind == "hto" else plan_dfo
+    if target_fraction is None:
+        target_fraction = FUJISAWA_FRACTION if kind == "hto" else 0.5
+    op = fn(plan.landmarks, plan.calibration, side, plan.orientation, wedge=wedge,
+            target_fraction=float(target_fraction), **options)
+    return with_osteotomy(plan, op)
+
+
+def replan(plan: Plan) -> Plan:
+    """The plan's osteotomies planned again on its current landmarks and calibration.
+
+    Kind, side, wedge and target are kept; an ``auto`` osteotomy's hinge and length are the
+    defaults again, a given hinge and length stay. An osteotomy the landmarks no longer
+    allow is removed, with a plan note saying why. Used by
+    :func:`orthoplan.pipeline.update_landmarks` and :func:`~orthoplan.pipeline.recalibrate`.
+    """
+    out = plan
+    for o in plan.osteotomies:
+        options = {} if o.auto else {"hinge_px": o.hinge_px, "osteotomy_length_mm": o.osteotomy_length_mm}
+        try:
+            out = plan_osteotomy(out, o.kind, o.side, wedge=o.wedge, target_fraction=o.target_fraction, **options)
+        except MeasurementError as exc:
+            note = f"osteotomy {o.side.value}: removed, it cannot be planned any more ({exc})"
+            out = replace(without_osteotomy(out, o.side), notes=out.notes + (note,))
+    return out
+
+
+def corrected_landmarks(plan: Plan, osteotomy: PlannedOsteotomy) -> Landmarks:
+    """The plan's landmarks with the segment below the cut turned about the hinge."""
+    anatomies = _HTO_DISTAL if osteotomy.kind == "hto" else _DFO_DISTAL
+    hinge = to_mm(osteotomy.hinge_px, plan.calibration)
+    return _moved(plan.landmarks, plan.calibration, osteotomy.side, anatomies, hinge, osteotomy.rotation_deg)
+
+
+def osteotomy_graphics_px(plan: Plan, osteotomy: PlannedOsteotomy) -> dict[str, np.ndarray]:
+    """What the picture draws of an osteotomy, as named point arrays ``(N, 2)`` in image pixels.
+
+    * ``"hinge"`` (1 point) and ``"cut"`` (hinge → far cortex);
+    * ``"wedge"``: the closed triangle opened (opening wedge: the cut's far end and where the
+      distal side of the cut goes) or removed (closing wedge: the cut and the distal cut
+      that closes onto it), its angle at the hinge the correction angle;
+    * ``"weight_bearing_line"``: the planned weight-bearing line, femoral head centre →
+      corrected ankle centre (it crosses the plateau at the target);
+    * ``"corrected_axis"``: the corrected tibial mechanical axis (tibial knee centre →
+      ankle centre after correction) and ``"corrected_<pair>"`` the corrected joint lines of
+      the moved segment (``plafond``; DFO also ``condyles`` and ``plateau``).
+
+    Entries whose landmarks are absent are left out. The geometry is done in mm at the
+    anatomy (a non-square pixel keeps angles right).
+    """
+    cal, side = plan.calibration, osteotomy.side
+    h = to_mm(osteotomy.hinge_px, cal)
+    e = to_mm(osteotomy.cut_end_px, cal)
+    sign = 1.0 if osteotomy.wedge == "opening" else -1.0
+    other = rotate(e, sign * osteotomy.rotation_deg, h)
+    out: dict[str, np.ndarray] = {
+        "hinge": np.array([osteotomy.hinge_px], dtype=float),
+        "cut": np.array([osteotomy.hinge_px, osteotomy.cut_end_px], dtype=float),
+        "wedge": to_px(np.array([h, e, other]), cal),
+    }
+    moved = corrected_landmarks(plan, osteotomy)
+
+    def xy(lms: Landmarks, anatomy: str):
+        lm = lms.get(LandmarkName.of(anatomy, side))
+        return None if lm is None else lm.xy
+
+    hip, ankle = xy(plan.landmarks, "femoral_head_center"), xy(moved, "ankle_center")
+    if hip is not None and ankle is not None:
+        out["weight_bearing_line"] = np.array([hip, ankle], dtype=float)
+    knee = xy(moved, "tibial_knee_center")
+    if knee is not None and ankle is not None:
+        out["corrected_axis"] = np.array([knee, ankle], dtype=float)
+    pairs = {"plafond": ("tibial_plafond_medial", "tibial_plafond_lateral")}
+    if osteotomy.kind == "dfo":
+        pairs = {"condyles": ("femoral_condyle_medial", "femoral_condyle_lateral"),
+                 "plateau": ("tibial_plateau_medial", "tibial_plateau_lateral"), **pairs}
+    for name, (a, b) in pairs.items():
+        pa, pb = xy(moved, a), xy(moved, b)
+        if pa is not None and pb is not None:
+            out[f"corrected_{name}"] = np.array([pa, pb], dtype=float)
+    return out
+
+
+def osteotomy_label(osteotomy: PlannedOsteotomy) -> tuple[str, str]:
+    """Two lines for pictures: the osteotomy (kind, wedge, correction, wedge height, WBL
+    position) and the predicted HKA, MAD, MPTA and JLCA."""
+    first = (f"{osteotomy.kind.upper()} {osteotomy.wedge} wedge {osteotomy.correction_deg:.1f}° {osteotomy.direction}, "
+             f"height {osteotomy.wedge_height_mm:.1f} mm, WBL {100 * osteotomy.achieved_fraction:.1f} %")
+    side = osteotomy.side.value
+    parts = []
+    for key, fmt in (("hka", "HKA {:+.1f}°"), ("mad", "MAD {:+.1f} mm"), ("mpta", "MPTA {:.1f}°"), ("jlca", "JLCA {:.1f}°")):
+        m = osteotomy.predicted.get(f"{key}_{side}_{'mm' if key == 'mad' else 'deg'}")
+        if m is not None:
+            parts.append(fmt.format(m.value))
+    return first, "predicted " + (", ".join(parts) if parts else "values not available")

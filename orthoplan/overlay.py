@@ -73,6 +73,8 @@ LAYER_COLORS: dict[str, tuple[int, int, int]] = {
     "LIMBS": (255, 220, 0),
     "LIMB_RIGHT": (255, 110, 80),
     "LIMB_LEFT": (90, 200, 255),
+    "KNEE_RIGHT": (255, 110, 80),
+    "KNEE_LEFT": (90, 200, 255),
     "ORIENTATION": (255, 255, 255),
     "CUP": (120, 255, 120),
     "STEM": (255, 170, 255),
@@ -81,6 +83,7 @@ LAYER_COLORS: dict[str, tuple[int, int, int]] = {
     "TKA_TIBIA": (255, 170, 255),
     "TKA_INSERT": (255, 255, 140),
     "PREDICTION": (255, 255, 255),
+    "OSTEOTOMY": (255, 60, 200),
 }
 
 _SHORT = {
@@ -103,6 +106,17 @@ _SHORT = {
     "ankle_center": "AC",
     "tibial_plafond_medial": "DM",
     "tibial_plafond_lateral": "DL",
+    "femoral_epicondyle_medial": "EM",
+    "femoral_epicondyle_lateral": "EL",
+    "knee_femoral_axis_proximal": "FA1",
+    "knee_femoral_axis_distal": "FA2",
+    "knee_tibial_axis_proximal": "TA1",
+    "knee_tibial_axis_distal": "TA2",
+    "femoral_anterior_cortex": "AC",
+    "femoral_posterior_cortex": "PCx",
+    "femoral_posterior_condyle": "PC",
+    "tibial_plateau_anterior": "PA",
+    "tibial_plateau_posterior": "PP",
 }
 
 
@@ -123,6 +137,15 @@ def _label_for(name: str, value: float, unit_: str) -> str:
         "lcea": "LCEA",
         "tonnis angle": "Tönnis angle",
         "sharp angle": "Sharp angle",
+        "aldfa": "aLDFA",
+        "ampta": "MPTA",
+        "jlca": "JLCA",
+        "fta": "FTA (valgus +)",
+        "posterior tibial slope": "Posterior tibial slope",
+        "femoral ap dimension": "Femoral AP",
+        "posterior condylar offset": "PCO",
+        "femoral condylar width": "Femoral ML width",
+        "tibial plateau width": "Plateau ML width",
     }
     label = f"{titles.get(text, text)} {_fmt(value, unit_)}"
     if name.startswith("lld_") and abs(value) >= 0.05:
@@ -174,17 +197,26 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     from .errors import MeasurementError
     from .measurements import LOWER_LIMB_DEFINITIONS, construction, lower_limb_construction, split_name
 
+    from .measurements import knee_construction
+    from .measurements.definitions import KNEE_DEFINITIONS
+
+    knee_view = plan.view in ("knee-ap", "knee-lateral")
+
     def layer_of(m) -> str:
+        if m.side is not None and (knee_view or split_name(m.name)[0].name in KNEE_DEFINITIONS):
+            return f"KNEE_{m.side.value.upper()}"
         limb = split_name(m.name)[0].name in LOWER_LIMB_DEFINITIONS
         if m.side is None:
             return "LIMBS" if limb else "PELVIS"
         return f"{'LIMB' if limb else 'HIP'}_{m.side.value.upper()}"
 
-    by_layer: dict[str, list[Graphic]] = {k: [] for k in ("PELVIS", "HIP_RIGHT", "HIP_LEFT", "LIMBS", "LIMB_RIGHT", "LIMB_LEFT")}
+    by_layer: dict[str, list[Graphic]] = {k: [] for k in ("PELVIS", "HIP_RIGHT", "HIP_LEFT", "LIMBS", "LIMB_RIGHT", "LIMB_LEFT",
+                                                          "KNEE_RIGHT", "KNEE_LEFT")}
     seen: set[tuple] = set()
     for m in plan.measurements:
         layer = layer_of(m)
-        draw = lower_limb_construction if layer.startswith("LIMB") else construction
+        draw = (knee_construction if layer.startswith("KNEE") else
+                lower_limb_construction if layer.startswith("LIMB") else construction)
         try:
             lines = draw(m.name, lm, plan.calibration, plan.orientation)
         except MeasurementError:
@@ -212,12 +244,14 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
             )
     descriptions = {"PELVIS": "Pelvic reference lines and leg length", "HIP_RIGHT": "Right hip", "HIP_LEFT": "Left hip",
                     "LIMBS": "Leg lengths", "LIMB_RIGHT": "Right lower limb alignment",
-                    "LIMB_LEFT": "Left lower limb alignment"}
+                    "LIMB_LEFT": "Left lower limb alignment", "KNEE_RIGHT": "Right knee axes and lines",
+                    "KNEE_LEFT": "Left knee axes and lines"}
     for name, graphics in by_layer.items():
         if graphics:
             layers.append(OverlayLayer(name, descriptions[name], LAYER_COLORS[name], tuple(graphics)))
 
     layers.extend(implant_layers(plan))
+    layers.extend(osteotomy_layers(plan))
 
     # landmarks with their confidence, so people know what to check
     points = []
@@ -228,6 +262,36 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
         points.append(Graphic("point", (l_.xy,), label=label, confidence=l_.confidence))
     layers.append(OverlayLayer("LANDMARKS", "Landmarks (confidence for automatic ones)", LAYER_COLORS["LANDMARKS"], tuple(points)))
     return tuple(layers)
+
+
+def osteotomy_layers(plan: Plan) -> list[OverlayLayer]:
+    """One layer per planned osteotomy (``OSTEOTOMY_RIGHT``, ``OSTEOTOMY_LEFT``): the corrected limb.
+
+    The hinge, the cut, the wedge, the planned weight-bearing line (femoral head centre →
+    corrected ankle centre), the corrected tibial axis and joint lines
+    (:func:`orthoplan.osteotomy.osteotomy_graphics_px`), and a text with the correction and
+    the predicted HKA, MAD, MPTA and JLCA.
+    """
+    if not plan.osteotomies:
+        return []
+    from .osteotomy import osteotomy_graphics_px, osteotomy_label
+
+    rows, cols = plan.image.rows or 1000, plan.image.columns or 1000
+    labels = {"hinge": "hinge", "cut": "cut", "weight_bearing_line": "planned WBL"}
+    layers = []
+    for i, o in enumerate(plan.osteotomies):
+        graphics = []
+        for name, pts in osteotomy_graphics_px(plan, o).items():
+            points = tuple((float(x), float(y)) for x, y in pts)
+            kind = "point" if len(points) == 1 else "polyline"
+            graphics.append(Graphic(kind, points, label=labels.get(name), closed=name == "wedge"))
+        x0 = cols * (0.55 if plan.orientation.lateral_x(o.side) > 0 else 0.03)
+        for j, line in enumerate(osteotomy_label(o)):
+            text = f"{o.side.value[0].upper()}: {line}" if j == 0 else "   " + line
+            graphics.append(Graphic("text", ((x0, rows * (0.56 + 0.06 * i + 0.025 * j)),), label=text))
+        layers.append(OverlayLayer(f"OSTEOTOMY_{o.side.value.upper()}", f"{o.kind.upper()} {o.side.value}: corrected limb",
+                                   LAYER_COLORS["OSTEOTOMY"], tuple(graphics)))
+    return layers
 
 
 #: Layer names of the knee components (GSPS layer names have at most 16 characters).

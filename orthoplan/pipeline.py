@@ -61,9 +61,11 @@ def calibrate_radiograph(
     )
 
 
-def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None) -> Landmarks:
+def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None,
+                     *, side: str | None = None) -> Landmarks:
     """Automatic landmark detection for ``view`` (default: :func:`infer_view`); see
-    :func:`orthoplan.landmarks.detect`.
+    :func:`orthoplan.landmarks.detect`. ``side`` is the knee a knee view shows (default:
+    :func:`knee_side` from the DICOM laterality; a lateral knee view needs one).
 
     Raises
     ------
@@ -80,12 +82,9 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
             f"automatic landmark detection covers the {', '.join(DETECTABLE_VIEWS)} views; for a {view} view "
             "give the landmarks (orthoplan measure/plan --landmarks FILE.json)"
         )
+    if view in KNEE_VIEWS:
+        return landmarks.detect(radiograph, calibration, view=view, side=knee_side(radiograph, view, side))
     return landmarks.detect(radiograph, calibration, view=view)
-
-
-#: The views :func:`measure` knows: ``ap-pelvis`` (hip measurements) and ``long-leg``
-#: (standing AP long-leg radiograph: lower-limb alignment).
-VIEWS = ("ap-pelvis", "long-leg")
 
 
 def measure(
@@ -94,23 +93,64 @@ def measure(
     """Every measurement of the view that the landmarks allow, at the anatomy.
 
     ``view`` defaults to the plan's (``radiograph_or_plan.view``), else ``"ap-pelvis"``:
-    ``ap-pelvis`` → :func:`~orthoplan.measurements.measure_hip`, ``long-leg`` →
-    :func:`~orthoplan.measurements.measure_lower_limb`; any other view (``ap-hip-left``...)
-    is measured as a hip view.
+    ``long-leg`` → :func:`~orthoplan.measurements.measure_lower_limb`, ``knee-ap`` /
+    ``knee-lateral`` → :func:`~orthoplan.measurements.measure_knee`; the AP pelvis and hip
+    views (and any other) → :func:`~orthoplan.measurements.measure_hip`.
     """
     from .measurements import measure_hip, measure_lower_limb
 
     view = view or getattr(radiograph_or_plan, "view", None) or "ap-pelvis"
+    if view in KNEE_VIEWS:  # AP / lateral knee radiograph (orthoplan.measurements.knee)
+        from .measurements import measure_knee
+
+        return measure_knee(landmarks, calibration, radiograph_or_plan.orientation, view=view)
     if view == "long-leg":
         return measure_lower_limb(landmarks, calibration, radiograph_or_plan.orientation)
     return measure_hip(landmarks, calibration, radiograph_or_plan.orientation)  # AP pelvis / hip views
 
 
 #: The views orthoplan plans on: what is measured (and detected) depends on it.
-VIEWS = ("ap-pelvis", "ap-hip", "long-leg")
+VIEWS = ("ap-pelvis", "ap-hip", "long-leg", "knee-ap", "knee-lateral")
 
 #: The views with an automatic landmark detector (:func:`orthoplan.landmarks.detect`).
-DETECTABLE_VIEWS = ("ap-pelvis", "ap-hip", "long-leg")
+DETECTABLE_VIEWS = ("ap-pelvis", "ap-hip", "long-leg", "knee-ap", "knee-lateral")
+
+#: The AP and lateral knee views (one knee each; see :func:`knee_side`).
+KNEE_VIEWS = ("knee-ap", "knee-lateral")
+#: ViewPosition values (DICOM CID 4010 terms) of a knee view.
+_KNEE_AP_POSITIONS = ("AP", "PA")
+_KNEE_LATERAL_POSITIONS = ("LL", "RL", "LAT", "LATERAL", "LLD", "RLD", "LATERAL-MEDIAL", "MEDIAL-LATERAL")
+
+
+def knee_side(radiograph: Radiograph, view: str, side: str | None = None) -> str | None:
+    """The knee (``"left"``/``"right"``) a knee view shows: ``side`` if given, else the
+    ImageLaterality (or series Laterality) tag; never guessed.
+
+    Returns ``None`` for an AP knee view without either (the AP detector then looks for
+    both knees). Raises :class:`~orthoplan.errors.LandmarkError` when a lateral view has no
+    side, or when ``side`` contradicts the tags.
+    """
+    from .errors import LandmarkError
+
+    tag = (radiograph.image_laterality or "").strip().upper()
+    if not tag and radiograph.dataset is not None:
+        tag = str(radiograph.dataset.get("Laterality", "") or "").strip().upper()
+    from_tag = {"L": "left", "R": "right"}.get(tag)
+    if side is not None:
+        side = str(side).strip().lower()
+        if side not in ("left", "right"):
+            raise LandmarkError(f"side must be 'left' or 'right', got {side!r}")
+        if from_tag is not None and from_tag != side:
+            raise LandmarkError(
+                f"the image's laterality tag says {from_tag} but side={side!r} was given: check the image or the side"
+            )
+        return side
+    if from_tag is None and view == "knee-lateral":
+        raise LandmarkError(
+            "a lateral knee view shows one knee and the image does not say which (no ImageLaterality or "
+            "Laterality L/R): give the side (side='left'|'right', orthoplan --side left|right)"
+        )
+    return from_tag
 
 #: BodyPartExamined values (DICOM CID 4031 terms, upper case) that mean a lower-limb view.
 _LIMB_BODY_PARTS = ("LEG", "LOWER LIMB", "LOWERLIMB", "EXTREMITY", "KNEE", "ANKLE", "TIBIA", "FEMUR")
@@ -119,6 +159,8 @@ _LIMB_BODY_PARTS = ("LEG", "LOWER LIMB", "LOWERLIMB", "EXTREMITY", "KNEE", "ANKL
 def infer_view(radiograph: Radiograph) -> str:
     """The view a radiograph most likely shows, from its header and shape.
 
+    ``knee-ap`` / ``knee-lateral`` when BodyPartExamined is KNEE and ViewPosition is AP/PA
+    or a lateral one (LL, RL, LAT, LATERAL) on an image no more than twice as tall as wide;
     ``long-leg`` when BodyPartExamined names the lower limb or the image is more than twice
     as tall as wide (a standing long-leg film); otherwise ``ap-pelvis``. A caller who knows
     better passes ``view=`` explicitly.
@@ -130,6 +172,12 @@ def infer_view(radiograph: Radiograph) -> str:
     """
     part = (radiograph.body_part_examined or "").strip().upper()
     rows, cols = radiograph.shape
+    position = (radiograph.view_position or "").strip().upper()
+    if part == "KNEE" and rows <= 2 * cols:  # a knee film (a long-leg film stays long-leg)
+        if position in _KNEE_AP_POSITIONS:
+            return "knee-ap"
+        if position in _KNEE_LATERAL_POSITIONS:
+            return "knee-lateral"
     if any(p in part for p in _LIMB_BODY_PARTS) or rows > 2 * cols:
         return "long-leg"
     return "ap-pelvis"
@@ -146,8 +194,12 @@ def plan_radiograph(
     detect: bool = True,
     author: str | None = None,
     view: str | None = None,
+    side: str | None = None,
 ) -> Plan:
     """Build a plan: calibrate (unless given), detect landmarks (unless given), measure.
+
+    ``side`` is the knee of a knee view (``knee-ap``/``knee-lateral``; default from the
+    image's laterality tag, see :func:`knee_side`): a lateral knee view without one is an error.
 
     Parameters
     ----------
@@ -178,10 +230,20 @@ def plan_radiograph(
         from .errors import PlanError
 
         raise PlanError(f"unknown view {view!r}: one of {', '.join(VIEWS)}")
-    if landmarks is None:
-        landmarks = detect_landmarks(radiograph, calibration, view) if detect else Landmarks()
-    measurements = measure(landmarks, calibration, radiograph, view)
     notes = []
+    if landmarks is None:
+        if view in KNEE_VIEWS:
+            landmarks = detect_landmarks(radiograph, calibration, view, side=side) if detect else Landmarks()
+            if detect and view == "knee-ap" and knee_side(radiograph, view, side) is None:
+                found = sorted({lm.name.side.value for lm in landmarks})
+                if found:  # never silently: the plan says where the side came from
+                    notes.append(f"Knee side not in the image header: {' and '.join(found)} knee by the "
+                                 "fibula's position (lateral); check it.")
+        else:
+            landmarks = detect_landmarks(radiograph, calibration, view) if detect else Landmarks()
+    elif view == "knee-lateral":
+        _check_lateral_knee_sides(radiograph, landmarks, side)
+    measurements = measure(landmarks, calibration, radiograph, view)
     if calibration.assumed:
         notes.append("ASSUMED SCALE: " + calibration.label)
     if radiograph.orientation.assumed:
@@ -202,6 +264,22 @@ def plan_radiograph(
     )
 
 
+def _check_lateral_knee_sides(radiograph: Radiograph, landmarks: Landmarks, side: str | None) -> None:
+    """A lateral knee view's landmarks name one knee, the one the tags (or ``side``) say."""
+    from .errors import LandmarkError
+    from .measurements.knee import KNEE_LATERAL_ANATOMY
+
+    sides = {lm.name.side.value for lm in landmarks if lm.name.anatomy in KNEE_LATERAL_ANATOMY}
+    if len(sides) > 1:
+        raise LandmarkError("a lateral knee view shows one knee, but the landmarks name both the left and the right knee")
+    tag = (radiograph.image_laterality or "").strip().upper()
+    expected = side or {"L": "left", "R": "right"}.get(tag)
+    if expected is not None and sides and sides != {str(expected).lower()}:
+        raise LandmarkError(
+            f"the landmarks are of the {sides.pop()} knee but the image (or side=) says {expected}: check the side"
+        )
+
+
 def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ()) -> Plan:
     """The plan with landmarks replaced/added (and some removed), re-measured.
 
@@ -218,7 +296,11 @@ def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ())
 
 
 def _repredict(plan: Plan) -> Plan:
-    """The plan with its templating prediction brought up to date (nothing to do without placements)."""
+    """The plan with its templating prediction and osteotomies brought up to date (nothing to do without them)."""
+    if plan.osteotomies:
+        from .osteotomy import replan
+
+        plan = replan(plan)
     if not plan.placements:
         return plan
     from .templating import predict
@@ -232,6 +314,10 @@ def recalibrate(plan: Plan, calibration: Calibration) -> Plan:
     if calibration.assumed:
         notes = ("ASSUMED SCALE: " + calibration.label,) + notes
     out = replace(plan, calibration=calibration, measurements=measure(plan.landmarks, calibration, plan), notes=notes)
+    if out.osteotomies:  # planned in mm: planned again at the new scale
+        from .osteotomy import replan
+
+        out = replan(out)
     if not out.placements:
         return out
     from .templating import rescale_placements

@@ -166,8 +166,10 @@ def _construct_hip(p: HipParams, lt_depth: float, ischial_depth: float, ischial_
     t, _ = np.linalg.solve(M, axis_point - H)
     K = H - t * u
     N = H - min(1.05 * p.head_radius_mm, 0.6 * t) * u
-    # lesser trochanter tip: medial of the shaft at depth lt_depth below the teardrop line
-    w = p.shaft_radius_mm + 7.0
+    # lesser trochanter tip: medial of the shaft at depth lt_depth below the teardrop line,
+    # 10 mm beyond the shaft's surface (4 mm beyond the wider metaphysis drawn in _draw), so
+    # it stands out of the medial outline wherever it lies, as on a radiograph
+    w = p.shaft_radius_mm + 10.0
     n_med = -n_lat
     # K + s d + w n_med has superior coordinate -lt_depth
     s_ = (-lt_depth - (K[1] + w * n_med[1])) / d[1]
@@ -345,8 +347,11 @@ def _draw(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant
         # ischium: bone body with its most inferior point at the landmark
         iX, iY = canvas.hip_to_pelvic(side, h.ischium)
         canvas.ellipsoid("bone", iX, iY - 14.0, 16.0, 14.0, 0, 18.0)
-        # obturator ring (superior/medial rami) leaves a dark foramen between pubis and ischium
-        obt = np.array([canvas.hip_to_pelvic(side, np.array([h.ischium[0] - 5 + 22 * math.cos(t), -28 + 18 * math.sin(t)])) for t in np.linspace(0, 2 * math.pi, 16)])
+        # obturator ring (superior/medial rami) leaves a dark foramen between pubis and ischium;
+        # its top stays 10 mm below the teardrop line and its lowest (outer) edge at least 6 mm
+        # above the tuberosity's lowest point, so that point is the lowest bone of the ischium
+        ry = min(18.0, (-10.0 - (h.ischium[1] + 8.0)) / 2.0)
+        obt = np.array([canvas.hip_to_pelvic(side, np.array([h.ischium[0] - 5 + 22 * math.cos(t), -10.0 - ry + ry * math.sin(t)])) for t in np.linspace(0, 2 * math.pi, 16)])
         canvas.stroke("cortex", obt, 4.0, 4.0)
         # acetabulum: the dense roof (sourcil) arc from the medial end to the lateral edge
         H = h.head
@@ -386,7 +391,10 @@ def _draw(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant
         canal_end = bottom if medullary_canal == "cancellous" else K + 30 * h.shaft_dir
         canvas.tube("bone", canvas.hip_to_pelvic(side, K), canvas.hip_to_pelvic(side, canal_end), p.canal_radius_mm, 0.0, end_soft=20.0 if medullary_canal == "cancellous" else 10.0)
         if prosthesis:
-            canvas.tube("steel", canvas.hip_to_pelvic(side, H), canvas.hip_to_pelvic(side, K + 110 * h.shaft_dir), 6.0, 0.0, end_soft=8.0)
+            # the stem: along the neck to the neck-shaft junction, then down the medullary
+            # canal (inside the cortices, so the lesser trochanter stays visible beside it)
+            canvas.tube("steel", canvas.hip_to_pelvic(side, H), canvas.hip_to_pelvic(side, K), 6.0, 0.0, end_soft=0.01)
+            canvas.tube("steel", canvas.hip_to_pelvic(side, K - 6.0 * h.shaft_dir), canvas.hip_to_pelvic(side, K + 110 * h.shaft_dir), 6.0, 0.0, end_soft=8.0)
         # greater trochanter: a lateral bump whose top is the tip
         gX, gY = canvas.hip_to_pelvic(side, h.greater_trochanter)
         canvas.ellipsoid("bone", gX, gY + 16.0, 12.0, 16.0, 0, 22.0)
@@ -681,3 +689,115 @@ def write_case(case: SyntheticCase, directory: str | Path) -> dict[str, Path]:
 def with_params(params: PelvisParams, **changes: Any) -> PelvisParams:
     """``dataclasses.replace`` for :class:`PelvisParams` (convenience for tests and notebooks)."""
     return replace(params, **changes)
+
+
+# --------------------------------------------------------------------------- lateral hip
+
+
+@dataclass(frozen=True, eq=False)
+class LateralHipCase:
+    """A synthetic cross-table lateral hip radiograph (a negative case for the AP detector)."""
+
+    dataset: Any
+    mm_per_px: float
+    seed: int
+    side: str
+    head_xy_px: tuple[float, float]  #: centre of the femoral head in the image
+    head_radius_px: float
+
+
+def lateral_hip_radiograph(
+    seed: int = 0,
+    *,
+    rows: int = 1000,
+    columns: int = 1200,
+    detector_spacing_mm: float = 0.38,
+    magnification: float = 1.2,
+    side: Literal["left", "right"] = "left",
+    photometric: Literal["MONOCHROME1", "MONOCHROME2"] = "MONOCHROME2",
+    noise: float = 1.0,
+    text: bool = True,
+) -> LateralHipCase:
+    """Make a synthetic cross-table (horizontal-beam) lateral radiograph of one hip.
+
+    What a lateral hip shows and an AP pelvis does not: one femoral head, round, with the
+    neck seen from the side (anteverted by 10–20° towards the top of the image, anterior)
+    and the shaft running across the image (within 20° of horizontal, towards the image's
+    right) with the greater trochanter superimposed on the neck-shaft junction; around the
+    head only the acetabular walls, the ischium projecting posteriorly-inferiorly (down and
+    to the left) and the pubis anteriorly (up and to the left); no second hip, no
+    symmetric pelvic ring, no teardrops, no obturator foramina. Anatomy, pose and exposure
+    vary with ``seed``. The header says BodyPartExamined HIP, ViewPosition LL/RL, no
+    Patient Orientation (as on many lateral films), ``ImagerPixelSpacing`` and the
+    magnification in ``EstimatedRadiographicMagnificationFactor``.
+
+    Examples
+    --------
+    >>> case = lateral_hip_radiograph(seed=1, rows=400, columns=480, detector_spacing_mm=0.95)
+    >>> case.dataset.ViewPosition, case.dataset.Rows, case.side
+    ('LL', 400, 'left')
+    """
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    mpp = detector_spacing_mm / magnification
+    canvas = _Canvas(rows, columns, mpp, (columns / 2, rows / 2), 0.0, 0.0)
+    fov_x, fov_y = columns * mpp, rows * mpp
+    # image-plane mm about the image centre: X to the right (distal), Yd down (posterior)
+    R = float(rng.uniform(21.0, 28.0))
+    H = np.array([-0.28 * fov_x + rng.uniform(-10, 10), rng.uniform(-0.08, 0.08) * fov_y])
+    phi = math.radians(rng.uniform(-20.0, 20.0))  # the shaft's direction from horizontal
+    d = np.array([math.cos(phi), math.sin(phi)])
+    post = np.array([-d[1], d[0]])  # perpendicular, towards the image bottom (posterior)
+    version = math.radians(rng.uniform(10.0, 20.0))  # the neck rises anteriorly (image up)
+    e = np.array([math.cos(phi - version), math.sin(phi - version)])
+    K = H + 2.0 * R * e  # neck-shaft junction
+    shaft_r, canal_r = float(rng.uniform(12.5, 15.5)), float(rng.uniform(6.5, 9.0))
+    far = K + 2.0 * max(fov_x, fov_y) * d
+    # soft tissue: the thigh along the femur and the buttock around the hip
+    body = canvas.window(0.0, 0.0, 1.2 * max(fov_x, fov_y))
+    if body is not None:
+        sl, Xg, Yg = body
+        across = (Xg - H[0]) * post[0] + (Yg - H[1]) * post[1]
+        along = (Xg - H[0]) * d[0] + (Yg - H[1]) * d[1]
+        thick = np.clip(1 - (across / 110.0) ** 2, 0, None) * np.where(along > -60, 1.0, np.exp(-((along + 60) / 80) ** 2))
+        canvas.add("soft", sl, float(rng.uniform(180, 260)) * np.sqrt(thick))
+    # pelvis around the head, seen from the side
+    canvas.ellipsoid("bone", H[0] - 70, H[1] - 10, 45, 75, float(rng.uniform(-15, 15)), 8.0)  # ilium (wing edge-on)
+    canvas.ellipsoid("bone", H[0] - 25, H[1] + 55, 18, 42, float(rng.uniform(10, 30)), 16.0)  # ischium, posterior-inferior
+    canvas.ellipsoid("bone", H[0] - 20, H[1] - 50, 13, 32, float(rng.uniform(-40, -20)), 9.0)  # pubis, anterior
+    for a0, a1 in ((100.0, 200.0), (215.0, 300.0)):  # anterior and posterior acetabular walls
+        arc = np.array([H + (R + 3.0) * np.array([math.cos(math.radians(t)), math.sin(math.radians(t))])
+                        for t in np.linspace(a0, a1, 10)])
+        canvas.stroke("cortex", arc, 3.0, 6.0)
+    # femur: head, neck, trochanters, shaft
+    canvas.sphere("bone", *H, R, 0.55)
+    canvas.tube("bone", tuple(H), tuple(K), 0.65 * R, 0.0, end_soft=6.0)
+    canvas.ellipsoid("bone", *(K + 4.0 * post - 6.0 * d), 22.0, 15.0, math.degrees(phi), 18.0)  # greater trochanter
+    canvas.ellipsoid("bone", *(K + 25.0 * d + (shaft_r + 3.0) * post), 7.0, 9.0, math.degrees(phi), 12.0)  # lesser
+    canvas.tube("cortex", tuple(K), tuple(far), shaft_r, canal_r, end_soft=15.0)
+    canvas.tube("bone", tuple(K), tuple(far), canal_r, 0.0, end_soft=15.0)
+    total = MU_SOFT * canvas.path["soft"] + MU_BONE * canvas.path["bone"] + MU_CORTEX * canvas.path["cortex"]
+    total = ndimage.gaussian_filter(np.minimum(total, 9.0), sigma=0.8)
+    signal = 0.08 + 0.88 * np.power(total / 9.0, 0.8)
+    if noise > 0:
+        signal = signal + rng.normal(0.0, 0.012 * noise, signal.shape).astype(np.float32) * np.sqrt(np.clip(1.1 - signal, 0.1, None))
+    if text:
+        _text_block(signal, rng, 0.99)
+    bits = 16
+    maxval = (1 << bits) - 1
+    stored = np.clip(np.round(signal * maxval * 0.98), 0, maxval).astype(np.uint16)
+    if photometric == "MONOCHROME1":
+        stored = (maxval - stored).astype(np.uint16)
+    ds = _dataset(stored, 1_000_000 + seed, detector_spacing_mm, magnification, mpp, photometric, bits, "imager+ermf", maxval)
+    ds.PatientName = f"SYNTHETIC^LATERALHIP{seed}"
+    ds.BodyPartExamined = "HIP"
+    ds.ViewPosition = "LL" if side == "left" else "RL"
+    ds.ImageLaterality = "L" if side == "left" else "R"
+    ds.PatientOrientation = ""
+    region = ds.AnatomicRegionSequence[0]
+    region.CodeValue, region.CodeMeaning = "24136001", "Hip joint"
+    view = ds.ViewCodeSequence[0]
+    view.CodeValue, view.CodeMeaning = "260461007", "lateral"  # SCT: lateral projection
+    hx, hy = canvas.to_px(*H)
+    return LateralHipCase(ds, mpp, seed, side, (hx, hy), R / mpp)

@@ -877,14 +877,20 @@ def update_placement(
     angle_deg: float | None = None,
     size: str | float | None = None,
     neck_length_mm: float | None = None,
+    thickness_mm: float | None = None,
 ) -> Plan:
-    """Edit one placement (move, rotate, resize, neck length) and re-evaluate the prediction.
+    """Edit one placement (move, rotate, resize, neck length, insert thickness) and re-evaluate the prediction.
 
     * cup: ``move_px``/``to_xy`` move the centre; ``angle_deg`` sets the inclination;
       ``size`` another size of the family;
     * stem: moving or rotating (about the taper point) carries the head along; ``size``
       keeps the shaft-axis point at the resection level (the cut) where it was;
-    * head: ``size`` (a diameter label of the head family) and ``neck_length_mm``.
+    * head: ``size`` (a diameter label of the head family) and ``neck_length_mm``;
+    * knee (``femoral_component``, ``tibial_tray``, ``tibial_insert``): move, rotate about the
+      resection-line centre, ``size``, and the insert's ``thickness_mm``; the tray carries
+      the insert along (:func:`orthoplan.templating_knee.edit_knee_placement`). A knee has
+      no predicted values; :func:`~orthoplan.templating_knee.knee_templating_summary` of the
+      returned plan reports the edited components.
 
     The edited placement is marked ``auto=False``. No image work: cheap enough to run on
     every mouse move.
@@ -908,7 +914,16 @@ def update_placement(
     if move_px is not None:
         xy = xy + np.asarray(move_px, dtype=float).reshape(2)
     changes: list[Placement] = []
-    if kind is ImplantKind.CUP:
+    if kind.value in KNEE_KINDS:
+        from .templating_knee import edit_knee_placement
+
+        if neck_length_mm is not None:
+            raise TemplatingError(f"a {kind.value} has no neck length (only a head has one)")
+        changes += edit_knee_placement(plan, current, catalog, xy, angle_deg=angle_deg,
+                                       size=None if size is None else str(size), thickness_mm=thickness_mm)
+    elif thickness_mm is not None:
+        raise TemplatingError(f"only a tibial insert has a thickness, not a {kind.value}")
+    elif kind is ImplantKind.CUP:
         label = current.size if size is None else _size(find_family(catalog, current, "cup"), size).label
         changes.append(replace(current, x=xy[0], y=xy[1], size=label, auto=False,
                                angle_deg=current.angle_deg if angle_deg is None else float(angle_deg)))
@@ -945,7 +960,11 @@ def update_placement(
         changes.append(replace(current, x=hc[0], y=hc[1], size=head.label, neck_length_mm=L, auto=False))
     out = replace(plan, placements=_replace_placements(plan, changes))
     if size is not None:  # the automatic choice's notes no longer apply once a person chose the size
-        prefix = f"{kind.value} {side.value}: "
+        prefix: tuple[str, ...] = (f"{kind.value} {side.value}: ",)
+        if kind.value in KNEE_KINDS:
+            from .templating_knee import knee_note_prefixes
+
+            prefix += knee_note_prefixes(kind, side)
         out = replace(out, notes=tuple(t for t in out.notes if not t.startswith(prefix)))
     return replace(out, predictions=predict(out))
 

@@ -10,6 +10,8 @@ Pure functions over :mod:`orthoplan.model` values (no image work):
 * :func:`femoral_component_axis` gives the distal femoral cut's orientation (valgus to the
   anatomical axis; default perpendicular to the mechanical axis), :func:`tibial_component_axis`
   the tibial cut's (perpendicular to the tibial mechanical axis);
+* :func:`edit_knee_placement` is the knee part of :func:`orthoplan.templating.update_placement`
+  (move, rotate, resize, insert thickness);
 * :func:`knee_outline_px` and :func:`resection_line_px` draw a placement at the image's
   magnification; :func:`knee_templating_summary` reports it as JSON-able values.
 
@@ -71,6 +73,10 @@ __all__ = [
     "knee_outline_px",
     "resection_line_px",
     "knee_templating_summary",
+    "lateral_ap_dimension_mm",
+    "DEFAULT_KNEE_VIEW_VALGUS_DEG",
+    "edit_knee_placement",
+    "knee_note_prefixes",
 ]
 
 log = logging.getLogger(__name__)
@@ -233,6 +239,8 @@ def femoral_component_axis(plan: Plan, side: Side | str, valgus_deg: float | Non
     angle (``ama_{side}_deg``), and the cut is perpendicular to the mechanical axis.
     """
     side = Side(side)
+    if _knee_view(plan, side):
+        return _knee_view_femoral_axis(plan, side, valgus_deg)
     h = _mm(plan, "femoral_head_center", side, "the femoral mechanical axis")
     k = _mm(plan, "femoral_knee_center", side, "the femoral mechanical axis")
     mech = unit(k - h)
@@ -263,9 +271,72 @@ def tibial_component_axis(plan: Plan, side: Side | str) -> np.ndarray:
     centre → ankle centre); the tibial cut is perpendicular to it (0° posterior slope is not
     seen on an AP view)."""
     side = Side(side)
+    if _knee_view(plan, side):  # AP knee: the proximal tibial anatomical axis (parallel to the mechanical one)
+        tp = _mm(plan, "knee_tibial_axis_proximal", side, "the tibial anatomical axis")
+        td = _mm(plan, "knee_tibial_axis_distal", side, "the tibial anatomical axis")
+        return unit(td - tp)
     kt = _mm(plan, "tibial_knee_center", side, "the tibial mechanical axis")
     a = _mm(plan, "ankle_center", side, "the tibial mechanical axis")
     return unit(a - kt)
+
+
+#: Distal femoral cut valgus to the anatomical axis on an AP knee view, where the
+#: anatomical-mechanical angle cannot be measured (no femoral head): the usual 6 deg
+#: (Paley's AMA is 7 +/- 2 deg; 5-7 deg is the common surgical choice).
+DEFAULT_KNEE_VIEW_VALGUS_DEG = 6.0
+
+
+def _knee_view(plan: Plan, side: Side) -> bool:
+    """True for an AP knee plan (or any plan with the knee-view femoral axis but no femoral head)."""
+    if plan.view == "knee-ap":
+        return True
+    return not _has(plan, "femoral_head_center", side) and _has(plan, "knee_femoral_axis_proximal", side)
+
+
+def _knee_view_femoral_axis(plan: Plan, side: Side, valgus_deg: float | None) -> tuple[np.ndarray, float, list[str]]:
+    """The femoral component axis on an AP knee view: the distal femoral anatomical axis
+    turned ``valgus_deg`` (default :data:`DEFAULT_KNEE_VIEW_VALGUS_DEG`) laterally."""
+    notes: list[str] = []
+    fp = _mm(plan, "knee_femoral_axis_proximal", side, "the distal femoral cut on a knee view")
+    fd = _mm(plan, "knee_femoral_axis_distal", side, "the distal femoral cut on a knee view")
+    a = unit(fd - fp)
+    if valgus_deg is None:
+        valgus_deg = DEFAULT_KNEE_VIEW_VALGUS_DEG
+        notes.append(f"femoral component: the mechanical axis is not on a knee film: the distal cut is at "
+                     f"{valgus_deg:g} deg valgus to the anatomical axis (assumed; check on a long-leg view "
+                     "or give --valgus)")
+    cm = _mm(plan, "femoral_condyle_medial", side, "the femoral component")
+    cl = _mm(plan, "femoral_condyle_lateral", side, "the femoral component")
+    lat = cl - cm  # the knee's lateral direction, from the landmark names
+    towards_lateral = 1.0 if float(a[0] * lat[1] - a[1] * lat[0]) > 0 else -1.0
+    return unit(rotate(a, towards_lateral * float(valgus_deg))), float(valgus_deg), notes
+
+
+def _femoral_width_mm(plan: Plan, side: Side, cm: np.ndarray, cl: np.ndarray) -> tuple[float, str]:
+    """The femoral ML width: measured between the epicondyles (AP knee view) when marked,
+    else estimated from the condylar tangent points (:func:`femoral_ml_width_mm`)."""
+    if _has(plan, "femoral_epicondyle_medial", side) and _has(plan, "femoral_epicondyle_lateral", side):
+        em = _mm(plan, "femoral_epicondyle_medial", side, "")
+        el = _mm(plan, "femoral_epicondyle_lateral", side, "")
+        return float(np.linalg.norm(el - em)), "epicondyles"
+    return femoral_ml_width_mm(cm, cl), "condyles"
+
+
+def lateral_ap_dimension_mm(lateral: Plan, side: Side | str) -> float:
+    """The femoral AP dimension (``femoral_ap_dimension_{side}_mm``) of a lateral knee plan.
+
+    Raises :class:`~orthoplan.errors.TemplatingError` when the plan is not a lateral knee view
+    of ``side`` or the dimension could not be measured (with the reason).
+    """
+    side = Side(side)
+    name = f"femoral_ap_dimension_{side.value}_mm"
+    if lateral.view != "knee-lateral":
+        raise TemplatingError(f"the lateral plan is a {lateral.view!r} view, not a knee-lateral view")
+    m = lateral.measurements.get(name)
+    if m is None:
+        reason = dict(lateral.measurements.missing).get(name, f"the lateral view is not of the {side.value} knee")
+        raise TemplatingError(f"the femoral AP dimension of the {side.value} knee is not on the lateral plan: {reason}")
+    return float(m.value)
 
 
 def _perp_towards(d: np.ndarray, towards: np.ndarray) -> np.ndarray:
@@ -299,6 +370,7 @@ def template_knee(
     valgus_deg: float | None = None,
     femoral_ap_mm: float | None = None,
     tibial_resection_mm: float = TIBIAL_RESECTION_MM,
+    lateral: Plan | None = None,
 ) -> Plan:
     """Size and place a total knee on ``side``: femoral component, tibial tray, insert.
 
@@ -307,8 +379,12 @@ def template_knee(
     to it, ``distal_thickness_mm`` of the chosen size proximal to the more distal condyle
     (measured resection: the component replaces the bone it removes), centred between the
     condylar tangent points. Size: :func:`choose_femoral_size` on the ML width
-    (:func:`femoral_ml_width_mm`) and, when given, the AP dimension from a lateral view
-    (``femoral_ap_mm``).
+    (:func:`femoral_ml_width_mm`; on an AP knee view the epicondylar width when marked) and,
+    when given, the AP dimension from a lateral view (``femoral_ap_mm``, or the
+    ``femoral_ap_dimension_{side}_mm`` of the lateral knee plan ``lateral``). On an AP knee
+    view (no hip, no ankle) the axes are the anatomical ones near the knee: the distal cut at
+    ``valgus_deg`` (default 6) to the femoral anatomical axis, the tibial cut perpendicular to
+    the proximal tibial anatomical axis.
 
     **Tibial tray.** The cut is perpendicular to the tibial mechanical axis,
     ``tibial_resection_mm`` (default 9) distal to the more proximal plateau margin, centred
@@ -322,6 +398,8 @@ def template_knee(
     side = Side(side)
     catalog = _catalog(catalog)
     cal = plan.calibration
+    if lateral is not None and femoral_ap_mm is None:
+        femoral_ap_mm = lateral_ap_dimension_mm(lateral, side)
     fem_fam = find_family(catalog, femoral_family, "femoral_component")
     tib_fam = find_family(catalog, tibial_family, "tibial_tray")
     ins_fam = find_family(catalog, insert_family, "tibial_insert") if insert_family else None
@@ -332,7 +410,7 @@ def template_knee(
     notes += f_notes
     cm = _mm(plan, "femoral_condyle_medial", side, "femoral sizing")
     cl = _mm(plan, "femoral_condyle_lateral", side, "femoral sizing")
-    f_width = femoral_ml_width_mm(cm, cl)
+    f_width, width_from = _femoral_width_mm(plan, side, cm, cl)
     if femoral_size is not None:
         fem = fem_fam.size(femoral_size)
     else:
@@ -341,6 +419,9 @@ def template_knee(
         if femoral_ap_mm is None:
             notes.append(f"femoral component {side.value}: sized to the ML width only (AP view); "
                          "check the AP size on a lateral view")
+        else:
+            notes.append(f"femoral component {side.value}: sized to the AP dimension {femoral_ap_mm:.1f} mm "
+                         f"(lateral view) with the ML width {f_width:.1f} mm ({width_from})")
     deepest = max(float(cm @ f_axis), float(cl @ f_axis))
     mid = 0.5 * (cm + cl)
     f_center = mid + ((deepest - fem.distal_thickness_mm) - float(mid @ f_axis)) * f_axis
@@ -482,9 +563,16 @@ def knee_templating_summary(plan: Plan, side: Side | str, catalog: Catalog | Non
         try:
             cm = _mm(plan, "femoral_condyle_medial", side, "")
             cl = _mm(plan, "femoral_condyle_lateral", side, "")
-            measured["femoral_ml_width_mm"] = femoral_ml_width_mm(cm, cl)
+            measured["femoral_ml_width_mm"] = _femoral_width_mm(plan, side, cm, cl)[0]
         except TemplatingError:
             pass
+        if _knee_view(plan, side):  # AP knee: the cut against the anatomical axis near the knee
+            try:
+                fp = _mm(plan, "knee_femoral_axis_proximal", side, "")
+                fd = _mm(plan, "knee_femoral_axis_distal", side, "")
+                entry["valgus_to_anatomical_deg"] = angle_between_deg(axis, fd - fp)
+            except TemplatingError:
+                pass
         out["femoral_component"] = entry
     tray = plan.placement(ImplantKind.TIBIAL_TRAY, side)
     if tray is not None:
@@ -497,6 +585,13 @@ def knee_templating_summary(plan: Plan, side: Side | str, catalog: Catalog | Non
             entry["cut_to_mechanical_axis_deg"] = angle_between_deg(np.array([-axis[1], axis[0]]), a - kt)
         except TemplatingError:
             pass
+        if _knee_view(plan, side):
+            try:
+                tp = _mm(plan, "knee_tibial_axis_proximal", side, "")
+                td = _mm(plan, "knee_tibial_axis_distal", side, "")
+                entry["cut_to_anatomical_axis_deg"] = angle_between_deg(np.array([-axis[1], axis[0]]), td - tp)
+            except TemplatingError:
+                pass
         try:
             pm = _mm(plan, "tibial_plateau_medial", side, "")
             pl = _mm(plan, "tibial_plateau_lateral", side, "")
@@ -511,4 +606,92 @@ def knee_templating_summary(plan: Plan, side: Side | str, catalog: Catalog | Non
         out["tibial_insert"] = base(ins) | {"thickness_mm": ins.thickness_mm}
     out["measured"] = measured
     out["notes"] = list(plan.notes)
+    return out
+
+
+# --------------------------------------------------------------------------- editing
+
+
+def knee_note_prefixes(kind: ImplantKind | str, side: Side | str) -> tuple[str, ...]:
+    """The prefixes of the plan notes :func:`template_knee` wrote about ``kind`` on ``side``
+    (dropped once a person chooses the size)."""
+    prefix = _NOTE_PREFIX[ImplantKind(kind)]
+    return (f"{prefix} {Side(side).value}", f"{prefix}:")
+
+
+def edit_knee_placement(
+    plan: Plan,
+    current: Placement,
+    catalog: Catalog | None,
+    xy: np.ndarray,
+    *,
+    angle_deg: float | None = None,
+    size: str | None = None,
+    thickness_mm: float | None = None,
+) -> list[Placement]:
+    """The placements that change when a person edits the knee placement ``current``.
+
+    Called by :func:`orthoplan.templating.update_placement` (the one editing entry point for
+    hip and knee), which works out the new point ``xy`` (pixels) from ``to_xy``/``move_px``:
+
+    * femoral component: moves to ``xy``, turns to ``angle_deg`` about its point; another
+      ``size`` keeps the distal joint line (the component's distal surface) where it was, so
+      the cut moves by the difference of the sizes' distal thicknesses along the axis;
+    * tibial tray: moves, turns, or takes another ``size`` (the cut stays); the insert goes
+      with it (same point and angle, the insert entry of the new tray size when the insert
+      family has one, and its thickness, or the nearest offered one);
+    * tibial insert: moving or turning it moves the tray and insert together (they are one
+      construct); ``size`` another insert entry, ``thickness_mm`` another offered thickness.
+
+    Raises :class:`~orthoplan.errors.CatalogError` for a size or thickness the family does
+    not offer and :class:`~orthoplan.errors.TemplatingError` for ``thickness_mm`` on a
+    component that has none.
+    """
+    catalog = _catalog(catalog)
+    cal = plan.calibration
+    if thickness_mm is not None and current.kind is not ImplantKind.TIBIAL_INSERT:
+        raise TemplatingError(f"only a tibial insert has a thickness, not a {current.kind.value}")
+    angle = current.angle_deg if angle_deg is None else float(angle_deg)
+    x, y = (float(v) for v in xy)
+    if current.kind is ImplantKind.FEMORAL_COMPONENT:
+        fam = _placement_family(catalog, current)
+        old, new = fam.size(current.size), fam.size(current.size if size is None else size)
+        moved = replace(current, x=x, y=y, angle_deg=angle, size=new.label, auto=False)
+        shift = float(old.distal_thickness_mm) - float(new.distal_thickness_mm)
+        if shift:
+            c = to_mm(np.array(moved.xy, dtype=float), cal) + shift * _axis_of(moved, plan.orientation)
+            cx, cy = to_px(c, cal)
+            moved = replace(moved, x=cx, y=cy)
+        return [moved]
+    tray = plan.placement(ImplantKind.TIBIAL_TRAY, current.side)
+    insert = plan.placement(ImplantKind.TIBIAL_INSERT, current.side)
+    if current.kind is ImplantKind.TIBIAL_TRAY:
+        label = current.size if size is None else _placement_family(catalog, current).size(size).label
+        tray = replace(current, x=x, y=y, angle_deg=angle, size=label, auto=False)
+        if insert is None:
+            return [tray]
+        ins_fam = _placement_family(catalog, insert)
+        try:
+            entry = ins_fam.size(tray.size)
+        except CatalogError:
+            entry = ins_fam.size(insert.size)
+        thickness = float(insert.thickness_mm)
+        if not any(abs(v - thickness) < 1e-6 for v in entry.thicknesses_mm):
+            thickness = float(min(entry.thicknesses_mm, key=lambda v: (abs(v - thickness), -v)))
+            log.info("insert thickness %g mm not offered for size %s: %g mm", insert.thickness_mm, entry.label, thickness)
+        return [tray, replace(insert, x=tray.x, y=tray.y, angle_deg=tray.angle_deg, size=entry.label,
+                              thickness_mm=thickness)]
+    # the insert
+    fam = _placement_family(catalog, current)
+    entry = fam.size(current.size if size is None else size)
+    thickness = float(current.thickness_mm if thickness_mm is None else thickness_mm)
+    if not any(abs(v - thickness) < 1e-6 for v in entry.thicknesses_mm):
+        raise CatalogError(
+            f"insert thickness {thickness:g} mm is not offered for {fam.family} size {entry.label}; "
+            f"options: {', '.join(f'{v:g}' for v in entry.thicknesses_mm)} mm"
+        )
+    out = [replace(current, x=x, y=y, angle_deg=angle, size=entry.label, thickness_mm=thickness, auto=False)]
+    if tray is not None and (x, y, angle) != (current.x, current.y, current.angle_deg):
+        dx, dy = x - current.x, y - current.y
+        out.append(replace(tray, x=tray.x + dx, y=tray.y + dy, angle_deg=angle))
     return out

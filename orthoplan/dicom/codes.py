@@ -199,11 +199,25 @@ LANDMARK_CODES: Mapping[str, Code] = MappingProxyType(
         "ankle_center": _p("LM-ANKLE-CTR", "Ankle centre (centre of talar dome)"),
         "tibial_plafond_medial": _p("LM-PLAFOND-MED", "Medial point of distal tibial plafond"),
         "tibial_plafond_lateral": _p("LM-PLAFOND-LAT", "Lateral point of distal tibial plafond"),
+        # AP and lateral knee views (docs/landmarks.md)
+        "femoral_epicondyle_medial": _p("LM-FEM-EPIC-MED", "Most medial point of distal femur (medial epicondyle)"),
+        "femoral_epicondyle_lateral": _p("LM-FEM-EPIC-LAT", "Most lateral point of distal femur (lateral epicondyle)"),
+        "knee_femoral_axis_proximal": _p("LM-KFEM-AXIS-PRX", "Proximal point of distal femoral anatomical axis"),
+        "knee_femoral_axis_distal": _p("LM-KFEM-AXIS-DST", "Distal point of distal femoral anatomical axis"),
+        "knee_tibial_axis_proximal": _p("LM-KTIB-AXIS-PRX", "Proximal point of proximal tibial anatomical axis"),
+        "knee_tibial_axis_distal": _p("LM-KTIB-AXIS-DST", "Distal point of proximal tibial anatomical axis"),
+        "femoral_anterior_cortex": _p("LM-FEM-ANT-CORT", "Anterior cortex point of distal femur"),
+        "femoral_posterior_cortex": _p("LM-FEM-POST-CORT", "Posterior cortex point of distal femoral diaphysis"),
+        "femoral_posterior_condyle": _p("LM-FEM-POST-COND", "Most posterior point of femoral condyles"),
+        "tibial_plateau_anterior": _p("LM-TIB-PLAT-ANT", "Anterior rim of tibial plateau"),
+        "tibial_plateau_posterior": _p("LM-TIB-PLAT-POST", "Posterior rim of tibial plateau"),
     }
 )
 #: Topographical modifier of a landmark's finding site where the anatomy code is shared.
 LANDMARK_MODIFIERS: Mapping[str, Code] = MappingProxyType(
-    {"femoral_shaft_proximal": PROXIMAL, "femoral_shaft_distal": DISTAL}
+    {"femoral_shaft_proximal": PROXIMAL, "femoral_shaft_distal": DISTAL,
+     "knee_femoral_axis_proximal": PROXIMAL, "knee_femoral_axis_distal": DISTAL,
+     "knee_tibial_axis_proximal": PROXIMAL, "knee_tibial_axis_distal": DISTAL}
 )
 LM_CONFIDENCE = _p("LM-CONFIDENCE", "Landmark confidence")
 LANDMARK_SOURCE_CODES: Mapping[LandmarkSource, Code] = MappingProxyType(
@@ -252,6 +266,15 @@ MEASUREMENT_CODES: Mapping[str, Code] = MappingProxyType(
         "ama_{side}_deg": _p("AMA-FEMUR", "Anatomical-mechanical angle of the femur"),
         "femoral_length_{side}_mm": _p("FEMORAL-LENGTH", "Femoral mechanical length"),
         "tibial_length_{side}_mm": _p("TIBIAL-LENGTH", "Tibial mechanical length"),
+        # AP and lateral knee views (jlca_{side}_deg as above)
+        "aldfa_{side}_deg": _p("ALDFA", "Anatomical lateral distal femoral angle"),
+        "ampta_{side}_deg": _p("AMPTA", "Medial proximal tibial angle to tibial anatomical axis"),
+        "fta_{side}_deg": _p("FTA-ANATOMICAL", "Femorotibial anatomical angle (valgus positive)"),
+        "femoral_condylar_width_{side}_mm": _p("FEM-COND-WIDTH", "Femoral condylar medial-lateral width"),
+        "tibial_plateau_width_{side}_mm": _p("TIB-PLAT-WIDTH", "Tibial plateau medial-lateral width"),
+        "posterior_tibial_slope_{side}_deg": _p("TIBIAL-SLOPE", "Posterior tibial slope to proximal tibial anatomical axis"),
+        "femoral_ap_dimension_{side}_mm": _p("FEM-AP-DIM", "Femoral anteroposterior dimension"),
+        "posterior_condylar_offset_{side}_mm": _p("POST-COND-OFFSET", "Posterior condylar offset"),
     }
 )
 
@@ -279,6 +302,38 @@ IMPLANT_ANGLE = _p("IMPLANT-ANGLE", "Implant angle (cup inclination, component a
 IMPLANT_NECK_LENGTH = _p("IMPLANT-NECK-LEN", "Head neck length")
 PREDICTED = _p("PREDICTED", "Predicted after templating")
 PREDICTION_MISSING = _p("PRED-MISSING", "Predicted value not available")
+
+# --------------------------------------------------------------------------- osteotomies (orthoplan.osteotomy)
+
+#: Finding of an osteotomy group, by ``PlannedOsteotomy.kind`` (no DCM/SCT code found for either).
+OSTEOTOMY_KIND_CODES: Mapping[str, Code] = MappingProxyType(
+    {"hto": _p("OST-HTO", "High tibial osteotomy"), "dfo": _p("OST-DFO", "Distal femoral osteotomy")}
+)
+#: Finding site of an osteotomy group, by kind.
+TIBIA = Code("12611008", "SCT", "Tibia")
+FEMUR = Code("71341001", "SCT", "Femur")
+OSTEOTOMY_SITES: Mapping[str, Code] = MappingProxyType({"hto": TIBIA, "dfo": FEMUR})
+OST_WEDGE = _p("OST-WEDGE", "Osteotomy wedge type")
+OST_WEDGE_CODES: Mapping[str, Code] = MappingProxyType(
+    {"opening": _p("OST-WEDGE-OPEN", "Opening wedge"), "closing": _p("OST-WEDGE-CLOSE", "Closing wedge")}
+)
+OST_DIRECTION = _p("OST-DIRECTION", "Direction of the osteotomy correction")
+OST_DIRECTION_CODES: Mapping[str, Code] = MappingProxyType(
+    {"valgus": _p("OST-VALGUS", "Valgus correction"), "varus": _p("OST-VARUS", "Varus correction")}
+)
+OST_TARGET_FRACTION = _p("OST-TARGET-FRAC", "Target WBL position, fraction of plateau width from medial")
+OST_ACHIEVED_FRACTION = _p("OST-ACHIEVED-FRC", "Achieved WBL position, fraction of plateau width from medial")
+OST_CORRECTION = _p("OST-CORRECTION", "Osteotomy correction (wedge) angle")
+OST_ROTATION = _p("OST-ROTATION", "Signed rotation of the distal segment (image, mm)")
+OST_WEDGE_HEIGHT = _p("OST-WEDGE-HEIGHT", "Osteotomy wedge height at the far cortex")
+OST_LENGTH = _p("OST-LENGTH", "Osteotomy length, hinge to far cortex")
+OST_HINGE = _p("OST-HINGE", "Osteotomy hinge point")
+OST_CUT = _p("OST-CUT", "Osteotomy cut, hinge to far cortex")
+OST_TARGET = _p("OST-TARGET", "Plateau point of the planned weight-bearing line")
+OST_AUTO = _p("OST-AUTO", "Hinge and osteotomy length are orthoplan defaults")
+OST_PREDICTED = _p("OST-PREDICTED", "Predicted after osteotomy")
+OST_NOTE = _p("OST-NOTE", "Osteotomy note")
+OST_PREDICTION_MISSING = _p("OST-PRED-MISSING", "Predicted value after osteotomy not available")
 
 
 def measurement_template(name: str) -> tuple[str, Side | None]:

@@ -63,6 +63,7 @@ from ..model import (
     Measurements,
     Placement,
     Plan,
+    PlannedOsteotomy,
     Calibration,
     Side,
 )
@@ -388,11 +389,15 @@ def _measurement_code(m: Measurement):
     return C.MEASUREMENT_CODES[key]
 
 
-def _group_key(m: Measurement) -> str:
-    """``pelvis`` / ``hip SIDE`` for hip values, ``lower limbs`` / ``lower limb SIDE`` for long-leg values."""
-    from ..measurements.definitions import LOWER_LIMB_DEFINITIONS, split_name
+def _group_key(m: Measurement, view: str | None = None) -> str:
+    """``pelvis`` / ``hip SIDE`` for hip values, ``lower limbs`` / ``lower limb SIDE`` for long-leg
+    values, ``knee SIDE`` for the values of an AP or lateral knee view."""
+    from ..measurements.definitions import KNEE_DEFINITIONS, LOWER_LIMB_DEFINITIONS, split_name
 
-    limb = split_name(m.name)[0].name in LOWER_LIMB_DEFINITIONS
+    template = split_name(m.name)[0].name
+    if m.side is not None and (template in KNEE_DEFINITIONS or view in ("knee-ap", "knee-lateral")):
+        return f"knee {m.side.value}"
+    limb = template in LOWER_LIMB_DEFINITIONS
     if m.side is None:
         return "lower limbs" if limb else "pelvis"
     return f"lower limb {m.side.value}" if limb else f"hip {m.side.value}"
@@ -403,6 +408,8 @@ def _group_site(key: str) -> pydicom.Dataset:
     if key in ("pelvis", "lower limbs"):
         return finding_site(C.PELVIS if key == "pelvis" else C.LOWER_LIMB)
     side = Side(key.split()[-1])
+    if key.startswith("knee"):
+        return finding_site(C.KNEE_JOINT, side)
     return finding_site(C.HIP_JOINT if key.startswith("hip") else C.LOWER_LIMB, side)
 
 
@@ -473,6 +480,35 @@ def _prediction_group(plan: Plan, key: str, items: list[Measurement]) -> pydicom
     return _group("1501", name, _tracking_uid(plan, name), content)
 
 
+def _osteotomy_groups(plan: Plan, o: PlannedOsteotomy, ref: tuple[str, str]) -> list[pydicom.Dataset]:
+    """TID 1501: one planned osteotomy (kind, side, wedge, target, hinge, cut, angles, wedge height)
+    and one group of its predicted values (``osteotomy SIDE``, ``predicted osteotomy SIDE``)."""
+    deg, mm = C.UNITS["deg"], C.UNITS["mm"]
+    content = [
+        code("CONTAINS", C.FINDING, C.OSTEOTOMY_KIND_CODES[o.kind]),
+        finding_site(C.OSTEOTOMY_SITES[o.kind], o.side),
+        code("CONTAINS", C.OST_WEDGE, C.OST_WEDGE_CODES[o.wedge]),
+        code("CONTAINS", C.OST_DIRECTION, C.OST_DIRECTION_CODES[o.direction]),
+        code("CONTAINS", C.OST_AUTO, C.YES if o.auto else C.NO),
+        num("CONTAINS", C.OST_TARGET_FRACTION, float(o.target_fraction), C.UNIT_RATIO),
+        num("CONTAINS", C.OST_ACHIEVED_FRACTION, float(o.achieved_fraction), C.UNIT_RATIO),
+        num("CONTAINS", C.OST_CORRECTION, float(o.correction_deg), deg),
+        num("CONTAINS", C.OST_ROTATION, float(o.rotation_deg), deg),
+        num("CONTAINS", C.OST_WEDGE_HEIGHT, float(o.wedge_height_mm), mm),
+        num("CONTAINS", C.OST_LENGTH, float(o.osteotomy_length_mm), mm),
+        scoord("CONTAINS", C.OST_HINGE, "POINT", [o.hinge_px], ref),
+        scoord("CONTAINS", C.OST_CUT, "POLYLINE", [o.hinge_px, o.cut_end_px], ref),
+        scoord("CONTAINS", C.OST_TARGET, "POINT", [o.target_px], ref),
+    ]
+    name = f"osteotomy {o.side.value}"
+    groups = [_group("1501", name, _tracking_uid(plan, name), content)]
+    predicted = [code("CONTAINS", C.FINDING, C.OST_PREDICTED), finding_site(C.LOWER_LIMB, o.side)]
+    predicted += [num("CONTAINS", _measurement_code(m), m.value, C.UNITS[m.unit]) for m in o.predicted]
+    name = f"predicted osteotomy {o.side.value}"
+    groups.append(_group("1501", name, _tracking_uid(plan, name), predicted))
+    return groups
+
+
 def _coordinate_key(lm: Landmark) -> tuple[float, float]:
     return (lm.x, lm.y)
 
@@ -524,6 +560,9 @@ def _qualitative_evaluations(plan: Plan, grouped_order: list[str]) -> pydicom.Da
         choice = {"vendor": p.vendor, "family": p.family, "size": p.size, "auto": p.auto}
         items.append(t(C.IMPLANT_CHOICE, f"{_implant_key(p)}: " + json.dumps(choice, sort_keys=True)))
     items += [t(C.PREDICTION_MISSING, f"{n}: {r}") for n, r in plan.predictions.missing]
+    for o in plan.osteotomies:
+        items += [t(C.OST_NOTE, f"{o.side.value}: {n}") for n in o.notes]
+        items += [t(C.OST_PREDICTION_MISSING, f"{o.side.value}: {n}: {r}") for n, r in o.predicted.missing]
     for m in plan.measurements:
         items += [t(C.MEASUREMENT_NOTE, f"{m.name}: {n}") for n in m.notes]
     for name, lms in _ambiguous_measurements(plan).items():
@@ -594,14 +633,16 @@ def content_tree(plan: Plan, ev: pydicom.Dataset) -> pydicom.Dataset:
     groups += [_landmark_group(plan, lm, ref) for lm in plan.landmarks]
     by_key: dict[str, list[Measurement]] = {}
     for m in plan.measurements:
-        by_key.setdefault(_group_key(m), []).append(m)
+        by_key.setdefault(_group_key(m, plan.view), []).append(m)
     groups += [_measurement_group(plan, key, items, ref) for key, items in by_key.items()]
     grouped_order = [m.name for items in by_key.values() for m in items]
     groups += [_implant_group(plan, p, ref) for p in plan.placements]
     predicted: dict[str, list[Measurement]] = {}
     for m in plan.predictions:
-        predicted.setdefault(_group_key(m), []).append(m)
+        predicted.setdefault(_group_key(m, plan.view), []).append(m)
     groups += [_prediction_group(plan, key, items) for key, items in predicted.items()]
+    for o in plan.osteotomies:
+        groups += _osteotomy_groups(plan, o, ref)
     content = [code("HAS CONCEPT MOD", C.LANGUAGE, C.ENGLISH_US)]
     content += _observation_context(plan)
     content += [
@@ -941,6 +982,9 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
     units = _reverse(C.UNITS)
 
     implant_kinds = _reverse(C.IMPLANT_KIND_CODES)
+    osteotomy_kinds = _reverse(C.OSTEOTOMY_KIND_CODES)
+    osteotomy_groups: list[tuple[str, pydicom.Dataset]] = []
+    osteotomy_predicted: dict[Side, list[Measurement]] = {}
     calibration: Calibration | None = None
     landmarks: list[Landmark] = []
     raw_measurements: list[tuple[Measurement, list[tuple[float, float]]]] = []
@@ -954,6 +998,13 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
             landmarks.append(_read_landmark(group, landmark_anatomy[finding], sources))
         elif finding in implant_kinds:
             implants.append((implant_kinds[finding], _site(group)[1], group))
+        elif finding in osteotomy_kinds:
+            osteotomy_groups.append((osteotomy_kinds[finding], group))
+        elif finding == _k(C.OST_PREDICTED):
+            _site_code, side = _site(group)
+            osteotomy_predicted[side] = [
+                _read_predicted(num, measurement_keys, units, side) for num in _nums(group)
+            ]
         elif finding == _k(C.PREDICTED):
             _site_code, side = _site(group)
             for num in _nums(group):
@@ -963,7 +1014,7 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
                 predicted.append(Measurement(name, _num_value(num), unit, (), side))
         else:
             site, side = _site(group)
-            if site not in (_k(C.PELVIS), _k(C.HIP_JOINT), _k(C.LOWER_LIMB)):
+            if site not in (_k(C.PELVIS), _k(C.HIP_JOINT), _k(C.LOWER_LIMB), _k(C.KNEE_JOINT)):
                 logger.warning("skipping a measurement group orthoplan does not know")
                 continue
             for num in _nums(group):
@@ -1020,6 +1071,7 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
     choices = dict(_split(t) for t in texts.get(_k(C.IMPLANT_CHOICE), []))
     placements = tuple(_read_implant(kind, side, group, choices) for kind, side, group in implants)
     missing_p = tuple(_split(t) for t in texts.get(_k(C.PREDICTION_MISSING), []))
+    osteotomies = tuple(_read_osteotomy(kind, group, osteotomy_predicted, texts) for kind, group in osteotomy_groups)
     return Plan(
         image=_read_image_reference(sr),
         calibration=calibration,
@@ -1036,6 +1088,46 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
         notes=tuple(texts.get(_k(C.PLAN_NOTE), [])),
         placements=placements,
         predictions=Measurements(tuple(predicted), missing_p),
+        osteotomies=osteotomies,
+    )
+
+
+def _read_predicted(num: pydicom.Dataset, measurement_keys: dict, units: dict, side: Side | None) -> Measurement:
+    key = measurement_keys[_concept(num)]
+    unit = units[_concept(num.MeasuredValueSequence[0], "MeasurementUnitsCodeSequence")]
+    name = key.format(side=side.value) if "{side}" in key else key
+    return Measurement(name, _num_value(num), unit, (), side)
+
+
+def _read_osteotomy(kind: str, group: pydicom.Dataset, predicted: dict, texts: dict) -> PlannedOsteotomy:
+    _site_code, side = _site(group)
+    if side is None:
+        raise DicomOutputError(f"osteotomy group {kind} has no laterality")
+    nums = _named_nums(group)
+    points = {_concept(sc): [float(v) for v in sc.GraphicData] for sc in _children(group) if sc.get("ValueType") == "SCOORD"}
+    hinge, cut, target = points[_k(C.OST_HINGE)], points[_k(C.OST_CUT)], points[_k(C.OST_TARGET)]
+    prefix = side.value + ": "
+    notes = tuple(t[len(prefix):] for t in texts.get(_k(C.OST_NOTE), []) if t.startswith(prefix))
+    missing = tuple(_split(t[len(prefix):]) for t in texts.get(_k(C.OST_PREDICTION_MISSING), []) if t.startswith(prefix))
+    return PlannedOsteotomy(
+        kind=kind,
+        side=side,
+        wedge=_reverse(C.OST_WEDGE_CODES)[_evaluation(group, C.OST_WEDGE)],
+        target_fraction=nums[_k(C.OST_TARGET_FRACTION)],
+        hinge_x=hinge[0],
+        hinge_y=hinge[1],
+        cut_end_x=cut[2],
+        cut_end_y=cut[3],
+        target_x=target[0],
+        target_y=target[1],
+        rotation_deg=nums[_k(C.OST_ROTATION)],
+        direction=_reverse(C.OST_DIRECTION_CODES)[_evaluation(group, C.OST_DIRECTION)],
+        osteotomy_length_mm=nums[_k(C.OST_LENGTH)],
+        wedge_height_mm=nums[_k(C.OST_WEDGE_HEIGHT)],
+        achieved_fraction=nums[_k(C.OST_ACHIEVED_FRACTION)],
+        predicted=Measurements(tuple(predicted.get(side, ())), missing),
+        notes=notes,
+        auto=_evaluation(group, C.OST_AUTO) == _k(C.YES),
     )
 
 

@@ -10,7 +10,10 @@ scale turns into pixels:
 
 :func:`detect` returns :class:`~orthoplan.model.Landmarks`: every landmark found, with a
 confidence in [0, 1] (``source="auto"``), and for every landmark not found a reason in
-``Landmarks.missing``. Sides are the patient's, from ``radiograph.orientation``.
+``Landmarks.missing``. Sides are the patient's, from ``radiograph.orientation``. Two
+femoral heads of one size at one height are a pelvis; a single head only with its femur
+running towards the feet and the hemipelvis beside it (:func:`pelvis.no_pelvis_reason`),
+else nothing is reported ("no pelvis found", e.g. a lateral hip view).
 :func:`detect_details` also returns what was learnt on the way (prostheses, per-side
 notes). :func:`refine` snaps a rough click to the nearest instance of one landmark.
 
@@ -39,7 +42,7 @@ from .context import Context, make_context
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect", "detect_details", "detect_long_leg", "refine", "Detection"]
+__all__ = ["detect", "detect_details", "detect_long_leg", "detect_knee", "refine", "Detection"]
 
 #: Distance of the distal shaft point below the proximal one (mm), when the image allows.
 SHAFT_SPAN_MM = 110.0
@@ -75,7 +78,8 @@ def _lm(name: LandmarkName, xy, confidence: float, radius: float | None = None) 
                     LandmarkSource.AUTO, radius)
 
 
-def detect(radiograph: Radiograph, calibration: Calibration | None = None, view: str | None = None) -> Landmarks:
+def detect(radiograph: Radiograph, calibration: Calibration | None = None, view: str | None = None,
+           side: Side | str | None = None) -> Landmarks:
     """Detect every landmark of the vocabulary that the image shows.
 
     Parameters
@@ -88,7 +92,11 @@ def detect(radiograph: Radiograph, calibration: Calibration | None = None, view:
         Anatomical scale; without it the DICOM spacing tags (or an assumed field width,
         with lowered confidences) set the expected sizes.
     view
-        ``"long-leg"`` for the long-leg detector; anything else (default) is an AP pelvis/hip.
+        ``"long-leg"`` for the long-leg detector, ``"knee-ap"``/``"knee-lateral"`` for the knee
+        detector (:func:`orthoplan.landmarks.knee.detect_knee`); anything else (default) is an
+        AP pelvis/hip.
+    side
+        The knee a knee view shows (a lateral view needs it); ignored by the other views.
 
     Returns
     -------
@@ -98,6 +106,8 @@ def detect(radiograph: Radiograph, calibration: Calibration | None = None, view:
     """
     if view == "long-leg":
         return detect_long_leg(radiograph, calibration)
+    if view in ("knee-ap", "knee-lateral"):
+        return detect_knee(radiograph, calibration, view=view, side=side)
     return detect_details(radiograph, calibration).landmarks
 
 
@@ -153,6 +163,14 @@ def detect_details(radiograph: Radiograph, calibration: Calibration | None = Non
         return Detection(Landmarks.from_landmarks([], missing), tuple(notes + [reason]),
                          scale_source=ctx.scale.source)
 
+    if len(hips) == 1:
+        why = _no_pelvis_beside(ctx, radiograph, hips[0])
+        if why is not None:
+            for name in _hip_names():
+                missing[name] = why
+            log.info("landmarks: %s", why)
+            return Detection(Landmarks.from_landmarks([], missing), tuple(notes + [why]),
+                             scale_source=ctx.scale.source)
     tilt = 0.0
     if len(hips) == 2:
         (_, _, h1, _), (_, _, h2, _) = sorted(hips, key=lambda t: t[2].x)
@@ -251,6 +269,32 @@ def detect_details(radiograph: Radiograph, calibration: Calibration | None = Non
     return Detection(lms, tuple(notes), tuple(prosthesis_sides), sides_found, ctx.scale.source, per_side)
 
 
+#: A lone femur must run within this angle (degrees) of the feet direction: an AP hip view
+#: (the femur hangs down, abducted at most ~60° in a frog-leg position), not a lateral one.
+LONE_FEMUR_MAX_DEG = 65.0
+
+
+def _no_pelvis_beside(ctx: Context, radiograph: Radiograph,
+                      hip: tuple[Side, int, femur.Head, femur.Shaft | None]) -> str | None:
+    """Why a one-head image is not an AP hip view (``None`` if it is one).
+
+    The femur must run towards the feet (within :data:`LONE_FEMUR_MAX_DEG`) and the
+    hemipelvis must be beside the head (:func:`pelvis.no_pelvis_reason`: a teardrop and an
+    ischial tuberosity below it). A cross-table lateral hip view shows one head, its femur
+    running across the image and no teardrop.
+    """
+    _, lat, head, shaft = hip
+    superior_y = radiograph.orientation.superior_y
+    if shaft is not None:
+        down = np.array([0.0, -float(superior_y)])
+        angle = math.degrees(math.acos(float(np.clip(shaft.axis.direction @ down, -1.0, 1.0))))
+        if angle > LONE_FEMUR_MAX_DEG:
+            return (f"no pelvis found: the only femur runs {angle:.0f}° from the feet direction, across the image "
+                    "(a lateral hip view?)")
+    frame = pelvis.HipFrame(head.xy, lat, ctx.mm, 0.0, superior_y)
+    return pelvis.no_pelvis_reason(ctx, frame, head.r * ctx.mm, head.prosthesis)
+
+
 def _hip_names() -> list[LandmarkName]:
     return [n for n in LandmarkName if n.anatomy in HIP_ANATOMIES]
 
@@ -271,4 +315,5 @@ def _shaft_span(ctx: Context, shaft: femur.Shaft, u_p: float) -> float | None:
 
 
 from .limb import detect_long_leg  # noqa: E402
+from .knee import detect_knee  # noqa: E402
 from .refine import refine  # noqa: E402

@@ -9,6 +9,10 @@ more than 5 mm from the truth) and the head-radius error. With ``--real`` it add
 real hip CR of ``../shared/data/real`` against the reference head circle documented in
 ``tests/landmarks/test_real.py``.
 
+With ``--knee-ap`` / ``--knee-lateral`` it runs :func:`orthoplan.landmarks.knee.detect_knee`
+on ``N`` synthetic AP or lateral knees (:func:`knee_variants`) and adds the error of every
+knee measurement from the detected landmarks (:func:`evaluate_knee`).
+
 With ``--long-leg`` it runs :func:`orthoplan.landmarks.detect_long_leg` on ``N`` synthetic
 standing long legs (:func:`limb_variants`: every deformity preset, both photometric
 interpretations, both image orientations, noise) and adds the HKA error from the detected
@@ -166,6 +170,7 @@ def evaluate_real(data_dir: Path) -> dict:
             "confidence": head.confidence if head else None,
             "other_side_reported": other is not None,
             "landmarks_found": len(lms),
+            "landmarks": evaluate_real_landmarks(rad),
         }
     return out
 
@@ -186,6 +191,59 @@ REAL_HEAD_RIM_POINTS: list[tuple[float, float]] = [
     (870.0, 736.0), (900.0, 735.0),  # superior rim, below the joint space
     (987.0, 760.0), (997.5, 770.0), (1024.0, 800.0), (1039.0, 820.0), (1040.0, 840.0),  # lateral rim
 ]
+
+#: Reference positions of the other landmarks that are clearly visible in hip_cr_rg2.dcm
+#: (patient's left): ``name: (x, y, reading uncertainty)``, full-resolution pixels, read by
+#: eye off zoomed PNG crops (procedure in tests/landmarks/test_real.py).
+REAL_LANDMARK_POINTS: dict[str, tuple[float, float, float]] = {
+    "ischial_tuberosity_left": (667.0, 1244.5, 10.0),  # flat bottom: ±3 px up/down, ±10 px along
+    "teardrop_left": (742.0, 961.0, 8.0),  # where the two limbs of the U meet
+    "acetabular_lateral_edge_left": (991.0, 712.0, 4.0),  # lateral end of the sourcil/roof
+    "sourcil_medial_left": (800.0, 744.0, 10.0),  # the dense line fades out
+}
+
+#: The femoral shaft's two outer borders read on three image columns:
+#: ``(x, y of the lateral (upper) border, y of the medial (lower) border)``, pixels (±3 px).
+#: Their midpoints define the reference shaft axis (:func:`real_shaft_axis`).
+REAL_SHAFT_BORDERS: list[tuple[float, float, float]] = [
+    (1250.0, 1087.0, 1271.0), (1320.0, 1136.5, 1331.25), (1390.0, 1185.75, 1384.75),
+]
+
+
+def real_shaft_axis() -> tuple[np.ndarray, np.ndarray]:
+    """Point and unit direction (distal) of the reference shaft axis of the real CR: the
+    least-squares line through the midpoints of :data:`REAL_SHAFT_BORDERS`."""
+    mids = np.array([(x, 0.5 * (a + b)) for x, a, b in REAL_SHAFT_BORDERS])
+    c = mids.mean(axis=0)
+    _, _, vt = np.linalg.svd(mids - c)
+    d = vt[0] if vt[0][1] > 0 else -vt[0]
+    return c, d / np.linalg.norm(d)
+
+
+def evaluate_real_landmarks(radiograph) -> dict:
+    """The detected landmarks of the real CR against :data:`REAL_LANDMARK_POINTS` (mm) and the
+    shaft points against the reference axis (distance across it, mm; axis angle, degrees)."""
+    from . import detect
+
+    mm = float(radiograph.spacing.pixel_spacing_mm[1])
+    lms = detect(radiograph)
+    out: dict = {}
+    for name, (x, y, unc) in REAL_LANDMARK_POINTS.items():
+        lm = lms.get(name)
+        out[name] = {"reference": (x, y), "uncertainty_mm": unc * mm, "found": lm is not None,
+                     "error_mm": float(np.hypot(lm.x - x, lm.y - y) * mm) if lm else None,
+                     "confidence": lm.confidence if lm else None,
+                     "reason": None if lm else lms.missing_reason(name)}
+    c, d = real_shaft_axis()
+    n = np.array([-d[1], d[0]])
+    pts = [lms.get(f"femoral_shaft_{k}_left") for k in ("proximal", "distal")]
+    for k, lm in zip(("femoral_shaft_proximal_left", "femoral_shaft_distal_left"), pts):
+        out[k] = {"found": lm is not None, "confidence": lm.confidence if lm else None,
+                  "across_axis_mm": float(abs((np.array([lm.x, lm.y]) - c) @ n) * mm) if lm else None}
+    if all(pts):
+        v = np.array([pts[1].x - pts[0].x, pts[1].y - pts[0].y])
+        out["shaft_axis_angle_deg"] = float(np.degrees(np.arccos(abs(v @ d) / np.linalg.norm(v))))
+    return out
 
 
 def markdown(result: dict, real: dict | None = None) -> str:
@@ -212,6 +270,25 @@ def markdown(result: dict, real: dict | None = None) -> str:
                              f"{r['confidence']:.2f} | {'yes' if r['other_side_reported'] else 'no'} |")
             else:
                 lines.append(f"| `{f}` | no | – | – | – | {'yes' if r['other_side_reported'] else 'no'} |")
+    if real and "landmarks" in next(iter(real.values())):
+        rl = next(iter(real.values()))["landmarks"]
+        lines += ["", "| `hip_cr_rg2.dcm` landmark | reference ± reading (mm) | detected | error (mm) | confidence |",
+                  "| --- | --- | --- | --- | --- |"]
+        for k, r in rl.items():
+            if not isinstance(r, dict):
+                continue
+            if "reference" in r:
+                ref = f"({r['reference'][0]:.0f}, {r['reference'][1]:.0f}) ± {r['uncertainty_mm']:.1f}"
+                got = (f"yes | {r['error_mm']:.2f} | {r['confidence']:.2f}" if r["found"]
+                       else f"no ({r['reason']}) | – | –")
+            elif k.startswith("femoral_shaft"):
+                ref = "on the reference axis"
+                got = (f"yes | {r['across_axis_mm']:.2f} across the axis | {r['confidence']:.2f}" if r["found"]
+                       else "no | – | –")
+            lines.append(f"| `{k}` | {ref} | {got} |")
+        if "shaft_axis_angle_deg" in rl:
+            lines += ["", "Shaft axis (proximal → distal point) vs the reference axis: "
+                          f"{rl['shaft_axis_angle_deg']:.1f}°."]
     return "\n".join(lines)
 
 
@@ -312,6 +389,103 @@ def markdown_long_leg(result: dict) -> str:
     return "\n".join(lines)
 
 
+#: Knee cases: 950 x 700 pixels at 0.4 mm (0.36 mm/px at the anatomy, a 345 x 255 mm field).
+KNEE_SMALL = dict(rows=950, columns=700, detector_spacing_mm=0.4)
+#: The measurement errors reported per knee view (degrees or mm, as the name says).
+KNEE_MEASUREMENTS = {
+    "knee-ap": ("aldfa", "ampta", "jlca", "fta", "femoral_condylar_width", "tibial_plateau_width"),
+    "knee-lateral": ("posterior_tibial_slope", "femoral_ap_dimension", "posterior_condylar_offset"),
+}
+
+
+def knee_variants(n: int, view: str, start: int = 0) -> list[dict]:
+    """``make_knee_ap``/``make_knee_lateral`` keyword sets for ``n`` varied cases: anatomy and
+    pose from the seed, both sides, both photometric interpretations, both image
+    orientations, noise 0.5-2.
+
+    >>> [(k["side"], k["photometric"]) for k in knee_variants(2, "knee-ap")]
+    [('right', 'MONOCHROME2'), ('left', 'MONOCHROME1')]
+    """
+    out = []
+    for i in range(start, start + n):
+        kw: dict = dict(seed=i, **KNEE_SMALL)
+        kw["side"] = "right" if i % 2 == 0 else "left"
+        kw["photometric"] = "MONOCHROME1" if i % 2 else "MONOCHROME2"
+        kw["noise"] = (0.5, 1.0, 2.0)[i % 3]
+        if view == "knee-ap":
+            kw["patient_left_x"] = -1 if i % 4 >= 2 else 1
+        else:
+            kw["anterior_x"] = -1 if i % 4 >= 2 else 1
+        out.append(kw)
+    return out
+
+
+def evaluate_knee(view: str, n: int = 40, start: int = 0) -> dict:
+    """Run the knee detector (:func:`orthoplan.landmarks.knee.detect_knee`) on ``n`` synthetic
+    knees of ``view`` after the calibration the pipeline would make (the ball): per-anatomy
+    statistics, the error of every knee measurement from the detected landmarks, and timings.
+    The AP view is detected without a side (taken from the fibula); the lateral with it."""
+    from ..calibration import calibrate
+    from ..measurements import measure_knee
+    from ..pipeline import load_radiograph
+    from ..synthetic_knee import make_knee_ap, make_knee_lateral
+    from .knee import KNEE_AP_DETECTED, KNEE_LATERAL_DETECTED, detect_knee
+
+    make = make_knee_ap if view == "knee-ap" else make_knee_lateral
+    detected = KNEE_AP_DETECTED if view == "knee-ap" else KNEE_LATERAL_DETECTED
+    tallies: dict[str, Tally] = {}
+    errs: dict[str, list[float]] = {m: [] for m in KNEE_MEASUREMENTS[view]}
+    times = []
+    for kw in knee_variants(n, view, start):
+        case = make(**kw)
+        rad = load_radiograph(case.dataset)
+        cal = calibrate(rad)
+        t0 = time.perf_counter()
+        lms = detect_knee(rad, cal, view=view, side=None if view == "knee-ap" else case.side)
+        times.append(time.perf_counter() - t0)
+        for truth in case.landmarks:
+            if truth.name.anatomy in detected:
+                _score(tallies.setdefault(truth.name.anatomy, Tally()), truth, lms, case.mm_per_px, kw["seed"])
+        ms = measure_knee(lms, cal, rad.orientation, view=view, sides=(case.side,))
+        for m in KNEE_MEASUREMENTS[view]:
+            name = next(k for k in case.measurements if k.startswith(m + "_" + case.side.value))
+            got = ms.get(name)
+            if got is not None:
+                errs[m].append(abs(got.value - case.measurements[name]))
+    rows = {k: tallies[k].row() for k in _order(tallies)}
+    meas = {}
+    for m, e in errs.items():
+        a = np.asarray(e)
+        meas[m] = {"measured": len(a), "mean": float(a.mean()) if len(a) else None,
+                   "p95": float(np.percentile(a, 95)) if len(a) else None, "max": float(a.max()) if len(a) else None}
+    return {"view": view, "cases": n, "rows": rows, "measurements": meas, "median_time_s": float(np.median(times))}
+
+
+def markdown_knee(result: dict) -> str:
+    """The knee result as markdown tables (docs/accuracy.md)."""
+    lines = [
+        f"Synthetic {result['view']} knees: {result['cases']} (`knee_variants`), detection median "
+        f"{result['median_time_s'] * 1000:.0f} ms per 950×700 image.",
+        "",
+        "| landmark | n | detected | mean error (mm) | 95th pct (mm) | max (mm) | confident misses |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for k, r in result["rows"].items():
+        lines.append(f"| `{k}` | {r['n']} | {100 * r['rate']:.0f} % | {r['mean_mm']:.2f} | {r['p95_mm']:.2f} | "
+                     f"{r['max_mm']:.2f} | {r['confident_misses']} |")
+    lines += ["", "| measurement from detected landmarks | measured | mean error | 95th pct | max |",
+              "| --- | --- | --- | --- | --- |"]
+    for m, r in result["measurements"].items():
+        unit = "mm" if m in ("femoral_condylar_width", "tibial_plateau_width", "femoral_ap_dimension",
+                             "posterior_condylar_offset") else "°"
+        if r["measured"]:
+            lines.append(f"| `{m}` ({unit}) | {r['measured']} of {result['cases']} | {r['mean']:.2f} | "
+                         f"{r['p95']:.2f} | {r['max']:.2f} |")
+        else:
+            lines.append(f"| `{m}` ({unit}) | 0 of {result['cases']} | – | – | – |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m orthoplan.landmarks.accuracy", description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=40, help="number of synthetic cases (default 40)")
@@ -320,8 +494,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every miss")
     ap.add_argument("--long-leg", action="store_true", help="the standing AP long-leg detector instead")
+    ap.add_argument("--knee-ap", action="store_true", help="the AP knee detector instead")
+    ap.add_argument("--knee-lateral", action="store_true", help="the lateral knee detector instead")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    if args.knee_ap or args.knee_lateral:
+        for view, wanted in (("knee-ap", args.knee_ap), ("knee-lateral", args.knee_lateral)):
+            if wanted:
+                res = evaluate_knee(view, args.n, args.start)
+                print(json.dumps(res, indent=2) if args.json else markdown_knee(res) + "\n")
+        return 0
     if args.long_leg:
         res = evaluate_long_leg(args.n, args.start)
         print(json.dumps(res, indent=2) if args.json else markdown_long_leg(res))

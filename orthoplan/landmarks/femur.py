@@ -271,25 +271,31 @@ def _direction(theta_deg: float, lateral_x: int) -> np.ndarray:
 def _band(profile: np.ndarray, step_mm: float, width_mm: tuple[float, float]) -> tuple[float, int, int]:
     """Best bright band (rising edge then falling edge) of a 1D profile.
 
-    Returns ``(score, i_rise, i_fall)``; score is the weaker of the two edge steps.
+    Returns ``(score, i_rise, i_fall)``; score is the weaker of the two edge steps (for
+    each rising edge the strongest falling edge ``width_mm`` further on; the first best
+    band wins ties).
+
+    >>> p = np.r_[np.zeros(10), np.ones(30), np.zeros(10)]
+    >>> _band(p, 1.0, (20.0, 40.0))
+    (0.5, 9, 39)
     """
     g = np.gradient(profile)
     n = len(g)
     lo, hi = int(width_mm[0] / step_mm), int(math.ceil(width_mm[1] / step_mm))
-    best = (0.0, -1, -1)
     rise = np.nonzero((g[1:-1] > 0) & (g[1:-1] >= g[:-2]) & (g[1:-1] >= g[2:]))[0] + 1
     fall = np.nonzero((g[1:-1] < 0) & (g[1:-1] <= g[:-2]) & (g[1:-1] <= g[2:]))[0] + 1
     if len(rise) == 0 or len(fall) == 0:
-        return best
-    for i in rise:
-        js = fall[(fall >= i + lo) & (fall <= min(n - 1, i + hi))]
-        if len(js) == 0:
-            continue
-        j = js[np.argmin(g[js])]
-        s = min(g[i], -g[j])
-        if s > best[0]:
-            best = (float(s), int(i), int(j))
-    return best
+        return (0.0, -1, -1)
+    # (rise x fall) pairs a band width apart; per rise the strongest fall (first of equals)
+    ok = (fall[None, :] >= rise[:, None] + lo) & (fall[None, :] <= np.minimum(n - 1, rise[:, None] + hi))
+    drop = np.where(ok, -g[fall][None, :], -np.inf)
+    k = np.argmax(drop, axis=1)
+    has = ok[np.arange(len(rise)), k]
+    score = np.where(has, np.minimum(g[rise], drop[np.arange(len(rise)), k]), 0.0)
+    best = int(np.argmax(score))
+    if not score[best] > 0:
+        return (0.0, -1, -1)
+    return (float(score[best]), int(rise[best]), int(fall[k[best]]))
 
 
 @dataclass(frozen=True)
@@ -316,15 +322,15 @@ def find_shaft(ctx: Context, head: Head, lateral_x: int) -> Shaft | None:
     us = np.arange(2.2 * r_mm + 20.0, 2.2 * r_mm + 140.0, 2.0)
     vs = np.arange(-60.0, 140.0, 1.0)
     best = None
-    for theta in range(-20, 75, 4):
-        d = _direction(theta, lateral_x)
-        n = np.array([-d[1], d[0]])
-        if np.sign(n[0]) != lateral_x:
-            n = -n
-        pts = hxy[None, None, :] + (us[:, None, None] * d + vs[None, :, None] * n) / mpw
-        g = sample(img, pts)
-        ok = np.isfinite(g).all(axis=1)
-        g = unmetal(g, axis=1)
+    thetas = np.arange(-20, 75, 4)
+    # every direction's (us x vs) grid sampled at once: (thetas, us, vs)
+    ds = np.array([_direction(t, lateral_x) for t in thetas])
+    ns = np.c_[-ds[:, 1], ds[:, 0]]
+    ns[np.sign(ns[:, 0]) != lateral_x] *= -1
+    pts = hxy + (us[None, :, None, None] * ds[:, None, None, :] + vs[None, None, :, None] * ns[:, None, None, :]) / mpw
+    grids = unmetal(sample(img, pts), axis=2)
+    oks = np.isfinite(grids).all(axis=2)
+    for theta, g, ok in zip(thetas, grids, oks):
         if ok.sum() < 8:
             continue
         prof = gaussian_filter1d(g[ok].mean(axis=0), 1.0)
@@ -332,7 +338,7 @@ def find_shaft(ctx: Context, head: Head, lateral_x: int) -> Shaft | None:
         if i < 0:
             continue
         if best is None or s > best[0]:
-            best = (s, theta, vs[i], vs[j])
+            best = (s, int(theta), vs[i], vs[j])
     if best is None:
         return None
     s0, theta, v1, v2 = best
@@ -405,15 +411,15 @@ def _fit_midline(ctx: Context, ax: Axis, lo_v: float, hi_v: float,
     p1 = ax.point(100.0, coef[0] + 100.0 * coef[1])
     dvec = (p1 - p0) / np.linalg.norm(p1 - p0)
     axis = Axis(p0, dvec, ax.lateral_x, ctx.mm)
-    # the longest run of kept rows is the shaft seen
-    runs, start = [], None
-    for k in range(len(uus) + 1):
-        on = k < len(uus) and keep[k] and (start is None or uus[k] - uus[k - 1] <= 9.0)
-        if on and start is None:
-            start = k
-        elif not on and start is not None:
-            runs.append((start, k - 1))
-            start = k if k < len(uus) and keep[k] else None
+    # the longest run of kept rows (gaps of up to 9 mm bridged: one odd row, e.g. at the
+    # tip of a stem, does not cut the shaft) is the shaft seen
+    kept = np.nonzero(keep)[0]
+    runs, start = [], int(kept[0])
+    for a, b in zip(kept[:-1], kept[1:]):
+        if uus[b] - uus[a] > 9.0:
+            runs.append((start, int(a)))
+            start = int(b)
+    runs.append((start, int(kept[-1])))
     s0, s1 = max(runs, key=lambda r: uus[r[1]] - uus[r[0]])
     u_top, u_bot = float(uus[s0]), float(uus[s1])
     frac = keep[s0:s1 + 1].sum() / max(1, s1 - s0 + 1)
@@ -493,10 +499,16 @@ def find_lesser_trochanter(ctx: Context, head: Head, shaft: Shaft) -> Found | No
 
     mm_ = median_filter(np.where(ok, m, half), size=int(2.0 / step) | 1, mode="nearest")
     excess = mm_ - half
-    above = np.nonzero(excess > 2.5)[0]
-    if len(above) == 0:
+    # the bump: a run of at least 4 mm standing out, gaps of up to 2 mm (rows where its faint
+    # edge was missed) bridged; a few stray edges in the soft tissue below it are no trochanter
+    from scipy.ndimage import binary_closing, label
+
+    out_ = binary_closing(excess > 2.5, structure=np.ones(int(2.0 / step) + 1, bool))
+    runs, n_runs = label(out_ | (excess > 2.5))
+    long_runs = [r for r in range(1, n_runs + 1) if (runs == r).sum() * step >= 4.0]
+    if not long_runs:
         return None
-    k = int(above.max())
+    k = int(np.nonzero(np.isin(runs, long_runs))[0].max())
     k_top = max(0, k - int(25.0 / step))
     kmax = k_top + int(np.argmax(mm_[k_top:k + 1]))
     if kmax - k_top < int(2.0 / step):  # still rising at the window's top: climb to the first maximum

@@ -8,6 +8,10 @@
 * the long-leg landmarks (knee centres, condylar and plateau points, ankle centre, plafond
   points): the long-leg detection (:mod:`.limb`, cached per radiograph), taken when its
   landmark lies within 12 mm of the click;
+* the AP and lateral knee-view landmarks (epicondyles, knee axis points, anterior and
+  posterior cortex, posterior condyle, plateau rims; on a knee film also the condyles and
+  plateau margins): the knee detection (:mod:`.knee`, cached per radiograph, view and side),
+  taken when its landmark lies within 12 mm of the click;
 * the femoral and acetabular landmarks that need the femur's frame (trochanters, neck,
   shaft points, sourcil ends): the automatic detection of the whole image (cached per
   radiograph), taken when its landmark lies within 12 mm of the click.
@@ -89,6 +93,9 @@ def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[fl
     """
     lname = LandmarkName.parse(name)
     click = np.asarray(approx_xy, dtype=float).reshape(2)
+    knee_view = _knee_view(radiograph, lname)
+    if knee_view is not None:
+        return _refine_knee(radiograph, lname, click, calibration, knee_view)
     if lname.anatomy in LIMB_ONLY:
         return _refine_limb(radiograph, lname, click, calibration)
     ctx = make_context(radiograph, calibration)
@@ -128,6 +135,49 @@ def _refine_limb(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
     lm = _limb_detection(radiograph, calibration).get(lname)
     if lm is not None and math.hypot(lm.x - click[0], lm.y - click[1]) * mm <= SNAP_MM:
         return Landmark(lname, lm.x, lm.y, lm.confidence, LandmarkSource.REFINED, lm.radius_px)
+    log.info("refine %s: no feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
+    return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
+
+
+#: Landmarks of the AP knee view only, of the lateral knee view only, and of both.
+KNEE_AP_ONLY = ("femoral_epicondyle_medial", "femoral_epicondyle_lateral")
+KNEE_LATERAL_ONLY = ("femoral_anterior_cortex", "femoral_posterior_cortex", "femoral_posterior_condyle",
+                     "tibial_plateau_anterior", "tibial_plateau_posterior")
+KNEE_BOTH = ("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
+             "knee_tibial_axis_distal")
+_KNEE_CACHE: dict[tuple[str, str], dict] = {}
+
+
+def _knee_view(radiograph: Radiograph, lname: LandmarkName) -> str | None:
+    """The knee view whose detection snaps ``lname``, or None (not a knee-view landmark/image)."""
+    from .knee import knee_view_of
+
+    header = knee_view_of(radiograph)
+    if lname.anatomy in KNEE_AP_ONLY:
+        return "knee-ap"
+    if lname.anatomy in KNEE_LATERAL_ONLY:
+        return "knee-lateral"
+    if lname.anatomy in KNEE_BOTH:
+        return header or "knee-ap"
+    if lname.anatomy in LIMB_ONLY and header == "knee-ap":  # condyles and plateau margins on a knee film
+        return header
+    return None
+
+
+def _refine_knee(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
+                 calibration: Calibration | None, view: str) -> Landmark:
+    """A knee-view landmark: the knee detection's (cached per radiograph, view and side) when
+    within ``SNAP_MM`` of the click, else the click."""
+    from .common import scale_of
+    from .knee import detect_knee
+
+    mm = scale_of(radiograph, calibration).mm_per_px
+    side = lname.side
+    cache = _KNEE_CACHE.setdefault((view, side.value), {})
+    lms = _cached(cache, radiograph, lambda: detect_knee(radiograph, calibration, view=view, side=side))
+    lm = lms.get(lname)
+    if lm is not None and math.hypot(lm.x - click[0], lm.y - click[1]) * mm <= SNAP_MM:
+        return Landmark(lname, lm.x, lm.y, lm.confidence, LandmarkSource.REFINED)
     log.info("refine %s: no feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
     return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
 

@@ -30,6 +30,7 @@ from .hip import (
     sharp_angle_deg,
     tonnis_angle_deg,
 )
+from .knee import knee_construction, measure_knee
 from .lower_limb import (
     MalalignmentVerdict,
     lower_limb_construction,
@@ -39,6 +40,8 @@ from .lower_limb import (
 )
 
 __all__ = [
+    "knee_construction",
+    "measure_knee",
     "LOWER_LIMB_DEFINITIONS",
     "lower_limb_measurement_names",
     "MalalignmentVerdict",

@@ -28,6 +28,9 @@ __all__ = [
     "DEFINITIONS",
     "LOWER_LIMB_DEFINITIONS",
     "lower_limb_measurement_names",
+    "KNEE_DEFINITIONS",
+    "KNEE_VIEWS",
+    "knee_measurement_names",
     "definition_for",
     "measurement_names",
     "split_name",
@@ -443,6 +446,213 @@ _LOWER_DEFS = (
 #: Every lower-limb (standing AP long-leg) measurement definition, by (template) name.
 LOWER_LIMB_DEFINITIONS: Mapping[str, MeasurementDefinition] = MappingProxyType({d.name: d for d in _LOWER_DEFS})
 
+# --------------------------------------------------------------------------- AP and lateral knee views
+
+_BRAZIER_1996 = (
+    "Brazier J, Migaud H, Gougeon F, Cotten A, Fontaine C, Duquennoy A. Evaluation of methods for "
+    "radiographic measurement of the tibial slope. A study of 83 healthy knees. Rev Chir Orthop "
+    "Reparatrice Appar Mot. 1996;82(3):195-200"
+)
+_YOO_2008 = (
+    "Yoo JH, Chang CB, Shin KS, Seong SC, Kim TK. Anatomical references to assess the posterior "
+    "tibial slope in total knee arthroplasty: a comparison of 5 anatomical axes. J Arthroplasty. "
+    "2008;23(4):586-592"
+)
+_BELLEMANS_2002 = (
+    "Bellemans J, Banks S, Victor J, Vandenneucker H, Moemans A. Fluoroscopic analysis of the "
+    "kinematics of deep flexion in total knee arthroplasty. Influence of posterior condylar "
+    "offset. J Bone Joint Surg Br. 2002;84(1):50-53"
+)
+_TKA_SIZING = (
+    "Hitt K, Shurman JR 2nd, Greene K, et al. Anthropometric measurements of the human knee: "
+    "correlation to the sizing of current knee arthroplasty systems. J Bone Joint Surg Am. "
+    "2003;85-A Suppl 4:115-122; Mahoney OM, Kinsey T. Overhang of the femoral component in total "
+    "knee arthroplasty: risk factors and clinical consequences. J Bone Joint Surg Am. "
+    "2010;92(5):1115-1121"
+)
+_KNEE_AP_FRAME = (
+    "AP knee view. Medial and lateral come from the landmark names (the patient's); the femoral "
+    "anatomical axis runs from knee_femoral_axis_proximal to knee_femoral_axis_distal, the "
+    "proximal tibial anatomical axis from knee_tibial_axis_proximal to knee_tibial_axis_distal "
+    "(mid-diaphyseal points, docs/landmarks.md)."
+)
+_KNEE_LAT_FRAME = (
+    "Lateral knee view of one knee (its side from ImageLaterality or the caller). Anterior and "
+    "posterior come from the landmarks themselves, never from the screen."
+)
+
+_KNEE_AP_DEFS = (
+    MeasurementDefinition(
+        name="aldfa_{side}_deg",
+        unit="deg",
+        title="Anatomical lateral distal femoral angle (aLDFA)",
+        definition=(
+            "Lateral angle between the distal femoral anatomical axis (from knee_femoral_axis_distal "
+            "towards knee_femoral_axis_proximal) and the distal femoral joint line (the tangent "
+            "through the most distal points of the medial and lateral condyles). " + _KNEE_AP_FRAME
+        ),
+        sign="unsigned; above the range: distal femoral varus, below: distal femoral valgus",
+        reference=_PALEY_2002 + " (normal 81 deg, 79-83 deg).",
+        normal_range=(79.0, 83.0),
+        landmarks=("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "femoral_condyle_medial",
+                   "femoral_condyle_lateral"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="ampta_{side}_deg",
+        unit="deg",
+        title="Medial proximal tibial angle to the tibial anatomical axis (MPTA, AP knee)",
+        definition=(
+            "Medial angle between the proximal tibial anatomical axis (from knee_tibial_axis_proximal "
+            "towards knee_tibial_axis_distal) and the proximal tibial joint line (through the medial "
+            "and lateral margins of the plateau). In the tibia the anatomical and mechanical axes are "
+            "nearly parallel, so this is Paley's MPTA (mpta_{side}_deg on the long-leg view). "
+            + _KNEE_AP_FRAME
+        ),
+        sign="unsigned; below 85 deg: proximal tibial varus, above 90 deg: proximal tibial valgus",
+        reference=_PALEY_2002 + " (normal 87 deg, 85-90 deg; the same for the anatomical and mechanical axes).",
+        normal_range=(85.0, 90.0),
+        landmarks=("knee_tibial_axis_proximal", "knee_tibial_axis_distal", "tibial_plateau_medial",
+                   "tibial_plateau_lateral"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="fta_{side}_deg",
+        unit="deg",
+        title="Femorotibial anatomical angle (anatomical tibiofemoral angle)",
+        definition=(
+            "Angle between the distal femoral anatomical axis (proximal -> distal) and the proximal "
+            "tibial anatomical axis (proximal -> distal), as the deviation from collinear axes; "
+            "lateral is the direction from femoral_condyle_medial to femoral_condyle_lateral. "
+            + _KNEE_AP_FRAME
+        ),
+        sign=(
+            "valgus positive (the tibia turns laterally from the femoral axis), varus negative; the "
+            "classic lateral femorotibial angle is 180 minus this value"
+        ),
+        reference=(
+            _PALEY_2002 + " (from aLDFA 81 and MPTA 87 deg the anatomical axes meet at about 6 deg "
+            "valgus); " + _MORELAND_1987 + "."
+        ),
+        normal_range=(4.0, 8.0),
+        landmarks=("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
+                   "knee_tibial_axis_distal", "femoral_condyle_medial", "femoral_condyle_lateral"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="femoral_condylar_width_{side}_mm",
+        unit="mm",
+        title="Femoral condylar medial-lateral width",
+        definition=(
+            "Distance between the most medial and the most lateral points of the distal femur "
+            "(femoral_epicondyle_medial and femoral_epicondyle_lateral) on the AP knee view: the "
+            "bony ML width a femoral component is sized to (no ML overhang)."
+        ),
+        sign="unsigned",
+        reference=_TKA_SIZING + ".",
+        normal_range=None,
+        landmarks=("femoral_epicondyle_medial", "femoral_epicondyle_lateral"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="tibial_plateau_width_{side}_mm",
+        unit="mm",
+        title="Tibial plateau medial-lateral width",
+        definition=(
+            "Distance between the medial and lateral margins of the tibial plateau "
+            "(tibial_plateau_medial, tibial_plateau_lateral) on the AP knee view: the width a "
+            "tibial tray is sized to."
+        ),
+        sign="unsigned",
+        reference=_TKA_SIZING + ".",
+        normal_range=None,
+        landmarks=("tibial_plateau_medial", "tibial_plateau_lateral"),
+        sided=True,
+    ),
+)
+
+_KNEE_LAT_DEFS = (
+    MeasurementDefinition(
+        name="posterior_tibial_slope_{side}_deg",
+        unit="deg",
+        title="Posterior tibial slope (to the proximal tibial anatomical axis)",
+        definition=(
+            "Angle between the medial plateau line (tibial_plateau_anterior -> "
+            "tibial_plateau_posterior, the subchondral rims) and the perpendicular to the proximal "
+            "tibial anatomical axis (PTAA: knee_tibial_axis_proximal -> knee_tibial_axis_distal, the "
+            "midpoints of the tibial diaphysis about 5 and 15 cm below the joint), on the lateral "
+            "view. " + _KNEE_LAT_FRAME
+        ),
+        sign="positive when the plateau descends posteriorly (posterior slope), negative anterior slope",
+        reference=(
+            _BRAZIER_1996 + " (the proximal tibial anatomical axis as the reference); " + _YOO_2008
+            + " (mean about 10 deg to the PTAA in a TKA population; reported normal means 7-10 deg)."
+        ),
+        normal_range=(5.0, 12.0),
+        landmarks=("knee_tibial_axis_proximal", "knee_tibial_axis_distal", "tibial_plateau_anterior",
+                   "tibial_plateau_posterior"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="femoral_ap_dimension_{side}_mm",
+        unit="mm",
+        title="Femoral anteroposterior dimension",
+        definition=(
+            "Distance from the anterior femoral cortex (femoral_anterior_cortex) to the posterior "
+            "condylar tangent (femoral_posterior_condyle), measured perpendicular to the distal "
+            "femoral anatomical axis (knee_femoral_axis_proximal -> knee_femoral_axis_distal) on the "
+            "lateral view: the anterior-referencing AP size of a femoral component. "
+            + _KNEE_LAT_FRAME
+        ),
+        sign="unsigned",
+        reference=_TKA_SIZING + ".",
+        normal_range=None,
+        landmarks=("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "femoral_anterior_cortex",
+                   "femoral_posterior_condyle"),
+        sided=True,
+    ),
+    MeasurementDefinition(
+        name="posterior_condylar_offset_{side}_mm",
+        unit="mm",
+        title="Posterior condylar offset (PCO)",
+        definition=(
+            "Distance from the posterior condylar tangent (femoral_posterior_condyle) to the "
+            "prolonged posterior cortex of the femoral diaphysis (the line through "
+            "femoral_posterior_cortex parallel to the distal femoral anatomical axis), measured "
+            "perpendicular to that axis on the lateral view. " + _KNEE_LAT_FRAME
+        ),
+        sign="positive when the condyles lie posterior to the cortex line",
+        reference=_BELLEMANS_2002 + " (compare with the other side and with the planned component).",
+        normal_range=None,
+        landmarks=("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "femoral_posterior_cortex",
+                   "femoral_posterior_condyle"),
+        sided=True,
+    ),
+)
+
+#: The views of the knee measured by :func:`orthoplan.measurements.knee.measure_knee`.
+KNEE_VIEWS = ("knee-ap", "knee-lateral")
+#: Knee-view measurement definitions by (template) name; ``jlca_{side}_deg`` (AP knee) is the
+#: long-leg definition, reused.
+KNEE_DEFINITIONS: Mapping[str, MeasurementDefinition] = MappingProxyType(
+    {d.name: d for d in _KNEE_AP_DEFS + _KNEE_LAT_DEFS}
+)
+
+
+def knee_measurement_names(view: str, sides: tuple[Side, ...] = (Side.RIGHT, Side.LEFT)) -> tuple[str, ...]:
+    """Every concrete measurement name of a knee view, per side (right, then left).
+
+    >>> knee_measurement_names("knee-lateral", (Side.LEFT,))
+    ('posterior_tibial_slope_left_deg', 'femoral_ap_dimension_left_mm', 'posterior_condylar_offset_left_mm')
+    """
+    if view == "knee-ap":
+        defs = _KNEE_AP_DEFS[:2] + (LOWER_LIMB_DEFINITIONS["jlca_{side}_deg"],) + _KNEE_AP_DEFS[2:]
+    elif view == "knee-lateral":
+        defs = _KNEE_LAT_DEFS
+    else:
+        raise MeasurementError(f"unknown knee view {view!r}: one of {', '.join(KNEE_VIEWS)}")
+    return tuple(d.name.format(side=s.value) for s in sides for d in defs)
+
 
 def _names(defs: tuple[MeasurementDefinition, ...]) -> tuple[str, ...]:
     out: list[str] = [d.name for d in defs if not d.sided]
@@ -472,14 +682,14 @@ def split_name(name: str) -> tuple[MeasurementDefinition, Side | None]:
     for table in (DEFINITIONS, LOWER_LIMB_DEFINITIONS):
         if name in table and not table[name].sided:
             return table[name], None
-    for d in _DEFS + _LOWER_DEFS:
+    for d in _DEFS + _LOWER_DEFS + _KNEE_AP_DEFS + _KNEE_LAT_DEFS:
         if d.sided:
             for s in Side:
                 if d.name.format(side=s.value) == name:
                     return d, s
     raise MeasurementError(
         f"unknown measurement {name!r}; known measurements: "
-        f"{', '.join(measurement_names() + lower_limb_measurement_names())}"
+        f"{', '.join(measurement_names() + lower_limb_measurement_names() + knee_measurement_names('knee-ap') + knee_measurement_names('knee-lateral'))}"
     )
 
 
@@ -489,6 +699,8 @@ def definition_for(name: str) -> MeasurementDefinition:
         return DEFINITIONS[name]
     if name in LOWER_LIMB_DEFINITIONS:
         return LOWER_LIMB_DEFINITIONS[name]
+    if name in KNEE_DEFINITIONS:
+        return KNEE_DEFINITIONS[name]
     return split_name(name)[0]
 
 
@@ -588,6 +800,34 @@ def measurements_markdown() -> str:
         "the frontal-plane angles assume a true AP of the knee (patella forward): rotation of the",
         "limb changes them.",
         "",
+        "# Knee measurements (AP and lateral knee radiographs)",
+        "",
+        "Computed by `orthoplan.measurements.measure_knee` (`orthoplan.pipeline` uses it for",
+        "`view=\"knee-ap\"` and `view=\"knee-lateral\"`), with the same rules: mm at the anatomy,",
+        "the patient's sides, absent values listed with the reason, \"assumed scale\" on lengths.",
+        "Only the sides that have knee landmarks are measured (a lateral view shows one knee).",
+        "",
+        "* **Axes.** A knee film does not show the hip or the ankle: the femoral axis is the distal",
+        "  femoral **anatomical** axis (`knee_femoral_axis_proximal` → `knee_femoral_axis_distal`,",
+        "  mid-diaphyseal points about 15 and 9 cm above the joint) and the tibial axis the proximal",
+        "  tibial anatomical axis (`knee_tibial_axis_proximal` → `knee_tibial_axis_distal`, about 5",
+        "  and 15 cm below the plateau). The posterior tibial slope is measured to the latter (Brazier",
+        "  et al.'s proximal tibial anatomical axis).",
+        "* **AP knee.** `aldfa`, `ampta`, `jlca` (the long-leg definition), `fta` (valgus positive)",
+        "  and the femoral condylar and tibial plateau widths that size a total knee.",
+        "* **Lateral knee.** Posterior tibial slope, femoral AP dimension (anterior cortex to",
+        "  posterior condylar tangent, perpendicular to the femoral axis; sizes the femoral",
+        "  component with `template_knee(..., lateral=plan)`) and posterior condylar offset.",
+        "",
+        "| Name | Unit | Definition | Sign convention | Adult normal range | Landmarks | Reference |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += _rows(_KNEE_AP_DEFS + _KNEE_LAT_DEFS, "optional")
+    lines += [
+        "",
+        "Knee-view angles depend on the limb's rotation at acquisition (a true AP with the patella",
+        "forward; a true lateral with the posterior condyles superimposed).",
+        "",
     ]
     return "\n".join(lines)
 
@@ -626,7 +866,8 @@ def landmarks_markdown() -> str:
         names = f"`{anatomy}_right`, `{anatomy}_left`"
         code = f"{ld.code[0]}, `{ld.code[1]}`, \"{ld.code[2]}\""
         used = ", ".join(
-            f"`{d.name}`" for d in _DEFS + _LOWER_DEFS if anatomy in d.landmarks + d.optional_landmarks
+            f"`{d.name}`" for d in _DEFS + _LOWER_DEFS + _KNEE_AP_DEFS + _KNEE_LAT_DEFS
+            if anatomy in d.landmarks + d.optional_landmarks
         ) or "—"
         lines.append(
             f"| `{anatomy}` | {names} | {_cell(ld.definition)} | {'yes' if ld.circle else 'no'} | {code} | {used} |"

@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
 from ..errors import OrthoplanError
 from ..geometry import rc_array_from_xy, xy_array_from_rc
 from ..model import LandmarkName
+from ..pipeline import VIEWS
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,11 @@ class PlanningDock(QWidget):
         self.session = None
         self._syncing = False
         self.plan_button = QPushButton("Calibrate + detect")
+        self.view = QComboBox()
+        self.view.addItems(["auto", *VIEWS])  # auto: from the header and the image's shape
         self.side = QComboBox()
         self.side.addItems(["left", "right"])
-        self.template_button = QPushButton("Template hip")
+        self.template_button = QPushButton("Template")
         self.archive = QLineEdit(default_archive_url())
         self.save_button = QPushButton("Save SR + GSPS")
         self.status = QLabel("")
@@ -75,6 +78,8 @@ class PlanningDock(QWidget):
         row.addWidget(self.side)
         row.addWidget(self.template_button)
         layout = QVBoxLayout()
+        layout.addWidget(QLabel("view"))
+        layout.addWidget(self.view)
         for w in (self.plan_button,):
             layout.addWidget(w)
         layout.addLayout(row)
@@ -110,7 +115,10 @@ class PlanningDock(QWidget):
 
         rad = self._radiograph()
         cal = calibrate_radiograph(rad)
-        self.session = PlanningSession(rad, plan_radiograph(rad, calibration=cal),
+        view = None if self.view.currentText() == "auto" else self.view.currentText()
+        # a knee view's side: the header's laterality, else the side chosen in the widget
+        side = self.side.currentText() if view == "knee-lateral" and not rad.image_laterality else None
+        self.session = PlanningSession(rad, plan_radiograph(rad, calibration=cal, view=view, side=side),
                                        archive_url=self.archive.text() or None)
         self.session.on_change(lambda _plan: self.refresh())
         self.refresh()

@@ -302,9 +302,12 @@ def test_created_is_kept_verbatim_and_drives_content_time(tmp_path, dx_header, d
 def test_rich_plan_fixture_is_rich(cr_plan):
     """Guards the round-trip test itself: it must cover what the SR has to carry."""
     # every AP-pelvis landmark (the long-leg vocabulary's round trip: tests/lower_limb/test_dicom.py)
+    # and the knee views': tests/knee_views/test_knee_pipeline.py)
+    from orthoplan.measurements.knee import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY
     from orthoplan.measurements.lower_limb import LONG_LEG_ANATOMY
 
-    assert len(cr_plan.landmarks) == sum(n.anatomy not in LONG_LEG_ANATOMY for n in LandmarkName)
+    other_views = set(LONG_LEG_ANATOMY) | set(KNEE_AP_ANATOMY) | set(KNEE_LATERAL_ANATOMY)
+    assert len(cr_plan.landmarks) == sum(n.anatomy not in other_views for n in LandmarkName)
     assert sum(lm.radius_px is not None for lm in cr_plan.landmarks) == 2
     assert {lm.source for lm in cr_plan.landmarks} == {"auto", "manual", "refined"}
     assert any(m.notes for m in cr_plan.measurements)
