@@ -2,15 +2,19 @@
 
 Run: ``python -m pytest benchmarks/bench_batch.py --benchmark-only -s``
 
-Each image goes load → calibrate (ball) → detect → measure → row, with 1 and with 2 local
-worker processes. Printed and kept in ``extra_info``: steady-state images/s (from the first
-to the last row, so process start-up is excluded), scaling efficiency
-``rate(2) / (2 × rate(1))``, and each worker's peak resident memory (the ``worker_peak_rss_mib``
-column). Targets (issue 6): ≥ 2 images/s per core, efficiency ≥ 0.85, < 1 GiB per worker.
+Each image goes load → calibrate (ball) → detect → measure → row, in 1 and in 2 local worker
+processes (the main process only collects the rows and writes the journal and the table).
+The machine this runs on is shared and its speed drifts by ±25 % from minute to minute, so
+the runs alternate (1, 2, 1, 2, …, ``ROUNDS`` of each) and the medians are reported: steady-state
+images/s (from the first to the last row of a run, so process start-up is excluded), scaling
+efficiency ``median rate(2) / (2 × median rate(1))``, each worker's peak resident memory
+(the ``worker_peak_rss_mib`` column), and every round's rate. Targets (issue 6): ≥ 2 images/s
+per core, efficiency ≥ 0.85, < 1 GiB per worker.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -18,8 +22,8 @@ import pytest
 
 from orthoplan import batch, synthetic
 
-N_IMAGES = 16
-RATES: dict[int, float] = {}
+N_IMAGES = 20
+ROUNDS = 3
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +46,26 @@ def _run(cohort: Path, out: Path, workers: int) -> dict:
             "ok": int((df["status"] == "ok").sum())}
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_batch_throughput(benchmark, cohort, tmp_path, workers):
-    result = benchmark.pedantic(_run, args=(cohort, tmp_path / "r.parquet", workers), rounds=1, iterations=1)
-    RATES[workers] = result["rate"]
-    benchmark.extra_info.update(images_per_s=round(result["rate"], 3), peak_rss_mib=result["peak_rss_mib"],
-                                ok_rows=result["ok"])
-    if workers == 2 and 1 in RATES:
-        benchmark.extra_info["scaling_efficiency"] = round(RATES[2] / (2 * RATES[1]), 3)
-    print(f"\nworkers={workers}: {result['rate']:.2f} images/s steady, peak {result['peak_rss_mib']:.0f} MiB "
-          f"per worker, {result['ok']}/{N_IMAGES} ok"
-          + (f", efficiency {RATES[2] / (2 * RATES[1]):.2f}" if workers == 2 and 1 in RATES else ""))
-    assert result["ok"] == N_IMAGES
+def _alternating(cohort: Path, folder: Path) -> dict[int, list[dict]]:
+    runs: dict[int, list[dict]] = {1: [], 2: []}
+    for k in range(ROUNDS):
+        for workers in (1, 2):
+            runs[workers].append(_run(cohort, folder / f"r{workers}_{k}.parquet", workers))
+    return runs
+
+
+def test_batch_throughput_and_scaling(benchmark, cohort, tmp_path):
+    runs = benchmark.pedantic(_alternating, args=(cohort, tmp_path), rounds=1, iterations=1)
+    rate = {w: statistics.median(r["rate"] for r in rs) for w, rs in runs.items()}
+    peak = max(r["peak_rss_mib"] for rs in runs.values() for r in rs)
+    efficiency = rate[2] / (2 * rate[1])
+    benchmark.extra_info.update(
+        images_per_s_1_worker=round(rate[1], 3), images_per_s_2_workers=round(rate[2], 3),
+        scaling_efficiency=round(efficiency, 3), peak_rss_mib=peak,
+        rounds_1_worker=[round(r["rate"], 3) for r in runs[1]], rounds_2_workers=[round(r["rate"], 3) for r in runs[2]],
+    )
+    rounds = {w: ", ".join(f"{r['rate']:.2f}" for r in rs) for w, rs in runs.items()}
+    print(f"\n{N_IMAGES} images, {ROUNDS} alternating rounds: 1 worker median {rate[1]:.2f} images/s "
+          f"(rounds {rounds[1]}); 2 workers median {rate[2]:.2f} images/s (rounds {rounds[2]}); "
+          f"efficiency {efficiency:.2f}; peak {peak:.0f} MiB per worker")
+    assert all(r["ok"] == N_IMAGES for rs in runs.values() for r in rs)

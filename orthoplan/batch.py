@@ -457,10 +457,12 @@ class _Progress:
 
 
 def _run_local(items: Sequence[Input], options: BatchOptions, workers: int) -> Iterator[dict[str, Any]]:
-    if workers <= 1:
+    """``workers`` processes measure, this process only collects (0, or a single input: here)."""
+    if workers == 0 or len(items) == 1:
         for item in items:
             yield measure_input(item, options)
         return
+    workers = min(workers, len(items))
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -511,8 +513,10 @@ def iter_rows(
 
     ``client`` (a ``dask.distributed.Client``) or ``scheduler`` (``tcp://HOST:8786``) runs
     the work on a Dask cluster; the workers read the images where they are, so paths must
-    be valid on the workers (or use archive inputs). Otherwise ``workers`` local processes
-    (default: the machine's cores; 1 runs in this process).
+    be valid on the workers (or use archive inputs). Otherwise ``workers`` local worker
+    processes measure (default: the machine's cores) while this one collects the rows, so
+    writing the table overlaps the measuring; ``workers=0`` measures in this process (for
+    debugging; a single input is always measured here).
     """
     options = options or BatchOptions()
     skipped = set(skip)
@@ -537,7 +541,9 @@ def iter_rows(
         yield from _run_dask(items, options, client)
         return
     n = workers if workers is not None else (os.cpu_count() or 1)
-    yield from _run_local(items, options, max(1, min(n, len(items))))
+    if n < 0:
+        raise PlanError(f"workers must be 0 (this process) or more, got {n}")
+    yield from _run_local(items, options, n)
 
 
 def run_batch(

@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import CalibrationError
-from .geometry import fit_circle, rc_array_from_xy
+from .geometry import block_mean, fit_circle, rc_array_from_xy
 from .model import Calibration, CalibrationSource, SpacingTags
 
 __all__ = [
@@ -226,7 +226,7 @@ def _coarse_candidates(img: np.ndarray, rmin: float, rmax: float, aspect: float,
     f = max(f, int(math.ceil(max(img.shape) / 1200)))
     f = min(f, max(1, int(rmin // 3)))  # keep at least ~3 coarse pixels of radius
     rows, cols = (img.shape[0] // f) * f, (img.shape[1] // f) * f
-    small = img[:rows, :cols].reshape(rows // f, f, cols // f, f).mean(axis=(1, 3)) if f > 1 else img
+    small = block_mean(img, f) if f > 1 else img
     lo, hi = np.percentile(small, [40.0, 99.99])
     if not hi > lo:
         return []

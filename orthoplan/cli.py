@@ -415,7 +415,7 @@ def _add_batch_parsers(sub) -> None:
     b.add_argument("--out", required=True, help="results.csv or results.parquet")
     b.add_argument("--archive", metavar="URL", help="archive to query (with --query)")
     b.add_argument("--query", metavar="Q", help="instance query, e.g. 'Modality=DX&BodyPartExamined=PELVIS'")
-    b.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores)")
+    b.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores; 0 measures in this process, for debugging)")
     b.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on this Dask cluster instead")
     b.add_argument("--include-patient-id", action="store_true", help="add the PatientID column (off by default)")
     b.add_argument("--store-plans", metavar="URL", help="also store each image's SR and GSPS in this archive")

@@ -216,3 +216,29 @@ def circle_polyline(cx: float, cy: float, r: float, n: int = 72) -> np.ndarray:
     """``(n, 2)`` points on a circle (for drawing), first point not repeated."""
     t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
     return np.c_[cx + r * np.cos(t), cy + r * np.sin(t)]
+
+
+# --------------------------------------------------------------------------- images
+
+
+def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over ``factor × factor`` blocks (the ragged last row/column is dropped).
+
+    >>> block_mean(np.arange(16, dtype=float).reshape(4, 4), 2).tolist()
+    [[2.5, 4.5], [10.5, 12.5]]
+    """
+    a = np.asarray(image, dtype=np.float32)
+    if factor == 1:
+        return a.copy()
+    r, c = (a.shape[0] // factor) * factor, (a.shape[1] // factor) * factor
+    # strided in-place adds: 2-4x faster than ndarray.sum over the short block axes
+    rows = a[:r, :c].reshape(r // factor, factor, c)
+    acc = rows[:, 0, :].copy()
+    for i in range(1, factor):
+        acc += rows[:, i, :]
+    cols = acc.reshape(r // factor, c // factor, factor)
+    out = cols[:, :, 0].copy()
+    for j in range(1, factor):
+        out += cols[:, :, j]
+    out /= np.float32(factor * factor)
+    return out

@@ -32,9 +32,9 @@ def _downsample(image: np.ndarray, max_size_px: int) -> tuple[np.ndarray, int]:
     factor = max(1, int(np.ceil(max(image.shape) / max_size_px)))
     if factor == 1:
         return image, 1
-    r, c = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
-    small = image[:r, :c].reshape(r // factor, factor, c // factor, factor).mean(axis=(1, 3))
-    return small, factor
+    from .geometry import block_mean
+
+    return block_mean(image, factor), factor
 
 
 def draw_layers(ax: Any, layers: tuple[OverlayLayer, ...], *, fontsize: float = 9.0) -> list[Any]:

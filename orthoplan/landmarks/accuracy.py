@@ -246,18 +246,24 @@ def evaluate_real_landmarks(radiograph) -> dict:
     return out
 
 
+def _landmark_table(rows: dict) -> list[str]:
+    """Markdown rows of the per-landmark table (detection rate, errors, confident misses)."""
+    out = ["| landmark | n | detected | mean error (mm) | 95th pct (mm) | max (mm) | confident misses |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for k, r in rows.items():
+        out.append(f"| `{k}` | {r['n']} | {100 * r['rate']:.0f} % | {r['mean_mm']:.2f} | {r['p95_mm']:.2f} | "
+                   f"{r['max_mm']:.2f} | {r['confident_misses']} |")
+    return out
+
+
 def markdown(result: dict, real: dict | None = None) -> str:
     """The result as a markdown table (docs/accuracy.md)."""
     lines = [
         f"Synthetic cases: {result['cases']} (`synthetic_variants`), detection median "
         f"{result['median_time_s'] * 1000:.0f} ms per 1000×1200 image.",
         "",
-        "| landmark | n | detected | mean error (mm) | 95th pct (mm) | max (mm) | confident misses |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        *_landmark_table(result["rows"]),
     ]
-    for k, r in result["rows"].items():
-        lines.append(f"| `{k}` | {r['n']} | {100 * r['rate']:.0f} % | {r['mean_mm']:.2f} | {r['p95_mm']:.2f} | "
-                     f"{r['max_mm']:.2f} | {r['confident_misses']} |")
     if result.get("head_radius_mean_mm") is not None:
         lines += ["", f"Femoral head radius error (native heads): mean {result['head_radius_mean_mm']:.2f} mm, "
                       f"95th percentile {result['head_radius_p95_mm']:.2f} mm."]
@@ -375,12 +381,8 @@ def markdown_long_leg(result: dict) -> str:
         f"Synthetic long legs: {result['cases']} (`limb_variants`), detection median "
         f"{result['median_time_s'] * 1000:.0f} ms per 1950×720 image.",
         "",
-        "| landmark | n | detected | mean error (mm) | 95th pct (mm) | max (mm) | confident misses |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        *_landmark_table(result["rows"]),
     ]
-    for k, r in result["rows"].items():
-        lines.append(f"| `{k}` | {r['n']} | {100 * r['rate']:.0f} % | {r['mean_mm']:.2f} | {r['p95_mm']:.2f} | "
-                     f"{r['max_mm']:.2f} | {r['confident_misses']} |")
     h = result["hka"]
     if h["measured"]:
         lines += ["", f"HKA from detected landmarks: measured on {h['measured']} of {h['legs']} legs; error mean "
@@ -467,12 +469,8 @@ def markdown_knee(result: dict) -> str:
         f"Synthetic {result['view']} knees: {result['cases']} (`knee_variants`), detection median "
         f"{result['median_time_s'] * 1000:.0f} ms per 950×700 image.",
         "",
-        "| landmark | n | detected | mean error (mm) | 95th pct (mm) | max (mm) | confident misses |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        *_landmark_table(result["rows"]),
     ]
-    for k, r in result["rows"].items():
-        lines.append(f"| `{k}` | {r['n']} | {100 * r['rate']:.0f} % | {r['mean_mm']:.2f} | {r['p95_mm']:.2f} | "
-                     f"{r['max_mm']:.2f} | {r['confident_misses']} |")
     lines += ["", "| measurement from detected landmarks | measured | mean error | 95th pct | max |",
               "| --- | --- | --- | --- | --- |"]
     for m, r in result["measurements"].items():

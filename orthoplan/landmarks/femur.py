@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .common import CircleFit, sample, subpixel_peak
+from .common import CircleFit, sample, subpixel_peak, subpixel_peaks
 from .context import Context
 from .metal import METAL_LEVEL
 from .heads import HEAD_DIAMETER_MM, fit_head_circle, hough_bright_circles
@@ -279,7 +279,11 @@ def _band(profile: np.ndarray, step_mm: float, width_mm: tuple[float, float]) ->
     >>> _band(p, 1.0, (20.0, 40.0))
     (0.5, 9, 39)
     """
-    g = np.gradient(profile)
+    return _band_of_gradient(np.gradient(profile), step_mm, width_mm)
+
+
+def _band_of_gradient(g: np.ndarray, step_mm: float, width_mm: tuple[float, float]) -> tuple[float, int, int]:
+    """:func:`_band` of a profile whose gradient (per sample) ``g`` is already known."""
     n = len(g)
     lo, hi = int(width_mm[0] / step_mm), int(math.ceil(width_mm[1] / step_mm))
     rise = np.nonzero((g[1:-1] > 0) & (g[1:-1] >= g[:-2]) & (g[1:-1] >= g[2:]))[0] + 1
@@ -369,7 +373,6 @@ def _fit_midline(ctx: Context, ax: Axis, lo_v: float, hi_v: float,
 
     step = max(0.25, ctx.mm)
     vv = np.arange(lo_v, hi_v, step)
-    mids, uus, widths, scores = [], [], [], []
     u_all = np.arange(u_range[0], u_range[1], 3.0)
     U, V = np.meshgrid(u_all, vv, indexing="ij")
     P = sample(ctx.display, ax.point(U, V))
@@ -377,20 +380,15 @@ def _fit_midline(ctx: Context, ax: Axis, lo_v: float, hi_v: float,
     if inside.sum() < 6:
         return None
     u_all, P = u_all[inside], gaussian_filter1d(unmetal(P[inside], axis=1), 0.6 / step, axis=1)
-    for u, p in zip(u_all, P):  # a stem leaves the cortices' edges (unmetal)
-        sc, i, j = _band(p, step, SHAFT_WIDTH_MM)
-        if i < 0:
-            continue
-        g = np.gradient(p)
-        a = vv[0] + subpixel_peak(g, i) * step
-        b = vv[0] + subpixel_peak(-g, j) * step
-        mids.append(0.5 * (a + b))
-        widths.append(abs(b - a))
-        uus.append(u)
-        scores.append(sc)
-    if len(mids) < 6:
+    G = np.gradient(P, axis=1)
+    bands = [(k, *_band_of_gradient(g, step, SHAFT_WIDTH_MM)) for k, g in enumerate(G)]  # (row, score, i, j)
+    found = np.array([b for b in bands if b[2] >= 0]).reshape(-1, 4)
+    if len(found) < 6:
         return None
-    uus, mids, widths, scores = map(np.asarray, (uus, mids, widths, scores))
+    rows, rises, falls = (found[:, c].astype(np.intp) for c in (0, 2, 3))
+    a = vv[0] + subpixel_peaks(G[rows], rises) * step
+    b = vv[0] + subpixel_peaks(-G[rows], falls) * step
+    uus, mids, widths, scores = u_all[rows], 0.5 * (a + b), np.abs(b - a), found[:, 1]
     # keep the rows consistent with the band (width and position), then fit v = a + b u
     wmed = np.median(widths[len(widths) // 3:])
     keep = (np.abs(widths - wmed) < 0.12 * wmed) & (scores > 0.3 * np.median(scores))
@@ -483,12 +481,15 @@ def find_lesser_trochanter(ctx: Context, head: Head, shaft: Shaft) -> Found | No
     g = np.gradient(img, step, axis=1)
     ref = cortex_step(ctx, shaft)
     thr = 0.25 * ref
+    # per row the outermost rising edge: the first local maximum of the gradient above thr
+    # (what _edges_1d finds on one profile), all rows at once
+    gu = np.gradient(img, axis=1)  # per sample, as _edges_1d sees it
+    edge = np.zeros(g.shape, bool)
+    edge[:, 1:-1] = (gu[:, 1:-1] >= gu[:, :-2]) & (gu[:, 1:-1] >= gu[:, 2:]) & (gu[:, 1:-1] > thr * step)
+    has = edge.any(axis=1)
+    first = np.argmax(edge, axis=1)
     m = np.full(len(us), np.nan)
-    for k in range(len(us)):
-        idx = _edges_1d(img[k], thr * step)
-        if len(idx):
-            i = int(idx[0])
-            m[k] = -(vs[0] + subpixel_peak(g[k], i) * step)
+    m[has] = -(vs[0] + subpixel_peaks(g[has], first[has]) * step)
     ok = np.isfinite(m)
     log.debug("LT outline (u, m): %s", [(float(u), round(float(x), 1)) for u, x in zip(us[::4], m[::4])])
     if ok.sum() < 20:
@@ -617,13 +618,15 @@ def find_neck(ctx: Context, head: Head, shaft: Shaft) -> tuple[Found, np.ndarray
     ss = np.arange(0.9 * R, 1.6 * R, 1.0)
     ts = np.arange(-1.2 * R, 1.2 * R, 0.5)
     best = None
-    for alpha in np.arange(10.0, 71.0, 2.0):
-        a = math.radians(alpha)
-        e = math.cos(a) * n + math.sin(a) * d
-        f = np.array([-e[1], e[0]])
-        S, T = np.meshgrid(ss, ts, indexing="ij")
-        pts = head.xy + (S[..., None] * e + T[..., None] * f) / ctx.mm
-        g = sample(ctx.display, pts)
+    alphas = np.arange(10.0, 71.0, 2.0)
+    a_r = np.radians(alphas)[:, None]
+    es = np.cos(a_r) * n + np.sin(a_r) * d  # (alphas, 2)
+    fs = np.c_[-es[:, 1], es[:, 0]]
+    S, T = np.meshgrid(ss, ts, indexing="ij")
+    # every direction's (ss x ts) grid sampled at once: (alphas, ss, ts)
+    grids = sample(ctx.display, head.xy + (S[None, ..., None] * es[:, None, None, :]
+                                           + T[None, ..., None] * fs[:, None, None, :]) / ctx.mm)
+    for alpha, e, f, g in zip(alphas, es, fs, grids):
         if not np.isfinite(g).all():
             continue
         prof = gaussian_filter1d(g.mean(axis=0), 1.0)
@@ -639,9 +642,9 @@ def find_neck(ctx: Context, head: Head, shaft: Shaft) -> tuple[Found, np.ndarray
         return None
     _, alpha, e, f = best
     mids, widths, svals = [], [], []
-    for s_ in np.arange(0.8 * R, 1.7 * R, 0.5):
-        pts = head.xy + (s_ * e[None, :] + ts[:, None] * f[None, :]) / ctx.mm
-        p = sample(ctx.display, pts)
+    s_all = np.arange(0.8 * R, 1.7 * R, 0.5)
+    rows = sample(ctx.display, head.xy + (s_all[:, None, None] * e + ts[None, :, None] * f) / ctx.mm)
+    for s_, p in zip(s_all, rows):
         if not np.isfinite(p).all():
             continue
         p = gaussian_filter1d(p, 1.0)
@@ -669,7 +672,6 @@ def find_neck(ctx: Context, head: Head, shaft: Shaft) -> tuple[Found, np.ndarray
     slope = float(np.sum(mids * svals) / np.sum(svals * svals))
     e2 = e + slope * f
     e2 /= np.linalg.norm(e2)
-    f2 = np.array([-e2[1], e2[0]])
     # narrowest width: vertex of a parabola through the widths around the least one
     k = int(np.argmin(widths))
     near = np.abs(svals - svals[k]) <= 0.3 * R

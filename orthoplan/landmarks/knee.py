@@ -391,6 +391,32 @@ def _outer_edges(img: _Img, origin: np.ndarray, along: np.ndarray, across: np.nd
     return out
 
 
+
+def _tibial_head_ends(img, centre, below, e, width_mm: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The tibial head's outer edges along ``+e`` and ``-e`` from ``centre`` (px), just below
+    the plateau line (:func:`_outer_edges` at 1.5–2.5 mm); ``width_mm`` bounds the search."""
+    ends = []
+    for sgn in (1.0, -1.0):
+        pos = _outer_edges(img, centre, below, e * sgn, np.array([1.5, 2.0, 2.5]), width_mm, 1.0)
+        if not np.isfinite(pos).any():
+            raise _Miss("the tibial head's edge was not found")
+        ends.append(centre + sgn * float(np.nanmedian(pos)) * e / img.mm)
+    return ends[0], ends[1]
+
+
+def _line_confidence(inliers: np.ndarray, values: np.ndarray) -> float:
+    """Share of a traced line's finite samples that its robust fit kept (×1.2, at most 1)."""
+    return float(np.clip(inliers.sum() / max(1, np.isfinite(values).sum()) * 1.2, 0, 1))
+
+
+def _tibial_axis_landmarks(img, tib, plateau_mid, e, side, shape) -> tuple[list[Landmark], list[str]]:
+    """The two tibial anatomical-axis points (:data:`TIBIAL_AXIS_MM` below the plateau line)."""
+    T0 = _meet(tib.point, tib.d, plateau_mid, e)
+    tp, td, notes = _axis_points(img, T0, tib.d, TIBIAL_AXIS_MM, 1.0, shape)
+    return [_lm("knee_tibial_axis_proximal", side, tp, tib.conf * img.conf_scale),
+            _lm("knee_tibial_axis_distal", side, td, tib.conf * img.conf_scale)], notes
+
+
 def _axis_points(img: _Img, base: np.ndarray, d: np.ndarray, dists: tuple[float, float], sense: float,
                  shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Two points on an axis at ``dists`` mm from ``base`` (``sense`` -1: proximal), moved in 5 mm
@@ -486,22 +512,14 @@ def _ap(img: _Img, radiograph: Radiograph, side: Side | None, notes: list[str]):
         below = np.array([-e[1], e[0]])
         if below @ fem.d < 0:
             below = -below
-        levels = np.array([1.5, 2.0, 2.5])
-        ends = []
-        for sgn in (1.0, -1.0):
-            pos = _outer_edges(img, P_mid, below, e * sgn, levels, (15.0, 60.0), 1.0)
-            if not np.isfinite(pos).any():
-                raise _Miss("the tibial head's edge was not found")
-            ends.append(P_mid + sgn * float(np.nanmedian(pos)) * e / img.mm)
+        ends = _tibial_head_ends(img, P_mid, below, e, (15.0, 60.0))
         pl, pm = (ends[0], ends[1]) if (ends[0][0] - ends[1][0]) * lat_x > 0 else (ends[1], ends[0])
-        pconf = float(np.clip(inl.sum() / max(1, np.isfinite(rise[run]).sum()) * 1.2, 0, 1)) * min(1.0, len(x0) / 30.0)
+        pconf = _line_confidence(inl, rise[run]) * min(1.0, len(x0) / 30.0)
         found += [_lm("tibial_plateau_medial", side, pm, pconf * img.conf_scale),
                   _lm("tibial_plateau_lateral", side, pl, pconf * img.conf_scale)]
-        T0 = _meet(tib.point, tib.d, P_mid, e)
-        tp, td, more = _axis_points(img, T0, tib.d, TIBIAL_AXIS_MM, 1.0, radiograph.shape)
+        axis_lms, more = _tibial_axis_landmarks(img, tib, P_mid, e, side, radiograph.shape)
         notes += more
-        found += [_lm("knee_tibial_axis_proximal", side, tp, tib.conf * img.conf_scale),
-                  _lm("knee_tibial_axis_distal", side, td, tib.conf * img.conf_scale)]
+        found += axis_lms
     except _Miss as e:
         for a in ("tibial_plateau_medial", "tibial_plateau_lateral", "knee_tibial_axis_proximal",
                   "knee_tibial_axis_distal"):
@@ -650,23 +668,15 @@ def _lateral(img: _Img, radiograph: Radiograph, side: Side, notes: list[str]):
         below = np.array([-e[1], e[0]])
         if below @ jt.d < 0:
             below = -below
-        ends = {}
-        for sgn in (1.0, -1.0):
-            pos = _outer_edges(img, P_mid, below, e * sgn, np.array([1.5, 2.0, 2.5]), (8.0, 55.0), 1.0)
-            if not np.isfinite(pos).any():
-                raise _Miss("the tibial head's edge was not found")
-            ends[sgn] = P_mid + sgn * float(np.nanmedian(pos)) * e / img.mm
+        first, second = _tibial_head_ends(img, P_mid, below, e, (8.0, 55.0))
         # anterior rim: the end towards anterior
-        first, second = ends[1.0], ends[-1.0]
         pa_, pp_ = (first, second) if float((first - second) @ ant) > 0 else (second, first)
-        pconf = float(np.clip(inl.sum() / max(1, np.isfinite(rise[run]).sum()) * 1.2, 0, 1)) * aconf
+        pconf = _line_confidence(inl, rise[run]) * aconf
         found += [_lm("tibial_plateau_anterior", side, pa_, pconf * img.conf_scale),
                   _lm("tibial_plateau_posterior", side, pp_, pconf * img.conf_scale)]
-        T0 = _meet(tib.point, tib.d, P_mid, e)
-        tp, td, more = _axis_points(img, T0, tib.d, TIBIAL_AXIS_MM, 1.0, radiograph.shape)
+        axis_lms, more = _tibial_axis_landmarks(img, tib, P_mid, e, side, radiograph.shape)
         notes += more
-        found += [_lm("knee_tibial_axis_proximal", side, tp, tib.conf * img.conf_scale),
-                  _lm("knee_tibial_axis_distal", side, td, tib.conf * img.conf_scale)]
+        found += axis_lms
     except _Miss as e:
         for a in ("tibial_plateau_anterior", "tibial_plateau_posterior", "knee_tibial_axis_proximal",
                   "knee_tibial_axis_distal"):

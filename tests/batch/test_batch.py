@@ -192,3 +192,21 @@ def test_unreachable_scheduler_is_a_clear_error(cohort, tmp_path):
 
     with pytest.raises(PlanError, match="Dask scheduler"):
         list(batch.iter_rows([cohort / "case_001.dcm"], scheduler="tcp://127.0.0.1:9"))
+
+
+def test_workers_zero_measures_here_and_equals_a_worker_process(cohort, monkeypatch):
+    """``workers=0`` runs in this process (a patched function is called), ``workers=1`` in a
+    worker process; both give the same rows."""
+    files = sorted(cohort.glob("case_00*.dcm"))[:3]
+    opts = batch.BatchOptions(sidecar_landmarks=False)
+    here = pd.DataFrame(batch.iter_rows(files, options=opts, workers=0)).drop(columns=VOLATILE)
+    away = pd.DataFrame(batch.iter_rows(files, options=opts, workers=1)).drop(columns=VOLATILE)
+    pd.testing.assert_frame_equal(here.sort_values("input").reset_index(drop=True),
+                                  away.sort_values("input").reset_index(drop=True), check_exact=False, rtol=1e-9)
+    seen = []
+    original = batch.measure_input
+    monkeypatch.setattr(batch, "measure_input", lambda item, options: seen.append(item) or original(item, options))
+    list(batch.iter_rows(files[:2], options=opts, workers=0))
+    assert len(seen) == 2
+    with pytest.raises(batch.PlanError, match="workers must be 0"):
+        list(batch.iter_rows(files, options=opts, workers=-1))
