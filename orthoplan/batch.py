@@ -456,6 +456,25 @@ class _Progress:
             self.bar.close()
 
 
+def _exit_with_parent(poll_s: float = 0.5) -> None:
+    """Worker initializer: end this worker when the process that started it is gone.
+
+    A killed ``orthoplan batch`` (SIGKILL, an out-of-memory kill, a closed terminal) would
+    otherwise leave its workers waiting forever on a queue nobody writes to.
+    """
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="orthoplan-parent-watch", daemon=True).start()
+
+
 def _run_local(items: Sequence[Input], options: BatchOptions, workers: int) -> Iterator[dict[str, Any]]:
     """``workers`` processes measure, this process only collects (0, or a single input: here)."""
     if workers == 0 or len(items) == 1:
@@ -468,7 +487,8 @@ def _run_local(items: Sequence[Input], options: BatchOptions, workers: int) -> I
 
     # spawn: clean workers (no inherited threads or file handles); bounded in-flight work
     # keeps memory flat whatever the number of images.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_exit_with_parent) as pool:
         it = iter(items)
         pending = set()
         for item in it:

@@ -90,6 +90,24 @@ def test_rows_in_input_order_with_a_fixed_schema(one_run):
     assert [i for i in one_run["input"] if i in set(inputs)] == inputs
 
 
+def _children(pid: int) -> list[int]:
+    """The worker processes of ``pid`` (Linux /proc; spawn's resource tracker excluded)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                out.append(int(child))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 def test_kill_and_resume_gives_the_same_table(cohort, one_run, tmp_path, n_cases):
     out = tmp_path / "results.csv"
     journal = batch.journal_path(out)
@@ -101,8 +119,15 @@ def test_kill_and_resume_gives_the_same_table(cohort, one_run, tmp_path, n_cases
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read().decode()[-300:]
+    workers = _children(proc.pid)
+    assert workers, "the run measures in a worker process"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # the worker notices its parent is gone and ends (no orphan left measuring or waiting)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "a worker outlived the killed run"
     assert not out.exists(), "a killed run has not written the table"
     done_before = len(batch.read_journal(journal))
     assert 40 <= done_before < n_cases
