@@ -14,7 +14,9 @@ by sizes in mm that the image scale turns into pixels:
 * **femoral shaft** – the bone's centreline is traced row by row on a working image
   (~0.5 mm per pixel, block mean) and a line fitted to it: ``femoral_shaft_proximal`` and
   ``femoral_shaft_distal`` are the points of that (anatomical) axis 330 mm and 110 mm
-  above the knee (mid-diaphysis, for the AMA);
+  above the knee's level on it (where the line through the femoral knee centre perpendicular
+  to the mechanical axis crosses it; mid-diaphysis, for the AMA, which uses only the axis'
+  direction);
 * **knee** – the two femoral condyles as bright circles (Hough on a ~2 mm image 330–560 mm
   below the head, paired side by side on the prolonged shaft line, the calibration ball
   excluded; then a robust circle fit on radial edges at ~0.5 mm): the condylar tangent points
@@ -736,8 +738,11 @@ def _shaft_points(img: _Img, femur: _Trace, Kf: np.ndarray, H: np.ndarray):
     if d @ u_mech < 0:
         d = -d
     origin = np.array([np.polyval(coef, Kf[1]), Kf[1]])
-    # the knee's level on the axis
-    k = origin + ((Kf - origin) @ d) * d
+    # the knee's level on the axis: where the knee's transverse line (through the femoral knee
+    # centre, perpendicular to the mechanical axis) crosses the anatomical axis
+    n_mech = np.array([-u_mech[1], u_mech[0]])
+    t_k, _ = np.linalg.solve(np.column_stack([d, -n_mech]), Kf - origin)
+    k = origin + t_k * d
     sp = k - _px(img, SHAFT_PROXIMAL_MM) * d
     sd = k - _px(img, SHAFT_DISTAL_MM) * d
     conf = float(np.clip(1.0 - rms_mm / 4.0, 0.0, 1.0)) * min(1.0, sel.sum() / 20)
