@@ -761,6 +761,22 @@ class Landmarks:
         return cls.from_landmarks(items, missing)
 
 
+#: The landmark anatomies of the AP knee view (one knee; see :mod:`orthoplan.measurements.knee`).
+KNEE_AP_ANATOMY = (
+    "knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
+    "knee_tibial_axis_distal", "femoral_condyle_medial", "femoral_condyle_lateral",
+    "tibial_plateau_medial", "tibial_plateau_lateral", "femoral_epicondyle_medial",
+    "femoral_epicondyle_lateral",
+)
+#: The landmark anatomies of the lateral knee view (one knee).
+KNEE_LATERAL_ANATOMY = (
+    "knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
+    "knee_tibial_axis_distal", "femoral_anterior_cortex", "femoral_posterior_cortex",
+    "femoral_posterior_condyle", "tibial_plateau_anterior", "tibial_plateau_posterior",
+)
+
+
+
 def _order(name: LandmarkName) -> int:
     return list(LandmarkName).index(name)
 

@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LandmarkError
-from ..model import Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
+from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Calibration, Landmark, LandmarkName, Landmarks,
+                     LandmarkSource, Radiograph, Side)
 from .common import WorkImage, block_mean, sample, scale_of, subpixel_peak
 
 log = logging.getLogger(__name__)
@@ -54,19 +55,9 @@ log = logging.getLogger(__name__)
 __all__ = ["detect_knee", "detect_knee_details", "KneeDetection", "KNEE_AP_DETECTED", "KNEE_LATERAL_DETECTED",
            "knee_view_of"]
 
-#: The anatomies the AP knee detector reports (found or missing).
-KNEE_AP_DETECTED = (
-    "knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
-    "knee_tibial_axis_distal", "femoral_condyle_medial", "femoral_condyle_lateral",
-    "tibial_plateau_medial", "tibial_plateau_lateral", "femoral_epicondyle_medial",
-    "femoral_epicondyle_lateral",
-)
-#: The anatomies the lateral knee detector reports (found or missing).
-KNEE_LATERAL_DETECTED = (
-    "knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
-    "knee_tibial_axis_distal", "femoral_anterior_cortex", "femoral_posterior_cortex",
-    "femoral_posterior_condyle", "tibial_plateau_anterior", "tibial_plateau_posterior",
-)
+#: The anatomies the knee detectors report (found or missing): each view's whole vocabulary.
+KNEE_AP_DETECTED = KNEE_AP_ANATOMY
+KNEE_LATERAL_DETECTED = KNEE_LATERAL_ANATOMY
 MIN_CONFIDENCE = 0.3
 FEMORAL_AXIS_MM = (140.0, 80.0)
 TIBIAL_AXIS_MM = (50.0, 140.0)

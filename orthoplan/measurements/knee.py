@@ -41,7 +41,8 @@ import numpy as np
 
 from ..errors import MeasurementError
 from ..geometry import angle_between_deg, project_onto_line, signed_angle_deg, to_px
-from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurements, Side
+from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Calibration, ImageOrientation, LandmarkName,
+                     Landmarks, Measurements, Side)
 from .definitions import KNEE_DEFINITIONS, KNEE_VIEWS, knee_measurement_names, split_name
 from .hip import _Absent, _Context, _direction, _p, _Result, _seg, _value, measure_names
 from .lower_limb import MIN_AXIS_TO_LATERAL_DEG, jlca_deg
@@ -61,20 +62,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: The landmark anatomies of the AP knee view.
-KNEE_AP_ANATOMY = (
-    "knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
-    "knee_tibial_axis_distal", "femoral_condyle_medial", "femoral_condyle_lateral",
-    "tibial_plateau_medial", "tibial_plateau_lateral", "femoral_epicondyle_medial",
-    "femoral_epicondyle_lateral",
-)
-#: The landmark anatomies of the lateral knee view.
-KNEE_LATERAL_ANATOMY = (
-    "knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
-    "knee_tibial_axis_distal", "femoral_anterior_cortex", "femoral_posterior_cortex",
-    "femoral_posterior_condyle", "tibial_plateau_anterior", "tibial_plateau_posterior",
-)
 
 
 # --------------------------------------------------------------------------- pure functions
