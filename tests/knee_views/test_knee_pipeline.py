@@ -128,6 +128,7 @@ def test_sr_round_trip_and_validators(knee_case, tmp_path, view):
     path = tmp_path / "sr.dcm"
     sr.save_as(path, enforce_file_format=True)
     assert validate.run_dciodvfy(path) == []
+    assert validate.run_pixelmed_sr_validator(path) == []  # the TID 1500 rows of the knee group
     dump = validate.run_dsrdump(path)
     assert "Knee joint" in dump
     assert ("Posterior tibial slope" in dump) == (view == "knee-lateral")

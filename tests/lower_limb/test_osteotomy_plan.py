@@ -211,6 +211,7 @@ def test_sr_reads_back_exactly_and_passes_the_validators(planned, varus_case, tm
     path = tmp_path / "sr.dcm"
     build_sr(planned, rad.dataset).save_as(path, enforce_file_format=True)
     assert validate.run_dciodvfy(path) == []
+    assert validate.run_pixelmed_sr_validator(path) == []  # the TID 1500 rows of the osteotomy groups
     dump = validate.run_dsrdump(path)
     assert "High tibial osteotomy" in dump and "Distal femoral osteotomy" in dump
     assert "Osteotomy hinge point" in dump and "Predicted after osteotomy" in dump
