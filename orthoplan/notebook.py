@@ -95,7 +95,7 @@ class PlanningSession:
         rad = load_radiograph(source, spacing_mm=spacing_mm)
         cal = calibrate_radiograph(rad, **calibration)
         plan = plan_radiograph(rad, calibration=cal, landmarks=landmarks, view=view,
-                               side=None if side is None else Side(side).value)
+                               side=None if side is None else str(side))  # validated there
         return cls(rad, plan, archive_url=archive_url)
 
     @property

@@ -48,6 +48,19 @@ def test_session_infers_knee_views_and_templates_the_knee(knee_case):
     chosen_ap = knee_templating_summary(s_ap.plan, side)["femoral_component"]["ap_dimension_mm"]
     assert abs(chosen_ap - measured_ap) < 5.0, (chosen_ap, measured_ap)
 
+def test_session_open_refuses_bad_view_and_side_with_orthoplan_errors(knee_case):
+    from orthoplan.errors import LandmarkError
+
+    lat = knee_case("knee-lateral", seed=2, laterality_tag=False)
+    with pytest.raises(PlanError, match="unknown view"):
+        PlanningSession.open(lat.dataset, view="knee-oblique")
+    with pytest.raises(LandmarkError, match="side must be 'left' or 'right'"):
+        PlanningSession.open(lat.dataset, view="knee-lateral", side="up")
+    with pytest.raises(LandmarkError, match="does not say which"):
+        PlanningSession.open(lat.dataset, view="knee-lateral")
+    assert PlanningSession.open(lat.dataset, view="knee-lateral", side="right").plan.view == "knee-lateral"
+
+
 def test_napari_dock_offers_the_knee_views(knee_case, tmp_path):
     from napari.components import ViewerModel
     from qtpy.QtWidgets import QApplication
