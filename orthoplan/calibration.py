@@ -344,17 +344,18 @@ def _refine(img: np.ndarray, cx: float, cy: float, r0: float, aspect: float) -> 
     n_rays = 180
     cx0, cy0, r = cx, cy, r0
     result = None
-    # pass 1 finds the disc over a wide radius range at 1 px steps (coarse is enough: pass 2
-    # starts from it), pass 2 measures the rim at 0.5 px steps in a narrow band
-    for lo, hi, step in ((0.5, 1.5, 1.0), (None, None, 0.5)):
+    # pass 1 finds the disc over a wide radius range on half the rays at 1 px steps (coarse
+    # is enough: pass 2 starts from it), pass 2 measures the rim at 0.5 px steps in a
+    # narrow band on all the rays
+    for lo, hi, step, rays in ((0.5, 1.5, 1.0, n_rays // 2), (None, None, 0.5, n_rays)):
         if lo is None:
             half = max(5.0, 0.15 * r)
             r_lo, r_hi = r - half, r + half
         else:
             r_lo, r_hi = lo * r, hi * r
-        theta, edge, strength, contrast, prof = _ray_edges(img, cx0, cy0, r_lo, r_hi, aspect, n_rays, step)
+        theta, edge, strength, contrast, prof = _ray_edges(img, cx0, cy0, r_lo, r_hi, aspect, rays, step)
         ok = np.isfinite(edge)
-        if ok.sum() < n_rays // 4:
+        if ok.sum() < rays // 4:
             return None
         med_strength = float(np.median(strength[ok]))
         ok &= strength >= 0.3 * med_strength

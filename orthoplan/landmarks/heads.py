@@ -176,7 +176,7 @@ def fit_head_circle(
     sig = max(0.6, 0.3 / mm_per_px)
     sub = gaussian_filter(np.asarray(sub, dtype=np.float32), sig)
     c = np.asarray(center_xy, dtype=float) - off
-    step = max(0.25, min(1.0, 0.05 / mm_per_px))
+    step = 0.5
     rs = np.arange(lo, hi + step, step)
     ang = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
     d = np.stack([np.cos(ang), np.sin(ang)], axis=-1)
