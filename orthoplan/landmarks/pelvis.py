@@ -64,9 +64,14 @@ class HipFrame:
         replaced by interpolation along the rows, so its outline makes no edges."""
         L, I = np.meshgrid(lats, infs)
         step = abs(float(lats[1] - lats[0])) if len(lats) > 1 else 1.0
-        g = unmetal(sample(ctx.display, self.point(L, I)), axis=1, grow=int(round(4.0 / step)))  # shields, balls
-        fill = np.nanmedian(g) if np.isfinite(g).any() else 0.0
-        return np.minimum(np.where(np.isfinite(g), g, fill), METAL_LEVEL - 0.05)
+        return _without_metal(sample(ctx.display, self.point(L, I)), step)
+
+
+def _without_metal(g: np.ndarray, step: float) -> np.ndarray:
+    """:meth:`HipFrame.grid` of the samples ``g`` (rows × columns ``step`` mm apart)."""
+    g = unmetal(g, axis=1, grow=int(round(4.0 / step)))  # shields, balls
+    fill = np.nanmedian(g) if np.isfinite(g).any() else 0.0
+    return np.minimum(np.where(np.isfinite(g), g, fill), METAL_LEVEL - 0.05)
 
 
 def _u_template(step: float) -> tuple[np.ndarray, tuple[int, int]]:
@@ -174,7 +179,7 @@ def find_ischial_tuberosity(ctx: Context, frame: HipFrame,
     metal = ~np.isfinite(raw) | (raw >= METAL_LEVEL - 0.05)
     if metal.any():  # a thin shield's rim fades over several mm
         metal = ndimage.binary_dilation(metal, iterations=int(8.0 / step))
-    img = ndimage.gaussian_filter(frame.grid(ctx, lats, infs), 0.75 / step)
+    img = ndimage.gaussian_filter(_without_metal(raw, step), 0.75 / step)
     img = opening(img, disk(int(round(5.0 / step)), decomposition="sequence"))
     img = ndimage.gaussian_filter(img, 0.75 / step)
     usable = ~metal
@@ -276,7 +281,7 @@ def _lower_disc(img: np.ndarray, step: float, usable: np.ndarray) -> tuple[np.nd
         ci = np.round(pi - r * ni_).astype(int)
         cl = np.round(pl - r * nl_).astype(int)
         ok = (ci >= 0) & (ci < shape[1]) & (cl >= 0) & (cl < shape[2])
-        np.add.at(acc[k], (ci[ok], cl[ok]), w[ok])
+        acc[k] = np.bincount(ci[ok] * shape[2] + cl[ok], weights=w[ok], minlength=shape[1] * shape[2]).reshape(shape[1:])
     acc = ndimage.gaussian_filter(acc, (0.7, 1.0, 1.0)) / np.sqrt(radii)[:, None, None]
     k, ci, cl = np.unravel_index(int(np.argmax(acc)), acc.shape)
     r0 = float(radii[k])
