@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import block_mean, fit_circle, rc_array_from_xy  # noqa: F401  (block_mean: the landmark modules use it from here)
+from ..geometry import block_mean, fit_circle  # noqa: F401  (block_mean: the landmark modules use it from here)
 from ..model import Calibration, Radiograph, Side
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,12 @@ def sample(image: np.ndarray, xy: np.ndarray, order: int = 1, cval: float = np.n
     from scipy.ndimage import map_coordinates
 
     xy = np.asarray(xy, dtype=float)
-    rc = rc_array_from_xy(xy.reshape(-1, 2)).reshape(xy.shape)
-    return map_coordinates(image, [rc[..., 0], rc[..., 1]], order=order, mode="constant", cval=cval)
+    # (row, col) = (y, x) - 0.5 (pixel centres on integers, :func:`orthoplan.geometry.rc_from_xy`),
+    # written straight into the (2, ...) array map_coordinates takes: no intermediate copies
+    rc = np.empty((2,) + xy.shape[:-1])
+    np.subtract(xy[..., 1], 0.5, out=rc[0])
+    np.subtract(xy[..., 0], 0.5, out=rc[1])
+    return map_coordinates(image, rc, order=order, mode="constant", cval=cval)
 
 
 def crop(image: np.ndarray, center_xy: tuple[float, float], half: float) -> tuple[np.ndarray, np.ndarray]:
