@@ -99,17 +99,35 @@ def hough_bright_circles(
     ok = mag > 1e-6
     rr, cc, ux, uy, mag = rr[ok], cc[ok], ux[ok] / mag[ok], uy[ok] / mag[ok], mag[ok]
     radii = np.asarray(radii, dtype=float)
-    acc = np.zeros((len(radii), h, w), dtype=np.float32)
-    for k, r in enumerate(radii):
-        yc = np.rint(rr + r * uy).astype(np.intp)
-        xc = np.rint(cc + r * ux).astype(np.intp)
+
+    def cells(k: int) -> np.ndarray | None:
+        """Votes for radius ``radii[k]`` summed over each cell's 3 × 3 neighbours."""
+        if not 0 <= k < len(radii):
+            return None
+        yc = np.rint(rr + radii[k] * uy).astype(np.intp)
+        xc = np.rint(cc + radii[k] * ux).astype(np.intp)
         inside = (yc >= 0) & (yc < h) & (xc >= 0) & (xc < w)
-        acc[k] = np.bincount(yc[inside] * w + xc[inside], minlength=h * w).reshape(h, w)
-    # gather votes of neighbouring cells and radii, normalise by the circumference
-    acc = _box3_sum(acc)
-    acc /= (2 * np.pi * radii * 3.0)[:, None, None]
-    best = acc.max(axis=0)
-    best_r = radii[np.argmax(acc, axis=0)]
+        votes = np.bincount(yc[inside] * w + xc[inside], minlength=h * w).reshape(h, w)
+        return _box3_sum(votes.astype(np.float32))
+
+    # votes of neighbouring cells and radii (3 × 3 × 3), normalised by the circumference;
+    # the best radius per cell kept as the radii go by (one 2-D slice at a time stays in
+    # the cache; the sums are of whole votes, so exact in any order)
+    best = np.full((h, w), -np.inf, dtype=np.float32)
+    best_k = np.zeros((h, w), dtype=np.intp)
+    prev, cur = None, cells(0)
+    for k in range(len(radii)):
+        nxt = cells(k + 1)
+        acc = cur.copy()
+        for other in (prev, nxt):
+            if other is not None:
+                acc += other
+        np.divide(acc, np.float64(2 * np.pi * radii[k] * 3.0), out=acc)
+        better = acc > best  # the first radius wins ties, as argmax would
+        np.copyto(best, acc, where=better)
+        np.copyto(best_k, k, where=better)
+        prev, cur = cur, nxt
+    best_r = radii[best_k]
     md = int(min_distance if min_distance is not None else max(3, radii.min() * 0.6))
     peaks = peak_local_max(best, min_distance=md, threshold_abs=threshold, num_peaks=num_peaks,
                            exclude_border=False)
