@@ -628,27 +628,37 @@ def find_neck(ctx: Context, head: Head, shaft: Shaft) -> tuple[Found, np.ndarray
     d, n = shaft.axis.direction, shaft.axis.normal
     ss = np.arange(0.9 * R, 1.6 * R, 1.0)
     ts = np.arange(-1.2 * R, 1.2 * R, 0.5)
-    best = None
-    alphas = np.arange(10.0, 71.0, 2.0)
-    a_r = np.radians(alphas)[:, None]
-    es = np.cos(a_r) * n + np.sin(a_r) * d  # (alphas, 2)
-    fs = np.c_[-es[:, 1], es[:, 0]]
     S, T = np.meshgrid(ss, ts, indexing="ij")
-    # every direction's (ss x ts) grid sampled at once: (alphas, ss, ts)
-    grids = sample(ctx.display, head.xy + (S[None, ..., None] * es[:, None, None, :]
-                                           + T[None, ..., None] * fs[:, None, None, :]) / ctx.mm)
-    for alpha, e, f, g in zip(alphas, es, fs, grids):
-        if not np.isfinite(g).all():
-            continue
-        prof = gaussian_filter1d(g.mean(axis=0), 1.0)
-        sc, i, j = _band(prof, 0.5, (0.8 * R, 1.9 * R))
-        if i < 0:
-            continue
-        centre = 0.5 * (ts[i] + ts[j])
-        score = sc * math.exp(-((centre / (0.1 * R)) ** 2))
-        log.debug("neck alpha %.0f: band %.4f centre %.1f score %.4f", alpha, sc, centre, score)
-        if best is None or score > best[0]:
-            best = (score, alpha, e, f)
+
+    def best_of(alphas: np.ndarray):
+        """(score, alpha, e, f) of the best-centred neck band over ``alphas``, or None."""
+        a_r = np.radians(alphas)[:, None]
+        es = np.cos(a_r) * n + np.sin(a_r) * d  # (alphas, 2)
+        fs = np.c_[-es[:, 1], es[:, 0]]
+        # every direction's (ss x ts) grid sampled at once: (alphas, ss, ts)
+        grids = sample(ctx.display, head.xy + (S[None, ..., None] * es[:, None, None, :]
+                                               + T[None, ..., None] * fs[:, None, None, :]) / ctx.mm)
+        best = None
+        for alpha, e, f, g in zip(alphas, es, fs, grids):
+            if not np.isfinite(g).all():
+                continue
+            prof = gaussian_filter1d(g.mean(axis=0), 1.0)
+            sc, i, j = _band(prof, 0.5, (0.8 * R, 1.9 * R))
+            if i < 0:
+                continue
+            centre = 0.5 * (ts[i] + ts[j])
+            score = sc * math.exp(-((centre / (0.1 * R)) ** 2))
+            log.debug("neck alpha %.0f: band %.4f centre %.1f score %.4f", alpha, sc, centre, score)
+            if best is None or score > best[0]:
+                best = (score, alpha, e, f)
+        return best
+
+    # directions every 4° from 10° to 70°, then the two 2° either side of the best
+    best = best_of(np.arange(10.0, 71.0, 4.0))
+    if best is not None:
+        finer = best_of(np.array([a for a in (best[1] - 2.0, best[1] + 2.0) if 10.0 <= a <= 70.0]))
+        if finer is not None and finer[0] > best[0]:
+            best = finer
     if best is None:
         return None
     _, alpha, e, f = best
