@@ -332,7 +332,8 @@ def find_shaft(ctx: Context, head: Head, lateral_x: int) -> Shaft | None:
         ds = np.array([_direction(t, lateral_x) for t in thetas])
         ns = np.c_[-ds[:, 1], ds[:, 0]]
         ns[np.sign(ns[:, 0]) != lateral_x] *= -1
-        pts = hxy + (us[None, :, None, None] * ds[:, None, None, :] + vs[None, None, :, None] * ns[:, None, None, :]) / mpw
+        # (small) head + along-axis part, plus (small) across part: one full-size array
+        pts = (hxy + us[None, :, None, None] * ds[:, None, None, :] / mpw) + vs[None, None, :, None] * ns[:, None, None, :] / mpw
         grids = unmetal(sample(img, pts), axis=2)
         oks = np.isfinite(grids).all(axis=2)
         best = None
