@@ -320,14 +320,22 @@ def robust_circle(
         return None
     cx, cy, r = cx[good], cy[good], r[good]
     # |d - r| < t  <=>  (r - t)^2 < d^2 < (r + t)^2 (for r > t): no square roots over the
-    # (trials x points) matrix, which is most of the time of a fit
-    d2 = (pts[None, :, 0] - cx[:, None]) ** 2
-    d2 += (pts[None, :, 1] - cy[:, None]) ** 2
-    lo2 = np.where(r > threshold, (r - threshold) ** 2, -1.0)[:, None]
-    inside = (d2 > lo2) & (d2 < ((r + threshold) ** 2)[:, None])
-    support = inside @ w if weights is not None else np.count_nonzero(inside, axis=1)
+    # (trials x points) matrix, which is most of the time of a fit; it is evaluated a few
+    # dozen trials at a time, so each block stays in the cache
+    lo2 = np.where(r > threshold, (r - threshold) ** 2, -1.0)
+    hi2 = (r + threshold) ** 2
+
+    def inside(trials: slice) -> np.ndarray:
+        d2 = (pts[None, :, 0] - cx[trials, None]) ** 2
+        d2 += (pts[None, :, 1] - cy[trials, None]) ** 2
+        return (d2 > lo2[trials, None]) & (d2 < hi2[trials, None])
+
+    block = max(1, 32768 // n)
+    support = np.concatenate([inside(slice(i, i + block)) @ w if weights is not None else
+                              np.count_nonzero(inside(slice(i, i + block)), axis=1)
+                              for i in range(0, len(r), block)])
     k = int(np.argmax(support))
-    inl = inside[k]
+    inl = inside(slice(k, k + 1))[0]
     if inl.sum() < 5:
         return None
     c = (cx[k], cy[k], r[k], 0.0)
