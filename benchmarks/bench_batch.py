@@ -10,6 +10,9 @@ images/s (from the first to the last row of a run, so process start-up is exclud
 efficiency ``median rate(2) / (2 × median rate(1))``, each worker's peak resident memory
 (the ``worker_peak_rss_mib`` column), and every round's rate. Targets (issue 6): ≥ 2 images/s
 per core, efficiency ≥ 0.85, < 1 GiB per worker.
+
+``test_worker_memory_flat_over_a_long_run`` checks the "regardless of how many images" part:
+one worker measures 100 images and its peak memory after 20 and after 100 is reported.
 """
 
 from __future__ import annotations
@@ -69,3 +72,30 @@ def test_batch_throughput_and_scaling(benchmark, cohort, tmp_path):
           f"(rounds {rounds[1]}); 2 workers median {rate[2]:.2f} images/s (rounds {rounds[2]}); "
           f"efficiency {efficiency:.2f}; peak {peak:.0f} MiB per worker")
     assert all(r["ok"] == N_IMAGES for rs in runs.values() for r in rs)
+
+
+def test_worker_memory_flat_over_a_long_run(benchmark, cohort, tmp_path):
+    """A worker's peak memory does not grow with the number of images it has measured.
+
+    One worker measures the 20 images five times over (100 inputs: links under new names),
+    and each row carries the worker's peak resident memory so far. The peak after the
+    first 20 images and after all 100 are reported; a leak would show as growth.
+    """
+    links = tmp_path / "links"
+    links.mkdir()
+    for k in range(5):
+        for f in sorted(cohort.glob("*.dcm")):
+            (links / f"{k}_{f.name}").symlink_to(f)
+    peaks: list[float] = []
+
+    def run() -> None:
+        batch.run_batch([links], tmp_path / "long.parquet", workers=1, progress=False,
+                        options=batch.BatchOptions(sidecar_landmarks=False),
+                        on_row=lambda row: peaks.append(float(row["worker_peak_rss_mib"])))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    after_20, after_all = max(peaks[:N_IMAGES]), max(peaks)
+    benchmark.extra_info.update(n_images=len(peaks), peak_rss_mib_after_20=after_20, peak_rss_mib_after_all=after_all)
+    print(f"\n1 worker, {len(peaks)} images: peak {after_20:.0f} MiB after {N_IMAGES}, {after_all:.0f} MiB after all "
+          f"(growth {after_all - after_20:+.0f} MiB)")
+    assert len(peaks) == 5 * N_IMAGES
