@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ def _without_metal(g: np.ndarray, step: float) -> np.ndarray:
     return np.minimum(np.where(np.isfinite(g), g, fill), METAL_LEVEL - 0.05)
 
 
+@functools.lru_cache(maxsize=4)
 def _u_template(step: float) -> tuple[np.ndarray, tuple[int, int]]:
     """A teardrop-like U (8 mm wide, 14 mm tall, 2 mm stroke) and its tip's index (row, col)."""
     from scipy.ndimage import gaussian_filter
@@ -87,6 +89,7 @@ def _u_template(step: float) -> tuple[np.ndarray, tuple[int, int]]:
         cx, cy = 4.0 * math.sin(a), 1.0 + 13.0 * (1 - math.cos(a))
         t[np.hypot(lat - cx, up - cy) < 1.0] = 1.0
     t = gaussian_filter(t, 0.5 / step)
+    t.flags.writeable = False  # cached: shared by every call
     return t, (int(17.0 / step), int(7.0 / step))
 
 
