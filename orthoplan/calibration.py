@@ -193,6 +193,8 @@ def find_balls(
         raise CalibrationError(f"ball search needs a 2-D image of at least 16 x 16 pixels, got shape {img.shape}")
     if not (math.isfinite(aspect_ratio) and aspect_ratio > 0):
         raise CalibrationError(f"aspect_ratio must be a positive number, got {aspect_ratio!r}")
+    if not (isinstance(min_score, (int, float)) and 0.0 <= min_score <= 1.0):
+        raise CalibrationError(f"min_score must be a number from 0 to 1, got {min_score!r}")
     if radius_range_px is None:
         short = min(img.shape[0] * aspect_ratio, img.shape[1])
         rmin, rmax = max(8.0, 0.005 * short), max(16.0, 0.12 * short)

@@ -61,6 +61,10 @@ class ArchiveError(OrthoplanError):
     """An archive is unreachable, refuses a request, or answers with something unusable."""
 
 
+class SideError(PlanError, ValueError):
+    """A patient side that is neither ``"left"`` nor ``"right"``. Also a :class:`ValueError`."""
+
+
 #: Exit codes of the ``orthoplan`` command, most specific class first.
 EXIT_CODES: tuple[tuple[type[OrthoplanError], int], ...] = (
     (InputNotFoundError, 3),

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LandmarkError, MeasurementError, PlanError
+from .errors import LandmarkError, MeasurementError, PlanError, SideError
 
 #: Version of the JSON plan document written by :meth:`Plan.to_dict`.
 #: 2 added implant ``placements`` and ``predictions``; 3 added ``osteotomies``; older documents still load.
@@ -48,6 +48,17 @@ class Side(enum.StrEnum):
 
     LEFT = "left"
     RIGHT = "right"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Side:
+        """``Side("Left")`` is the left side; anything else is a :class:`~orthoplan.errors.SideError`.
+
+        >>> Side("RIGHT")
+        <Side.RIGHT: 'right'>
+        """
+        if isinstance(value, str) and value.strip().lower() in ("left", "right"):
+            return cls(value.strip().lower())
+        raise SideError(f"a side must be 'left' or 'right' (the patient's), got {str(value)[:20]!r}")
 
     @property
     def other(self) -> Side:

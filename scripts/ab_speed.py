@@ -32,8 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def _reference_package(ref: str, where: Path) -> str:
     """Extract ``orthoplan/`` at ``ref`` into ``where`` as package ``orthoplan_ref``."""
     archive = where / "ref.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), ref, "orthoplan"],
-                   check=True)
+    done = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), ref, "orthoplan"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"ab_speed: cannot read orthoplan/ at {ref!r} from git: {done.stderr.strip()}")
     with tarfile.open(archive) as tar:
         tar.extractall(where, filter="data")
     shutil.move(str(where / "orthoplan"), str(where / "orthoplan_ref"))

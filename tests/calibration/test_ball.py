@@ -142,3 +142,25 @@ def test_prosthetic_head_on_a_neck_is_not_a_ball(drawn):
     cal = from_known_object(rad, (410.0, 290.0), 32.0)
     assert cal.mm_per_px == pytest.approx(0.2 / 1.15, rel=0.005)
     assert np.isfinite(cal.uncertainty_pct)
+
+
+def test_min_score_skips_weak_candidates_only():
+    """Dropping candidates after the coarse pass keeps the ball exactly and only removes others."""
+    from orthoplan import image, synthetic
+
+    case = synthetic.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
+    rad = image.load(case.dataset)
+    r = 12.5 * case.magnification / 0.38
+    everything = find_balls(rad.display, radius_range_px=(0.8 * r, 1.2 * r), max_candidates=20)
+    kept = find_balls(rad.display, radius_range_px=(0.8 * r, 1.2 * r), max_candidates=20, min_score=0.05)
+    assert everything[0] == kept[0] and everything[0].score > 0.8  # the ball, to the last digit
+    assert len(kept) < len(everything)  # bone blobs of ball size were dropped early
+    assert all(k in everything for k in kept)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.5", float("nan")])
+def test_min_score_must_be_a_fraction(bad):
+    import numpy as np
+
+    with pytest.raises(CalibrationError, match="min_score"):
+        find_balls(np.zeros((64, 64)), min_score=bad)

@@ -103,3 +103,14 @@ def test_missing_landmarks_are_named(make_case):
         plan_hto(lms, _cal(case), "right", case.orientation)
     with pytest.raises(MeasurementError, match="wedge"):
         plan_hto(case.landmarks, _cal(case), "right", case.orientation, wedge="dome")
+
+
+def test_a_bad_side_is_an_orthoplan_error(make_case):
+    from orthoplan.errors import PlanError, SideError
+    from orthoplan.model import Side
+
+    assert Side("Left") is Side.LEFT and Side(" RIGHT") is Side.RIGHT
+    case = make_case("tibial_varus", "neutral", "MONOCHROME2", 1, 21)
+    with pytest.raises(SideError, match="'left' or 'right'") as err:
+        plan_hto(case.landmarks, _cal(case), "both", case.orientation)
+    assert isinstance(err.value, PlanError) and isinstance(err.value, ValueError)
