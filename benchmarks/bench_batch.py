@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from orthoplan import batch, synthetic
+from orthoplan import batch
+
+from orthoplan.phantoms import pelvis as phantom
 
 N_IMAGES = 20
 ROUNDS = 5
@@ -34,7 +36,7 @@ ROUNDS = 5
 def cohort(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("full")
     for seed in range(N_IMAGES):
-        case = synthetic.make_pelvis(seed=300 + seed, rows=2500, columns=3000, detector_spacing_mm=0.15)
+        case = phantom.make_pelvis(seed=300 + seed, rows=2500, columns=3000, detector_spacing_mm=0.15)
         case.dataset.save_as(folder / f"dx_{seed:02d}.dcm", enforce_file_format=True)
     return folder
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from orthoplan import calibration, image, synthetic
+from orthoplan import calibration, image
+
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.model import CalibrationSource
 
 
 @pytest.fixture(scope="module")
 def full_size():
-    case = synthetic.make_pelvis(seed=11, rows=2500, columns=3000, detector_spacing_mm=0.15,
+    case = phantom.make_pelvis(seed=11, rows=2500, columns=3000, detector_spacing_mm=0.15,
                                  calibration_tags="imager+ermf")
     return case, image.from_dataset(case.dataset)
 

@@ -12,7 +12,7 @@ import copy
 
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.dicom import build_gsps, build_sr, plan_from_sr
 from orthoplan.image import reference_from_dataset
 from orthoplan.measurements import measure_hip, measurement_names
@@ -22,7 +22,7 @@ from orthoplan.overlay import plan_overlay
 
 @pytest.fixture(scope="module")
 def full_plan():
-    case = synthetic.make_pelvis(seed=5, rows=2500, columns=3000, detector_spacing_mm=0.15)
+    case = phantom.make_pelvis(seed=5, rows=2500, columns=3000, detector_spacing_mm=0.15)
     header = copy.deepcopy(case.dataset)
     del header.PixelData
     cal = Calibration(case.mm_per_px, CalibrationSource.BALL_MARKER, 2.0, magnification=case.magnification,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from orthoplan.pipeline import calibrate_radiograph, detect_landmarks, load_radiograph, measure
-from orthoplan.synthetic_knee import make_knee_ap, make_knee_lateral
+from orthoplan.phantoms.knee import make_knee_ap, make_knee_lateral
 
 
 @pytest.fixture(scope="module", params=["knee-ap", "knee-lateral"])

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from orthoplan.pipeline import calibrate_radiograph, detect_landmarks, load_radiograph, measure
-from orthoplan.synthetic_limb import LimbParams, make_long_leg
+from orthoplan.phantoms.limb import LimbParams, make_long_leg
 
 GIB = 1 << 30
 

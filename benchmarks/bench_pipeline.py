@@ -14,20 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.model import CalibrationSource
 from orthoplan.pipeline import calibrate_radiograph, load_radiograph, plan_radiograph
 
 
 @pytest.fixture(scope="module")
-def dx_file(tmp_path_factory) -> tuple[Path, synthetic.SyntheticCase]:
-    case = synthetic.make_pelvis(seed=5, rows=2500, columns=3000, detector_spacing_mm=0.15,
+def dx_file(tmp_path_factory) -> tuple[Path, phantom.SyntheticCase]:
+    case = phantom.make_pelvis(seed=5, rows=2500, columns=3000, detector_spacing_mm=0.15,
                                  bits_stored=16, calibration_tags="imager")
-    files = synthetic.write_case(case, tmp_path_factory.mktemp("dx"))
+    files = phantom.write_case(case, tmp_path_factory.mktemp("dx"))
     return files["image"], case
 
 
-def _load_calibrate_measure(path: Path, case: synthetic.SyntheticCase):
+def _load_calibrate_measure(path: Path, case: phantom.SyntheticCase):
     rad = load_radiograph(path)
     cal = calibrate_radiograph(rad, ball_diameter_mm=25.0)
     return rad, plan_radiograph(rad, calibration=cal, landmarks=case.landmarks)

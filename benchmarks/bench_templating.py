@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.catalog import load_catalog
 from orthoplan.model import Calibration
 from orthoplan.pipeline import load_radiograph, plan_radiograph
@@ -21,7 +21,7 @@ from orthoplan.templating import template_hip, update_placement
 @pytest.fixture(scope="module")
 def full_size():
     """A 3000 x 2500 pelvis at 0.15 mm detector pixels (the clinical size)."""
-    case = synthetic.make_pelvis(seed=11, rows=2500, columns=3000, detector_spacing_mm=0.15, medullary_canal="marrow")
+    case = phantom.make_pelvis(seed=11, rows=2500, columns=3000, detector_spacing_mm=0.15, medullary_canal="marrow")
     rad = load_radiograph(case.dataset)
     plan = plan_radiograph(rad, calibration=Calibration(case.mm_per_px, "explicit-spacing", 0.0), landmarks=case.landmarks)
     return rad, plan, load_catalog(include_env=False, include_entry_points=False)

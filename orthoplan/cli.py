@@ -168,7 +168,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except OrthoplanError as exc:  # detection can run on pixel ranges alone
         log.warning("detecting without calibration: %s", exc)
         cal = None
-    lms = detect_landmarks(rad, cal, view=getattr(args, "view", None), side=getattr(args, "side", None))
+    lms = detect_landmarks(rad, cal, view=getattr(args, "view", None), side=getattr(args, "side", None),
+                           model=getattr(args, "model", None))
     if args.json:
         # {"landmarks": {name: {"x", "y", "confidence"[, "radius"]}}, "missing": {name: reason}}
         doc = lms.to_dict()
@@ -295,15 +296,15 @@ def _store(url: str, paths: list[Path]):
 def cmd_demo(args: argparse.Namespace) -> int:
     """Make the bundled example (synthetic AP pelvis with a 25 mm ball) and plan it end to end:
     calibrate, detect, template the left hip, write the outputs, store SR + GSPS in a folder archive."""
-    from . import synthetic
+    from .phantoms import pelvis as phantom
     from .calibration import calibrate
     from .catalog import load_catalog
     from .pipeline import load_radiograph, plan_radiograph
     from .templating import template_hip, templating_summary
 
     out = Path(args.out)
-    case = synthetic.make_pelvis(seed=args.seed)
-    files = synthetic.write_case(case, out / "example")
+    case = phantom.make_pelvis(seed=args.seed)
+    files = phantom.write_case(case, out / "example")
     print(f"example  {files['image']}  (true scale {case.mm_per_px:.5f} mm/px)")
     rad = load_radiograph(files["image"])
     cal = calibrate(rad, ball_diameter_mm=25.0)
@@ -598,8 +599,13 @@ def cmd_template(args: argparse.Namespace) -> int:
 def cmd_catalog_list(args: argparse.Namespace) -> int:
     from .catalog import catalog_listing, load_catalog
 
+    from .errors import CatalogError
+
     catalog = load_catalog(args.catalog or None)
     rows = catalog_listing(catalog)
+    if not rows:
+        raise CatalogError("no implant catalog found: the installation lacks its bundled catalogs "
+                           "(reinstall orthoplan) and no --catalog or ORTHOPLAN_CATALOG_PATH folder holds a family")
     if args.kind:
         rows = [r for r in rows if r["kind"] == args.kind]
     if args.json:
@@ -654,6 +660,81 @@ def _add_templating_parsers(sub) -> None:
         cc.set_defaults(func=cmd_catalog_check)
 
 
+# --------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Fine-tune (or train) the AP pelvis detector on a site's checked landmarks."""
+    from .landmarks import network, training
+
+    films = []
+    for folder in args.landmarks or ():
+        films += training.films_from_landmark_files(folder)
+    for folder in args.references or ():
+        from .landmarks.references import load_references
+
+        if not args.root:
+            raise LandmarkError("--references needs --root (the folder the references' image paths start from)")
+        films += training.films_from_references(load_references(folder), args.root)
+    if args.archive:
+        from .archive import open_archive
+        from .archive.plans import latest_plan
+        from .pipeline import load_radiograph
+
+        archive = open_archive(args.archive)
+        pairs = []
+        for study in args.study or ():
+            plan = latest_plan(archive, study)
+            if not plan.image.sop_instance_uid:
+                continue
+            pairs.append((load_radiograph(archive.retrieve(plan.image.sop_instance_uid)), plan))
+        films += training.films_from_plans(pairs)
+    n_site = len(films)
+    if not n_site and not args.phantoms:
+        raise LandmarkError("no training film: give --landmarks DIR, --references DIR --root DIR or --archive URL "
+                            "--study UID with landmarks a person placed or confirmed")
+    if args.phantoms:
+        films += training.films_from_phantoms(args.phantoms, seed=args.seed)
+    init, size, meta = None, args.input_size, {}
+    if not args.scratch:
+        base = network.load_model(args.init_model)
+        init = Path(base.path).with_suffix(".npz")
+        if not init.exists():
+            raise LandmarkError(f"{init.name}: the base model's weights are missing; use --scratch")
+        size, meta = base.input_size, base.meta
+    attribution = meta.get("attribution", training.FASHRACATLAS_ATTRIBUTION if args.references else "")
+    result = training.train(
+        films, args.out, epochs=args.epochs, seed=args.seed, input_size=size or 256, init=init,
+        lr=args.lr or (5e-4 if init else 2e-3), command="orthoplan " + " ".join(sys.argv[1:]) if sys.argv else "",
+        attribution=attribution, confidence=meta.get("confidence") if init else None,
+        extra_meta={"confidence_note": "inherited from the base model, not recalibrated on the site's films"}
+        if init else {})
+    print(f"trained on {n_site} site films" + (f" and {args.phantoms} phantoms" if args.phantoms else "")
+          + f" in {result.seconds:.0f} s: {result.onnx}")
+    print(f"use it with ORTHOPLAN_MODEL={result.onnx} (or `orthoplan detect --model {result.onnx}`)")
+    return 0
+
+
+def _add_train_parser(sub) -> None:
+    t = sub.add_parser("train", help="fine-tune the AP pelvis landmark detector on a site's checked landmarks "
+                                     "(needs the [train] extra)")
+    t.add_argument("--out", required=True, metavar="PATH", help="model path without suffix (writes .onnx, .json, .npz)")
+    t.add_argument("--landmarks", action="append", metavar="DIR",
+                   help="folder of images with <image stem>.json landmark files (manual/refined points only)")
+    t.add_argument("--references", action="append", metavar="DIR", help="folder of reference readings")
+    t.add_argument("--root", metavar="DIR", help="where the references' image paths start")
+    t.add_argument("--archive", metavar="URL", help="read the plans' SRs (and images) from this archive")
+    t.add_argument("--study", action="append", metavar="UID", help="a study whose latest plan to learn from (repeatable)")
+    t.add_argument("--phantoms", type=int, default=0, help="add this many phantom films (default 0)")
+    t.add_argument("--epochs", type=int, default=15)
+    t.add_argument("--lr", type=float, help="learning rate (default 5e-4 fine-tuning, 2e-3 from scratch)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--scratch", action="store_true", help="train from random weights instead of fine-tuning")
+    t.add_argument("--init-model", metavar="FILE.onnx", help="the model to fine-tune (default: the shipped one)")
+    t.add_argument("--input-size", type=int, default=256, help="network input (px) when training from scratch")
+    t.set_defaults(func=cmd_train)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -682,6 +763,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("image")
     d.add_argument("--side", choices=("left", "right"),
                    help="the knee a knee view shows (default: ImageLaterality; a lateral knee view needs one)")
+    d.add_argument("--model", metavar="FILE.onnx",
+                   help="the AP pelvis detector's model (default: $ORTHOPLAN_MODEL or the shipped model; "
+                        "a site's own from `orthoplan train`)")
     _add_calibration_args(d)
     _add_view_arg(d)
     d.add_argument("--json", action="store_true")
@@ -733,6 +817,7 @@ def build_parser() -> argparse.ArgumentParser:
     fl.set_defaults(func=cmd_archive_flush)
     _add_batch_parsers(sub)
     _add_templating_parsers(sub)
+    _add_train_parser(sub)
     return p
 
 

@@ -14,9 +14,9 @@ Two layers:
 
 Examples
 --------
->>> from orthoplan import synthetic
+>>> from orthoplan.phantoms import pelvis as phantom
 >>> from orthoplan.notebook import PlanningSession
->>> case = synthetic.make_pelvis(seed=3, rows=900, columns=1100, detector_spacing_mm=0.4)
+>>> case = phantom.make_pelvis(seed=3, rows=900, columns=1100, detector_spacing_mm=0.4)
 >>> s = PlanningSession.open(case.dataset, landmarks=case.landmarks)
 >>> before = s.plan.measurements["lld_teardrop_mm"].value
 >>> lt = s.plan.landmarks["lesser_trochanter_left"]

@@ -50,7 +50,7 @@ Deformity Correction. Springer; 2002.
 
 Examples
 --------
->>> from orthoplan.synthetic_limb import LimbParams, make_long_leg
+>>> from orthoplan.phantoms.limb import LimbParams, make_long_leg
 >>> from orthoplan.model import Calibration
 >>> case = make_long_leg(LimbParams.preset("tibial_varus"), rows=1800, columns=700,
 ...                      detector_spacing_mm=0.6, noise=0)
@@ -540,7 +540,7 @@ def plan_osteotomy(
 
     Examples
     --------
-    >>> from orthoplan.synthetic_limb import LimbParams, make_long_leg
+    >>> from orthoplan.phantoms.limb import LimbParams, make_long_leg
     >>> from orthoplan.pipeline import load_radiograph, plan_radiograph
     >>> case = make_long_leg(LimbParams.preset("tibial_varus"), rows=1800, columns=700,
     ...                      detector_spacing_mm=0.6, noise=0)

@@ -8,8 +8,8 @@ landmark, :func:`update_landmarks` re-measures without touching the image.
 
 Examples
 --------
->>> from orthoplan import synthetic
->>> case = synthetic.make_pelvis(seed=1, rows=500, columns=600, detector_spacing_mm=0.75)
+>>> from orthoplan.phantoms import pelvis as phantom
+>>> case = phantom.make_pelvis(seed=1, rows=500, columns=600, detector_spacing_mm=0.75)
 >>> rad = load_radiograph(case.dataset)
 >>> plan = plan_radiograph(rad, landmarks=case.landmarks)
 >>> bool(abs(plan.measurements["lld_teardrop_mm"].value - case.measurements["lld_teardrop_mm"]) < 0.05)
@@ -62,10 +62,11 @@ def calibrate_radiograph(
 
 
 def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None,
-                     *, side: str | None = None) -> Landmarks:
+                     *, side: str | None = None, model=None) -> Landmarks:
     """Automatic landmark detection for ``view`` (default: :func:`infer_view`); see
     :func:`orthoplan.landmarks.detect`. ``side`` is the knee a knee view shows (default:
-    :func:`knee_side` from the DICOM laterality; a lateral knee view needs one).
+    :func:`knee_side` from the DICOM laterality; a lateral knee view needs one). ``model``
+    is the AP pelvis detector's model file (default ``$ORTHOPLAN_MODEL`` or the shipped one).
 
     Raises
     ------
@@ -84,7 +85,7 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
         )
     if view in KNEE_VIEWS:
         return landmarks.detect(radiograph, calibration, view=view, side=knee_side(radiograph, view, side))
-    return landmarks.detect(radiograph, calibration, view=view)
+    return landmarks.detect(radiograph, calibration, view=view, model=model)
 
 
 def measure(

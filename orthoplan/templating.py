@@ -20,10 +20,10 @@ Positions are image pixels (DICOM origin), lengths mm at the anatomy, sides the 
 
 Examples
 --------
->>> from orthoplan import synthetic
+>>> from orthoplan.phantoms import pelvis as phantom
 >>> from orthoplan.pipeline import load_radiograph, plan_radiograph
 >>> from orthoplan.catalog import load_catalog
->>> case = synthetic.make_pelvis(seed=2, rows=900, columns=1100, detector_spacing_mm=0.4, medullary_canal="marrow")
+>>> case = phantom.make_pelvis(seed=2, rows=900, columns=1100, detector_spacing_mm=0.4, medullary_canal="marrow")
 >>> rad = load_radiograph(case.dataset)
 >>> plan = plan_radiograph(rad, landmarks=case.landmarks)
 >>> cat = load_catalog(include_env=False, include_entry_points=False)

@@ -22,7 +22,7 @@ keeps angles right) and converted back to pixels.
 
 Examples
 --------
->>> from orthoplan.synthetic_limb import make_long_leg
+>>> from orthoplan.phantoms.limb import make_long_leg
 >>> from orthoplan.pipeline import load_radiograph, plan_radiograph
 >>> case = make_long_leg(seed=1, rows=1950, columns=720, detector_spacing_mm=0.6, noise=0)
 >>> rad = load_radiograph(case.dataset)

@@ -43,12 +43,12 @@ def _reference_package(ref: str, where: Path) -> str:
 
 
 def _cohort(folder: Path, n: int) -> list[Path]:
-    from orthoplan import synthetic
+    from orthoplan.phantoms import pelvis as phantom
 
     files = []
     for seed in range(n):
         f = folder / f"dx_{seed:02d}.dcm"
-        synthetic.make_pelvis(seed=300 + seed, rows=2500, columns=3000,
+        phantom.make_pelvis(seed=300 + seed, rows=2500, columns=3000,
                               detector_spacing_mm=0.15).dataset.save_as(f, enforce_file_format=True)
         files.append(f)
     return files

@@ -9,6 +9,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The suites built on phantoms (landmarks, templating, batch, CLI, notebooks ...) measure the
+# classical AP pelvis detector, whose phantom tolerances are sub-millimetre; the learned
+# detector (the library's default) has its own tests in tests/learned, which switch it on.
+os.environ.setdefault("ORTHOPLAN_DETECTOR", "classical")
+
 
 def shared_data_dir() -> Path:
     """``../shared/data`` beside the repository (override with ORTHOPLAN_SHARED_DATA)."""

@@ -19,9 +19,9 @@ notes). :func:`refine` snaps a rough click to the nearest instance of one landma
 
 Examples
 --------
->>> from orthoplan import synthetic
+>>> from orthoplan.phantoms import pelvis as phantom
 >>> from orthoplan.pipeline import load_radiograph
->>> case = synthetic.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
+>>> case = phantom.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
 >>> lms = detect(load_radiograph(case.dataset))
 >>> head, truth = lms["femoral_head_center_left"], case.landmarks["femoral_head_center_left"]
 >>> abs(head.x - truth.x) < 3 and abs(head.y - truth.y) < 3 and head.radius_px is not None
@@ -42,7 +42,7 @@ from .context import Context, make_context
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect", "detect_details", "detect_long_leg", "detect_knee", "refine", "Detection"]
+__all__ = ["detect", "detect_details", "default_method", "METHODS", "detect_long_leg", "detect_knee", "refine", "Detection"]
 
 #: Distance of the distal shaft point below the proximal one (mm), when the image allows.
 SHAFT_SPAN_MM = 110.0
@@ -71,6 +71,10 @@ class Detection:
     sides_found: tuple[Side, ...] = ()
     scale_source: str = ""
     per_side: dict = field(default_factory=dict)
+    #: The learned detector's raw heatmap peaks (:class:`.network.Peak`), and where it found
+    #: the patient's head in the stored film (``up``, ``down``, ``left``, ``right``).
+    raw: tuple = ()
+    superior: str = "up"
 
 
 def _lm(name: LandmarkName, xy, confidence: float, radius: float | None = None) -> Landmark:
@@ -78,8 +82,25 @@ def _lm(name: LandmarkName, xy, confidence: float, radius: float | None = None) 
                     LandmarkSource.AUTO, radius)
 
 
+#: The AP pelvis detectors: ``learned`` (the heatmap network, refined and checked; the
+#: default) and ``classical`` (image analysis tuned on phantoms; kept for comparison).
+METHODS = ("learned", "classical")
+
+
+def default_method() -> str:
+    """``$ORTHOPLAN_DETECTOR`` if set (``learned`` or ``classical``), else ``learned``."""
+    import os
+
+    from ..errors import LandmarkError
+
+    m = os.environ.get("ORTHOPLAN_DETECTOR", "learned").strip().lower()
+    if m not in METHODS:
+        raise LandmarkError(f"ORTHOPLAN_DETECTOR must be one of {', '.join(METHODS)}, not {m!r}")
+    return m
+
+
 def detect(radiograph: Radiograph, calibration: Calibration | None = None, view: str | None = None,
-           side: Side | str | None = None) -> Landmarks:
+           side: Side | str | None = None, method: str | None = None, model=None) -> Landmarks:
     """Detect every landmark of the vocabulary that the image shows.
 
     Parameters
@@ -97,6 +118,13 @@ def detect(radiograph: Radiograph, calibration: Calibration | None = None, view:
         AP pelvis/hip.
     side
         The knee a knee view shows (a lateral view needs it); ignored by the other views.
+    method
+        AP pelvis/hip only: ``"learned"`` (default, see :mod:`.learned`) or ``"classical"``;
+        default :func:`default_method`.
+    model
+        The learned detector's model (a path or a loaded
+        :class:`~orthoplan.landmarks.network.LandmarkModel`); default ``$ORTHOPLAN_MODEL`` or the
+        model shipped with orthoplan.
 
     Returns
     -------
@@ -108,7 +136,7 @@ def detect(radiograph: Radiograph, calibration: Calibration | None = None, view:
         return detect_long_leg(radiograph, calibration)
     if view in ("knee-ap", "knee-lateral"):
         return detect_knee(radiograph, calibration, view=view, side=side)
-    return detect_details(radiograph, calibration).landmarks
+    return detect_details(radiograph, calibration, method=method, model=model).landmarks
 
 
 def _assign_sides(ctx: Context, heads: list[femur.Head]) -> list[tuple[Side, int, femur.Head, femur.Shaft | None]]:
@@ -140,8 +168,20 @@ def _assign_sides(ctx: Context, heads: list[femur.Head]) -> list[tuple[Side, int
     return out
 
 
-def detect_details(radiograph: Radiograph, calibration: Calibration | None = None) -> Detection:
+def detect_details(radiograph: Radiograph, calibration: Calibration | None = None,
+                   method: str | None = None, model=None) -> Detection:
     """:func:`detect` plus findings: prostheses, sides seen, notes (see :class:`Detection`)."""
+    from ..errors import LandmarkError
+
+    method = method or default_method()
+    if method == "learned":
+        from .learned import detect_learned
+
+        d = detect_learned(radiograph, calibration, model=model)
+        log.info("landmarks (learned): %d found, %d missing", len(d.landmarks), len(d.landmarks.missing))
+        return d
+    if method != "classical":
+        raise LandmarkError(f"detection method must be one of {', '.join(METHODS)}, not {method!r}")
     ctx = make_context(radiograph, calibration)
     found: list[Landmark] = []
     missing: dict[LandmarkName, str] = {}

@@ -109,7 +109,7 @@ def _score(t: Tally, truth, lms, mm_per_px: float, seed: int):
 
 def evaluate(n: int = 40, start: int = 0) -> dict:
     """Run the detector on ``n`` synthetic variants; per-anatomy statistics and timings."""
-    from .. import synthetic
+    from ..phantoms import pelvis as phantom
     from ..pipeline import load_radiograph
     from . import detect
 
@@ -117,7 +117,7 @@ def evaluate(n: int = 40, start: int = 0) -> dict:
     radius_err: list[float] = []
     times = []
     for kw in synthetic_variants(n, start):
-        case = synthetic.make_pelvis(**kw)
+        case = phantom.make_pelvis(**kw)
         rad = load_radiograph(case.dataset)
         t0 = time.perf_counter()
         lms = detect(rad)
@@ -327,7 +327,7 @@ def limb_variants(n: int, start: int = 0) -> list[dict]:
 
 def make_limb_case(kw: dict):
     """The synthetic long leg of one :func:`limb_variants` entry."""
-    from ..synthetic_limb import LimbParams, make_long_leg
+    from ..phantoms.limb import LimbParams, make_long_leg
 
     kw = dict(kw)
     params = LimbParams.random(np.random.default_rng(kw["seed"]), kw.pop("right"), kw.pop("left"))
@@ -430,7 +430,7 @@ def evaluate_knee(view: str, n: int = 40, start: int = 0) -> dict:
     from ..calibration import calibrate
     from ..measurements import measure_knee
     from ..pipeline import load_radiograph
-    from ..synthetic_knee import make_knee_ap, make_knee_lateral
+    from ..phantoms.knee import make_knee_ap, make_knee_lateral
     from .knee import KNEE_AP_DETECTED, KNEE_LATERAL_DETECTED, detect_knee
 
     make = make_knee_ap if view == "knee-ap" else make_knee_lateral

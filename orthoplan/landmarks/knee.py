@@ -29,7 +29,7 @@ the level of the most distal condylar point on the lateral view) and :data:`TIBI
 distal of the plateau line, shortened to the part of the shaft that was seen; the anterior
 and posterior cortex points are taken :data:`ANTERIOR_CORTEX_MM` and
 :data:`POSTERIOR_CORTEX_MM` proximal of the most distal condylar point. These match the
-synthetic phantom (:mod:`orthoplan.synthetic_knee`); on real films they approximate the
+synthetic phantom (:mod:`orthoplan.phantoms.knee`); on real films they approximate the
 definitions.
 
 Every landmark carries a confidence in [0, 1]; landmarks below ``MIN_CONFIDENCE`` and
@@ -94,7 +94,7 @@ def detect_knee(radiograph: Radiograph, calibration: Calibration | None = None, 
     ``side`` is the knee shown; a lateral view needs it (:class:`~orthoplan.errors.LandmarkError`
     otherwise), an AP view without it takes the side from the fibula's position.
 
-    >>> from orthoplan.synthetic_knee import make_knee_ap
+    >>> from orthoplan.phantoms.knee import make_knee_ap
     >>> from orthoplan.pipeline import load_radiograph
     >>> case = make_knee_ap(seed=2, side="right", rows=950, columns=700, detector_spacing_mm=0.4)
     >>> lms = detect_knee(load_radiograph(case.dataset), view="knee-ap", side="right")

@@ -37,7 +37,7 @@ plateau line when no tip is found); the ankle centre ``DOME_EDGE_MM`` proximal o
 dome's steepest edge (blur and the subchondral plate put the edge inside the dome); the
 plafond points ``PLAFOND_HALF_WIDTH_MM`` either side of the tibial axis where the distal
 tibial edge has fallen 80 % of the way into the joint space. These match the synthetic
-phantom (:mod:`orthoplan.synthetic_limb`); on real films they approximate the definitions.
+phantom (:mod:`orthoplan.phantoms.limb`); on real films they approximate the definitions.
 
 Every landmark carries a confidence in [0, 1]; landmarks below ``MIN_CONFIDENCE`` and
 landmarks not found are listed in ``Landmarks.missing`` with the reason. Memory: the
@@ -107,7 +107,7 @@ class _Miss(Exception):
 def detect_long_leg(radiograph: Radiograph, calibration: Calibration | None = None) -> Landmarks:
     """Landmarks of a standing AP long-leg radiograph (see the module docstring).
 
-    >>> from orthoplan.synthetic_limb import make_long_leg, LimbParams
+    >>> from orthoplan.phantoms.limb import make_long_leg, LimbParams
     >>> from orthoplan.pipeline import load_radiograph
     >>> case = make_long_leg(LimbParams.preset("neutral"), rows=1950, columns=720, detector_spacing_mm=0.6)
     >>> lms = detect_long_leg(load_radiograph(case.dataset))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import pydicom
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.dicom import build_gsps, build_sr
 from orthoplan.model import Plan
 from orthoplan.overlay import plan_overlay
@@ -48,7 +48,7 @@ def plan_case(seed: int) -> PlanCase:
     not see each other's objects.
     """
     if seed not in _CASES:
-        case = synthetic.make_pelvis(seed=seed, rows=600, columns=700, detector_spacing_mm=0.6)
+        case = phantom.make_pelvis(seed=seed, rows=600, columns=700, detector_spacing_mm=0.6)
         rad = load_radiograph(case.dataset)
         plan = plan_radiograph(rad, landmarks=case.landmarks)
         _CASES[seed] = PlanCase(case.dataset, plan, build_sr(plan, rad.dataset),

@@ -10,14 +10,14 @@ import pytest
 from archive_cases import plan_case
 from archive_helpers import PASSWORD, USER, TcpRelay, free_port
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.archive import latest_plan, open_archive
 from orthoplan.cli import main
 
 
 def _landmarks_file(seed: int, path: Path) -> Path:
-    case = synthetic.make_pelvis(seed=seed, rows=600, columns=700, detector_spacing_mm=0.6)
-    return synthetic.write_case(case, path)["landmarks"]
+    case = phantom.make_pelvis(seed=seed, rows=600, columns=700, detector_spacing_mm=0.6)
+    return phantom.write_case(case, path)["landmarks"]
 
 
 def test_demo_stores_in_a_folder_archive_and_plans_lists_it(tmp_path, capsys, outbox):

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 
 N_CASES = 200
 BROKEN = ("case_050_truncated.dcm", "case_100_not_dicom.dcm", "case_150_uncalibrated.dcm")
 
 
-def _write(case: synthetic.SyntheticCase, folder: Path, stem: str, sidecar: bool = True) -> None:
+def _write(case: phantom.SyntheticCase, folder: Path, stem: str, sidecar: bool = True) -> None:
     case.dataset.save_as(folder / f"{stem}.dcm", enforce_file_format=True)
     if sidecar:
         lm = {"landmarks": {l.name.value: [l.x, l.y] for l in case.landmarks}}
@@ -35,14 +35,14 @@ def cohort(tmp_path_factory) -> Path:
     sub = folder / "site_b"  # a sub-folder: inputs are searched recursively
     sub.mkdir()
     for seed in range(N_CASES):
-        case = synthetic.make_pelvis(seed=1000 + seed, rows=600, columns=720, detector_spacing_mm=0.6,
+        case = phantom.make_pelvis(seed=1000 + seed, rows=600, columns=720, detector_spacing_mm=0.6,
                                      photometric="MONOCHROME1" if seed % 3 == 0 else "MONOCHROME2",
                                      text=seed % 2 == 0)
         _write(case, folder if seed % 4 else sub, f"case_{seed:03d}")
     good = (folder / "case_001.dcm").read_bytes()
     (folder / BROKEN[0]).write_bytes(good[: len(good) // 3])
     (folder / BROKEN[1]).write_text("this is not a radiograph\n")
-    bare = synthetic.make_pelvis(seed=7, rows=600, columns=720, detector_spacing_mm=0.6,
+    bare = phantom.make_pelvis(seed=7, rows=600, columns=720, detector_spacing_mm=0.6,
                                  ball_diameter_mm=None, calibration_tags="none")
     bare.dataset.save_as(folder / BROKEN[2], enforce_file_format=True)
     return folder

@@ -65,14 +65,14 @@ def drawn():
 
 @functools.lru_cache(maxsize=64)
 def _synthetic(**kwargs):
-    from orthoplan import synthetic
+    from orthoplan.phantoms import pelvis as phantom
 
-    case = synthetic.make_pelvis(**kwargs)
+    case = phantom.make_pelvis(**kwargs)
     return case, op_image.from_dataset(case.dataset)
 
 
 def synthetic_case(**kwargs):
-    """``(SyntheticCase, Radiograph)`` from :func:`orthoplan.synthetic.make_pelvis`, cached."""
+    """``(SyntheticCase, Radiograph)`` from :func:`orthoplan.phantoms.pelvis.make_pelvis`, cached."""
     return _synthetic(**kwargs)
 
 

@@ -146,9 +146,10 @@ def test_prosthetic_head_on_a_neck_is_not_a_ball(drawn):
 
 def test_min_score_skips_weak_candidates_only():
     """Dropping candidates after the coarse pass keeps the ball exactly and only removes others."""
-    from orthoplan import image, synthetic
+    from orthoplan import image
+    from orthoplan.phantoms import pelvis as phantom
 
-    case = synthetic.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
+    case = phantom.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
     rad = image.load(case.dataset)
     r = 12.5 * case.magnification / 0.38
     everything = find_balls(rad.display, radius_range_px=(0.8 * r, 1.2 * r), max_candidates=20)

@@ -1,4 +1,4 @@
-"""Calibration against the ground truth of orthoplan.synthetic (known magnification and ball)."""
+"""Calibration against the ground truth of orthoplan.phantoms.pelvis (known magnification and ball)."""
 
 from __future__ import annotations
 

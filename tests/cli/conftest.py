@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 
 
 @pytest.fixture(scope="session")
 def case_dir(tmp_path_factory) -> Path:
     """A DX with a 25 mm ball, ImagerPixelSpacing only (no magnification tag), truth files beside it."""
-    case = synthetic.make_pelvis(seed=11, rows=1250, columns=1500, detector_spacing_mm=0.3)
+    case = phantom.make_pelvis(seed=11, rows=1250, columns=1500, detector_spacing_mm=0.3)
     out = tmp_path_factory.mktemp("case")
-    synthetic.write_case(case, out)
+    phantom.write_case(case, out)
     (out / "truth-mm_per_px.txt").write_text(repr(case.mm_per_px))
     return out
 

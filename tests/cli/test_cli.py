@@ -11,7 +11,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -50,8 +50,8 @@ def test_measure_with_exact_landmarks_reproduces_truth(case_dir: Path, truth: di
 
 @pytest.mark.parametrize("photometric", ["MONOCHROME1", "MONOCHROME2"])
 def test_measure_both_photometric_interpretations(tmp_path: Path, photometric: str):
-    case = synthetic.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.35, photometric=photometric)
-    files = synthetic.write_case(case, tmp_path)
+    case = phantom.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.35, photometric=photometric)
+    files = phantom.write_case(case, tmp_path)
     out = json.loads(run("measure", str(files["image"]), "--landmarks", str(files["landmarks"]), "--json").stdout)
     for name, value in case.measurements.items():
         tol = 0.5 if name.endswith("_deg") else 0.5 + 0.01 * abs(value)

@@ -14,7 +14,7 @@ import pydicom
 import pytest
 from dicom_plans import make_rich_plan, truth_landmarks
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.model import Landmark, Plan
 from orthoplan.overlay import Graphic, OverlayLayer
 
@@ -30,7 +30,7 @@ def cr_header(real_dir) -> pydicom.Dataset:
 @pytest.fixture(scope="session")
 def dx_case():
     """A small synthetic DX pelvis (800 x 1000, 0.4 mm detector pixels) with its truth."""
-    return synthetic.make_pelvis(rows=800, columns=1000, detector_spacing_mm=0.4, seed=3)
+    return phantom.make_pelvis(rows=800, columns=1000, detector_spacing_mm=0.4, seed=3)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 
 from orthoplan.catalog import load_catalog
 from orthoplan.model import Calibration
-from orthoplan.synthetic_limb import LimbParams, make_long_leg
+from orthoplan.phantoms.limb import LimbParams, make_long_leg
 
 #: A small image (0.57 mm/px) holding both legs from pelvis to feet (as tests/lower_limb).
 SMALL = dict(rows=1950, columns=720, detector_spacing_mm=0.6, noise=0.5)

@@ -22,7 +22,7 @@ from orthoplan.geometry import to_mm
 from orthoplan.model import Plan
 from orthoplan.overlay import plan_overlay
 from orthoplan.pipeline import load_radiograph, plan_radiograph
-from orthoplan.synthetic_limb import make_long_leg
+from orthoplan.phantoms.limb import make_long_leg
 from orthoplan.templating import update_placement
 from orthoplan.templating_knee import knee_outline_px, knee_templating_summary, resection_line_px, template_knee
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import orthoplan.synthetic_limb as synthetic_limb_module
+import orthoplan.phantoms.limb as synthetic_limb_module
 import orthoplan.templating_knee as templating_knee_module
 from orthoplan.errors import CatalogError, TemplatingError
 from orthoplan.geometry import angle_between_deg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orthoplan.model import Calibration, CalibrationSource
-from orthoplan.synthetic_knee import make_knee_ap, make_knee_lateral
+from orthoplan.phantoms.knee import make_knee_ap, make_knee_lateral
 
 #: 950 x 700 pixels at 0.4 mm (0.36 mm/px at the knee): a 345 x 255 mm field.
 SMALL = dict(rows=950, columns=700, detector_spacing_mm=0.4)

@@ -81,9 +81,9 @@ def test_lateral_without_anterior_reports_the_reason(knee_case):
 
 
 def test_not_a_knee_reports_every_landmark_missing():
-    from orthoplan import synthetic
+    from orthoplan.phantoms import pelvis as phantom
 
-    pelvis = synthetic.make_pelvis(seed=1, rows=500, columns=600, detector_spacing_mm=0.75)
+    pelvis = phantom.make_pelvis(seed=1, rows=500, columns=600, detector_spacing_mm=0.75)
     lms = detect_knee(load_radiograph(pelvis.dataset), None, view="knee-lateral", side="left")
     assert len(lms) == 0
     assert {n.anatomy for n, _ in lms.missing} == set(KNEE_LATERAL_DETECTED)

@@ -27,7 +27,7 @@ from orthoplan.measurements.knee import (
     posterior_tibial_slope_deg,
 )
 from orthoplan.model import LANDMARK_DEFINITIONS, Calibration, Landmarks, Side
-from orthoplan.synthetic_knee import KneeAPParams, KneeLateralParams, make_knee_ap, make_knee_lateral
+from orthoplan.phantoms.knee import KneeAPParams, KneeLateralParams, make_knee_ap, make_knee_lateral
 
 from .conftest import SMALL, exact_calibration
 

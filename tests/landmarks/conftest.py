@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.landmarks import Detection, detect_details
 from orthoplan.landmarks.accuracy import synthetic_variants
 from orthoplan.pipeline import load_radiograph
@@ -22,7 +22,7 @@ N_CASES = 12
 @dataclass(frozen=True)
 class Detected:
     kwargs: dict
-    case: synthetic.SyntheticCase
+    case: phantom.SyntheticCase
     radiograph: object
     detection: Detection
 
@@ -31,7 +31,7 @@ class Detected:
 def detected_cases() -> list[Detected]:
     out = []
     for kw in synthetic_variants(N_CASES):
-        case = synthetic.make_pelvis(**kw)
+        case = phantom.make_pelvis(**kw)
         rad = load_radiograph(case.dataset)
         out.append(Detected(kw, case, rad, detect_details(rad)))
     return out

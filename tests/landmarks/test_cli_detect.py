@@ -6,12 +6,12 @@ import json
 import subprocess
 import sys
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 
 
 def test_detect_json(tmp_path):
-    case = synthetic.make_pelvis(seed=2, rows=1000, columns=1200, detector_spacing_mm=0.38)
-    files = synthetic.write_case(case, tmp_path)
+    case = phantom.make_pelvis(seed=2, rows=1000, columns=1200, detector_spacing_mm=0.38)
+    files = phantom.write_case(case, tmp_path)
     out = subprocess.run([sys.executable, "-m", "orthoplan.cli", "detect", str(files["image"]), "--json"],
                          capture_output=True, text=True, check=True).stdout
     doc = json.loads(out)

@@ -1,6 +1,6 @@
 """Negative case: a (synthetic) cross-table lateral hip gives "no pelvis found", not a plan.
 
-No real lateral hip film is available; :func:`orthoplan.synthetic.lateral_hip_radiograph`
+No real lateral hip film is available; :func:`orthoplan.phantoms.pelvis.lateral_hip_radiograph`
 draws one (one round femoral head, neck and shaft running across the image, acetabular
 walls, ischium and pubis seen from the side; no teardrops, no second hip). The AP detector
 must not claim a pelvis on it: no pelvic landmark with confidence ≥ 0.5 (in fact none at
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.landmarks import detect_details
 from orthoplan.pipeline import load_radiograph
 
@@ -24,7 +24,7 @@ NO_PELVIS = ("no pelvis found", "not an AP pelvis/hip radiograph")
 
 
 def _lateral(seed: int):
-    return synthetic.lateral_hip_radiograph(seed=seed, photometric="MONOCHROME1" if seed % 2 else "MONOCHROME2",
+    return phantom.lateral_hip_radiograph(seed=seed, photometric="MONOCHROME1" if seed % 2 else "MONOCHROME2",
                                             noise=(0.5, 1.0, 2.0)[seed % 3])
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.landmarks import detect, refine
 from orthoplan.landmarks.limb import LONG_LEG_DETECTED, MIN_CONFIDENCE
 from orthoplan.measurements import measure_lower_limb
@@ -100,7 +100,7 @@ def test_missing_knee_gives_the_reason():
 
 
 def test_pelvis_image_gives_no_confident_knee_landmarks():
-    case = synthetic.make_pelvis(seed=4, rows=800, columns=960, detector_spacing_mm=0.45)
+    case = phantom.make_pelvis(seed=4, rows=800, columns=960, detector_spacing_mm=0.45)
     rad = load_radiograph(case.dataset)
     lms = detect(rad, view="long-leg")
     for anatomy in ("femoral_knee_center", "tibial_knee_center", "ankle_center", "femoral_condyle_medial",

@@ -17,7 +17,7 @@ if _HERE not in sys.path:
 
 from limb_cases import SMALL  # noqa: E402
 
-from orthoplan.synthetic_limb import LimbParams, make_long_leg  # noqa: E402
+from orthoplan.phantoms.limb import LimbParams, make_long_leg  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 
 import orthoplan.measurements.lower_limb as lower_limb_module
 import orthoplan.osteotomy as osteotomy_module
-import orthoplan.synthetic_limb as synthetic_limb_module
+import orthoplan.phantoms.limb as synthetic_limb_module
 from orthoplan.errors import MeasurementError
 from orthoplan.measurements import (
     LOWER_LIMB_DEFINITIONS,

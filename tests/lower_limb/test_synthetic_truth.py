@@ -12,7 +12,7 @@ from limb_cases import CASES, case_id
 from orthoplan.measurements import lower_limb_measurement_names, malalignment_from_measurements
 from orthoplan.model import Plan
 from orthoplan.pipeline import load_radiograph, plan_radiograph, update_landmarks
-from orthoplan.synthetic_limb import LegParams, LimbParams, leg_points, make_long_leg
+from orthoplan.phantoms.limb import LegParams, LimbParams, leg_points, make_long_leg
 
 
 @pytest.mark.parametrize("c", CASES, ids=[case_id(c) for c in CASES])

@@ -1,4 +1,4 @@
-"""measure_hip against the truth of orthoplan.synthetic (written independently, same definitions).
+"""measure_hip against the truth of orthoplan.phantoms.pelvis (written independently, same definitions).
 
 Observed agreement (12 seeds, 800x1000 px at 0.4 mm detector spacing): worst 4e-5 mm / deg,
 i.e. float32 landmark rounding only. The tolerance is the product spec's 0.5 mm / 0.5 deg.
@@ -10,7 +10,7 @@ import pytest
 
 from orthoplan.measurements import measure_hip, measurement_names
 from orthoplan.model import Calibration, CalibrationSource, ImageOrientation, Landmark, Landmarks
-from orthoplan.synthetic import make_pelvis
+from orthoplan.phantoms.pelvis import make_pelvis
 
 TOL = 0.5
 SEEDS = [0, 1, 2, 3, 5, 8]

@@ -14,7 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.dicom import validate
 
 
@@ -27,7 +27,7 @@ def qapp():
 
 @pytest.fixture(scope="module")
 def dicom_file(tmp_path_factory):
-    case = synthetic.make_pelvis(seed=31, rows=1000, columns=1200, detector_spacing_mm=0.36)
+    case = phantom.make_pelvis(seed=31, rows=1000, columns=1200, detector_spacing_mm=0.36)
     path = tmp_path_factory.mktemp("napari") / "pelvis.dcm"
     case.dataset.save_as(path, enforce_file_format=True)
     return path, case

@@ -46,9 +46,9 @@ def test_widget_notebook_renders_with_the_overlay_in_chromium(tmp_path):
     js = _js_dir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
-        "from orthoplan import synthetic\n"
+        "from orthoplan.phantoms import pelvis as phantom\n"
         "from orthoplan.notebook import PlanningSession, PlanningWidget\n"
-        "case = synthetic.make_pelvis(seed=5, rows=900, columns=1100, detector_spacing_mm=0.4)\n"
+        "case = phantom.make_pelvis(seed=5, rows=900, columns=1100, detector_spacing_mm=0.4)\n"
         "session = PlanningSession.open(case.dataset, landmarks=case.landmarks, archive_url='folder://archive')\n"
         "widget = PlanningWidget(session, side='left', figsize=(7, 5.5))\n"
         "widget.box"

@@ -8,13 +8,13 @@ import numpy as np
 import pydicom
 import pytest
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.notebook import PlanningSession, PlanningWidget
 
 
 @pytest.fixture(scope="module")
 def case():
-    return synthetic.make_pelvis(seed=21, rows=1000, columns=1200, detector_spacing_mm=0.36)
+    return phantom.make_pelvis(seed=21, rows=1000, columns=1200, detector_spacing_mm=0.36)
 
 
 @pytest.fixture()

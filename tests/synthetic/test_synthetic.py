@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.model import LandmarkName as N
 
 SMALL = dict(rows=800, columns=1000, detector_spacing_mm=0.4)
@@ -32,7 +32,7 @@ def _perp_dist(p, a, b):
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_truth_matches_independent_geometry(seed):
-    case = synthetic.make_pelvis(seed=seed, **SMALL)
+    case = phantom.make_pelvis(seed=seed, **SMALL)
     t = case.measurements
     tl, tr = _mm(case, N.TEARDROP_LEFT), _mm(case, N.TEARDROP_RIGHT)
     lld = _perp_dist(_mm(case, N.LESSER_TROCHANTER_LEFT), tl, tr) - _perp_dist(_mm(case, N.LESSER_TROCHANTER_RIGHT), tl, tr)
@@ -60,7 +60,7 @@ def test_truth_matches_independent_geometry(seed):
 
 def test_ball_diameter_in_pixels():
     for m_ball in (None, 1.2):
-        case = synthetic.make_pelvis(seed=5, ball_magnification=m_ball, noise=0, text=False, **SMALL)
+        case = phantom.make_pelvis(seed=5, ball_magnification=m_ball, noise=0, text=False, **SMALL)
         px = case.dataset.pixel_array.astype(float)
         bx, by, r = case.ball["x"], case.ball["y"], case.ball["radius_px"]
         expected_r = 12.5 * (m_ball or case.magnification) / 0.4
@@ -76,8 +76,8 @@ def test_ball_diameter_in_pixels():
 
 
 def test_bone_bright_and_monochrome1_inverted():
-    m2 = synthetic.make_pelvis(seed=2, noise=0, **SMALL)
-    m1 = synthetic.make_pelvis(seed=2, noise=0, photometric="MONOCHROME1", **SMALL)
+    m2 = phantom.make_pelvis(seed=2, noise=0, **SMALL)
+    m1 = phantom.make_pelvis(seed=2, noise=0, photometric="MONOCHROME1", **SMALL)
     a2, a1 = m2.dataset.pixel_array.astype(int), m1.dataset.pixel_array.astype(int)
     assert np.array_equal(a1, 65535 - a2)
     head = m2.landmarks[N.FEMORAL_HEAD_CENTER_RIGHT]
@@ -87,8 +87,8 @@ def test_bone_bright_and_monochrome1_inverted():
 
 @pytest.mark.parametrize("ts", [JPEG2000Lossless, JPEGLSLossless])
 def test_lossless_transfer_syntaxes_decode_identically(ts):
-    plain = synthetic.make_pelvis(seed=4, **SMALL)
-    comp = synthetic.make_pelvis(seed=4, transfer_syntax=ts, **SMALL)
+    plain = phantom.make_pelvis(seed=4, **SMALL)
+    comp = phantom.make_pelvis(seed=4, transfer_syntax=ts, **SMALL)
     assert comp.dataset.file_meta.TransferSyntaxUID == ts
     assert np.array_equal(plain.dataset.pixel_array, comp.dataset.pixel_array)
 
@@ -96,7 +96,7 @@ def test_lossless_transfer_syntaxes_decode_identically(ts):
 def test_dciodvfy_has_no_errors(tmp_path):
     exe = shutil.which("dciodvfy")
     assert exe, "dciodvfy (Debian dicom3tools) is required: run scripts/test"
-    files = synthetic.write_case(synthetic.make_pelvis(seed=1, calibration_tags="pixel", **SMALL), tmp_path)
+    files = phantom.write_case(phantom.make_pelvis(seed=1, calibration_tags="pixel", **SMALL), tmp_path)
     out = subprocess.run([exe, str(files["image"])], capture_output=True, text=True)
     errors = [l for l in (out.stdout + out.stderr).splitlines() if l.startswith("Error")]
     assert errors == []
@@ -105,7 +105,7 @@ def test_dciodvfy_has_no_errors(tmp_path):
 def test_random_cases_distinct_and_plausible():
     seen = set()
     for seed in range(20):
-        case = synthetic.make_pelvis(seed=seed, rows=300, columns=360, detector_spacing_mm=1.1, noise=0)
+        case = phantom.make_pelvis(seed=seed, rows=300, columns=360, detector_spacing_mm=1.1, noise=0)
         m = case.measurements
         seen.add(round(m["lld_teardrop_mm"], 6))
         assert -13 < m["lld_teardrop_mm"] < 13
@@ -118,7 +118,7 @@ def test_random_cases_distinct_and_plausible():
 
 
 def test_deterministic():
-    a = synthetic.make_pelvis(seed=9, **SMALL)
-    b = synthetic.make_pelvis(seed=9, **SMALL)
+    a = phantom.make_pelvis(seed=9, **SMALL)
+    b = phantom.make_pelvis(seed=9, **SMALL)
     assert a.dataset.SOPInstanceUID == b.dataset.SOPInstanceUID
     assert np.array_equal(a.dataset.pixel_array, b.dataset.pixel_array)

@@ -12,7 +12,7 @@ import pydicom
 import pytest
 from templating_cases import planned_case
 
-from orthoplan import synthetic
+from orthoplan.phantoms import pelvis as phantom
 from orthoplan.dicom import build_gsps, build_sr
 from orthoplan.dicom.sr import plan_from_sr
 from orthoplan.dicom.validate import run_dciodvfy, run_dsrdump
@@ -124,8 +124,8 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def cli_case(tmp_path_factory):
-    case = synthetic.make_pelvis(seed=5, rows=1000, columns=1200, detector_spacing_mm=0.35, medullary_canal="marrow")
-    return synthetic.write_case(case, tmp_path_factory.mktemp("cli"))
+    case = phantom.make_pelvis(seed=5, rows=1000, columns=1200, detector_spacing_mm=0.35, medullary_canal="marrow")
+    return phantom.write_case(case, tmp_path_factory.mktemp("cli"))
 
 
 def test_cli_template_json(cli_case, tmp_path):

@@ -114,12 +114,12 @@ def test_canal_depths_cover_the_diaphysis():
 
 def test_no_visible_canal_gives_a_flagged_placeholder(catalog):
     """The default phantom fills the canal with cancellous bone: no endosteal cortex to find."""
-    from orthoplan import synthetic
+    from orthoplan.phantoms import pelvis as phantom
     from orthoplan.overlay import plan_overlay
     from orthoplan.pipeline import load_radiograph, plan_radiograph
     from orthoplan.templating import update_placement
 
-    case = synthetic.make_pelvis(seed=31, rows=800, columns=1000, detector_spacing_mm=0.45)
+    case = phantom.make_pelvis(seed=31, rows=800, columns=1000, detector_spacing_mm=0.45)
     rad = load_radiograph(case.dataset)
     plan = template_hip(plan_radiograph(rad, landmarks=case.landmarks), rad, catalog, "left")
     assert any(n.startswith("stem left: NOT SIZED TO THE CANAL") for n in plan.notes)

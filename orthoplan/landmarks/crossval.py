@@ -1,0 +1,456 @@
+"""Accuracy on real films: k-fold cross-validation of the learned detector, reader agreement.
+
+``python -m orthoplan.landmarks.crossval --refs datasets/fracatlas-hip/references
+--second datasets/fracatlas-hip/second-reading --root ../shared/data/real/fracatlas-hip --folds 5``
+
+* **Cross-validation.** The reference films are split into ``k`` folds by film (no film is in
+  both training and test); for each fold a model is trained by the shipped recipe
+  (:func:`orthoplan.landmarks.training.train`, with the phantoms) on the other folds and the
+  whole detector (:func:`orthoplan.landmarks.learned.detect_learned`: network, head refinement,
+  consistency checks) runs on the held-out films.
+* **Errors** are radial distances to the reference in stored pixels and in percent of the
+  reference head diameter of that side (the films carry no scale; 10 % of an adult head is
+  about 5 mm). A landmark counts as found when it is reported (confidence ≥ 0.3).
+* **Confidence calibration.** The raw heatmap peak scores of the held-out predictions give the
+  table that maps a score to a confidence (:func:`confidence_table`): the confidence is the
+  held-out rate within :data:`TOLERANCE_PCT` of the head diameter (a lower bound), and a
+  landmark reported at ≥ 0.8 was within it in ≥ 95 % of held-out cases.
+  Confident misses are counted with each fold calibrated on the *other* folds only.
+* **Reader agreement.** Films read twice, independently: the same statistics between the two
+  readings — the floor below which no accuracy figure means anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..model import LandmarkName
+from .references import Reference, load_references
+
+log = logging.getLogger(__name__)
+
+#: A point is "within tolerance" when closer than this percentage of the head diameter (≈ 5 mm).
+TOLERANCE_PCT = 10.0
+ANATOMIES = ("femoral_head_center", "teardrop", "ischial_tuberosity", "lesser_trochanter", "greater_trochanter",
+             "acetabular_lateral_edge", "sourcil_medial", "femoral_neck_center", "femoral_shaft_proximal",
+             "femoral_shaft_distal")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One reference landmark (or one reported landmark without a reference) on one film."""
+
+    film: str
+    name: str
+    patient: str
+    fold: int
+    ref_xy: tuple[float, float] | None
+    det_xy: tuple[float, float] | None
+    confidence: float | None
+    score: float | None
+    head_diameter_px: float | None
+    radius_err_pct: float | None = None
+
+    @property
+    def anatomy(self) -> str:
+        return self.name.rsplit("_", 1)[0]
+
+    @property
+    def error_px(self) -> float | None:
+        if self.ref_xy is None or self.det_xy is None:
+            return None
+        return math.hypot(self.det_xy[0] - self.ref_xy[0], self.det_xy[1] - self.ref_xy[1])
+
+    @property
+    def error_pct(self) -> float | None:
+        e = self.error_px
+        return None if e is None or not self.head_diameter_px else 100.0 * e / self.head_diameter_px
+
+
+def head_diameter(ref: Reference, side: str) -> float | None:
+    """The reference head diameter (px) of ``side``, else of the other side."""
+    for s in (side, "left" if side == "right" else "right"):
+        p = ref.points.get(f"femoral_head_center_{s}")
+        if p is not None and p.radius:
+            return 2.0 * p.radius
+    return None
+
+
+def score(ref: Reference, landmarks, raw: dict[str, float] | None = None, fold: int = -1) -> list[Row]:
+    """Rows comparing a detection (:class:`~orthoplan.model.Landmarks`) with a reference."""
+    rows = []
+    raw = raw or {}
+    names = {n.value for n in LandmarkName if n.anatomy in ANATOMIES}
+    for name in sorted(names):
+        p = ref.points.get(name) if ref.usable else None
+        d = landmarks.get(name) if name in landmarks else None
+        if p is None and d is None:
+            continue
+        side = name.rsplit("_", 1)[1]
+        rerr = None
+        if p is not None and d is not None and p.radius and d.radius_px:
+            rerr = 100.0 * (d.radius_px - p.radius) / p.radius
+        rows.append(Row(ref.stem, name, ref.patient if ref.usable else "not-ap", fold,
+                        None if p is None else p.xy, None if d is None else (d.x, d.y),
+                        None if d is None else d.confidence, raw.get(name), head_diameter(ref, side), rerr))
+    return rows
+
+
+def _stats(values: Sequence[float]) -> tuple[float, float, float]:
+    a = np.asarray(values, float)
+    return (float(np.median(a)), float(np.mean(a)), float(np.percentile(a, 95))) if a.size else (math.nan,) * 3
+
+
+def summarize(rows: Iterable[Row], patients: Sequence[str] = ("adult",)) -> dict[str, dict]:
+    """Per anatomy: reference points, found, median/mean/p95 error (px and % of the head
+    diameter), confident misses (reported ≥ 0.8 and off by more than the tolerance, or
+    reported where the reference has no such point)."""
+    out: dict[str, dict] = {}
+    rows = list(rows)
+    for anatomy in ANATOMIES:
+        rs = [r for r in rows if r.anatomy == anatomy]
+        ref_rows = [r for r in rs if r.ref_xy is not None and r.patient in patients]
+        found = [r for r in ref_rows if r.det_xy is not None]
+        px = [r.error_px for r in found]
+        pct = [r.error_pct for r in found if r.error_pct is not None]
+        spurious = [r for r in rs if r.ref_xy is None and r.det_xy is not None and (r.patient in patients or r.patient == "not-ap")]
+        confident = [r for r in found if (r.confidence or 0) >= 0.8]
+        miss = [r for r in confident if r.error_pct is not None and r.error_pct > TOLERANCE_PCT]
+        conf_spur = [r for r in spurious if (r.confidence or 0) >= 0.8]
+        radius = [abs(r.radius_err_pct) for r in found if r.radius_err_pct is not None]
+        out[anatomy] = {
+            "reference": len(ref_rows), "found": len(found),
+            "rate": len(found) / len(ref_rows) if ref_rows else math.nan,
+            "px": _stats(px), "pct": _stats(pct),
+            "within_tol": float(np.mean([e <= TOLERANCE_PCT for e in pct])) if pct else math.nan,
+            "confident": len(confident) + len(conf_spur), "confident_misses": len(miss) + len(conf_spur),
+            "spurious": len(spurious), "radius_pct": _stats(radius) if radius else None,
+        }
+    return out
+
+
+def confidence_table(scores: Sequence[float], ok: Sequence[bool], min_support: int = 20) -> dict:
+    """A step table ``{"score": [...], "confidence": [...]}`` from held-out peak heights and
+    whether each point was within tolerance.
+
+    The confidence of a score is the held-out rate within tolerance of the points scoring at
+    least as high (its 95 % Wilson lower bound, never more than that of any stricter cut-off,
+    so it rises with the score), except that 0.8 and above are given only where that bound is
+    at least 0.95: a landmark reported at ≥ 0.8 was within tolerance in ≥ 95 % of held-out
+    cases. Cut-offs are every 5th percentile of the scores with at least ``min_support``
+    points above them."""
+    s = np.asarray(scores, float)
+    k = np.asarray(ok, bool)
+    if s.size < min_support:
+        return {"score": [-1e9], "confidence": [0.0], "tolerance_pct_head_diameter": TOLERANCE_PCT, "n": int(s.size)}
+    cuts = np.unique(np.percentile(s, np.arange(0, 100, 5)))
+    bounds = []
+    for t in cuts:
+        sel = k[s >= t]
+        n = sel.size
+        if n < min_support:
+            bounds.append(np.nan)
+            continue
+        p, z = sel.mean(), 1.96
+        lo = (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+        bounds.append(lo)
+    b = np.asarray(bounds)
+    keep = np.isfinite(b)
+    cuts, b = cuts[keep], b[keep]
+    # monotone: the lower envelope over stricter cut-offs
+    env = np.minimum.accumulate(b[::-1])[::-1]
+    conf = np.where(env >= 0.95, 0.8 + 4.0 * (env - 0.95), np.minimum(env, 0.79))
+    xs, ys = [-1e9], [0.0]
+    for x, c in zip(cuts, conf):
+        c = round(float(c), 3)
+        if c > ys[-1]:
+            xs.append(float(x))
+            ys.append(c)
+    return {"score": xs, "confidence": ys, "tolerance_pct_head_diameter": TOLERANCE_PCT, "n": int(s.size)}
+
+
+def apply_table(table: dict, score_value: float) -> float:
+    xs = np.asarray(table["score"], float)
+    i = np.searchsorted(xs, score_value, side="right") - 1
+    return float(table["confidence"][i]) if i >= 0 else 0.0
+
+
+def reader_agreement(first: Sequence[Reference], second: Sequence[Reference]) -> dict[str, dict]:
+    """Per anatomy, the difference between two independent readings of the same films."""
+    by = {r.stem: r for r in first}
+    rows = []
+    for b in second:
+        a = by.get(b.stem)
+        if a is None or not (a.usable and b.usable):
+            continue
+        for name, p in b.points.items():
+            q = a.points.get(name)
+            if q is None or name.rsplit("_", 1)[0] not in ANATOMIES:
+                continue
+            hd = head_diameter(a, name.rsplit("_", 1)[1])
+            rerr = 100.0 * (p.radius - q.radius) / q.radius if p.radius and q.radius else None
+            rows.append(Row(a.stem, name, a.patient, -1, q.xy, p.xy, None, None, hd, rerr))
+    out = {}
+    for anatomy in ANATOMIES:
+        rs = [r for r in rows if r.anatomy == anatomy]
+        pct = [r.error_pct for r in rs if r.error_pct is not None]
+        radius = [abs(r.radius_err_pct) for r in rs if r.radius_err_pct is not None]
+        out[anatomy] = {"pairs": len(rs), "films": len({r.film for r in rs}), "px": _stats([r.error_px for r in rs]),
+                        "pct": _stats(pct), "radius_pct": _stats(radius) if radius else None}
+    out["_films"] = len({r.film for r in rows})
+    return out
+
+
+# --------------------------------------------------------------------------- cross-validation
+
+
+def folds_of(refs: Sequence[Reference], k: int, seed: int = 0) -> dict[str, int]:
+    """Film stem -> fold, at random (seeded); every film in exactly one fold."""
+    stems = sorted({r.stem for r in refs})
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(stems))
+    return {stems[i]: int(j % k) for j, i in enumerate(perm)}
+
+
+def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, phantoms=(), seed: int = 0,
+                   workdir: str | Path = "/tmp/orthoplan-cv", train_kwargs: dict | None = None,
+                   folds: Sequence[int] | None = None) -> list[Row]:
+    """Train on ``k - 1`` folds (plus ``phantoms``, :class:`TrainingFilm` values), detect on the
+    held-out fold; every reference film is held out once. Returns the scored rows (with the
+    raw peak heights, for :func:`confidence_table`)."""
+    from ..image import load
+    from . import training
+    from .learned import detect_learned
+    from .network import LandmarkModel, load_model
+
+    assignment = folds_of(refs, k, seed)
+    rows: list[Row] = []
+    films_all = {f.key: f for f in training.films_from_references(refs, root)}
+    for fold in (folds if folds is not None else range(k)):
+        train_films = [f for key, f in films_all.items() if assignment[key] != fold] + list(phantoms)
+        out = Path(workdir) / f"fold{fold}" / "ap-pelvis"
+        t0 = time.perf_counter()
+        if not out.with_suffix(".onnx").exists():
+            training.train(train_films, out, seed=seed, **(train_kwargs or {}))
+        m = load_model(out.with_suffix(".onnx"))
+        # every peak reported (confidence 1 before the anatomy's penalties): the table is fitted
+        # afterwards on held-out peaks (:func:`recalibrated`)
+        model = LandmarkModel(m.path, m.view, m.channels, m.input_size, m.stride,
+                              {**m.meta, "confidence": {"*": {"score": [-1e9], "confidence": [1.0]}}}, m.session)
+        log.info("cv: fold %d trained on %d films (%.0f s)", fold, len(train_films), time.perf_counter() - t0)
+        for ref in refs:
+            if assignment[ref.stem] != fold:
+                continue
+            try:
+                rad = load(Path(root) / ref.image)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("cv: %s unreadable (%s)", ref.image, exc)
+                continue
+            det = detect_learned(rad, model=model)
+            raw = {p.channel: p.score for p in det.raw}
+            rows.extend(score(ref, det.landmarks, raw, fold))
+    return rows
+
+
+def recalibrated(rows: Sequence[Row], k: int) -> list[Row]:
+    """The rows with each fold's confidences from a table fitted on the *other* folds' rows
+    (per anatomy), times the anatomy checks' penalties (the rows' confidence, found with every
+    peak at confidence 1), so that confident misses are counted on data the table never saw.
+    A landmark whose confidence falls below 0.3 is no longer reported, nor is anything on a
+    side whose head is not."""
+    out = []
+    for fold in range(k):
+        others = [r for r in rows if r.fold != fold and r.score is not None and r.ref_xy is not None
+                  and r.error_pct is not None]
+        tables = {a: confidence_table([r.score for r in others if r.anatomy == a],
+                                      [r.error_pct <= TOLERANCE_PCT for r in others if r.anatomy == a])
+                  for a in ANATOMIES}
+        mine = [r for r in rows if r.fold == fold]
+        conf = {(r.film, r.name): apply_table(tables[r.anatomy], r.score) * (r.confidence or 0.0)
+                for r in mine if r.det_xy is not None and r.score is not None}
+        for r in mine:
+            side = r.name.rsplit("_", 1)[1]
+            c = conf.get((r.film, r.name))
+            head = conf.get((r.film, f"femoral_head_center_{side}"), 0.0)
+            if c is None or c < 0.3 or head < 0.3:
+                if r.ref_xy is not None:
+                    out.append(Row(r.film, r.name, r.patient, r.fold, r.ref_xy, None, None, r.score, r.head_diameter_px))
+                continue
+            out.append(Row(r.film, r.name, r.patient, r.fold, r.ref_xy, r.det_xy, c, r.score, r.head_diameter_px,
+                           r.radius_err_pct))
+    return out
+
+
+def evaluate_refine(refs: Sequence[Reference], root: str | Path, rows: Sequence[Row], k: int = 5, *,
+                    seed: int = 0, workdir: str | Path = "/tmp/orthoplan-cv", clicks_per_point: int = 2,
+                    click_radius_pct: float = 20.0, patients: Sequence[str] = ("adult",)) -> dict[str, dict]:
+    """Snap simulated clicks with :func:`orthoplan.landmarks.refine`, each film with the fold
+    model that never saw it (``ORTHOPLAN_MODEL``), its confidence table fitted on the other
+    folds' ``rows`` (written into the fold model's description).
+
+    A click lands at a random place within ``click_radius_pct`` of the head diameter of the
+    reference point (20 % ≈ 10 mm). Per anatomy: the share of results within 4 % of the head
+    diameter (≈ 2 mm) of the reference, the share left at the click (source manual), and the
+    share made worse than the click."""
+    import os
+
+    from ..image import load
+    from .refine import _LEARNED_CACHE, refine
+
+    assignment = folds_of(refs, k, seed)
+    for fold in range(k):
+        meta_path = Path(workdir) / f"fold{fold}" / "ap-pelvis.json"
+        meta = json.loads(meta_path.read_text())
+        others = [r for r in rows if r.fold != fold and r.score is not None and r.error_pct is not None]
+        meta["confidence"] = {a: confidence_table([r.score for r in others if r.anatomy == a],
+                                                  [r.error_pct <= TOLERANCE_PCT for r in others if r.anatomy == a])
+                              for a in ANATOMIES}
+        meta_path.write_text(json.dumps(meta))
+    rng = np.random.default_rng(seed + 1)
+    stats: dict[str, dict] = {a: {"n": 0, "within": 0, "kept": 0, "worse": 0} for a in ANATOMIES}
+    old = os.environ.get("ORTHOPLAN_MODEL")
+    try:
+        for ref in refs:
+            if not ref.usable or ref.patient not in patients or ref.stem not in assignment:
+                continue
+            os.environ["ORTHOPLAN_MODEL"] = str(Path(workdir) / f"fold{assignment[ref.stem]}" / "ap-pelvis.onnx")
+            try:
+                rad = load(Path(root) / ref.image)
+            except Exception:  # noqa: BLE001
+                continue
+            for name, p in ref.points.items():
+                anatomy, side = name.rsplit("_", 1)
+                hd = head_diameter(ref, side)
+                if anatomy not in ANATOMIES or not hd:
+                    continue
+                for _ in range(clicks_per_point):
+                    ang, rad_pct = rng.uniform(0, 2 * np.pi), click_radius_pct * math.sqrt(rng.uniform(0.05, 1.0))
+                    click = (p.x + math.cos(ang) * rad_pct * hd / 100, p.y + math.sin(ang) * rad_pct * hd / 100)
+                    got = refine(rad, name, click)
+                    err = 100 * math.hypot(got.x - p.x, got.y - p.y) / hd
+                    st = stats[anatomy]
+                    st["n"] += 1
+                    st["within"] += err <= 4.0
+                    st["kept"] += got.source.value == "manual"
+                    st["worse"] += err > rad_pct + 0.5  # beyond float32 rounding of the coordinates
+            _LEARNED_CACHE.clear()
+    finally:
+        if old is None:
+            os.environ.pop("ORTHOPLAN_MODEL", None)
+        else:
+            os.environ["ORTHOPLAN_MODEL"] = old
+    return stats
+
+
+def markdown_refine(stats: dict[str, dict]) -> str:
+    lines = ["| landmark | clicks | within 4 % of the head Ø (≈ 2 mm) | left at the click | made worse than the click |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for a, st in stats.items():
+        n = max(st["n"], 1)
+        lines.append(f"| {a} | {st['n']} | {100 * st['within'] / n:.0f} % | {100 * st['kept'] / n:.0f} % | "
+                     f"{100 * st['worse'] / n:.0f} % |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _f(v: float, nd: int = 1) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{nd}f}"
+
+
+def markdown_accuracy(summary: dict[str, dict], title: str) -> str:
+    lines = [f"**{title}**", "",
+             "| landmark | reference points | found | median px | mean px | p95 px | median % head Ø | mean % | p95 % "
+             "| within 10 % | confident (≥ 0.8) | confident misses |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for a, s in summary.items():
+        lines.append(f"| {a} | {s['reference']} | {_f(100 * s['rate'], 0)} % | {_f(s['px'][0])} | {_f(s['px'][1])} | "
+                     f"{_f(s['px'][2])} | {_f(s['pct'][0])} | {_f(s['pct'][1])} | {_f(s['pct'][2])} | "
+                     f"{_f(100 * s['within_tol'], 0)} % | {s['confident']} | {s['confident_misses']} |")
+    h = summary.get("femoral_head_center", {}).get("radius_pct")
+    if h:
+        lines += ["", f"Head radius error: median {_f(h[0])} %, mean {_f(h[1])} %, p95 {_f(h[2])} % of the reference radius."]
+    return "\n".join(lines)
+
+
+def markdown_agreement(agree: dict[str, dict]) -> str:
+    lines = [f"**Reader-to-reader difference** ({agree['_films']} films read twice, independently)", "",
+             "| landmark | pairs | median px | mean px | p95 px | median % head Ø | mean % | p95 % |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for a in ANATOMIES:
+        s = agree[a]
+        lines.append(f"| {a} | {s['pairs']} | {_f(s['px'][0])} | {_f(s['px'][1])} | {_f(s['px'][2])} | "
+                     f"{_f(s['pct'][0])} | {_f(s['pct'][1])} | {_f(s['pct'][2])} |")
+    h = agree["femoral_head_center"].get("radius_pct")
+    if h:
+        lines += ["", f"Head radius difference: median {_f(h[0])} %, mean {_f(h[1])} %, p95 {_f(h[2])} %."]
+    return "\n".join(lines)
+
+
+def rows_to_json(rows: Sequence[Row]) -> list[dict]:
+    return [dict(vars(r)) for r in rows]
+
+
+def rows_from_json(data: Sequence[dict]) -> list[Row]:
+    return [Row(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}) for d in data]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m orthoplan.landmarks.crossval", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--refs", required=True, help="folder of the primary reference readings")
+    ap.add_argument("--second", help="folder of the second, independent readings (reader agreement)")
+    ap.add_argument("--root", required=True, help="the data set's root (the images' paths are relative to it)")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--fold", type=int, action="append", help="run only these folds (repeatable)")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--phantoms", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", default="/tmp/orthoplan-cv")
+    ap.add_argument("--rows", help="write (or, with --report-only, read) the scored rows as JSON")
+    ap.add_argument("--report-only", action="store_true", help="only print the tables from --rows")
+    ap.add_argument("--refine", action="store_true",
+                    help="also snap simulated clicks with each fold's model (after the folds are trained)")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    refs = load_references(a.refs)
+    if a.second:
+        print(markdown_agreement(reader_agreement(refs, load_references(a.second))))
+        print()
+    if a.report_only:
+        rows = rows_from_json(json.loads(Path(a.rows).read_text()))
+    else:
+        from .training import films_from_phantoms
+
+        ph = films_from_phantoms(a.phantoms, seed=a.seed) if a.phantoms else []
+        rows = cross_validate(refs, a.root, a.folds, phantoms=ph, seed=a.seed, workdir=a.workdir,
+                              train_kwargs={"epochs": a.epochs}, folds=a.fold)
+        if a.rows:
+            Path(a.rows).write_text(json.dumps(rows_to_json(rows)))
+    k = a.folds
+    cal = recalibrated(rows, k)
+    n_films = len({r.film for r in rows})
+    for patients, label in ((("adult",), "adults"), (("adolescent", "child"), "children and adolescents")):
+        print(markdown_accuracy(summarize(cal, patients),
+                                f"Real AP pelvis/hip films, {label}: {k}-fold cross-validation ({n_films} films)"))
+        print()
+    if a.refine:
+        print("**Refining a click** (clicks within 20 % of the head diameter, ≈ 10 mm, of the reference; "
+              "each film with the fold model that never saw it)")
+        print()
+        print(markdown_refine(evaluate_refine(refs, a.root, rows, a.folds, seed=a.seed, workdir=a.workdir)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

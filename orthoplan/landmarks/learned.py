@@ -1,0 +1,318 @@
+"""AP pelvis / hip landmarks by the learned detector, refined and checked against anatomy.
+
+1. The heatmap network (:mod:`.network`) finds every landmark on the film reduced to a few
+   hundred pixels; each peak's probability mass is turned into a calibrated confidence by the
+   model's table (measured on held-out real films).
+2. Each femoral head is refined at full resolution: a sub-pixel circle fit
+   (:func:`orthoplan.landmarks.heads.fit_head_circle`) started from the network's centre and
+   radius (the radius from the network's dome-top point), kept only when it agrees with
+   the network (centre within a quarter of the radius, radius within 20 %).
+3. Anatomical consistency (:func:`consistency`): two heads of similar radius, nearly level
+   and a plausible distance apart; each landmark where the anatomy puts it relative to its
+   side's head (teardrop medial, tuberosity below, trochanters on the femur below and lateral,
+   the sourcil above ...). A landmark breaking a rule loses confidence, with the reason; below
+   :data:`MIN_CONFIDENCE` it is reported missing with that reason.
+4. A metal femoral head (prosthesis) is said in the notes; the native roof is then not read.
+
+Sizes are in head radii, so the checks hold at any scale (FracAtlas films carry none).
+
+Examples
+--------
+>>> from orthoplan.phantoms import pelvis as phantom
+>>> from orthoplan.pipeline import load_radiograph
+>>> case = phantom.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
+>>> det = detect_learned(load_radiograph(case.dataset))
+>>> head, truth = det.landmarks["femoral_head_center_left"], case.landmarks["femoral_head_center_left"]
+>>> bool(abs(head.x - truth.x) < 5 and abs(head.y - truth.y) < 5)
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import numpy as np
+
+from ..model import Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
+from . import HIP_ANATOMIES, Detection
+from .network import LandmarkModel, Peak, load_model, predict
+
+log = logging.getLogger(__name__)
+
+#: Landmarks reported with less confidence than this are reported missing (with the reason).
+MIN_CONFIDENCE = 0.3
+#: A head whose calibrated confidence is below this is not a head: the side is not reported.
+HEAD_MIN_CONFIDENCE = 0.3
+#: A rule broken multiplies the landmark's confidence by this (a point on the wrong bone is
+#: dropped, with the reason, unless the network was all but certain of it).
+PENALTY = 0.25
+#: Two heads that are not a pair keep this fraction of their confidence (never confident).
+PAIR_PENALTY = 0.5
+#: Sizes are judged in head radii: the learned detector needs no scale.
+SCALE_SOURCE = "head radii (scale-free)"
+#: A film without orientation tags is read turned by 90° when the heads are this much surer so.
+ROTATION_MARGIN = 1.5
+#: Mean adult femoral head radius (mm), only to give the circle fit a working scale.
+HEAD_RADIUS_MM = 24.0
+
+#: Where each landmark lies relative to its side's head centre, in head radii, in the head-up
+#: film: ``(lateral min, lateral max, inferior min, inferior max)``; lateral is away from the
+#: midline, inferior towards the feet. Generous: they catch a point on the wrong bone, not
+#: anatomy at the edge of normal.
+RELATIVE_BOX = {
+    "teardrop": (-4.5, -0.3, -1.0, 2.8),
+    "ischial_tuberosity": (-4.5, 0.8, 1.2, 6.0),
+    "lesser_trochanter": (-1.5, 3.0, 1.0, 5.5),
+    "greater_trochanter": (0.8, 5.0, -2.0, 2.5),
+    "acetabular_lateral_edge": (-0.3, 2.2, -2.2, 0.3),
+    "sourcil_medial": (-1.8, 0.9, -2.0, 0.3),
+    "femoral_neck_center": (0.2, 3.2, -1.2, 2.2),
+    "femoral_shaft_proximal": (0.0, 5.0, 1.3, 7.0),
+    "femoral_shaft_distal": (-1.0, 8.0, 3.0, 18.0),
+}
+
+
+def _superior(radiograph: Radiograph) -> str:
+    return "up" if radiograph.orientation.superior_y == -1 else "down"
+
+
+def _head_score(peaks: list[Peak]) -> float:
+    """How sure the network is of the heads (the sum of their raw scores)."""
+    return sum(p.score for p in peaks if p.channel.startswith("femoral_head_center_"))
+
+
+def detect_learned(radiograph: Radiograph, calibration: Calibration | None = None,
+                   model: LandmarkModel | str | os.PathLike | None = None, refine_heads: bool = True,
+                   try_rotations: bool = True) -> Detection:
+    """Detect the AP pelvis / hip landmarks with the learned model (see the module docstring).
+
+    Parameters
+    ----------
+    radiograph
+        An AP pelvis or AP hip film (any size, any scale).
+    calibration
+        Not needed: sizes are judged in head radii. Kept for the detector's common signature.
+    model
+        A :class:`~orthoplan.landmarks.network.LandmarkModel` or the path of one; default
+        ``$ORTHOPLAN_MODEL`` or the model shipped with orthoplan.
+    refine_heads
+        Fit each head's circle at full resolution (else the network's centre and radius).
+    try_rotations
+        On a film whose orientation is assumed (no DICOM tags), also try it turned by 90°
+        either way (films stored across the frame) and keep the turn whose heads the network
+        is :data:`ROTATION_MARGIN` times surer of.
+    """
+    m = model if isinstance(model, LandmarkModel) else load_model(model)
+    display = np.asarray(radiograph.display, dtype=np.float32)
+    plx = radiograph.orientation.patient_left_x
+    superior = _superior(radiograph)
+    peaks = predict(display, m, superior, plx)
+    if try_rotations and radiograph.orientation.assumed:
+        for sup in ("left", "right"):
+            alt = predict(display, m, sup, plx)
+            if _head_score(alt) > ROTATION_MARGIN * _head_score(peaks):
+                peaks, superior = alt, sup
+    return assemble(display, peaks, m, superior, plx, refine_heads)
+
+
+def _frame(superior: str, plx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors in stored (x, y) of the head-up film's +x (viewer's right) and of inferior."""
+    down = {"up": (0.0, 1.0), "down": (0.0, -1.0), "left": (1.0, 0.0), "right": (-1.0, 0.0)}[superior]
+    right = {"up": (1.0, 0.0), "down": (1.0, 0.0), "left": (0.0, -1.0), "right": (0.0, 1.0)}[superior]
+    return np.array(right), np.array(down)
+
+
+def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, superior: str, plx: int,
+             refine_heads: bool = True) -> Detection:
+    """Landmarks from the network's peaks: heads refined, confidences calibrated and checked."""
+    by = {p.channel: p for p in peaks}
+    right_x, down = _frame(superior, plx)
+    notes: list[str] = []
+    found: dict[LandmarkName, Landmark] = {}
+    missing: dict[LandmarkName, str] = {}
+    heads: dict[Side, tuple[np.ndarray, float, float]] = {}
+    prosthesis_sides: list[Side] = []
+    per_side: dict = {}
+    for side in Side:
+        hp = by.get(f"femoral_head_center_{side.value}")
+        top = by.get(f"femoral_head_top_{side.value}")
+        conf = model.confidence("femoral_head_center", hp.score) if hp else 0.0
+        if hp is None or conf < HEAD_MIN_CONFIDENCE:
+            continue
+        c = np.array([hp.x, hp.y])
+        r = float(np.hypot(top.x - hp.x, top.y - hp.y)) if top is not None else 0.0
+        if not (2.0 <= r <= 0.25 * max(display.shape)):
+            notes.append(f"{side.value} head: no plausible radius from the network; not reported")
+            continue
+        side_notes = []
+        if refine_heads:
+            fit = refine_head(display, c, r)
+            if fit is not None:
+                c, r = np.array([fit[0], fit[1]]), fit[2]
+            else:
+                side_notes.append("head circle not confirmed at full resolution: the network's centre")
+                conf *= 0.85
+        if is_metal_disc(display, c, r):
+            prosthesis_sides.append(side)
+            notes.append(f"{side.value} hip: prosthesis (metal femoral head); the head centre is the prosthetic head's")
+        heads[side] = (c, r, conf)
+        per_side[side.value] = {"head_score": hp.score, "notes": side_notes}
+    if not heads:
+        reason = "no femoral head found: not an AP pelvis/hip radiograph, or the hips are not in the image"
+        for n in _hip_names():
+            missing[n] = reason
+        return Detection(Landmarks.from_landmarks([], missing), (reason,), scale_source=SCALE_SOURCE,
+                         raw=tuple(peaks), superior=superior)
+    if len(heads) == 1:  # one hip: its femur must run towards the feet (not a lateral view)
+        (side, (c, r, q)), = heads.items()
+        why = lone_hip_problem(by, side, c, r, down)
+        if why:
+            for n in _hip_names():
+                missing[n] = why
+            return Detection(Landmarks.from_landmarks([], missing), tuple(notes + [why]), scale_source=SCALE_SOURCE,
+                             raw=tuple(peaks), superior=superior)
+    # two heads: similar size, nearly level, a pelvis apart
+    if len(heads) == 2:
+        (cr, rr, qr), (cl, rl, ql) = heads[Side.RIGHT], heads[Side.LEFT]
+        why = pair_problem(cr, rr, cl, rl, right_x * plx, down)
+        if why:
+            notes.append(f"femoral heads: {why}")
+            heads = {s: (c, r, q * PAIR_PENALTY) for s, (c, r, q) in heads.items()}
+    for side, (c, r, q) in heads.items():
+        name = LandmarkName.of("femoral_head_center", side)
+        if q < MIN_CONFIDENCE:
+            missing[name] = f"found only with a confidence of {q:.2f}: not reported"
+            continue
+        found[name] = Landmark(name, float(c[0]), float(c[1]), float(np.clip(q, 0, 1)), LandmarkSource.AUTO, float(r))
+    for side in Side:
+        lat = (-right_x if side is Side.RIGHT else right_x) * plx  # away from the midline
+        for anatomy in HIP_ANATOMIES:
+            if anatomy == "femoral_head_center":
+                continue
+            name = LandmarkName.of(anatomy, side)
+            p = by.get(name.value)
+            if side not in heads:
+                missing[name] = f"{side.value} hip not found in the image"
+                continue
+            if side in prosthesis_sides and anatomy in ("acetabular_lateral_edge", "sourcil_medial", "femoral_neck_center"):
+                missing[name] = "prosthesis on this side: not assessed"
+                continue
+            if p is None:
+                missing[name] = "not predicted by this model"
+                continue
+            conf = model.confidence(anatomy, p.score)
+            c, r, _ = heads[side]
+            why = position_problem(anatomy, np.array([p.x, p.y]), c, r, lat, down)
+            if why:
+                conf *= PENALTY
+            if anatomy == "femoral_shaft_distal" and name.value.replace("distal", "proximal") in {n.value for n in found}:
+                prox = found[LandmarkName.of("femoral_shaft_proximal", side)]
+                if float(np.dot(np.array([p.x - prox.x, p.y - prox.y]), down)) < 1.2 * r:
+                    why, conf = "less than 1.2 head radii below the proximal shaft point", conf * PENALTY
+            if conf < MIN_CONFIDENCE:
+                missing[name] = (f"inconsistent with the anatomy ({why})" if why
+                                 else f"found only with a confidence of {conf:.2f} (< {MIN_CONFIDENCE}): not reported")
+                continue
+            found[name] = Landmark(name, p.x, p.y, float(np.clip(conf, 0, 1)), LandmarkSource.AUTO)
+    lms = Landmarks.from_landmarks(found.values(), missing)
+    return Detection(lms, tuple(notes), tuple(prosthesis_sides), tuple(s for s in Side if s in heads),
+                     SCALE_SOURCE, per_side, tuple(peaks), superior)
+
+
+def pair_problem(c_right: np.ndarray, r_right: float, c_left: np.ndarray, r_left: float,
+                 viewer_right_is_left: np.ndarray, down: np.ndarray) -> str | None:
+    """Why two heads are not a pair (``None`` if they are): radii within 25 %, height
+    difference ≤ 1.6 radii, 4.5–11 radii apart, the patient's left on its own side."""
+    r = 0.5 * (r_right + r_left)
+    if max(r_right, r_left) / max(min(r_right, r_left), 1e-6) > 1.25:
+        return f"radii differ by more than 25 % ({r_right:.0f} and {r_left:.0f} px)"
+    d = c_left - c_right
+    across = float(np.dot(d, viewer_right_is_left))
+    if across <= 0:
+        return "the left head is not on the patient's left of the right one"
+    if not 4.5 * r <= float(np.hypot(*d)) <= 11.0 * r:
+        return f"{float(np.hypot(*d)) / r:.1f} head radii apart (expected 4.5-11)"
+    if abs(float(np.dot(d, down))) > 1.6 * r:
+        return f"{abs(float(np.dot(d, down))) / r:.1f} head radii apart in height (expected < 1.6)"
+    return None
+
+
+#: A lone femur must run within this angle (degrees) of the feet direction: an AP hip view.
+LONE_FEMUR_MAX_DEG = 65.0
+
+
+def lone_hip_problem(peaks: dict[str, Peak], side: Side, head: np.ndarray, r: float, down: np.ndarray) -> str | None:
+    """Why a film with one head is not an AP hip view (``None`` if it is): the femur (head to
+    proximal shaft, or the shaft's two points) must run towards the feet, and the network must
+    place the shaft below the head at all."""
+    prox = peaks.get(f"femoral_shaft_proximal_{side.value}")
+    dist = peaks.get(f"femoral_shaft_distal_{side.value}")
+    if prox is None:
+        return None
+    a = np.array([prox.x, prox.y])
+    v = np.array([dist.x, dist.y]) - a if dist is not None and np.hypot(dist.x - a[0], dist.y - a[1]) > r else a - head
+    if np.hypot(*v) < 0.5 * r:
+        return "no pelvis found: no femur below the only head-like circle"
+    angle = math.degrees(math.acos(float(np.clip(np.dot(v, down) / np.hypot(*v), -1.0, 1.0))))
+    if angle > LONE_FEMUR_MAX_DEG:
+        return (f"no pelvis found: the only femur runs {angle:.0f}° from the feet direction, across the image "
+                "(a lateral hip view?)")
+    return None
+
+
+def position_problem(anatomy: str, p: np.ndarray, head: np.ndarray, r: float, lateral: np.ndarray,
+                     down: np.ndarray) -> str | None:
+    """Why ``p`` is not where ``anatomy`` lies relative to its head (``None`` if it is)."""
+    box = RELATIVE_BOX.get(anatomy)
+    if box is None:
+        return None
+    lat = float(np.dot(p - head, lateral)) / r
+    inf = float(np.dot(p - head, down)) / r
+    lo_l, hi_l, lo_i, hi_i = box
+    if not (lo_l <= lat <= hi_l and lo_i <= inf <= hi_i):
+        return (f"{anatomy.replace('_', ' ')} {lat:+.1f} radii lateral and {inf:+.1f} inferior of the head; "
+                f"expected {lo_l:+.1f}..{hi_l:+.1f} and {lo_i:+.1f}..{hi_i:+.1f}")
+    return None
+
+
+def refine_head(display: np.ndarray, center: np.ndarray, r: float) -> tuple[float, float, float] | None:
+    """The head circle ``(x, y, r)`` fitted at full resolution near the network's circle, or
+    ``None`` when the fit disagrees with it (centre off by > 0.35 r, radius outside 0.75–1.35 r:
+    the network's dome point tends to give too small a radius)."""
+    from .common import block_mean, crop
+    from .femur import circle_quality
+    from .heads import fit_head_circle
+
+    f = max(1, int(r // 60))  # about 60 px of radius is enough for a sub-pixel edge
+    half = 1.5 * r + 8
+    sub, off = crop(display, (float(center[0]), float(center[1])), half)
+    if sub.size == 0:
+        return None
+    small = block_mean(sub, f) if f > 1 else sub
+    c = (np.asarray(center, float) - off) / f
+    mm = HEAD_RADIUS_MM / r * f
+    fit = fit_head_circle(small, (float(c[0]), float(c[1])), r / f, mm, r_range=(0.72 * r / f, 1.38 * r / f),
+                          n_angles=180, fine_mm=None)
+    if fit is None or circle_quality(fit, mm) < 0.15:
+        return None
+    cx, cy, rr = fit.cx * f + off[0], fit.cy * f + off[1], fit.r * f
+    if math.hypot(cx - center[0], cy - center[1]) > 0.35 * r or not 0.75 <= rr / r <= 1.35:
+        return None
+    return float(cx), float(cy), float(rr)
+
+
+def is_metal_disc(display: np.ndarray, center: np.ndarray, r: float) -> bool:
+    """A disc that is almost uniformly at the film's brightest: a metal (prosthetic) head."""
+    from .heads import disc_stats
+
+    st = disc_stats(display, float(center[0]), float(center[1]), r)
+    sample = display[:: max(1, display.shape[0] // 256), :: max(1, display.shape[1] // 256)]
+    top, mid = (float(v) for v in np.percentile(sample, (99.7, 50.0)))
+    return bool(np.isfinite(st["inside"]) and top - mid > 0.2 and st["inside"] >= 0.97 * top
+                and st["inside_std"] < 0.03)
+
+
+def _hip_names() -> list[LandmarkName]:
+    return [n for n in LandmarkName if n.anatomy in HIP_ANATOMIES]

@@ -1,0 +1,569 @@
+"""Train the heatmap landmark network (PyTorch + MONAI; the ``[train]`` extra).
+
+One seeded function, :func:`train`, makes a model from training films and writes it as the
+runner (:mod:`orthoplan.landmarks.network`) reads it: ``<name>.onnx`` (the network),
+``<name>.json`` (channels, input size, how it was made, the data's attribution, the
+confidence table) and ``<name>.npz`` (the PyTorch weights, so that a site can fine-tune).
+
+Training films come from
+
+* reference readings of real films (:func:`films_from_references`,
+  :mod:`orthoplan.landmarks.references`);
+* landmark files beside images, e.g. the landmarks a person placed or confirmed
+  (:func:`films_from_landmark_files`) or plans read back from an archive's SRs
+  (:func:`films_from_plans`);
+* phantoms with their exact truth (:func:`films_from_phantoms`).
+
+The network is MONAI's ``BasicUNet`` behind a stride-2 stem (heatmaps at half the input's
+resolution); each channel's spatial softmax is trained towards a normalised Gaussian at the
+landmark (cross-entropy), or towards the uniform distribution where the landmark is known to
+be absent. Augmentation is
+heavy: scale, rotation, translation and crops (one affine per sample, applied to image and
+points together), horizontal flips with the sides swapped, contrast (gamma), intensity
+scale, blur, noise and inverted films (MONOCHROME1 shown as stored), via MONAI's transforms.
+
+Examples
+--------
+>>> films = films_from_phantoms(2, seed=0, rows=300, columns=360)     # doctest: +SKIP
+>>> result = train(films, out="/tmp/m/ap-pelvis", epochs=1, seed=0)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import LandmarkError
+from ..model import LandmarkName, LandmarkSource
+from .network import MODEL_FORMAT, canonical_transform, channel_pairs, letterbox, prepare_input
+
+log = logging.getLogger(__name__)
+
+#: The AP pelvis network's channels: the vocabulary's AP-pelvis landmarks, and the top of each
+#: femoral head's dome (centre minus the radius towards the head), which gives the radius.
+AP_PELVIS_ANATOMIES = (
+    "femoral_head_center", "teardrop", "ischial_tuberosity", "lesser_trochanter", "greater_trochanter",
+    "acetabular_lateral_edge", "sourcil_medial", "femoral_neck_center", "femoral_shaft_proximal",
+    "femoral_shaft_distal",
+)
+HEAD_TOP = "femoral_head_top"
+AP_PELVIS_CHANNELS = tuple(f"{a}_{s}" for a in AP_PELVIS_ANATOMIES + (HEAD_TOP,) for s in ("right", "left"))
+
+#: The largest zoom of the augmentation (a part of the film, e.g. one hip, fills the input).
+ZOOM_MAX = 2.0
+
+#: Reasons for a missing point that mean "not in the film": the network learns to show nothing.
+ABSENT_WORDS = ("not in the film", "not in film", "outside the film", "not shown", "off the film", "cut off",
+                "not on the film", "outside the image", "not in the image")
+
+FASHRACATLAS_ATTRIBUTION = (
+    "FracAtlas (CC BY 4.0): Abedeen I., Rahman M.A., Zohra Prottyasha F., Ahmed T., Mohmud Chowdhury T., "
+    "Shatabda S. \"FracAtlas: A Dataset for Fracture Classification, Localization and Segmentation of "
+    "Musculoskeletal Radiographs\". Scientific Data 10, 521 (2023). doi:10.1038/s41597-023-02432-4. "
+    "Data: figshare, doi:10.6084/m9.figshare.22363012. Landmark references: orthoplan (datasets/fracatlas-hip)."
+)
+
+
+@dataclass(frozen=True)
+class TrainingFilm:
+    """A film ready for training: head up, reduced, normalised; points in its pixels.
+
+    ``points`` is ``(C, 2)`` (NaN where unknown); ``absent`` marks channels known to be
+    outside the film (trained towards an empty heatmap); ``key`` names the film (for folds).
+    """
+
+    key: str
+    image: np.ndarray
+    points: np.ndarray
+    absent: np.ndarray
+    group: str = ""
+    weight: float = 1.0
+
+
+def _reduced(display: np.ndarray, superior: str, long_side: int) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The head-up film normalised and reduced to ``long_side``, and the map of stored
+    ``(x, y)`` into its pixels."""
+    t = canonical_transform(display.shape, superior)
+    up = t.array(display)
+    img, s = prepare_input(up, long_side)
+    r, c = letterbox(up.shape, long_side)[1]
+    return img[:r, :c].copy(), lambda xy: t.apply(xy) * s
+
+
+def film_from_points(key: str, display: np.ndarray, points: dict[str, tuple[float, float, float | None]],
+                     channels: Sequence[str], superior: str = "up", patient_left_x: int = 1,
+                     absent: Iterable[str] = (), long_side: int = 480, group: str = "", weight: float = 1.0
+                     ) -> TrainingFilm:
+    """A :class:`TrainingFilm` from a display image and ``{name: (x, y, radius or None)}``.
+
+    Names are the patient's; a film displayed with the patient's left on the viewer's left
+    (``patient_left_x == -1``) has its channels' sides swapped so that they stay "as seen".
+    """
+    from .network import swap_side
+
+    img, to_film = _reduced(np.asarray(display, dtype=np.float32), superior, long_side)
+    pts = np.full((len(channels), 2), np.nan)
+    index = {n: i for i, n in enumerate(channels)}
+    for name, (x, y, radius) in points.items():
+        seen = swap_side(name) if patient_left_x == -1 else name
+        if seen in index:
+            pts[index[seen]] = to_film([(x, y)])[0]
+        if radius and name.startswith("femoral_head_center_"):
+            top = seen.replace("femoral_head_center", HEAD_TOP)
+            if top in index:
+                # "up" is the head-up film's -y: the dome's top is one radius above the centre
+                c = to_film([(x, y)])[0]
+                s = np.hypot(*(to_film([(x + 1.0, y)])[0] - c))
+                pts[index[top]] = c - (0.0, radius * s)
+    gone = np.zeros(len(channels), bool)
+    for name in absent:
+        seen = swap_side(name) if patient_left_x == -1 else name
+        for n in (seen, seen.replace("femoral_head_center", HEAD_TOP)):
+            if n in index and not np.isfinite(pts[index[n]]).all():
+                gone[index[n]] = True
+    return TrainingFilm(key, img, pts, gone, group or key, weight)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def films_from_references(refs, root: str | os.PathLike, channels: Sequence[str] = AP_PELVIS_CHANNELS,
+                          long_side: int = 480, patients: Sequence[str] | None = None) -> list[TrainingFilm]:
+    """Training films from reference readings (:class:`~orthoplan.landmarks.references.Reference`)
+    of images under ``root``. Unusable readings and unreadable images are left out (logged)."""
+    from ..image import load
+
+    films = []
+    for ref in refs:
+        if not ref.usable or not ref.points or (patients and ref.patient not in patients):
+            continue
+        try:
+            rad = load(Path(root) / ref.image)
+        except Exception as exc:  # noqa: BLE001 - an unreadable film is left out, said once
+            log.warning("training: %s left out (%s)", ref.image, exc)
+            continue
+        pts = {n: (p.x, p.y, p.radius) for n, p in ref.points.items()}
+        absent = [n for n, why in ref.missing.items() if any(w in why.lower() for w in ABSENT_WORDS)]
+        films.append(film_from_points(ref.stem, rad.display, pts, channels, ref.superior, displayed_left_x(ref),
+                                      absent, long_side))
+    return films
+
+
+def displayed_left_x(ref) -> int:
+    """+1 when the reference film shows the patient's left towards the viewer's right once
+    head-up (the standard AP display), -1 when its readers found it the other way round (an
+    R/L marker): judged from the two heads, else assumed standard."""
+    a, b = ref.points.get("femoral_head_center_right"), ref.points.get("femoral_head_center_left")
+    if a is None or b is None:
+        return 1
+    t = canonical_transform((ref.height, ref.width), ref.superior)
+    (ra, _), (rb, _) = t.apply([a.xy])[0], t.apply([b.xy])[0]
+    return 1 if rb > ra else -1
+
+
+def films_from_phantoms(n: int, seed: int = 0, channels: Sequence[str] = AP_PELVIS_CHANNELS, long_side: int = 480,
+                        rows: int = 900, columns: int = 1100) -> list[TrainingFilm]:
+    """``n`` phantom AP pelvis films (:func:`orthoplan.phantoms.pelvis.make_pelvis`) with their
+    exact landmarks; spacing, exposure and implants vary with the seed."""
+    from ..image import from_dataset
+    from ..phantoms.pelvis import make_pelvis
+
+    films = []
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        s = int(rng.integers(0, 1_000_000))
+        case = make_pelvis(seed=s, rows=rows, columns=columns, detector_spacing_mm=float(rng.uniform(0.33, 0.45)),
+                           photometric="MONOCHROME1" if i % 4 == 3 else "MONOCHROME2",
+                           implant_side=("left" if i % 7 == 5 else None), ball_diameter_mm=25.0)
+        rad = from_dataset(case.dataset)
+        pts = {lm.name.value: (lm.x, lm.y, lm.radius_px) for lm in case.landmarks}
+        films.append(film_from_points(f"phantom-{s}", rad.display, pts, channels,
+                                      "up" if rad.orientation.superior_y == -1 else "down",
+                                      rad.orientation.patient_left_x, (), long_side, group="phantoms", weight=0.5))
+    return films
+
+
+def films_from_landmark_files(folder: str | os.PathLike, channels: Sequence[str] = AP_PELVIS_CHANNELS,
+                              long_side: int = 480, sources: Sequence[str] = ("manual", "refined")
+                              ) -> list[TrainingFilm]:
+    """Training films from a folder of ``<image>`` + ``<image stem>.json`` pairs.
+
+    The JSON is the landmark file of ``orthoplan measure --landmarks`` (``{"landmarks": {name:
+    [x, y] or {"x", "y", "source", "radius"}}}``); only landmarks whose ``source`` is one of
+    ``sources`` (placed or confirmed by a person; a plain ``[x, y]`` counts as manual) are
+    used, so a detector is never trained on its own unchecked output.
+    """
+    from ..image import load
+
+    films = []
+    for lm_path in sorted(Path(folder).glob("*.json")):
+        images = [p for p in lm_path.parent.glob(lm_path.stem + ".*") if p.suffix.lower() != ".json"]
+        if not images:
+            log.warning("training: no image beside %s", lm_path.name)
+            continue
+        try:
+            data = json.loads(lm_path.read_text(encoding="utf-8"))
+            rad = load(images[0])
+        except Exception as exc:  # noqa: BLE001
+            log.warning("training: %s left out (%s)", lm_path.name, exc)
+            continue
+        pts = {}
+        for name, v in (data.get("landmarks") or {}).items():
+            if isinstance(v, dict):
+                if str(v.get("source", "manual")) not in sources:
+                    continue
+                pts[name] = (float(v["x"]), float(v["y"]), v.get("radius") or v.get("radius_px"))
+            else:
+                pts[name] = (float(v[0]), float(v[1]), None)
+        if pts:
+            films.append(film_from_points(lm_path.stem, rad.display, pts, channels,
+                                          "up" if rad.orientation.superior_y == -1 else "down",
+                                          rad.orientation.patient_left_x, (), long_side))
+    return films
+
+
+def films_from_plans(pairs: Iterable[tuple[object, object]], channels: Sequence[str] = AP_PELVIS_CHANNELS,
+                     long_side: int = 480) -> list[TrainingFilm]:
+    """Training films from ``(radiograph, plan)`` pairs, e.g. plans read back from an archive.
+
+    Only the plan's landmarks that a person placed or confirmed (``source`` manual or
+    refined) are used.
+    """
+    films = []
+    for rad, plan in pairs:
+        pts = {lm.name.value: (lm.x, lm.y, lm.radius_px) for lm in plan.landmarks
+               if lm.source in (LandmarkSource.MANUAL, LandmarkSource.REFINED)}
+        if pts:
+            films.append(film_from_points(str(rad.reference.sop_instance_uid or len(films)), rad.display, pts,
+                                          channels, "up" if rad.orientation.superior_y == -1 else "down",
+                                          rad.orientation.patient_left_x, (), long_side))
+    return films
+
+
+# --------------------------------------------------------------------------- network
+
+
+def make_network(n_channels: int, features: Sequence[int] = (16, 24, 32, 64, 128, 16)):
+    """The heatmap network: a stride-2 stem, then MONAI's BasicUNet (heatmaps at half the
+    input's resolution). Batch norm and ReLU: three times faster on a CPU than instance norm,
+    and folded into the convolutions in the exported model."""
+    import torch
+    from monai.networks.blocks import Convolution
+    from monai.networks.nets import BasicUNet
+
+    class HeatmapNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = Convolution(2, 1, features[0], strides=2, kernel_size=3, act="relu", norm="batch")
+            self.unet = BasicUNet(spatial_dims=2, in_channels=features[0], out_channels=n_channels,
+                                  features=tuple(features), norm="batch", act="relu")
+
+        def forward(self, x):
+            return self.unet(self.stem(x))
+
+    return HeatmapNet()
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def _affine_batch(films: Sequence[TrainingFilm], size: int, rng: np.random.Generator, augment: bool,
+                  flip_perm: np.ndarray):
+    """Images ``(N, 1, S, S)`` and points ``(N, C, 2)`` (input pixels) after a random affine
+    per film (scale, rotation, translation, flip with sides swapped)."""
+    import torch
+    import torch.nn.functional as F
+
+    n = len(films)
+    imgs = torch.zeros((n, 1, size, size))
+    pts = np.full((n, films[0].points.shape[0], 2), np.nan)
+    absent = np.zeros((n, films[0].points.shape[0]), bool)
+    for i, f in enumerate(films):
+        h, w = f.image.shape
+        base = size / max(h, w)  # letterbox scale
+        if augment:
+            # the whole film, or a part of it zoomed in (single-hip films, crops)
+            zoom = float(np.exp(rng.uniform(math.log(1.1), math.log(ZOOM_MAX)))) if rng.random() < 0.6 else float(
+                rng.uniform(0.85, 1.1))
+            ang = math.radians(rng.uniform(-12, 12))
+            flip = rng.random() < 0.5
+        else:
+            zoom, ang, flip = 1.0, 0.0, False
+        s = base * zoom
+        # output point q = R * s * (p - c_in) + c_out; centre the film, then shift randomly
+        c_in = np.array([w / 2, h / 2])
+        c_out = np.array([w * base / 2, h * base / 2]) if not augment else np.array([size / 2, size / 2]) + rng.uniform(
+            -0.25, 0.25, 2) * size * max(zoom - 0.6, 0.2)
+        rot = np.array([[math.cos(ang), -math.sin(ang)], [math.sin(ang), math.cos(ang)]])
+        a = rot * s
+        if flip:
+            a = np.array([[-1.0, 0], [0, 1.0]]) @ a
+            c_out = c_out.copy()
+            c_out[0] = size - c_out[0] if augment else c_out[0]
+        b = c_out - a @ c_in
+        p = f.points @ a.T + b
+        ab = f.absent.copy()
+        if flip:
+            p, ab = p[flip_perm], ab[flip_perm]
+        pts[i], absent[i] = p, ab
+        # grid_sample wants, for each output pixel, the input location in [-1, 1]
+        inv = np.linalg.inv(np.vstack([np.c_[a, b], [0, 0, 1]]))
+        # output normalised -> output px -> input px -> input normalised
+        o2p = np.array([[size / 2, 0, size / 2], [0, size / 2, size / 2], [0, 0, 1]])
+        p2n = np.array([[2 / w, 0, -1], [0, 2 / h, -1], [0, 0, 1]])
+        theta = (p2n @ inv @ o2p)[:2]
+        grid = F.affine_grid(torch.tensor(theta[None], dtype=torch.float32), (1, 1, size, size), align_corners=False)
+        img = torch.from_numpy(np.ascontiguousarray(f.image))[None, None]
+        imgs[i] = F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+        if augment and rng.random() < 0.25:  # a collimated / cropped film: blank outside a box
+            x0, y0 = rng.integers(0, size // 3, 2)
+            x1, y1 = size - rng.integers(0, size // 3, 2)
+            keep = torch.zeros((size, size))
+            keep[y0:y1, x0:x1] = 1
+            imgs[i, 0] *= keep
+            out = ~((p[:, 0] >= x0) & (p[:, 0] < x1) & (p[:, 1] >= y0) & (p[:, 1] < y1)) & np.isfinite(p).all(1)
+            pts[i][out] = np.nan
+            absent[i][out] = True
+    return imgs, pts, absent
+
+
+def _intensity(imgs, rng: np.random.Generator):
+    """Contrast, scale, blur, noise (MONAI array transforms) and inverted films."""
+    import torch
+    from monai.transforms import RandAdjustContrast, RandGaussianNoise, RandGaussianSmooth, RandScaleIntensity
+
+    seed = int(rng.integers(0, 2**31 - 1))
+    tfs = [RandAdjustContrast(prob=0.5, gamma=(0.6, 1.7)), RandScaleIntensity(factors=0.25, prob=0.5),
+           RandGaussianSmooth(sigma_x=(0.3, 1.2), sigma_y=(0.3, 1.2), prob=0.25),
+           RandGaussianNoise(prob=0.5, std=0.05)]
+    for k, t in enumerate(tfs):
+        t.set_random_state(seed + k)
+    fgs = imgs > 0
+    # a quarter of the batch at a time through MONAI's transforms (the images are the channels:
+    # one draw of the parameters per group; per image would cost more than the network)
+    y = imgs[:, 0].clamp(min=0)
+    groups = []
+    for g in torch.split(y, max(1, len(y) // 4)):
+        for t in tfs:
+            g = torch.as_tensor(t(g))
+        groups.append(g)
+    y = torch.cat(groups)[:, None]
+    out = []
+    for x, fg in zip(y, fgs):
+        y = x
+        if rng.random() < 0.1:  # a MONOCHROME1 film shown as stored: bone dark
+            y = torch.where(fg, 1.0 - y, y)
+        out.append(y)
+    return torch.stack(out)
+
+
+def heatmap_targets(pts: np.ndarray, absent: np.ndarray, out_size: int, stride: int, sigma: float):
+    """Target distributions ``(N, C, H, W)`` (each sums to 1) and per-channel weights ``(N, C)``.
+
+    A point in view: a normalised Gaussian at it. A point known to be absent (outside the
+    film, or cropped away): the uniform distribution, weight :data:`ABSENT_WEIGHT` (the
+    network learns to spread its mass, which reads as a low confidence). Unknown: weight 0.
+    """
+    import torch
+
+    n, c, _ = pts.shape
+    g = (np.arange(out_size) + 0.5)
+    targets = np.full((n, c, out_size, out_size), 1.0 / out_size**2, np.float32)
+    weights = np.zeros((n, c), np.float32)
+    q = pts / stride
+    for i in range(n):
+        for k in range(c):
+            if np.isfinite(q[i, k]).all():
+                x, y = q[i, k]
+                if 0 <= x < out_size and 0 <= y < out_size:
+                    gx = np.exp(-((g - x) ** 2) / (2 * sigma**2))
+                    gy = np.exp(-((g - y) ** 2) / (2 * sigma**2))
+                    t = np.outer(gy, gx)
+                    targets[i, k] = t / t.sum()
+                    weights[i, k] = 1.0
+                else:
+                    weights[i, k] = ABSENT_WEIGHT
+            elif absent[i, k]:
+                weights[i, k] = ABSENT_WEIGHT
+    return torch.from_numpy(targets), torch.from_numpy(weights)
+
+
+#: Weight of a channel whose landmark is known to be absent (its target is uniform).
+ABSENT_WEIGHT = 0.2
+
+
+def heatmap_loss(logits, targets, weights):
+    """Cross-entropy between each channel's spatial softmax and its target distribution,
+    weighted per channel (MSE on Gaussians learns far more slowly from a few hundred films)."""
+    import torch
+
+    logp = torch.log_softmax(logits.flatten(2), dim=-1)
+    ce = -(targets.flatten(2) * logp).sum(-1)
+    return (ce * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` made: the model's files and the loss curve."""
+
+    onnx: Path
+    meta: Path
+    weights: Path
+    losses: tuple[float, ...]
+    seconds: float
+    meta_data: dict = field(default_factory=dict)
+
+
+def train(films: Sequence[TrainingFilm], out: str | os.PathLike, *, channels: Sequence[str] = AP_PELVIS_CHANNELS,
+          view: str = "ap-pelvis", input_size: int = 384, epochs: int = 60, batch_size: int = 8, lr: float = 2e-3,
+          sigma: float = 1.5, seed: int = 0, init: str | os.PathLike | None = None, max_steps: int | None = None,
+          threads: int | None = None, command: str = "", attribution: str = "", confidence: dict | None = None,
+          extra_meta: dict | None = None) -> TrainResult:
+    """Train (or fine-tune from ``init``, a ``.npz`` of weights) and write the model.
+
+    Parameters
+    ----------
+    films
+        :class:`TrainingFilm` values (see the ``films_from_*`` functions).
+    out
+        Path without suffix: ``out.onnx``, ``out.json`` and ``out.npz`` are written.
+    epochs, batch_size, lr, sigma, seed
+        The schedule (AdamW, one-cycle), the Gaussian's sigma in heatmap pixels, the seed of
+        every random choice (weights, order, augmentation).
+    max_steps
+        Stop after this many optimiser steps (a quick test of the training path).
+    """
+    import torch
+
+    if not films:
+        raise LandmarkError("no training film (no usable landmarks in the training data)")
+    if input_size % 32:
+        raise LandmarkError("input_size must be a multiple of 32")
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+    net = make_network(len(channels))
+    if init is not None:
+        state = dict(np.load(init))
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        log.info("training: fine-tuning from %s", Path(init).name)
+    stride = 2
+    out_size = input_size // stride
+    flip_perm = channel_pairs(channels)
+    steps_per_epoch = max(1, math.ceil(len(films) / batch_size))
+    total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(total, 1), pct_start=0.15)
+    weights_film = np.array([f.weight for f in films])
+    losses: list[float] = []
+    step = 0
+    net.train()
+    for epoch in range(epochs):
+        order = rng.permutation(len(films))
+        ep_loss = []
+        for b in range(steps_per_epoch):
+            if step >= total:
+                break
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            batch = [films[i] for i in idx]
+            imgs, pts, absent = _affine_batch(batch, input_size, rng, True, flip_perm)
+            imgs = _intensity(imgs, rng)
+            target, w = heatmap_targets(pts, absent, out_size, stride, sigma)
+            w = w * torch.from_numpy(weights_film[idx].astype(np.float32))[:, None]
+            loss = heatmap_loss(net(imgs), target, w)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            ep_loss.append(float(loss))
+        if ep_loss:
+            losses.append(float(np.mean(ep_loss)))
+            log.info("training: epoch %d/%d loss %.5f (%.0f s)", epoch + 1, epochs, losses[-1], time.perf_counter() - t0)
+        if step >= total:
+            break
+    net.eval()
+    meta = {
+        "format": MODEL_FORMAT, "view": view, "channels": list(channels), "input_size": input_size, "stride": stride,
+        "sigma": sigma, "architecture": "stride-2 stem + monai.networks.nets.BasicUNet",
+        "output": "logits of a spatial softmax per channel",
+        "trained": {"command": command, "seed": seed, "epochs": epochs, "steps": step, "batch_size": batch_size,
+                    "lr": lr, "films": len(films), "groups": sorted({f.group for f in films})[:20],
+                    "finetuned_from": Path(init).name if init else None,
+                    "date": dt.date.today().isoformat(), "seconds": round(time.perf_counter() - t0, 1)},
+        "attribution": attribution, "confidence": confidence or {},
+    }
+    meta.update(extra_meta or {})
+    res = export(net, out, meta, input_size)
+    return TrainResult(res[0], res[1], res[2], tuple(losses), time.perf_counter() - t0, meta)
+
+
+def export(net, out: str | os.PathLike, meta: dict, input_size: int) -> tuple[Path, Path, Path]:
+    """Write ``out.onnx`` (opset 17), ``out.json`` and ``out.npz``; the ONNX file is checked by
+    onnxruntime against PyTorch on a random input before anything is kept."""
+    import torch
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.onnx")
+    x = torch.randn(1, 1, input_size, input_size)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    torch.onnx.export(net, (x,), str(tmp), input_names=["image"], output_names=["heatmaps"], opset_version=17,
+                      dynamic_axes={"image": {0: "n"}, "heatmaps": {0: "n"}}, dynamo=False)
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"image": x.numpy()})[0]
+    if not np.allclose(got, ref, atol=1e-3):
+        tmp.unlink(missing_ok=True)
+        raise LandmarkError("the exported ONNX model does not reproduce the PyTorch network")
+    onnx_path, meta_path, npz_path = out.with_suffix(".onnx"), out.with_suffix(".json"), out.with_suffix(".npz")
+    os.replace(tmp, onnx_path)
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    np.savez_compressed(npz_path, **{k: v.detach().numpy() for k, v in net.state_dict().items()})
+    return onnx_path, meta_path, npz_path
+
+
+def predict_films(model_path: str | os.PathLike, films: Sequence[TrainingFilm]) -> np.ndarray:
+    """``(N, C, 3)``: each film's decoded peaks ``(x, y, score)`` in the film's reduced pixels
+    (for cross-validation on held-out films)."""
+    from .network import decode_heatmaps, load_model, run
+
+    model = load_model(model_path)
+    out = []
+    for f in films:
+        s, (r, c) = letterbox(f.image.shape, model.input_size)
+        from PIL import Image
+
+        small = np.asarray(Image.fromarray(f.image).resize((c, r), Image.BOX), np.float32)
+        x = np.zeros((model.input_size, model.input_size), np.float32)
+        x[:r, :c] = small
+        p = decode_heatmaps(run(model, x[None])[0])
+        p[:, :2] *= model.stride / s
+        out.append(p)
+    return np.array(out)
+
+
+def landmark_names(channels: Sequence[str]) -> list[LandmarkName | None]:
+    """Each channel's vocabulary name (``None`` for helper channels such as the head top)."""
+    out = []
+    for c in channels:
+        try:
+            out.append(LandmarkName(c))
+        except ValueError:
+            out.append(None)
+    return out

@@ -1,0 +1,137 @@
+"""The learned AP pelvis detector: anatomy checks, orientation, real films and negatives.
+
+The shipped model was trained on the FracAtlas references (datasets/fracatlas-hip); its
+accuracy on films it has not seen is the cross-validation in docs/accuracy.md. These tests
+check the detector's behaviour; the real CR (hip_cr_rg2.dcm) is not in its training data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from orthoplan.landmarks import learned, network
+from orthoplan.landmarks.learned import RELATIVE_BOX, detect_learned, pair_problem, position_problem
+from orthoplan.landmarks.references import load_references
+from orthoplan.model import Side
+from orthoplan.pipeline import load_radiograph
+
+from .conftest import HIP_REFS
+
+DOWN = np.array([0.0, 1.0])
+
+
+def test_pair_rules():
+    r = 20.0
+    right, left = np.array([100.0, 200.0]), np.array([260.0, 205.0])  # patient's left at image right
+    assert pair_problem(right, r, left, r, np.array([1.0, 0.0]), DOWN) is None
+    assert "radii differ" in pair_problem(right, r, left, 1.5 * r, np.array([1.0, 0.0]), DOWN)
+    assert "not on the patient's left" in pair_problem(left, r, right, r, np.array([1.0, 0.0]), DOWN)
+    assert "apart in height" in pair_problem(right, r, left + (0, 60), r, np.array([1.0, 0.0]), DOWN)
+    assert "radii apart" in pair_problem(right, r, right + (40, 0), r, np.array([1.0, 0.0]), DOWN)
+
+
+@pytest.mark.parametrize("anatomy", sorted(RELATIVE_BOX))
+def test_position_rules_accept_the_middle_of_the_box_and_refuse_the_other_side(anatomy):
+    lo_l, hi_l, lo_i, hi_i = RELATIVE_BOX[anatomy]
+    head, r, lateral = np.array([300.0, 300.0]), 25.0, np.array([-1.0, 0.0])  # a right hip
+    ok = head + r * (0.5 * (lo_l + hi_l) * lateral + 0.5 * (lo_i + hi_i) * DOWN)
+    assert position_problem(anatomy, ok, head, r, lateral, DOWN) is None
+    far = head + r * ((hi_l + 3) * lateral + 0.5 * (lo_i + hi_i) * DOWN)
+    assert anatomy.replace("_", " ") in position_problem(anatomy, far, head, r, lateral, DOWN)
+
+
+def _model_without_session():
+    m = network.load_model()
+    return network.LandmarkModel(m.path, m.view, m.channels, m.input_size, m.stride,
+                                 {"confidence": {"*": {"score": [-1e9, 0.2, 0.5], "confidence": [0.1, 0.5, 0.9]}}},
+                                 None)
+
+
+def test_a_confident_point_breaking_anatomy_is_not_reported_confidently():
+    m = _model_without_session()
+    img = np.zeros((400, 500), np.float32)
+    peaks = [network.Peak("femoral_head_center_right", 120, 200, 0.9), network.Peak("femoral_head_top_right", 120, 175, 0.9),
+             network.Peak("femoral_head_center_left", 380, 202, 0.9), network.Peak("femoral_head_top_left", 380, 177, 0.9),
+             network.Peak("teardrop_right", 170, 230, 0.9),  # medial and a little below: fine
+             network.Peak("teardrop_left", 470, 230, 0.9),  # lateral of the left head: wrong bone
+             network.Peak("greater_trochanter_right", 60, 215, 0.9)]
+    det = learned.assemble(img, peaks, m, "up", 1, refine_heads=False)
+    lms = det.landmarks
+    assert lms["teardrop_right"].confidence == pytest.approx(0.9)
+    assert "teardrop_left" not in lms
+    assert "inconsistent with the anatomy" in lms.missing_reason("teardrop_left")
+    assert lms["femoral_head_center_left"].radius_px == pytest.approx(25.0)
+    assert det.sides_found == (Side.LEFT, Side.RIGHT) or set(det.sides_found) == {Side.LEFT, Side.RIGHT}
+
+
+def test_two_heads_that_are_not_a_pair_lose_their_confidence():
+    m = _model_without_session()
+    img = np.zeros((400, 500), np.float32)
+    peaks = [network.Peak("femoral_head_center_right", 120, 200, 0.9), network.Peak("femoral_head_top_right", 120, 175, 0.9),
+             network.Peak("femoral_head_center_left", 150, 320, 0.9), network.Peak("femoral_head_top_left", 150, 270, 0.9)]
+    det = learned.assemble(img, peaks, m, "up", 1, refine_heads=False)
+    assert all(lm.confidence < 0.8 for lm in det.landmarks)
+    assert any("femoral heads:" in n for n in det.notes)
+
+
+def test_real_cr_head_is_found_and_refined(real_dir):
+    """hip_cr_rg2.dcm is not in the training data: its head (the reference circle of
+    tests/landmarks/test_real.py) within 2 mm, radius within 1.5 mm, the side the patient's left."""
+    rad = load_radiograph(str(real_dir / "hip_cr_rg2.dcm"))
+    ref = load_references(HIP_REFS.parents[1] / "real-cr" / "references")[0].points["femoral_head_center_left"]
+    det = detect_learned(rad)
+    head = det.landmarks["femoral_head_center_left"]
+    mm = rad.spacing.pixel_spacing_mm[1]
+    assert math.hypot(head.x - ref.x, head.y - ref.y) * mm <= 2.0
+    assert abs(head.radius_px - ref.radius) * mm <= 1.5
+    assert "femoral_head_center_right" not in det.landmarks
+
+
+@pytest.mark.parametrize("fname", ["lower_leg_cr_rg3_mono1.dcm", "chest_cr_rg1_zero_spacing.dcm"])
+def test_films_without_hips_give_no_confident_landmark(real_dir, fname):
+    det = detect_learned(load_radiograph(str(real_dir / fname)))
+    assert not any(lm.confidence >= 0.8 for lm in det.landmarks)
+
+
+def test_a_film_stored_across_the_frame_is_turned(hip_refs, hip_root):
+    """A FracAtlas film stored turned by 90° (no orientation tags): the detector tries the
+    turns and reads it with the head to the side."""
+    turned = [r for r in hip_refs if r.usable and r.superior in ("left", "right") and r.patient == "adult"
+              and {"femoral_head_center_left", "femoral_head_center_right"} <= set(r.points)]
+    assert turned, "no turned adult film among the references"
+    ref = turned[0]
+    det = detect_learned(load_radiograph(str(hip_root / ref.image)))
+    assert det.superior == ref.superior
+    for side in ("left", "right"):
+        p = ref.points[f"femoral_head_center_{side}"]
+        lm = det.landmarks.get(f"femoral_head_center_{side}")
+        assert lm is not None and math.hypot(lm.x - p.x, lm.y - p.y) <= 0.25 * p.radius, side
+
+
+@pytest.mark.parametrize("dx, dy", [(25.0, 0.0), (0.0, -25.0), (-18.0, 18.0)])
+def test_refine_never_gives_a_point_worse_than_a_near_click(real_dir, dx, dy):
+    """A click 5 mm from the head centre of the real CR: the learned head if it is sure of it
+    (then within 2 mm), else the click itself (source manual)."""
+    from orthoplan.landmarks import refine
+
+    rad = load_radiograph(str(real_dir / "hip_cr_rg2.dcm"))
+    ref = load_references(HIP_REFS.parents[1] / "real-cr" / "references")[0].points["femoral_head_center_left"]
+    click = (ref.x + dx, ref.y + dy)
+    got = refine(rad, "femoral_head_center_left", click)
+    mm = rad.spacing.pixel_spacing_mm[1]
+    if got.source.value == "manual":
+        assert (got.x, got.y) == pytest.approx(click, abs=1e-3)
+    else:
+        assert got.source.value == "refined" and got.confidence >= 0.8
+        assert math.hypot(got.x - ref.x, got.y - ref.y) * mm <= 2.0
+
+
+def test_refine_far_from_anything_sure_keeps_the_click(real_dir):
+    from orthoplan.landmarks import refine
+
+    rad = load_radiograph(str(real_dir / "hip_cr_rg2.dcm"))
+    got = refine(rad, "teardrop_right", (100.0, 1900.0))  # soft tissue, the other side
+    assert got.source.value == "manual" and (got.x, got.y) == pytest.approx((100.0, 1900.0))

@@ -1,0 +1,77 @@
+"""The training path (a few steps on a handful of films), export, fine-tuning, `orthoplan train`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from orthoplan.errors import LandmarkError
+from orthoplan.landmarks import network, training
+
+
+def test_training_writes_a_model_the_runner_uses(tiny_model, real_dir):
+    m = network.load_model(tiny_model.onnx)
+    assert m.channels == training.AP_PELVIS_CHANNELS and m.input_size == 128
+    assert tiny_model.weights.exists() and len(tiny_model.losses) >= 1
+    assert all(np.isfinite(tiny_model.losses))
+    meta = json.loads(tiny_model.meta.read_text())
+    assert meta["trained"]["seed"] == 0 and meta["trained"]["steps"] == 3
+    from orthoplan.pipeline import load_radiograph
+
+    rad = load_radiograph(str(real_dir / "hip_cr_rg2.dcm"))
+    peaks = network.predict(rad.display, m)
+    assert len(peaks) == len(m.channels)
+    assert all(0 <= p.x <= rad.shape[1] and 0 <= p.y <= rad.shape[0] for p in peaks)
+
+
+def test_training_is_seeded(tmp_path):
+    films = training.films_from_phantoms(2, seed=3, rows=300, columns=360)
+    a = training.train(films, tmp_path / "a", epochs=1, batch_size=2, input_size=64, seed=5, max_steps=2, threads=1)
+    b = training.train(films, tmp_path / "b", epochs=1, batch_size=2, input_size=64, seed=5, max_steps=2, threads=1)
+    wa, wb = np.load(a.weights), np.load(b.weights)
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa.files)
+
+
+def test_augmentation_keeps_points_on_their_anatomy():
+    """A flipped film swaps the sides' channels; points follow the image through the affine."""
+    import torch
+
+    img = np.zeros((100, 120), np.float32)
+    img[30:34, 20:24] = 1.0  # a bright dot at the right hip's place (viewer's left)
+    pts = np.full((len(training.AP_PELVIS_CHANNELS), 2), np.nan)
+    k = training.AP_PELVIS_CHANNELS.index("femoral_head_center_right")
+    pts[k] = (22.0, 32.0)
+    film = training.TrainingFilm("t", img, pts, np.zeros(len(pts), bool))
+    perm = network.channel_pairs(training.AP_PELVIS_CHANNELS)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        imgs, p, _ = training._affine_batch([film], 128, rng, True, perm)
+        q = p[0][np.isfinite(p[0]).all(1)]
+        if len(q) == 0:
+            continue  # cropped away: then it is marked absent
+        x, y = q[0]
+        if 2 <= x < 126 and 2 <= y < 126:
+            assert float(imgs[0, 0, int(y), int(x)]) > 0.3  # the point is still on the dot
+    assert isinstance(imgs, torch.Tensor)
+
+
+def test_landmark_files_use_only_points_a_person_placed(tmp_path, real_dir):
+    import shutil
+
+    shutil.copy(real_dir / "hip_cr_rg2.dcm", tmp_path / "hip.dcm")
+    (tmp_path / "hip.json").write_text(json.dumps({"landmarks": {
+        "femoral_head_center_left": {"x": 904.7, "y": 874.8, "source": "manual", "radius": 141.4},
+        "teardrop_left": {"x": 742.0, "y": 961.0, "source": "auto", "confidence": 0.9},
+        "ischial_tuberosity_left": [667.0, 1244.5]}}))
+    films = training.films_from_landmark_files(tmp_path)
+    assert len(films) == 1
+    ch = training.AP_PELVIS_CHANNELS
+    known = {ch[i] for i in np.where(np.isfinite(films[0].points).all(1))[0]}
+    assert known == {"femoral_head_center_left", "femoral_head_top_left", "ischial_tuberosity_left"}
+
+
+def test_no_film_is_an_error(tmp_path):
+    with pytest.raises(LandmarkError, match="no training film"):
+        training.train([], tmp_path / "x")
