@@ -702,7 +702,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not init.exists():
             raise LandmarkError(f"{init.name}: the base model's weights are missing; use --scratch")
         size, meta = base.input_size, base.meta
-    attribution = meta.get("attribution", training.FASHRACATLAS_ATTRIBUTION if args.references else "")
+    attribution = meta.get("attribution", training.FRACATLAS_ATTRIBUTION if args.references else "")
     result = training.train(
         films, args.out, epochs=args.epochs, seed=args.seed, input_size=size or 256, init=init,
         lr=args.lr or (5e-4 if init else 2e-3), command="orthoplan " + " ".join(sys.argv[1:]) if sys.argv else "",

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         refs = load_references(a.refs)  # every reference there is now (reading may have gone on)
         films = training.films_from_references(refs, a.root) + phantoms
         training.train(films, a.out, seed=a.seed, command=command.strip(),
-                       attribution=training.FASHRACATLAS_ATTRIBUTION, **RECIPE)
+                       attribution=training.FRACATLAS_ATTRIBUTION, **RECIPE)
     if not rows_path.exists():
         print(f"no cross-validation rows at {rows_path}: the confidence table is not written yet "
               "(run again with --skip-cv --skip-train once they exist)")

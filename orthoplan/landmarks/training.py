@@ -65,7 +65,7 @@ ZOOM_MAX = 2.0
 ABSENT_WORDS = ("not in the film", "not in film", "outside the film", "not shown", "off the film", "cut off",
                 "not on the film", "outside the image", "not in the image")
 
-FASHRACATLAS_ATTRIBUTION = (
+FRACATLAS_ATTRIBUTION = (
     "FracAtlas (CC BY 4.0): Abedeen I., Rahman M.A., Zohra Prottyasha F., Ahmed T., Mohmud Chowdhury T., "
     "Shatabda S. \"FracAtlas: A Dataset for Fracture Classification, Localization and Segmentation of "
     "Musculoskeletal Radiographs\". Scientific Data 10, 521 (2023). doi:10.1038/s41597-023-02432-4. "
