@@ -207,8 +207,8 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
             why = position_problem(anatomy, np.array([p.x, p.y]), c, r, lat, down)
             if why:
                 conf *= PENALTY
-            if anatomy == "femoral_shaft_distal" and name.value.replace("distal", "proximal") in {n.value for n in found}:
-                prox = found[LandmarkName.of("femoral_shaft_proximal", side)]
+            prox = found.get(LandmarkName.of("femoral_shaft_proximal", side))
+            if anatomy == "femoral_shaft_distal" and prox is not None:
                 if float(np.dot(np.array([p.x - prox.x, p.y - prox.y]), down)) < 1.2 * r:
                     why, conf = "less than 1.2 head radii below the proximal shaft point", conf * PENALTY
             if conf < MIN_CONFIDENCE:
