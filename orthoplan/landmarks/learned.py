@@ -175,7 +175,7 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
                              raw=tuple(peaks), superior=superior)
     # two heads: similar size, nearly level, a pelvis apart
     if len(heads) == 2:
-        (cr, rr, qr), (cl, rl, ql) = heads[Side.RIGHT], heads[Side.LEFT]
+        (cr, rr, _), (cl, rl, _) = heads[Side.RIGHT], heads[Side.LEFT]
         why = pair_problem(cr, rr, cl, rl, right_x * plx, down)
         if why:
             notes.append(f"femoral heads: {why}")

@@ -43,7 +43,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import LandmarkError
-from ..model import LandmarkName, LandmarkSource
+from ..model import LandmarkSource
 from .network import MODEL_FORMAT, canonical_transform, channel_pairs, letterbox, prepare_input
 
 log = logging.getLogger(__name__)
@@ -536,34 +536,3 @@ def export(net, out: str | os.PathLike, meta: dict, input_size: int) -> tuple[Pa
     meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     np.savez_compressed(npz_path, **{k: v.detach().numpy() for k, v in net.state_dict().items()})
     return onnx_path, meta_path, npz_path
-
-
-def predict_films(model_path: str | os.PathLike, films: Sequence[TrainingFilm]) -> np.ndarray:
-    """``(N, C, 3)``: each film's decoded peaks ``(x, y, score)`` in the film's reduced pixels
-    (for cross-validation on held-out films)."""
-    from .network import decode_heatmaps, load_model, run
-
-    model = load_model(model_path)
-    out = []
-    for f in films:
-        s, (r, c) = letterbox(f.image.shape, model.input_size)
-        from PIL import Image
-
-        small = np.asarray(Image.fromarray(f.image).resize((c, r), Image.BOX), np.float32)
-        x = np.zeros((model.input_size, model.input_size), np.float32)
-        x[:r, :c] = small
-        p = decode_heatmaps(run(model, x[None])[0])
-        p[:, :2] *= model.stride / s
-        out.append(p)
-    return np.array(out)
-
-
-def landmark_names(channels: Sequence[str]) -> list[LandmarkName | None]:
-    """Each channel's vocabulary name (``None`` for helper channels such as the head top)."""
-    out = []
-    for c in channels:
-        try:
-            out.append(LandmarkName(c))
-        except ValueError:
-            out.append(None)
-    return out

@@ -135,3 +135,15 @@ def test_refine_far_from_anything_sure_keeps_the_click(real_dir):
     rad = load_radiograph(str(real_dir / "hip_cr_rg2.dcm"))
     got = refine(rad, "teardrop_right", (100.0, 1900.0))  # soft tissue, the other side
     assert got.source.value == "manual" and (got.x, got.y) == pytest.approx((100.0, 1900.0))
+
+
+def test_an_unknown_detection_method_is_a_landmark_error(real_dir, monkeypatch):
+    from orthoplan.errors import LandmarkError
+    from orthoplan.landmarks import detect
+
+    rad = load_radiograph(str(real_dir / "hip_cr_rg2.dcm"))
+    with pytest.raises(LandmarkError, match="learned, classical"):
+        detect(rad, method="deep")
+    monkeypatch.setenv("ORTHOPLAN_DETECTOR", "magic")
+    with pytest.raises(LandmarkError, match="ORTHOPLAN_DETECTOR"):
+        detect(rad)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from orthoplan.phantoms import pelvis as phantom
 from orthoplan.cli import main
 from orthoplan.landmarks import network

@@ -75,3 +75,9 @@ def test_landmark_files_use_only_points_a_person_placed(tmp_path, real_dir):
 def test_no_film_is_an_error(tmp_path):
     with pytest.raises(LandmarkError, match="no training film"):
         training.train([], tmp_path / "x")
+
+
+def test_an_input_size_the_network_cannot_halve_is_refused(tmp_path):
+    films = training.films_from_phantoms(1, seed=2, rows=300, columns=360)
+    with pytest.raises(LandmarkError, match="multiple of 32"):
+        training.train(films, tmp_path / "x", input_size=100, max_steps=1)
