@@ -287,8 +287,8 @@ def three_reader_medians(t: np.ndarray, *, n_boot: int = 2000, seed: int = 0) ->
 
 
 def markdown_three_readers(est: dict[str, dict]) -> str:
-    lines = ["**The detector's error against the truth, estimated from three readers** (held-out detection, "
-             "first and second reading of the films read twice; Grubbs' estimator, 95 % bootstrap interval)", "",
+    lines = ["**The detector's error against the truth, estimated from three readers** (the held-out network's position for every "
+             "point, reported or not; first and second reading of the films read twice; Grubbs' estimator, 95 % bootstrap interval)", "",
              "| landmark | points | detector vs 1st reading, median % | 1st vs 2nd reading, median % | "
              "detector vs truth, est. median % (95 % CI) | readers vs truth, est. median % |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
