@@ -32,15 +32,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import MeasurementError
-from ..geometry import line_intersection, to_mm, to_px
-from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurement, Measurements, Side
+from ..geometry import line_intersection, to_px
+from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurements, Side
+from .common import (MIN_SEPARATION_MM, Absent, Context, Result, direction, measure_names, point, segment,
+                     unit_vector, value_or_absent)
 from .definitions import measurement_names, split_name
 
 __all__ = [
@@ -60,9 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Two points that define a direction (a line, an axis) must be at least this far apart.
-MIN_SEPARATION_MM = 1.0
-
 #: Notes naming the pelvic reference used by LCEA and Tönnis.
 REFERENCE_NOTES = {
     "teardrop": "pelvic reference: inter-teardrop line",
@@ -70,51 +68,22 @@ REFERENCE_NOTES = {
     "image": "pelvic reference: image axes (pelvic tilt not corrected)",
 }
 
-ASSUMED_SCALE_NOTE = "assumed scale"
-
 
 # --------------------------------------------------------------------------- pure helpers
 
 
-def _p(v) -> np.ndarray:
-    a = np.asarray(v, dtype=float).reshape(2)
-    if not np.all(np.isfinite(a)):
-        raise MeasurementError(f"point {a.tolist()} is not finite")
-    return a
-
-
-def _direction(a, b, what: str) -> np.ndarray:
-    """Unit vector from ``a`` to ``b``; MeasurementError if closer than MIN_SEPARATION_MM."""
-    d = _p(b) - _p(a)
-    n = math.hypot(d[0], d[1])
-    if n < MIN_SEPARATION_MM:
-        raise MeasurementError(
-            f"{what} are {n:.3g} mm apart (at least {MIN_SEPARATION_MM:g} mm needed): the direction "
-            "is undefined; check these landmarks"
-        )
-    return d / n
-
-
-def _unit(v, what: str) -> np.ndarray:
-    v = _p(v)
-    n = math.hypot(v[0], v[1])
-    if n == 0:
-        raise MeasurementError(f"{what} is a zero vector")
-    return v / n
-
-
 def _frame(superior, lateral) -> tuple[np.ndarray, np.ndarray]:
     """Orthonormal (superior, lateral) frame; ``lateral`` only gives the sign of the second axis."""
-    s = _unit(superior, "the superior direction")
-    lat = _p(lateral)
+    s = unit_vector(superior, "the superior direction")
+    lat = point(lateral)
     lat = lat - float(lat @ s) * s
-    return s, _unit(lat, "the lateral direction (parallel to superior?)")
+    return s, unit_vector(lat, "the lateral direction (parallel to superior?)")
 
 
 def _perpendicular_towards(d: np.ndarray, towards) -> np.ndarray:
     """The unit normal of direction ``d`` closest to ``towards`` (MeasurementError if ambiguous)."""
     n = np.array([-d[1], d[0]])
-    dot = float(n @ _p(towards))
+    dot = float(n @ point(towards))
     if abs(dot) < 1e-12:
         raise MeasurementError(
             "the pelvic reference line is parallel to the image's superior direction: check the "
@@ -141,7 +110,7 @@ def _image_axes(orientation: ImageOrientation) -> tuple[np.ndarray, np.ndarray]:
 
 def _frame_from_line(p_right, p_left, orientation: ImageOrientation, what: str) -> tuple[np.ndarray, np.ndarray]:
     img_left, img_sup = _image_axes(orientation)
-    d = _direction(p_right, p_left, what)
+    d = direction(p_right, p_left, what)
     s = _perpendicular_towards(d, img_sup)
     # the horizontal is the line direction signed towards the patient's left, whatever the
     # order of the two points (swapped sides are reported by measure_hip, not silently used)
@@ -220,10 +189,10 @@ def leg_length_discrepancy_mm(ref_left, ref_right, lt_left, lt_right, superior=(
     >>> leg_length_discrepancy_mm((100, 0), (0, 0), (110, 55), (-10, 50), superior=(0, -1))
     5.0
     """
-    d = _direction(ref_right, ref_left, "the two pelvic reference points")
+    d = direction(ref_right, ref_left, "the two pelvic reference points")
     inferior = -_perpendicular_towards(d, superior)
-    a = _p(ref_right)
-    return float((_p(lt_left) - a) @ inferior - (_p(lt_right) - a) @ inferior)
+    a = point(ref_right)
+    return float((point(lt_left) - a) @ inferior - (point(lt_right) - a) @ inferior)
 
 
 def femoral_offset_mm(head_center, shaft_proximal, shaft_distal) -> float:
@@ -234,8 +203,8 @@ def femoral_offset_mm(head_center, shaft_proximal, shaft_distal) -> float:
     >>> femoral_offset_mm((0, 0), (40, 50), (40, 150))
     40.0
     """
-    d = _direction(shaft_proximal, shaft_distal, "femoral_shaft_proximal and femoral_shaft_distal")
-    v = _p(head_center) - _p(shaft_proximal)
+    d = direction(shaft_proximal, shaft_distal, "femoral_shaft_proximal and femoral_shaft_distal")
+    v = point(head_center) - point(shaft_proximal)
     return float(abs(v[0] * d[1] - v[1] * d[0]))
 
 
@@ -251,8 +220,8 @@ def acetabular_offset_mm(head_center, teardrop, lateral) -> float:
     >>> acetabular_offset_mm((130, -20), (100, 0), lateral=(1, 0))
     30.0
     """
-    lat = _unit(lateral, "the lateral direction")
-    return float((_p(head_center) - _p(teardrop)) @ lat)
+    lat = unit_vector(lateral, "the lateral direction")
+    return float((point(head_center) - point(teardrop)) @ lat)
 
 
 def neck_shaft_angle_deg(head_center, neck_center, shaft_proximal, shaft_distal) -> float:
@@ -263,8 +232,8 @@ def neck_shaft_angle_deg(head_center, neck_center, shaft_proximal, shaft_distal)
     >>> round(neck_shaft_angle_deg((0, 0), (10, 10), (20, 20), (20, 100)), 6)
     135.0
     """
-    n = _direction(neck_center, head_center, "femoral_neck_center and femoral_head_center")
-    s = _direction(shaft_proximal, shaft_distal, "femoral_shaft_proximal and femoral_shaft_distal")
+    n = direction(neck_center, head_center, "femoral_neck_center and femoral_head_center")
+    s = direction(shaft_proximal, shaft_distal, "femoral_shaft_proximal and femoral_shaft_distal")
     return math.degrees(math.atan2(abs(n[0] * s[1] - n[1] * s[0]), float(n @ s)))
 
 
@@ -288,8 +257,8 @@ def center_edge_angle_deg(head_center, lateral_edge, superior, lateral) -> float
     -45.0
     """
     s, lat = _frame(superior, lateral)
-    _direction(head_center, lateral_edge, "femoral_head_center and acetabular_lateral_edge")
-    return _signed_angle_from(s, lat, _p(lateral_edge) - _p(head_center))
+    direction(head_center, lateral_edge, "femoral_head_center and acetabular_lateral_edge")
+    return _signed_angle_from(s, lat, point(lateral_edge) - point(head_center))
 
 
 def tonnis_angle_deg(sourcil_medial, lateral_edge, superior, lateral) -> float:
@@ -302,8 +271,8 @@ def tonnis_angle_deg(sourcil_medial, lateral_edge, superior, lateral) -> float:
     5.7106
     """
     s, lat = _frame(superior, lateral)
-    _direction(sourcil_medial, lateral_edge, "sourcil_medial and acetabular_lateral_edge")
-    return _signed_angle_from(lat, s, _p(lateral_edge) - _p(sourcil_medial))
+    direction(sourcil_medial, lateral_edge, "sourcil_medial and acetabular_lateral_edge")
+    return _signed_angle_from(lat, s, point(lateral_edge) - point(sourcil_medial))
 
 
 def sharp_angle_deg(teardrop, lateral_edge, superior, lateral) -> float:
@@ -318,59 +287,15 @@ def sharp_angle_deg(teardrop, lateral_edge, superior, lateral) -> float:
     45.0
     """
     s, lat = _frame(superior, lateral)
-    _direction(teardrop, lateral_edge, "teardrop and acetabular_lateral_edge")
-    return _signed_angle_from(lat, s, _p(lateral_edge) - _p(teardrop))
+    direction(teardrop, lateral_edge, "teardrop and acetabular_lateral_edge")
+    return _signed_angle_from(lat, s, point(lateral_edge) - point(teardrop))
 
 
 # --------------------------------------------------------------------------- from landmarks
 
 
-class _Absent(Exception):
-    """A measurement cannot be made; ``args[0]`` is the reason."""
-
-
-@dataclass
-class _Result:
-    value: float
-    landmarks: tuple[LandmarkName, ...]
-    notes: tuple[str, ...] = ()
-    lines_mm: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def _seg(*points) -> np.ndarray:
-    return np.array([np.asarray(p, dtype=float) for p in points])
-
-
-class _Context:
+class _Context(Context):
     """Landmarks in mm plus the pelvic frames, shared by every measurement of one call."""
-
-    def __init__(self, landmarks: Landmarks, calibration: Calibration, orientation: ImageOrientation):
-        self.landmarks = landmarks
-        self.calibration = calibration
-        self.orientation = orientation
-        self.mm: dict[LandmarkName, np.ndarray] = {
-            lm.name: to_mm(lm.xy, calibration) for lm in landmarks
-        }
-
-    def name(self, anatomy: str, side: Side) -> LandmarkName:
-        return LandmarkName.of(anatomy, side)
-
-    def need(self, *names: LandmarkName) -> list[np.ndarray]:
-        """The mm points of ``names``, or _Absent naming every missing one with its reason."""
-        missing = [n for n in names if n not in self.mm]
-        if missing:
-            raise _Absent(
-                "; ".join(f"needs {n.value}: {self.landmarks.missing_reason(n)}" for n in dict.fromkeys(missing))
-            )
-        return [self.mm[n] for n in names]
-
-    def apart(self, *pairs: tuple[LandmarkName, LandmarkName]) -> None:
-        """_Absent naming the landmarks if any pair is closer than MIN_SEPARATION_MM."""
-        for a, b in pairs:
-            try:
-                _direction(self.mm[a], self.mm[b], f"{a.value} and {b.value}")
-            except MeasurementError as exc:
-                raise _Absent(str(exc)) from None
 
     def line_frame(self, anatomy: str) -> tuple[np.ndarray, np.ndarray, tuple[LandmarkName, LandmarkName], list[str]]:
         """(left, superior, (right name, left name), notes) of the line through both ``anatomy``."""
@@ -379,7 +304,7 @@ class _Context:
         try:
             left, sup = _frame_from_line(pr, pl, self.orientation, f"{nr.value} and {nl.value}")
         except MeasurementError as exc:
-            raise _Absent(str(exc)) from None
+            raise Absent(str(exc)) from None
         notes = []
         img_left, _ = _image_axes(self.orientation)
         if float((pl - pr) @ img_left) < 0:
@@ -394,7 +319,7 @@ class _Context:
         for anatomy, line in (("teardrop", "teardrop"), ("ischial_tuberosity", "ischial")):
             try:
                 left, sup, names, notes = self.line_frame(anatomy)
-            except _Absent:
+            except Absent:
                 continue
             return left, sup, line, names, [REFERENCE_NOTES[line], *notes]
         left, sup = _image_axes(self.orientation)
@@ -404,123 +329,115 @@ class _Context:
         return left if side is Side.LEFT else -left
 
 
-def _value(fn: Callable[..., float], *args) -> float:
-    """``fn(*args)``, with a MeasurementError (degenerate geometry) turned into _Absent."""
-    try:
-        return float(fn(*args))
-    except MeasurementError as exc:
-        raise _Absent(str(exc)) from None
-
-
-def _lld(ctx: _Context, anatomy: str) -> _Result:
+def _lld(ctx: _Context, anatomy: str) -> Result:
     ltr, ltl = ctx.name("lesser_trochanter", Side.RIGHT), ctx.name("lesser_trochanter", Side.LEFT)
     nr, nl = ctx.name(anatomy, Side.RIGHT), ctx.name(anatomy, Side.LEFT)
     pr, pl, tr, tl = ctx.need(nr, nl, ltr, ltl)
     left, sup, _, notes = ctx.line_frame(anatomy)
-    value = _value(leg_length_discrepancy_mm, pl, pr, tl, tr, sup)
+    value = value_or_absent(leg_length_discrepancy_mm, pl, pr, tl, tr, sup)
     # construction: the line spanning both reference points and both feet, and the perpendiculars
     feet = {s: pr + float((t - pr) @ left) * left for s, t in ((Side.RIGHT, tr), (Side.LEFT, tl))}
     ts = [float((p - pr) @ left) for p in (pr, pl, feet[Side.RIGHT], feet[Side.LEFT])]
     lines = {
-        "reference_line": _seg(pr + min(ts) * left, pr + max(ts) * left),
-        "perpendicular_right": _seg(feet[Side.RIGHT], tr),
-        "perpendicular_left": _seg(feet[Side.LEFT], tl),
+        "reference_line": segment(pr + min(ts) * left, pr + max(ts) * left),
+        "perpendicular_right": segment(feet[Side.RIGHT], tr),
+        "perpendicular_left": segment(feet[Side.LEFT], tl),
     }
-    return _Result(value, (nr, nl, ltr, ltl), tuple(notes), lines)
+    return Result(value, (nr, nl, ltr, ltl), tuple(notes), lines)
 
 
-def _femoral_offset(ctx: _Context, side: Side) -> _Result:
+def _femoral_offset(ctx: _Context, side: Side) -> Result:
     names = tuple(ctx.name(a, side) for a in ("femoral_head_center", "femoral_shaft_proximal", "femoral_shaft_distal"))
     hc, sp, sd = ctx.need(*names)
     ctx.apart((names[1], names[2]))
-    value = _value(femoral_offset_mm, hc, sp, sd)
+    value = value_or_absent(femoral_offset_mm, hc, sp, sd)
     d = (sd - sp) / np.linalg.norm(sd - sp)
     foot = sp + float((hc - sp) @ d) * d
     top = foot if float((foot - sp) @ d) < 0 else sp
-    return _Result(value, names, (), {"shaft_axis": _seg(top, sd), "offset": _seg(hc, foot)})
+    return Result(value, names, (), {"shaft_axis": segment(top, sd), "offset": segment(hc, foot)})
 
 
-def _acetabular_offset(ctx: _Context, side: Side) -> _Result:
+def _acetabular_offset(ctx: _Context, side: Side) -> Result:
     hname = ctx.name("femoral_head_center", side)
     hc, _, _ = ctx.need(hname, ctx.name("teardrop", Side.RIGHT), ctx.name("teardrop", Side.LEFT))
     left, sup, (nr, nl), notes = ctx.line_frame("teardrop")
     td_name = nl if side is Side.LEFT else nr
     td = ctx.mm[td_name]
     lat = ctx.lateral(left, side)
-    value = _value(acetabular_offset_mm, hc, td, lat)
+    value = value_or_absent(acetabular_offset_mm, hc, td, lat)
     on_perp = hc - value * lat
     lines = {
-        "teardrop_line": _seg(ctx.mm[nr], ctx.mm[nl]),
-        "teardrop_perpendicular": _seg(td, on_perp),
-        "offset": _seg(hc, on_perp),
+        "teardrop_line": segment(ctx.mm[nr], ctx.mm[nl]),
+        "teardrop_perpendicular": segment(td, on_perp),
+        "offset": segment(hc, on_perp),
     }
-    return _Result(value, (hname, nr, nl), tuple(notes), lines)
+    return Result(value, (hname, nr, nl), tuple(notes), lines)
 
 
-def _global_offset(ctx: _Context, side: Side) -> _Result:
+def _global_offset(ctx: _Context, side: Side) -> Result:
     reasons = []
     parts = []
     for fn in (_femoral_offset, _acetabular_offset):
         try:
             parts.append(fn(ctx, side))
-        except _Absent as exc:
+        except Absent as exc:
             reasons += str(exc).split("; ")
     if reasons:
-        raise _Absent("; ".join(dict.fromkeys(reasons)))
+        raise Absent("; ".join(dict.fromkeys(reasons)))
     fo, ao = parts
     lines = {f"femoral_{k}": v for k, v in fo.lines_mm.items()}
     lines.update({f"acetabular_{k}": v for k, v in ao.lines_mm.items()})
     names = tuple(dict.fromkeys(fo.landmarks + ao.landmarks))
-    return _Result(fo.value + ao.value, names, tuple(dict.fromkeys(fo.notes + ao.notes)), lines)
+    return Result(fo.value + ao.value, names, tuple(dict.fromkeys(fo.notes + ao.notes)), lines)
 
 
-def _neck_shaft(ctx: _Context, side: Side) -> _Result:
+def _neck_shaft(ctx: _Context, side: Side) -> Result:
     names = tuple(
         ctx.name(a, side)
         for a in ("femoral_head_center", "femoral_neck_center", "femoral_shaft_proximal", "femoral_shaft_distal")
     )
     hc, nc, sp, sd = ctx.need(*names)
     ctx.apart((names[2], names[3]), (names[1], names[0]))
-    value = _value(neck_shaft_angle_deg, hc, nc, sp, sd)
+    value = value_or_absent(neck_shaft_angle_deg, hc, nc, sp, sd)
     try:
         x = line_intersection(nc, hc, sp, sd)
-        lines = {"neck_axis": _seg(hc, x), "shaft_axis": _seg(x, sd)}
+        lines = {"neck_axis": segment(hc, x), "shaft_axis": segment(x, sd)}
     except ValueError:  # parallel axes: draw them as given
-        lines = {"neck_axis": _seg(hc, nc), "shaft_axis": _seg(sp, sd)}
-    return _Result(value, names, (), lines)
+        lines = {"neck_axis": segment(hc, nc), "shaft_axis": segment(sp, sd)}
+    return Result(value, names, (), lines)
 
 
 def _reference_lines(ctx: _Context, ref_names: tuple[LandmarkName, ...]) -> dict[str, np.ndarray]:
     if len(ref_names) == 2:
-        return {"reference_line": _seg(ctx.mm[ref_names[0]], ctx.mm[ref_names[1]])}
+        return {"reference_line": segment(ctx.mm[ref_names[0]], ctx.mm[ref_names[1]])}
     return {}
 
 
-def _lcea(ctx: _Context, side: Side) -> _Result:
+def _lcea(ctx: _Context, side: Side) -> Result:
     names = (ctx.name("femoral_head_center", side), ctx.name("acetabular_lateral_edge", side))
     hc, edge = ctx.need(*names)
     ctx.apart(names)
     left, sup, _line, ref_names, notes = ctx.reference()
     lat = ctx.lateral(left, side)
-    value = _value(center_edge_angle_deg, hc, edge, sup, lat)
+    value = value_or_absent(center_edge_angle_deg, hc, edge, sup, lat)
     r = float(np.linalg.norm(edge - hc))
-    lines = {"vertical": _seg(hc, hc + r * sup), "edge_line": _seg(hc, edge), **_reference_lines(ctx, ref_names)}
-    return _Result(value, names + ref_names, tuple(notes), lines)
+    lines = {"vertical": segment(hc, hc + r * sup), "edge_line": segment(hc, edge), **_reference_lines(ctx, ref_names)}
+    return Result(value, names + ref_names, tuple(notes), lines)
 
 
-def _tonnis(ctx: _Context, side: Side) -> _Result:
+def _tonnis(ctx: _Context, side: Side) -> Result:
     names = (ctx.name("sourcil_medial", side), ctx.name("acetabular_lateral_edge", side))
     sm, edge = ctx.need(*names)
     ctx.apart(names)
     left, sup, _line, ref_names, notes = ctx.reference()
     lat = ctx.lateral(left, side)
-    value = _value(tonnis_angle_deg, sm, edge, sup, lat)
+    value = value_or_absent(tonnis_angle_deg, sm, edge, sup, lat)
     length = float(np.linalg.norm(edge - sm))
-    lines = {"horizontal": _seg(sm, sm + length * lat), "roof_line": _seg(sm, edge), **_reference_lines(ctx, ref_names)}
-    return _Result(value, names + ref_names, tuple(notes), lines)
+    lines = {"horizontal": segment(sm, sm + length * lat), "roof_line": segment(sm, edge), **_reference_lines(ctx, ref_names)}
+    return Result(value, names + ref_names, tuple(notes), lines)
 
 
-def _sharp(ctx: _Context, side: Side) -> _Result:
+def _sharp(ctx: _Context, side: Side) -> Result:
     ename = ctx.name("acetabular_lateral_edge", side)
     edge, _, _ = ctx.need(ename, ctx.name("teardrop", Side.RIGHT), ctx.name("teardrop", Side.LEFT))
     left, sup, (nr, nl), notes = ctx.line_frame("teardrop")
@@ -528,17 +445,17 @@ def _sharp(ctx: _Context, side: Side) -> _Result:
     td = ctx.mm[td_name]
     ctx.apart((td_name, ename))
     lat = ctx.lateral(left, side)
-    value = _value(sharp_angle_deg, td, edge, sup, lat)
+    value = value_or_absent(sharp_angle_deg, td, edge, sup, lat)
     length = float(np.linalg.norm(edge - td))
     lines = {
-        "teardrop_line": _seg(ctx.mm[nr], ctx.mm[nl]),
-        "horizontal": _seg(td, td + length * lat),
-        "roof_line": _seg(td, edge),
+        "teardrop_line": segment(ctx.mm[nr], ctx.mm[nl]),
+        "horizontal": segment(td, td + length * lat),
+        "roof_line": segment(td, edge),
     }
-    return _Result(value, (td_name, ename, nl if side is Side.RIGHT else nr), tuple(notes), lines)
+    return Result(value, (td_name, ename, nl if side is Side.RIGHT else nr), tuple(notes), lines)
 
 
-_SIDED: dict[str, Callable[[_Context, Side], _Result]] = {
+_SIDED: dict[str, Callable[[_Context, Side], Result]] = {
     "femoral_offset_{side}_mm": _femoral_offset,
     "acetabular_offset_{side}_mm": _acetabular_offset,
     "global_offset_{side}_mm": _global_offset,
@@ -547,44 +464,21 @@ _SIDED: dict[str, Callable[[_Context, Side], _Result]] = {
     "tonnis_angle_{side}_deg": _tonnis,
     "sharp_angle_{side}_deg": _sharp,
 }
-_PELVIC: dict[str, Callable[[_Context], _Result]] = {
+_PELVIC: dict[str, Callable[[_Context], Result]] = {
     "lld_teardrop_mm": lambda ctx: _lld(ctx, "teardrop"),
     "lld_ischial_mm": lambda ctx: _lld(ctx, "ischial_tuberosity"),
 }
 
 
-def _compute(ctx: _Context, name: str) -> tuple[_Result, Side | None, str]:
+def _compute(ctx: _Context, name: str) -> tuple[Result, Side | None, str]:
     definition, side = split_name(name)
     if side is None:
         result = _PELVIC[definition.name](ctx)
     else:
         result = _SIDED[definition.name](ctx, side)
     if not math.isfinite(result.value):  # pragma: no cover - guarded by the separation checks
-        raise _Absent("the geometry is degenerate (non-finite result)")
+        raise Absent("the geometry is degenerate (non-finite result)")
     return result, side, definition.unit
-
-
-def measure_names(
-    ctx: _Context, names: Iterable[str], compute: Callable[[_Context, str], tuple[_Result, Side | None, str]]
-) -> tuple[list[Measurement], list[tuple[str, str]]]:
-    """Measure each name with ``compute``; a value that cannot be made is listed with its reason.
-
-    Lengths on an assumed scale carry :data:`ASSUMED_SCALE_NOTE`. Shared by the hip and the
-    lower-limb measurements.
-    """
-    items: list[Measurement] = []
-    missing: list[tuple[str, str]] = []
-    for name in names:
-        try:
-            result, side, unit = compute(ctx, name)
-        except _Absent as exc:
-            missing.append((name, str(exc)))
-            continue
-        notes = list(result.notes)
-        if unit == "mm" and ctx.calibration.assumed:
-            notes.append(ASSUMED_SCALE_NOTE)
-        items.append(Measurement(name, float(result.value), unit, result.landmarks, side, tuple(notes)))
-    return items, missing
 
 
 def measure_hip(
@@ -656,6 +550,6 @@ def construction(
     ctx = _Context(landmarks, calibration, orientation)
     try:
         result, _, _ = _compute(ctx, name)
-    except _Absent as exc:
+    except Absent as exc:
         raise MeasurementError(f"{name} cannot be drawn: {exc}") from None
     return {k: to_px(v, calibration).reshape(-1, 2) for k, v in result.lines_mm.items()}

@@ -44,7 +44,7 @@ from ..geometry import angle_between_deg, project_onto_line, signed_angle_deg, t
 from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Calibration, ImageOrientation, LandmarkName,
                      Landmarks, Measurements, Side)
 from .definitions import KNEE_DEFINITIONS, KNEE_VIEWS, knee_measurement_names, split_name
-from .hip import _Absent, _Context, _direction, _p, _Result, _seg, _value, measure_names
+from .common import Absent, Context, Result, direction, measure_names, point, segment, value_or_absent
 from .lower_limb import MIN_AXIS_TO_LATERAL_DEG, jlca_deg
 
 __all__ = [
@@ -76,8 +76,8 @@ def aldfa_deg(axis_proximal, axis_distal, condyle_medial, condyle_lateral) -> fl
     >>> round(aldfa_deg((0, -150), (0, -90), (-25, 0), (25, -50 * math.tan(math.radians(9)))), 6)
     81.0
     """
-    a = _direction(axis_distal, axis_proximal, "knee_femoral_axis_distal and knee_femoral_axis_proximal")
-    b = _direction(condyle_medial, condyle_lateral, "femoral_condyle_medial and femoral_condyle_lateral")
+    a = direction(axis_distal, axis_proximal, "knee_femoral_axis_distal and knee_femoral_axis_proximal")
+    b = direction(condyle_medial, condyle_lateral, "femoral_condyle_medial and femoral_condyle_lateral")
     return angle_between_deg(a, b)
 
 
@@ -88,8 +88,8 @@ def ampta_deg(axis_proximal, axis_distal, plateau_medial, plateau_lateral) -> fl
     >>> round(ampta_deg((0, 50), (0, 150), (-35, 0), (35, 0)), 6)
     90.0
     """
-    a = _direction(axis_proximal, axis_distal, "knee_tibial_axis_proximal and knee_tibial_axis_distal")
-    b = _direction(plateau_lateral, plateau_medial, "tibial_plateau_lateral and tibial_plateau_medial")
+    a = direction(axis_proximal, axis_distal, "knee_tibial_axis_proximal and knee_tibial_axis_distal")
+    b = direction(plateau_lateral, plateau_medial, "tibial_plateau_lateral and tibial_plateau_medial")
     return angle_between_deg(a, b)
 
 
@@ -104,9 +104,9 @@ def fta_deg(femoral_proximal, femoral_distal, tibial_proximal, tibial_distal, la
     >>> round(fta_deg((0, 0), (0, 100), (0, 200), (10, 300), lateral=(-1, 0)), 3)
     -5.711
     """
-    f = _direction(femoral_proximal, femoral_distal, "knee_femoral_axis_proximal and knee_femoral_axis_distal")
-    t = _direction(tibial_proximal, tibial_distal, "knee_tibial_axis_proximal and knee_tibial_axis_distal")
-    lat = _p(lateral)
+    f = direction(femoral_proximal, femoral_distal, "knee_femoral_axis_proximal and knee_femoral_axis_distal")
+    t = direction(tibial_proximal, tibial_distal, "knee_tibial_axis_proximal and knee_tibial_axis_distal")
+    lat = point(lateral)
     cross = float(f[0] * lat[1] - f[1] * lat[0])
     norm = math.hypot(lat[0], lat[1])
     if norm == 0 or abs(cross) / norm < math.sin(math.radians(MIN_AXIS_TO_LATERAL_DEG)):
@@ -123,16 +123,16 @@ def posterior_tibial_slope_deg(axis_proximal, axis_distal, plateau_anterior, pla
     >>> round(posterior_tibial_slope_deg((0, 50), (0, 150), (-25, 0), (25, 50 * math.tan(math.radians(7)))), 6)
     7.0
     """
-    d = _direction(axis_proximal, axis_distal, "knee_tibial_axis_proximal and knee_tibial_axis_distal")
-    u = _direction(plateau_anterior, plateau_posterior, "tibial_plateau_anterior and tibial_plateau_posterior")
+    d = direction(axis_proximal, axis_distal, "knee_tibial_axis_proximal and knee_tibial_axis_distal")
+    u = direction(plateau_anterior, plateau_posterior, "tibial_plateau_anterior and tibial_plateau_posterior")
     return math.degrees(math.asin(float(np.clip(u @ d, -1.0, 1.0))))
 
 
 def _normal_towards(axis_proximal, axis_distal, frm, to, what: str) -> np.ndarray:
     """Unit normal of the axis pointing from ``frm`` towards ``to`` (the posterior direction)."""
-    d = _direction(axis_proximal, axis_distal, "knee_femoral_axis_proximal and knee_femoral_axis_distal")
+    d = direction(axis_proximal, axis_distal, "knee_femoral_axis_proximal and knee_femoral_axis_distal")
     n = np.array([-d[1], d[0]])
-    s = float((_p(to) - _p(frm)) @ n)
+    s = float((point(to) - point(frm)) @ n)
     if abs(s) < 1e-9:
         raise MeasurementError(f"{what} lie on one line parallel to the femoral axis: check these landmarks")
     return n if s > 0 else -n
@@ -147,7 +147,7 @@ def femoral_ap_dimension_mm(axis_proximal, axis_distal, anterior_cortex, posteri
     """
     n = _normal_towards(axis_proximal, axis_distal, anterior_cortex, posterior_condyle,
                         "femoral_anterior_cortex and femoral_posterior_condyle")
-    return float((_p(posterior_condyle) - _p(anterior_cortex)) @ n)
+    return float((point(posterior_condyle) - point(anterior_cortex)) @ n)
 
 
 def posterior_condylar_offset_mm(axis_proximal, axis_distal, posterior_cortex, posterior_condyle,
@@ -162,20 +162,20 @@ def posterior_condylar_offset_mm(axis_proximal, axis_distal, posterior_cortex, p
     >>> posterior_condylar_offset_mm((0, -150), (0, -90), (14, -100), (40, 0))
     26.0
     """
-    ref = anterior if anterior is not None else project_onto_line(_p(posterior_cortex), _p(axis_proximal), _p(axis_distal))
+    ref = anterior if anterior is not None else project_onto_line(point(posterior_cortex), point(axis_proximal), point(axis_distal))
     n = _normal_towards(axis_proximal, axis_distal, ref, posterior_cortex,
                         "the femoral axis and femoral_posterior_cortex")
-    return float((_p(posterior_condyle) - _p(posterior_cortex)) @ n)
+    return float((point(posterior_condyle) - point(posterior_cortex)) @ n)
 
 
 # --------------------------------------------------------------------------- from landmarks
 
 
-def _names(ctx: _Context, side: Side, *anatomies: str) -> tuple[LandmarkName, ...]:
+def _names(ctx: Context, side: Side, *anatomies: str) -> tuple[LandmarkName, ...]:
     return tuple(ctx.name(a, side) for a in anatomies)
 
 
-def _need(ctx: _Context, names: tuple[LandmarkName, ...], *pairs: tuple[int, int]) -> list[np.ndarray]:
+def _need(ctx: Context, names: tuple[LandmarkName, ...], *pairs: tuple[int, int]) -> list[np.ndarray]:
     pts = ctx.need(*names)
     ctx.apart(*((names[i], names[j]) for i, j in pairs))
     return pts
@@ -185,24 +185,24 @@ _FEMUR = ("knee_femoral_axis_proximal", "knee_femoral_axis_distal")
 _TIBIA = ("knee_tibial_axis_proximal", "knee_tibial_axis_distal")
 
 
-def _aldfa(ctx: _Context, side: Side) -> _Result:
+def _aldfa(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, *_FEMUR, "femoral_condyle_medial", "femoral_condyle_lateral")
     fp, fd, cm, cl = _need(ctx, names, (0, 1), (2, 3))
-    value = _value(aldfa_deg, fp, fd, cm, cl)
+    value = value_or_absent(aldfa_deg, fp, fd, cm, cl)
     # the axis prolonged to the joint line
     foot = _meet_or(fp, fd, cm, cl, fd)
-    return _Result(value, names, (), {"femoral_axis": _seg(fp, foot), "femoral_joint_line": _seg(cm, cl)})
+    return Result(value, names, (), {"femoral_axis": segment(fp, foot), "femoral_joint_line": segment(cm, cl)})
 
 
-def _ampta(ctx: _Context, side: Side) -> _Result:
+def _ampta(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, *_TIBIA, "tibial_plateau_medial", "tibial_plateau_lateral")
     tp, td, pm, pl = _need(ctx, names, (0, 1), (2, 3))
-    value = _value(ampta_deg, tp, td, pm, pl)
+    value = value_or_absent(ampta_deg, tp, td, pm, pl)
     top = _meet_or(tp, td, pm, pl, tp)
-    return _Result(value, names, (), {"tibial_axis": _seg(top, td), "tibial_joint_line": _seg(pm, pl)})
+    return Result(value, names, (), {"tibial_axis": segment(top, td), "tibial_joint_line": segment(pm, pl)})
 
 
-def _jlca(ctx: _Context, side: Side) -> _Result:
+def _jlca(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial",
                    "tibial_plateau_lateral")
     cm, cl, pm, pl = _need(ctx, names, (0, 1), (2, 3))
@@ -213,67 +213,67 @@ def _jlca(ctx: _Context, side: Side) -> _Result:
     else:
         distal = np.array([0.0, -float(ctx.orientation.superior_y)])
         notes = ("distal direction from the image orientation (femoral axis not marked)",)
-    value = _value(jlca_deg, cm, cl, pm, pl, distal)
-    return _Result(value, names, notes, {"femoral_joint_line": _seg(cm, cl), "tibial_joint_line": _seg(pm, pl)})
+    value = value_or_absent(jlca_deg, cm, cl, pm, pl, distal)
+    return Result(value, names, notes, {"femoral_joint_line": segment(cm, cl), "tibial_joint_line": segment(pm, pl)})
 
 
-def _fta(ctx: _Context, side: Side) -> _Result:
+def _fta(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, *_FEMUR, *_TIBIA, "femoral_condyle_medial", "femoral_condyle_lateral")
     fp, fd, tp, td, cm, cl = _need(ctx, names, (0, 1), (2, 3), (4, 5))
-    value = _value(fta_deg, fp, fd, tp, td, cl - cm)
+    value = value_or_absent(fta_deg, fp, fd, tp, td, cl - cm)
     try:
         meet = _line_meet(fp, fd, tp, td)
         if float(np.hypot(*(meet - 0.5 * (fd + tp)))) > 3.0 * float(np.hypot(*(td - fp))):
             raise MeasurementError("far")
-        lines = {"femoral_axis": _seg(fp, meet), "tibial_axis": _seg(meet, td)}
+        lines = {"femoral_axis": segment(fp, meet), "tibial_axis": segment(meet, td)}
     except MeasurementError:  # (nearly) parallel axes: draw them as they are
-        lines = {"femoral_axis": _seg(fp, fd), "tibial_axis": _seg(tp, td)}
-    return _Result(value, names, (), lines)
+        lines = {"femoral_axis": segment(fp, fd), "tibial_axis": segment(tp, td)}
+    return Result(value, names, (), lines)
 
 
-def _width(first: str, second: str) -> Callable[[_Context, Side], _Result]:
-    def fn(ctx: _Context, side: Side) -> _Result:
+def _width(first: str, second: str) -> Callable[[Context, Side], Result]:
+    def fn(ctx: Context, side: Side) -> Result:
         names = _names(ctx, side, first, second)
         a, b = _need(ctx, names, (0, 1))
-        return _Result(float(np.linalg.norm(b - a)), names, (), {"width": _seg(a, b)})
+        return Result(float(np.linalg.norm(b - a)), names, (), {"width": segment(a, b)})
 
     return fn
 
 
-def _slope(ctx: _Context, side: Side) -> _Result:
+def _slope(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, *_TIBIA, "tibial_plateau_anterior", "tibial_plateau_posterior")
     tp, td, pa, pp = _need(ctx, names, (0, 1), (2, 3))
-    value = _value(posterior_tibial_slope_deg, tp, td, pa, pp)
+    value = value_or_absent(posterior_tibial_slope_deg, tp, td, pa, pp)
     d = (td - tp) / np.linalg.norm(td - tp)
     n = np.array([-d[1], d[0]])
     half = 0.5 * float(np.linalg.norm(pp - pa))
     mid = 0.5 * (pa + pp)
     top = project_onto_line(mid, tp, td)
-    return _Result(value, names, ("axis: proximal tibial anatomical axis (PTAA)",),
-                   {"tibial_axis": _seg(top, td), "plateau_line": _seg(pa, pp),
-                    "axis_perpendicular": _seg(mid - half * n, mid + half * n)})
+    return Result(value, names, ("axis: proximal tibial anatomical axis (PTAA)",),
+                   {"tibial_axis": segment(top, td), "plateau_line": segment(pa, pp),
+                    "axis_perpendicular": segment(mid - half * n, mid + half * n)})
 
 
-def _ap_dimension(ctx: _Context, side: Side) -> _Result:
+def _ap_dimension(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, *_FEMUR, "femoral_anterior_cortex", "femoral_posterior_condyle")
     fp, fd, ac, pc = _need(ctx, names, (0, 1), (2, 3))
-    value = _value(femoral_ap_dimension_mm, fp, fd, ac, pc)
+    value = value_or_absent(femoral_ap_dimension_mm, fp, fd, ac, pc)
     d = (fd - fp) / np.linalg.norm(fd - fp)
-    lines = {"femoral_axis": _seg(fp, fd), "anterior_line": _seg(ac - 30 * d, ac + 30 * d),
-             "posterior_line": _seg(pc - 30 * d, pc + 30 * d),
-             "ap_dimension": _seg(ac, ac + ((pc - ac) - float((pc - ac) @ d) * d))}
-    return _Result(value, names, (), lines)
+    lines = {"femoral_axis": segment(fp, fd), "anterior_line": segment(ac - 30 * d, ac + 30 * d),
+             "posterior_line": segment(pc - 30 * d, pc + 30 * d),
+             "ap_dimension": segment(ac, ac + ((pc - ac) - float((pc - ac) @ d) * d))}
+    return Result(value, names, (), lines)
 
 
-def _pco(ctx: _Context, side: Side) -> _Result:
+def _pco(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, *_FEMUR, "femoral_posterior_cortex", "femoral_posterior_condyle")
     fp, fd, pk, pc = _need(ctx, names, (0, 1), (2, 3))
     anterior = ctx.mm.get(ctx.name("femoral_anterior_cortex", side))
-    value = _value(posterior_condylar_offset_mm, fp, fd, pk, pc, anterior)
+    value = value_or_absent(posterior_condylar_offset_mm, fp, fd, pk, pc, anterior)
     d = (fd - fp) / np.linalg.norm(fd - fp)
     reach = float((pc - pk) @ d)
     foot = pk + reach * d
-    return _Result(value, names, (), {"posterior_cortex_line": _seg(pk, foot), "offset": _seg(foot, pc)})
+    return Result(value, names, (), {"posterior_cortex_line": segment(pk, foot), "offset": segment(foot, pc)})
 
 
 def _line_meet(a1, a2, b1, b2) -> np.ndarray:
@@ -295,11 +295,11 @@ def _meet_or(a1, a2, b1, b2, default) -> np.ndarray:
         p = _line_meet(a1, a2, b1, b2)
     except MeasurementError:
         return np.asarray(default, dtype=float)
-    span = float(np.hypot(*(_p(a2) - _p(a1)))) + float(np.hypot(*(_p(b2) - _p(b1))))
-    return p if float(np.hypot(*(p - _p(default)))) <= 3.0 * span else np.asarray(default, dtype=float)
+    span = float(np.hypot(*(point(a2) - point(a1)))) + float(np.hypot(*(point(b2) - point(b1))))
+    return p if float(np.hypot(*(p - point(default)))) <= 3.0 * span else np.asarray(default, dtype=float)
 
 
-_SIDED: dict[str, Callable[[_Context, Side], _Result]] = {
+_SIDED: dict[str, Callable[[Context, Side], Result]] = {
     "aldfa_{side}_deg": _aldfa,
     "ampta_{side}_deg": _ampta,
     "jlca_{side}_deg": _jlca,
@@ -312,13 +312,13 @@ _SIDED: dict[str, Callable[[_Context, Side], _Result]] = {
 }
 
 
-def _compute(ctx: _Context, name: str) -> tuple[_Result, Side | None, str]:
+def _compute(ctx: Context, name: str) -> tuple[Result, Side | None, str]:
     definition, side = split_name(name)
     if definition.name not in _SIDED or side is None:
         raise MeasurementError(f"{name} is not a knee-view measurement")
     result = _SIDED[definition.name](ctx, side)
     if not math.isfinite(result.value):  # pragma: no cover - guarded by the separation checks
-        raise _Absent("the geometry is degenerate (non-finite result)")
+        raise Absent("the geometry is degenerate (non-finite result)")
     return result, side, definition.unit
 
 
@@ -366,7 +366,7 @@ def measure_knee(
     if view not in KNEE_VIEWS:
         raise MeasurementError(f"unknown knee view {view!r}: one of {', '.join(KNEE_VIEWS)}")
     chosen = tuple(Side(s) for s in sides) if sides is not None else knee_sides(landmarks, view)
-    ctx = _Context(landmarks, calibration, orientation)
+    ctx = Context(landmarks, calibration, orientation)
     items, missing = measure_names(ctx, knee_measurement_names(view, chosen), _compute)
     log.debug("measured %d %s values, %d absent", len(items), view, len(missing))
     return Measurements(tuple(items), tuple(missing))
@@ -385,10 +385,10 @@ def knee_construction(
     ``ap_dimension``, ``posterior_cortex_line``, ``offset``, as the measurement uses them.
     Raises :class:`~orthoplan.errors.MeasurementError` with the reason when it cannot be drawn.
     """
-    ctx = _Context(landmarks, calibration, orientation)
+    ctx = Context(landmarks, calibration, orientation)
     try:
         result, _, _ = _compute(ctx, name)
-    except _Absent as exc:
+    except Absent as exc:
         raise MeasurementError(f"{name} cannot be drawn: {exc}") from None
     return {k: to_px(v, calibration).reshape(-1, 2) for k, v in result.lines_mm.items()}
 

@@ -42,7 +42,7 @@ from ..errors import MeasurementError
 from ..geometry import angle_between_deg, project_onto_line, signed_angle_deg, to_px
 from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurement, Measurements, Side
 from .definitions import LOWER_LIMB_DEFINITIONS, lower_limb_measurement_names, split_name
-from .hip import _Absent, _Context, _direction, _p, _Result, _seg, _value, measure_names
+from .common import Absent, Context, Result, direction, measure_names, point, segment, value_or_absent
 
 __all__ = [
     "LONG_LEG_ANATOMY",
@@ -82,7 +82,7 @@ MIN_AXIS_TO_LATERAL_DEG = 20.0
 
 def _turn_sign(axis: np.ndarray, towards, what: str) -> float:
     """+1 if turning ``axis`` towards ``towards`` is a positive :func:`signed_angle_deg`, else -1."""
-    t = _p(towards)
+    t = point(towards)
     cross = float(axis[0] * t[1] - axis[1] * t[0])
     norm = math.hypot(t[0], t[1])
     if norm == 0 or abs(cross) / norm < math.sin(math.radians(MIN_AXIS_TO_LATERAL_DEG)):
@@ -108,8 +108,8 @@ def hka_deg(hip, femoral_knee, tibial_knee, ankle, lateral) -> float:
     >>> round(hka_deg((0, 0), (0, 400), (0, 400), (20, 780), lateral=(1, 0)), 3)
     3.013
     """
-    f = _direction(hip, femoral_knee, "femoral_head_center and femoral_knee_center")
-    t = _direction(tibial_knee, ankle, "tibial_knee_center and ankle_center")
+    f = direction(hip, femoral_knee, "femoral_head_center and femoral_knee_center")
+    t = direction(tibial_knee, ankle, "tibial_knee_center and ankle_center")
     return signed_angle_deg(f, t) * _turn_sign(f, lateral, "the femoral mechanical axis")
 
 
@@ -125,9 +125,9 @@ def mad_mm(hip, ankle, knee, lateral) -> float:
     >>> mad_mm((0, 0), (0, 800), (12, 400), lateral=(-1, 0))
     -12.0
     """
-    u = _direction(hip, ankle, "femoral_head_center and ankle_center")
+    u = direction(hip, ankle, "femoral_head_center and ankle_center")
     n = np.array([-u[1], u[0]]) * _turn_sign(u, lateral, "the limb's mechanical axis")
-    return float((_p(knee) - _p(hip)) @ n)
+    return float((point(knee) - point(hip)) @ n)
 
 
 def mlpfa_deg(hip, femoral_knee, greater_trochanter) -> float:
@@ -137,8 +137,8 @@ def mlpfa_deg(hip, femoral_knee, greater_trochanter) -> float:
     >>> round(mlpfa_deg((0, 0), (0, 400), (50, 0)), 6)
     90.0
     """
-    a = _direction(hip, femoral_knee, "femoral_head_center and femoral_knee_center")
-    b = _direction(hip, greater_trochanter, "femoral_head_center and greater_trochanter")
+    a = direction(hip, femoral_knee, "femoral_head_center and femoral_knee_center")
+    b = direction(hip, greater_trochanter, "femoral_head_center and greater_trochanter")
     return angle_between_deg(a, b)
 
 
@@ -151,8 +151,8 @@ def mldfa_deg(hip, femoral_knee, condyle_medial, condyle_lateral) -> float:
     >>> round(mldfa_deg((0, -400), (0, 0), (-25, 8), (25, 12)), 3)   # lateral end lower: varus
     94.574
     """
-    a = _direction(femoral_knee, hip, "femoral_knee_center and femoral_head_center")
-    b = _direction(condyle_medial, condyle_lateral, "femoral_condyle_medial and femoral_condyle_lateral")
+    a = direction(femoral_knee, hip, "femoral_knee_center and femoral_head_center")
+    b = direction(condyle_medial, condyle_lateral, "femoral_condyle_medial and femoral_condyle_lateral")
     return angle_between_deg(a, b)
 
 
@@ -163,8 +163,8 @@ def mpta_deg(tibial_knee, ankle, plateau_medial, plateau_lateral) -> float:
     >>> round(mpta_deg((0, 0), (0, 380), (-30, 5), (30, 5)), 6)
     90.0
     """
-    a = _direction(tibial_knee, ankle, "tibial_knee_center and ankle_center")
-    b = _direction(plateau_lateral, plateau_medial, "tibial_plateau_lateral and tibial_plateau_medial")
+    a = direction(tibial_knee, ankle, "tibial_knee_center and ankle_center")
+    b = direction(plateau_lateral, plateau_medial, "tibial_plateau_lateral and tibial_plateau_medial")
     return angle_between_deg(a, b)
 
 
@@ -175,8 +175,8 @@ def ldta_deg(tibial_knee, ankle, plafond_medial, plafond_lateral) -> float:
     >>> round(ldta_deg((0, 0), (0, 380), (-15, 375), (15, 375)), 6)
     90.0
     """
-    a = _direction(ankle, tibial_knee, "ankle_center and tibial_knee_center")
-    b = _direction(plafond_medial, plafond_lateral, "tibial_plafond_medial and tibial_plafond_lateral")
+    a = direction(ankle, tibial_knee, "ankle_center and tibial_knee_center")
+    b = direction(plafond_medial, plafond_lateral, "tibial_plafond_medial and tibial_plafond_lateral")
     return angle_between_deg(a, b)
 
 
@@ -194,8 +194,8 @@ def jlca_deg(condyle_medial, condyle_lateral, plateau_medial, plateau_lateral, d
     >>> round(jlca_deg((-25, 0), (25, 0), (-30, 5), (30, 8), distal=(0, 1)), 3)
     2.862
     """
-    jf = _direction(condyle_medial, condyle_lateral, "femoral_condyle_medial and femoral_condyle_lateral")
-    jt = _direction(plateau_medial, plateau_lateral, "tibial_plateau_medial and tibial_plateau_lateral")
+    jf = direction(condyle_medial, condyle_lateral, "femoral_condyle_medial and femoral_condyle_lateral")
+    jt = direction(plateau_medial, plateau_lateral, "tibial_plateau_medial and tibial_plateau_lateral")
     return signed_angle_deg(jf, jt) * _turn_sign(jf, distal, "the distal femoral joint line")
 
 
@@ -205,8 +205,8 @@ def ama_deg(hip, femoral_knee, shaft_proximal, shaft_distal) -> float:
     >>> round(ama_deg((0, 0), (0, 400), (40, 60), (40 - 400 * math.tan(math.radians(7)), 460)), 6)
     7.0
     """
-    a = _direction(hip, femoral_knee, "femoral_head_center and femoral_knee_center")
-    b = _direction(shaft_proximal, shaft_distal, "femoral_shaft_proximal and femoral_shaft_distal")
+    a = direction(hip, femoral_knee, "femoral_head_center and femoral_knee_center")
+    b = direction(shaft_proximal, shaft_distal, "femoral_shaft_proximal and femoral_shaft_distal")
     return angle_between_deg(a, b)
 
 
@@ -338,25 +338,25 @@ def limb_directions(orientation: ImageOrientation, side: Side | str) -> tuple[np
     )
 
 
-def _names(ctx: _Context, side: Side, *anatomies: str) -> tuple[LandmarkName, ...]:
+def _names(ctx: Context, side: Side, *anatomies: str) -> tuple[LandmarkName, ...]:
     return tuple(ctx.name(a, side) for a in anatomies)
 
 
-def _need(ctx: _Context, names: tuple[LandmarkName, ...], *pairs: tuple[int, int]) -> list[np.ndarray]:
+def _need(ctx: Context, names: tuple[LandmarkName, ...], *pairs: tuple[int, int]) -> list[np.ndarray]:
     pts = ctx.need(*names)
     ctx.apart(*((names[i], names[j]) for i, j in pairs))
     return pts
 
 
-def _hka(ctx: _Context, side: Side) -> _Result:
+def _hka(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "femoral_head_center", "femoral_knee_center", "tibial_knee_center", "ankle_center")
     h, kf, kt, a = _need(ctx, names, (0, 1), (2, 3))
     lat, _ = limb_directions(ctx.orientation, side)
-    value = _value(hka_deg, h, kf, kt, a, lat)
-    return _Result(value, names, (), {"femoral_axis": _seg(h, kf), "tibial_axis": _seg(kt, a)})
+    value = value_or_absent(hka_deg, h, kf, kt, a, lat)
+    return Result(value, names, (), {"femoral_axis": segment(h, kf), "tibial_axis": segment(kt, a)})
 
 
-def _mad(ctx: _Context, side: Side) -> _Result:
+def _mad(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "femoral_head_center", "ankle_center")
     h, a = _need(ctx, names, (0, 1))
     notes = []
@@ -368,65 +368,65 @@ def _mad(ctx: _Context, side: Side) -> _Result:
         knee_name = kf
         notes.append(f"knee centre: femoral (top of the intercondylar notch; {kt.value}: {ctx.landmarks.missing_reason(kt)})")
     else:
-        raise _Absent(
+        raise Absent(
             f"needs {kt.value}: {ctx.landmarks.missing_reason(kt)}; "
             f"or {kf.value}: {ctx.landmarks.missing_reason(kf)}"
         )
     knee = ctx.mm[knee_name]
     lat, _ = limb_directions(ctx.orientation, side)
-    value = _value(mad_mm, h, a, knee, lat)
+    value = value_or_absent(mad_mm, h, a, knee, lat)
     foot = project_onto_line(knee, h, a)
-    return _Result(value, names + (knee_name,), tuple(notes), {"mechanical_axis": _seg(h, a), "deviation": _seg(knee, foot)})
+    return Result(value, names + (knee_name,), tuple(notes), {"mechanical_axis": segment(h, a), "deviation": segment(knee, foot)})
 
 
-def _mlpfa(ctx: _Context, side: Side) -> _Result:
+def _mlpfa(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "femoral_head_center", "femoral_knee_center", "greater_trochanter")
     h, kf, gt = _need(ctx, names, (0, 1), (0, 2))
-    value = _value(mlpfa_deg, h, kf, gt)
-    return _Result(value, names, (), {"femoral_axis": _seg(h, kf), "trochanter_line": _seg(h, gt)})
+    value = value_or_absent(mlpfa_deg, h, kf, gt)
+    return Result(value, names, (), {"femoral_axis": segment(h, kf), "trochanter_line": segment(h, gt)})
 
 
-def _mldfa(ctx: _Context, side: Side) -> _Result:
+def _mldfa(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "femoral_head_center", "femoral_knee_center", "femoral_condyle_medial", "femoral_condyle_lateral")
     h, kf, cm, cl = _need(ctx, names, (0, 1), (2, 3))
-    value = _value(mldfa_deg, h, kf, cm, cl)
-    return _Result(value, names, (), {"femoral_axis": _seg(h, kf), "femoral_joint_line": _seg(cm, cl)})
+    value = value_or_absent(mldfa_deg, h, kf, cm, cl)
+    return Result(value, names, (), {"femoral_axis": segment(h, kf), "femoral_joint_line": segment(cm, cl)})
 
 
-def _mpta(ctx: _Context, side: Side) -> _Result:
+def _mpta(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "tibial_knee_center", "ankle_center", "tibial_plateau_medial", "tibial_plateau_lateral")
     kt, a, pm, pl = _need(ctx, names, (0, 1), (2, 3))
-    value = _value(mpta_deg, kt, a, pm, pl)
-    return _Result(value, names, (), {"tibial_axis": _seg(kt, a), "tibial_joint_line": _seg(pm, pl)})
+    value = value_or_absent(mpta_deg, kt, a, pm, pl)
+    return Result(value, names, (), {"tibial_axis": segment(kt, a), "tibial_joint_line": segment(pm, pl)})
 
 
-def _ldta(ctx: _Context, side: Side) -> _Result:
+def _ldta(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "tibial_knee_center", "ankle_center", "tibial_plafond_medial", "tibial_plafond_lateral")
     kt, a, fm, fl = _need(ctx, names, (0, 1), (2, 3))
-    value = _value(ldta_deg, kt, a, fm, fl)
-    return _Result(value, names, (), {"tibial_axis": _seg(kt, a), "ankle_joint_line": _seg(fm, fl)})
+    value = value_or_absent(ldta_deg, kt, a, fm, fl)
+    return Result(value, names, (), {"tibial_axis": segment(kt, a), "ankle_joint_line": segment(fm, fl)})
 
 
-def _jlca(ctx: _Context, side: Side) -> _Result:
+def _jlca(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial", "tibial_plateau_lateral")
     cm, cl, pm, pl = _need(ctx, names, (0, 1), (2, 3))
     _, distal = limb_directions(ctx.orientation, side)
-    value = _value(jlca_deg, cm, cl, pm, pl, distal)
-    return _Result(value, names, (), {"femoral_joint_line": _seg(cm, cl), "tibial_joint_line": _seg(pm, pl)})
+    value = value_or_absent(jlca_deg, cm, cl, pm, pl, distal)
+    return Result(value, names, (), {"femoral_joint_line": segment(cm, cl), "tibial_joint_line": segment(pm, pl)})
 
 
-def _ama(ctx: _Context, side: Side) -> _Result:
+def _ama(ctx: Context, side: Side) -> Result:
     names = _names(ctx, side, "femoral_head_center", "femoral_knee_center", "femoral_shaft_proximal", "femoral_shaft_distal")
     h, kf, sp, sd = _need(ctx, names, (0, 1), (2, 3))
-    value = _value(ama_deg, h, kf, sp, sd)
-    return _Result(value, names, (), {"femoral_axis": _seg(h, kf), "anatomical_axis": _seg(sp, sd)})
+    value = value_or_absent(ama_deg, h, kf, sp, sd)
+    return Result(value, names, (), {"femoral_axis": segment(h, kf), "anatomical_axis": segment(sp, sd)})
 
 
-def _length(first: str, second: str) -> Callable[[_Context, Side], _Result]:
-    def fn(ctx: _Context, side: Side) -> _Result:
+def _length(first: str, second: str) -> Callable[[Context, Side], Result]:
+    def fn(ctx: Context, side: Side) -> Result:
         names = _names(ctx, side, first, second)
         a, b = _need(ctx, names, (0, 1))
-        return _Result(float(np.linalg.norm(b - a)), names, (), {"length": _seg(a, b)})
+        return Result(float(np.linalg.norm(b - a)), names, (), {"length": segment(a, b)})
 
     return fn
 
@@ -435,14 +435,14 @@ _femoral_length = _length("femoral_head_center", "femoral_knee_center")
 _tibial_length = _length("tibial_knee_center", "ankle_center")
 
 
-def _lld(ctx: _Context) -> _Result:
+def _lld(ctx: Context) -> Result:
     reasons, legs, names, lines = [], {}, [], {}
     for side in (Side.RIGHT, Side.LEFT):
         total = 0.0
         for fn, part in ((_femoral_length, "femur"), (_tibial_length, "tibia")):
             try:
                 r = fn(ctx, side)
-            except _Absent as exc:
+            except Absent as exc:
                 reasons += str(exc).split("; ")
                 continue
             total += r.value
@@ -450,11 +450,11 @@ def _lld(ctx: _Context) -> _Result:
             lines[f"{part}_{side.value}"] = r.lines_mm["length"]
         legs[side] = total
     if reasons:
-        raise _Absent("; ".join(dict.fromkeys(reasons)))
-    return _Result(legs[Side.LEFT] - legs[Side.RIGHT], tuple(dict.fromkeys(names)), (), lines)
+        raise Absent("; ".join(dict.fromkeys(reasons)))
+    return Result(legs[Side.LEFT] - legs[Side.RIGHT], tuple(dict.fromkeys(names)), (), lines)
 
 
-_SIDED: dict[str, Callable[[_Context, Side], _Result]] = {
+_SIDED: dict[str, Callable[[Context, Side], Result]] = {
     "hka_{side}_deg": _hka,
     "mad_{side}_mm": _mad,
     "mlpfa_{side}_deg": _mlpfa,
@@ -466,16 +466,16 @@ _SIDED: dict[str, Callable[[_Context, Side], _Result]] = {
     "femoral_length_{side}_mm": _femoral_length,
     "tibial_length_{side}_mm": _tibial_length,
 }
-_BOTH: dict[str, Callable[[_Context], _Result]] = {"lld_long_leg_mm": _lld}
+_BOTH: dict[str, Callable[[Context], Result]] = {"lld_long_leg_mm": _lld}
 
 
-def _compute(ctx: _Context, name: str) -> tuple[_Result, Side | None, str]:
+def _compute(ctx: Context, name: str) -> tuple[Result, Side | None, str]:
     definition, side = split_name(name)
     if definition.name not in LOWER_LIMB_DEFINITIONS:
         raise MeasurementError(f"{name} is not a lower-limb measurement")
     result = _BOTH[definition.name](ctx) if side is None else _SIDED[definition.name](ctx, side)
     if not math.isfinite(result.value):  # pragma: no cover - guarded by the separation checks
-        raise _Absent("the geometry is degenerate (non-finite result)")
+        raise Absent("the geometry is degenerate (non-finite result)")
     return result, side, definition.unit
 
 
@@ -507,7 +507,7 @@ def measure_lower_limb(
     >>> measure_lower_limb(lms, Calibration(0.2, "ball-marker", 2.0)).missing[0]
     ('lld_long_leg_mm', 'needs femoral_head_center_right: not given; needs femoral_knee_center_right: not given; needs tibial_knee_center_right: not given; needs ankle_center_right: not given; needs femoral_knee_center_left: not given; needs tibial_knee_center_left: not given; needs ankle_center_left: not given')
     """
-    ctx = _Context(landmarks, calibration, orientation)
+    ctx = Context(landmarks, calibration, orientation)
     items, missing = measure_names(ctx, lower_limb_measurement_names(), _compute)
     ms = Measurements(tuple(items), tuple(missing))
     # the malalignment verdict, as a note on the MAD of each side
@@ -543,9 +543,9 @@ def lower_limb_construction(
     ...
     orthoplan.errors.MeasurementError: mad_right_mm cannot be drawn: needs tibial_knee_center_right: not given; or femoral_knee_center_right: not given
     """
-    ctx = _Context(landmarks, calibration, orientation)
+    ctx = Context(landmarks, calibration, orientation)
     try:
         result, _, _ = _compute(ctx, name)
-    except _Absent as exc:
+    except Absent as exc:
         raise MeasurementError(f"{name} cannot be drawn: {exc}") from None
     return {k: to_px(v, calibration).reshape(-1, 2) for k, v in result.lines_mm.items()}
