@@ -9,7 +9,7 @@ or raises :class:`Absent` with the reason; :func:`measure_names` turns that into
 Examples
 --------
 >>> from orthoplan.model import Calibration, Landmark, Landmarks, LandmarkName
->>> ctx = Context(Landmarks.from_landmarks([Landmark("teardrop_right", 10, 0)]), Calibration(0.5, "dicom", 1.0))
+>>> ctx = Context(Landmarks.from_landmarks([Landmark("teardrop_right", 10, 0)]), Calibration(0.5, "ball-marker", 1.0))
 >>> ctx.need(LandmarkName.parse("teardrop_right"))[0].tolist()
 [5.0, 0.0]
 >>> direction((0, 0), (0, 3), "two points").tolist()
