@@ -15,7 +15,7 @@ from orthoplan.phantoms import pelvis as phantom
 from orthoplan.catalog import load_catalog
 from orthoplan.model import Calibration
 from orthoplan.pipeline import load_radiograph, plan_radiograph
-from orthoplan.templating import template_hip, update_placement
+from orthoplan.pipeline import template_hip, update_placement
 
 
 @pytest.fixture(scope="module")

@@ -299,8 +299,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .phantoms import pelvis as phantom
     from .calibration import calibrate
     from .catalog import load_catalog
-    from .pipeline import load_radiograph, plan_radiograph
-    from .templating import template_hip, templating_summary
+    from .pipeline import load_radiograph, plan_radiograph, template_hip
+    from .templating import templating_summary
 
     out = Path(args.out)
     case = phantom.make_pelvis(seed=args.seed)
@@ -452,7 +452,7 @@ def _template_side(args: argparse.Namespace, rad) -> str:
 def _template_plan(args: argparse.Namespace, rad, plan):
     """``plan`` templated on ``args.side`` with the families and sizes of ``args``."""
     from .catalog import load_catalog
-    from .templating import template_hip
+    from .pipeline import template_hip
 
     catalog = load_catalog(args.catalog or None)
     if plan.view == "knee-lateral":
@@ -461,7 +461,7 @@ def _template_plan(args: argparse.Namespace, rad, plan):
         raise TemplatingError("a total knee is templated on the AP knee (or long-leg) view: "
                               "orthoplan template AP.dcm --view knee-ap --lateral LATERAL.dcm")
     if plan.view in ("long-leg", "knee-ap"):  # total knee on the long-leg or AP knee view
-        from .templating_knee import template_knee
+        from .templating.knee import template_knee
 
         kwargs = {k: v for k, v in {
             "femoral_family": args.femoral, "tibial_family": args.tibial, "insert_family": args.insert,
@@ -526,7 +526,7 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
 
 def _templating_summary(plan, side: str, catalog) -> dict:
     if plan.view in ("long-leg", "knee-ap"):
-        from .templating_knee import knee_templating_summary
+        from .templating.knee import knee_templating_summary
 
         return knee_templating_summary(plan, side, catalog)
     from .templating import templating_summary

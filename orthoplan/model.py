@@ -893,7 +893,7 @@ class ImplantKind(enum.StrEnum):
     CUP = "cup"
     STEM = "stem"
     HEAD = "head"
-    # total knee (orthoplan.templating_knee)
+    # total knee (orthoplan.templating.knee)
     FEMORAL_COMPONENT = "femoral_component"
     TIBIAL_TRAY = "tibial_tray"
     TIBIAL_INSERT = "tibial_insert"

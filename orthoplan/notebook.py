@@ -159,7 +159,7 @@ class PlanningSession:
     def template(self, side: Side | str, *, cup_family: str | None = None, stem_family: str | None = None,
                  **options: Any) -> None:
         """Template ``side``: a total hip (:func:`orthoplan.templating.template_hip`) on a
-        pelvis/hip view, a total knee (:func:`orthoplan.templating_knee.template_knee`;
+        pelvis/hip view, a total knee (:func:`orthoplan.templating.knee.template_knee`;
         ``options`` such as ``femoral_family``, ``lateral=`` a lateral-view plan) on a
         long-leg or AP knee view."""
         if self._plan.view == "knee-lateral":
@@ -168,11 +168,11 @@ class PlanningSession:
             raise PlanError("a knee is templated on its AP (or long-leg) view: open that one and pass "
                             "this session's plan as lateral=session.plan")
         if self._plan.view in ("long-leg", "knee-ap"):
-            from .templating_knee import template_knee
+            from .templating.knee import template_knee
 
             self._set(template_knee(self._plan, self.catalog, side, **options))
             return
-        from .templating import template_hip
+        from .pipeline import template_hip
 
         kw = dict(options)
         if cup_family:
@@ -184,8 +184,8 @@ class PlanningSession:
     def edit_placement(self, kind: ImplantKind | str, side: Side | str, **edit: Any) -> None:
         """Move (``to_xy``/``move_px``), rotate (``angle_deg``), resize (``size``) or change
         the neck length (``neck_length_mm``) or insert thickness (``thickness_mm``) of one placement
-        (:func:`orthoplan.templating.update_placement`; hip and knee)."""
-        from .templating import update_placement
+        (:func:`orthoplan.pipeline.update_placement`; hip and knee)."""
+        from .pipeline import update_placement
 
         self._set(update_placement(self._plan, kind, side, catalog=self.catalog, **edit))
 

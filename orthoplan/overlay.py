@@ -334,7 +334,7 @@ def implant_layers(plan: Plan) -> list[OverlayLayer]:
                 Graphic("point", (p.xy,), label=label),
             )
             if p.kind.value in ("femoral_component", "tibial_tray"):  # the resection line (knee)
-                from .templating_knee import resection_line_px
+                from .templating.knee import resection_line_px
 
                 cut = resection_line_px(plan, p)
                 graphics += (Graphic("polyline", tuple((float(x), float(y)) for x, y in cut), label="cut"),)

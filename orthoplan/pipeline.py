@@ -304,9 +304,10 @@ def _repredict(plan: Plan) -> Plan:
         plan = replan(plan)
     if not plan.placements:
         return plan
+    from .measurements import measure_hip
     from .templating import predict
 
-    return replace(plan, predictions=predict(plan))
+    return replace(plan, predictions=predict(plan, measure=measure_hip))
 
 
 def recalibrate(plan: Plan, calibration: Calibration) -> Plan:
@@ -321,9 +322,38 @@ def recalibrate(plan: Plan, calibration: Calibration) -> Plan:
         out = replan(out)
     if not out.placements:
         return out
+    from .measurements import measure_hip
     from .templating import rescale_placements
 
-    return rescale_placements(out, plan.calibration)  # implants are fixed in mm: redone at the new scale
+    # implants are fixed in mm: redone at the new scale
+    return rescale_placements(out, plan.calibration, measure=measure_hip)
+
+
+def template_hip(plan: Plan, radiograph: Radiograph | None, catalog: Any = None, side: str = "left", **options: Any) -> Plan:
+    """Template a total hip on ``side`` (:func:`orthoplan.templating.template_hip`, which this
+    gives the hip measuring function that predicts the reconstruction).
+
+    ``options`` are those of :func:`orthoplan.templating.template_hip` (families, sizes,
+    inclination, cup centre, resection level); ``catalog`` ``None`` is the default catalog.
+
+    >>> # planned = template_hip(plan, radiograph, None, "left", cup_family="generic hemispherical cup")
+    """
+    from .measurements import measure_hip
+    from .templating import template_hip as _template_hip
+
+    return _template_hip(plan, radiograph, catalog, side, measure=measure_hip, **options)
+
+
+def update_placement(plan: Plan, kind: str, side: str, **edit: Any) -> Plan:
+    """Move, rotate or resize one placement, hip or knee, and predict again
+    (:func:`orthoplan.templating.update_placement`, given the hip measuring function).
+
+    >>> # plan2 = update_placement(plan, "stem", "left", move_px=(0, -10))
+    """
+    from .measurements import measure_hip
+    from .templating import update_placement as _update_placement
+
+    return _update_placement(plan, kind, side, measure=measure_hip, **edit)
 
 
 def dicom_objects(radiograph: Radiograph, plan: Plan, *, previous: Any = None) -> tuple[Any, Any]:

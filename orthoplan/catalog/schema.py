@@ -361,7 +361,7 @@ class TibialInsertSize:
 
 ImplantSize = CupSize | StemSize | HeadSize | FemoralComponentSize | TibialTraySize | TibialInsertSize
 
-#: The total-knee kinds (templated on the long-leg / AP knee view by :mod:`orthoplan.templating_knee`).
+#: The total-knee kinds (templated on the long-leg / AP knee view by :mod:`orthoplan.templating.knee`).
 KNEE_KINDS = ("femoral_component", "tibial_tray", "tibial_insert")
 
 

@@ -396,7 +396,7 @@ def evaluate_refine(refs: Sequence[Reference], root: str | Path, rows: Sequence[
     import os
 
     from ..image import load
-    from .refine import _LEARNED_CACHE, refine
+    from .refine import clear_cache, refine
 
     assignment = folds_of(refs, k, seed)
     for fold in range(k):
@@ -434,7 +434,7 @@ def evaluate_refine(refs: Sequence[Reference], root: str | Path, rows: Sequence[
                     st["within"] += err <= 4.0
                     st["kept"] += got.source.value == "manual"
                     st["worse"] += err > rad_pct + 0.5  # beyond float32 rounding of the coordinates
-            _LEARNED_CACHE.clear()
+            clear_cache()
     finally:
         if old is None:
             os.environ.pop("ORTHOPLAN_MODEL", None)

@@ -83,7 +83,7 @@ class KneeDetection:
     info: dict = field(default_factory=dict)
 
 
-class _Miss(Exception):
+class StageMiss(Exception):
     """A stage failed; the message is the reason for the landmarks that depend on it."""
 
 
@@ -109,7 +109,7 @@ def detect_knee(radiograph: Radiograph, calibration: Calibration | None = None, 
 
 
 @dataclass
-class _Img:
+class LimbImage:
     """The smoothed full-resolution image, the working images and the scale."""
 
     smooth: np.ndarray
@@ -138,7 +138,7 @@ def _lm(anatomy: str, side: Side, xy, conf: float) -> Landmark:
                     LandmarkSource.AUTO)
 
 
-def _prepare(radiograph: Radiograph, calibration: Calibration | None) -> _Img:
+def _prepare(radiograph: Radiograph, calibration: Calibration | None) -> LimbImage:
     from scipy.ndimage import gaussian_filter
 
     scale = scale_of(radiograph, calibration)
@@ -148,7 +148,7 @@ def _prepare(radiograph: Radiograph, calibration: Calibration | None) -> _Img:
     f = max(1, int(round(MID_MM / scale.mm_per_px)))
     mid = WorkImage(block_mean(display, f), f, scale.mm_per_px * f)
     sup = int(getattr(radiograph.orientation, "superior_y", -1) or -1)
-    return _Img(smooth, mid, scale.mm_per_px, conf_scale, sup)
+    return LimbImage(smooth, mid, scale.mm_per_px, conf_scale, sup)
 
 
 # --------------------------------------------------------------------------- shafts
@@ -162,9 +162,9 @@ class _Axis:
     conf: float
 
 
-def _shaft(img: _Img, bone: str) -> _Axis:
+def _shaft(img: LimbImage, bone: str) -> _Axis:
     """The femoral (from the superior edge) or tibial (from the inferior edge) anatomical axis."""
-    from .limb import _Img as LimbImg, _Miss as LimbMiss, _bone_run, _robust_line, _trace
+    from .limb import LimbImage as LimbImg, StageMiss as LimbMiss, bone_run, robust_line, trace_bone  # noqa: N813
 
     w = img.mid
     rows, cols = w.image.shape
@@ -176,15 +176,15 @@ def _shaft(img: _Img, bone: str) -> _Axis:
     entering_top = (go[1] > 0)
     r = int(round(w.px(10.0))) if entering_top else rows - 1 - int(round(w.px(10.0)))
     band = w.image[max(0, r - 2): r + 3].mean(axis=0)
-    run = _bone_run(band, w.mm_per_px, width, cols / 2, widest=True)
+    run = bone_run(band, w.mm_per_px, width, cols / 2, widest=True)
     if run is None:
-        raise _Miss(f"no {bone} shaft where it enters the image")
+        raise StageMiss(f"no {bone} shaft where it enters the image")
     start = np.array([(run[0] + 0.5) * w.factor, (r + 0.5) * w.factor])
     limg = LimbImg(w, w, img.mm, img.conf_scale, img.superior_y)
     try:
-        tr = _trace(limg, start, go, 1, 400.0, width_mm=width, step_mm=3.0, first_widest=not femur)
+        tr = trace_bone(limg, start, go, 1, 400.0, width_mm=width, step_mm=3.0, first_widest=not femur)
     except LimbMiss as exc:
-        raise _Miss(f"{bone} shaft not traced: {exc}") from None
+        raise StageMiss(f"{bone} shaft not traced: {exc}") from None
     pts, widths = tr.pts, np.asarray(tr.widths_mm, dtype=float)
     # the diaphysis ends where the bone flares (the metaphysis): the trace is cut there, so
     # it never runs on through the joint into the other bone
@@ -193,24 +193,24 @@ def _shaft(img: _Img, bone: str) -> _Axis:
     if len(wide):
         pts, widths = pts[: wide[0]], widths[: wide[0]]
     if len(pts) < 6:
-        raise _Miss(f"the {bone} shaft is seen over too short a length")
+        raise StageMiss(f"the {bone} shaft is seen over too short a length")
     s = (pts - pts[0]) @ go * img.mm
     keep = s < s.max() - 6.0
     if keep.sum() < 6:
-        raise _Miss(f"the {bone} shaft is seen over too short a length")
+        raise StageMiss(f"the {bone} shaft is seen over too short a length")
     p = pts[keep]
     # a line through the first part of the trace (the diaphysis); the trace is kept while it
     # stays on that line (near the joint it may wander onto the condyles or the other bone)
     first = p[: max(6, int(0.6 * len(p)))]
-    coef = _robust_line(first)
+    coef = robust_line(first)
     off = np.abs(p[:, 0] - np.polyval(coef, p[:, 1])) * img.mm
     stray = np.nonzero(off > 2.5)[0]
     stray = stray[stray >= len(first) // 2]
     if len(stray):
         p = p[: stray[0]]
     if len(p) < 6:
-        raise _Miss(f"the {bone} shaft is seen over too short a length")
-    coef = _robust_line(p)
+        raise StageMiss(f"the {bone} shaft is seen over too short a length")
+    coef = robust_line(p)
     d = _unit([coef[0], 1.0])
     if d @ distal < 0:
         d = -d
@@ -235,7 +235,7 @@ class _Joint:
     strength: np.ndarray
 
 
-def _joint(img: _Img, fem: _Axis, half_mm: float = 60.0, max_gap_mm: float = 15.0) -> _Joint:
+def _joint(img: LimbImage, fem: _Axis, half_mm: float = 60.0, max_gap_mm: float = 15.0) -> _Joint:
     """Per column across the knee, the femur's distal edge and the tibia's proximal edge."""
     from scipy.ndimage import gaussian_filter1d
 
@@ -245,7 +245,7 @@ def _joint(img: _Img, fem: _Axis, half_mm: float = 60.0, max_gap_mm: float = 15.
     t = np.arange(-half_mm, half_mm + 0.01, 1.0)
     vals = img.grid(fem.point, d, n, s, t)  # (len(s), len(t))
     if np.isnan(vals).mean() > 0.5:
-        raise _Miss("the knee is outside the image below the femoral shaft")
+        raise StageMiss("the knee is outside the image below the femoral shaft")
     vals = np.where(np.isfinite(vals), vals, np.nanmean(vals))
     g = gaussian_filter1d(vals, 0.7 / STEP_MM, axis=0, order=1)
     gmax = float(np.percentile(np.abs(g), 99.5)) + 1e-9
@@ -274,7 +274,7 @@ def _joint(img: _Img, fem: _Axis, half_mm: float = 60.0, max_gap_mm: float = 15.
         rise[j] = s[0] + subpixel_peak(col, k) * STEP_MM
         strength[j] = sc / gmax
     if np.isfinite(fall).sum() < 10:
-        raise _Miss("no joint space (femur above, tibia below) across the knee")
+        raise StageMiss("no joint space (femur above, tibia below) across the knee")
     return _Joint(fem.point, d, n, t, fall, rise, strength)
 
 
@@ -283,7 +283,7 @@ def _robust_fit(x: np.ndarray, y: np.ndarray, tol: float, iterations: int = 4) -
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     if len(x) < 4:
-        raise _Miss("too few edge points for a line")
+        raise StageMiss("too few edge points for a line")
     keep = np.abs(y - np.median(y)) <= max(3.0 * np.median(np.abs(y - np.median(y))), tol)
     coef = np.polyfit(x[keep], y[keep], 1)
     for _ in range(iterations):
@@ -299,7 +299,7 @@ def _longest_run(t: np.ndarray, max_gap: float) -> np.ndarray:
     """The longest run of sorted values with steps of at most ``max_gap``."""
     t = np.sort(t)
     if len(t) == 0:
-        raise _Miss("no edge points")
+        raise StageMiss("no edge points")
     cuts = np.nonzero(np.diff(t) > max_gap)[0]
     runs = np.split(t, cuts + 1)
     return max(runs, key=len)
@@ -323,7 +323,7 @@ def _upper_bridge(t: np.ndarray, s: np.ndarray) -> tuple[int, int]:
         hull.append(i)
     edges = [(t[b] - t[a], a, b) for a, b in zip(hull[:-1], hull[1:]) if 20.0 <= t[b] - t[a] <= 80.0]
     if not edges:
-        raise _Miss("no tangent bridging the condyles")
+        raise StageMiss("no tangent bridging the condyles")
     _, a, b = max(edges)  # the longest hull edge: it spans the notch
     return int(order[a]), int(order[b])
 
@@ -353,7 +353,7 @@ def _extreme(values_by_level: np.ndarray, levels: np.ndarray, sign: float, windo
     return lv, float(sign * np.polyval([a, b, c], lv))
 
 
-def _outer_edges(img: _Img, origin: np.ndarray, along: np.ndarray, across: np.ndarray, levels: np.ndarray,
+def _outer_edges(img: LimbImage, origin: np.ndarray, along: np.ndarray, across: np.ndarray, levels: np.ndarray,
                  span: tuple[float, float], outward: float, outermost: float = 0.0) -> np.ndarray:
     """Per level (mm along ``along``), the position (mm along ``across``) in ``span`` of the
     strongest bright → dark edge going in the ``outward`` (±1) sense of ``across``; with
@@ -390,7 +390,7 @@ def _tibial_head_ends(img, centre, below, e, width_mm: tuple[float, float]) -> t
     for sgn in (1.0, -1.0):
         pos = _outer_edges(img, centre, below, e * sgn, np.array([1.5, 2.0, 2.5]), width_mm, 1.0)
         if not np.isfinite(pos).any():
-            raise _Miss("the tibial head's edge was not found")
+            raise StageMiss("the tibial head's edge was not found")
         ends.append(centre + sgn * float(np.nanmedian(pos)) * e / img.mm)
     return ends[0], ends[1]
 
@@ -408,7 +408,7 @@ def _tibial_axis_landmarks(img, tib, plateau_mid, e, side, shape) -> tuple[list[
             _lm("knee_tibial_axis_distal", side, td, tib.conf * img.conf_scale)], notes
 
 
-def _axis_points(img: _Img, base: np.ndarray, d: np.ndarray, dists: tuple[float, float], sense: float,
+def _axis_points(img: LimbImage, base: np.ndarray, d: np.ndarray, dists: tuple[float, float], sense: float,
                  shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Two points on an axis at ``dists`` mm from ``base`` (``sense`` -1: proximal), moved in 5 mm
     steps towards the base to stay inside the image (the closer point first, then the farther)."""
@@ -424,7 +424,7 @@ def _axis_points(img: _Img, base: np.ndarray, d: np.ndarray, dists: tuple[float,
     while far - near >= AXIS_SPAN_MIN_MM and not inside(base + sense * img.px(far) * d):
         far -= 5.0
     if far - near < AXIS_SPAN_MIN_MM:
-        raise _Miss(f"the shaft is seen over less than {AXIS_SPAN_MIN_MM + near:.0f} mm from the joint")
+        raise StageMiss(f"the shaft is seen over less than {AXIS_SPAN_MIN_MM + near:.0f} mm from the joint")
     if far != max(a, b):
         notes.append(f"axis point at {far:.0f} mm instead of {max(a, b):.0f} mm from the joint (image edge)")
     pf, pn = base + sense * img.px(far) * d, base + sense * img.px(near) * d
@@ -435,7 +435,7 @@ def _meet(p: np.ndarray, d: np.ndarray, q: np.ndarray, e: np.ndarray) -> np.ndar
     """Intersection of the lines ``p + s d`` and ``q + r e``."""
     m = np.column_stack([d, -e])
     if abs(np.linalg.det(m)) < 1e-9:
-        raise _Miss("parallel lines")
+        raise StageMiss("parallel lines")
     s, _ = np.linalg.solve(m, q - p)
     return p + s * d
 
@@ -443,7 +443,7 @@ def _meet(p: np.ndarray, d: np.ndarray, q: np.ndarray, e: np.ndarray) -> np.ndar
 # --------------------------------------------------------------------------- AP view
 
 
-def _ap(img: _Img, radiograph: Radiograph, side: Side | None, notes: list[str]):
+def _ap(img: LimbImage, radiograph: Radiograph, side: Side | None, notes: list[str]):
     found: list[Landmark] = []
     missing: dict[str, str] = {}
     fem = _shaft(img, "femur")
@@ -465,7 +465,7 @@ def _ap(img: _Img, radiograph: Radiograph, side: Side | None, notes: list[str]):
     if side is None:
         lat_x = _fibula_side(img, tib, jt)
         if lat_x is None:
-            raise _Miss("the knee's side is not in the header and no fibula was found: give the side")
+            raise StageMiss("the knee's side is not in the header and no fibula was found: give the side")
         from .common import side_from_lateral
 
         side = side_from_lateral(radiograph, lat_x)
@@ -487,7 +487,7 @@ def _ap(img: _Img, radiograph: Radiograph, side: Side | None, notes: list[str]):
         notes += more
         found += [_lm("knee_femoral_axis_proximal", side, fp, fem.conf * img.conf_scale),
                   _lm("knee_femoral_axis_distal", side, fd, fem.conf * img.conf_scale)]
-    except _Miss as e:
+    except StageMiss as e:
         for a in ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"):
             missing[a] = f"femoral axis: {e}"
     # plateau line and margins
@@ -511,7 +511,7 @@ def _ap(img: _Img, radiograph: Radiograph, side: Side | None, notes: list[str]):
         axis_lms, more = _tibial_axis_landmarks(img, tib, P_mid, e, side, radiograph.shape)
         notes += more
         found += axis_lms
-    except _Miss as e:
+    except StageMiss as e:
         for a in ("tibial_plateau_medial", "tibial_plateau_lateral", "knee_tibial_axis_proximal",
                   "knee_tibial_axis_distal"):
             if not any(lm.name.anatomy == a for lm in found):
@@ -530,7 +530,7 @@ def _ap(img: _Img, radiograph: Radiograph, side: Side | None, notes: list[str]):
     return side, found, missing
 
 
-def _fibula_side(img: _Img, tib: _Axis, jt: _Joint) -> int | None:
+def _fibula_side(img: LimbImage, tib: _Axis, jt: _Joint) -> int | None:
     """+1 if the fibula (a thinner bright band beside the tibia, 22-60 mm from its axis) lies
     towards +x, -1 towards -x; None when neither side has one clearly."""
     from scipy.ndimage import gaussian_filter1d
@@ -567,7 +567,7 @@ def _anterior_from_tags(radiograph: Radiograph) -> int | None:
     return None
 
 
-def _lateral(img: _Img, radiograph: Radiograph, side: Side, notes: list[str]):
+def _lateral(img: LimbImage, radiograph: Radiograph, side: Side, notes: list[str]):
     found: list[Landmark] = []
     missing: dict[str, str] = {}
     fem = _shaft(img, "femur")
@@ -596,7 +596,7 @@ def _lateral(img: _Img, radiograph: Radiograph, side: Side, notes: list[str]):
             fp, fd, more = _axis_points(img, O, fem.d, FEMORAL_AXIS_MM, -1.0, radiograph.shape)
             found += [_lm("knee_femoral_axis_proximal", side, fp, fem.conf * img.conf_scale),
                       _lm("knee_femoral_axis_distal", side, fd, fem.conf * img.conf_scale)]
-        except _Miss as e:
+        except StageMiss as e:
             for a in fem_axis:
                 missing[a] = f"femoral axis: {e}"
         return found, missing
@@ -631,7 +631,7 @@ def _lateral(img: _Img, radiograph: Radiograph, side: Side, notes: list[str]):
         notes += more
         found += [_lm("knee_femoral_axis_proximal", side, fp, fem.conf * img.conf_scale),
                   _lm("knee_femoral_axis_distal", side, fd, fem.conf * img.conf_scale)]
-    except _Miss as e:
+    except StageMiss as e:
         for a in ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"):
             missing[a] = f"femoral axis: {e}"
     # tibial plateau: the strongest dark → bright edge below the femur, per column
@@ -668,7 +668,7 @@ def _lateral(img: _Img, radiograph: Radiograph, side: Side, notes: list[str]):
         axis_lms, more = _tibial_axis_landmarks(img, tib, P_mid, e, side, radiograph.shape)
         notes += more
         found += axis_lms
-    except _Miss as e:
+    except StageMiss as e:
         for a in ("tibial_plateau_anterior", "tibial_plateau_posterior", "knee_tibial_axis_proximal",
                   "knee_tibial_axis_distal"):
             if not any(lm.name.anatomy == a for lm in found):
@@ -704,7 +704,7 @@ def detect_knee_details(radiograph: Radiograph, calibration: Calibration | None 
                 side, found, missing = _ap(img, radiograph, side, notes)
             else:
                 found, missing = _lateral(img, radiograph, side, notes)
-        except _Miss as e:
+        except StageMiss as e:
             missing = {a: f"knee not found: {e}" for a in anatomies}
             found = []
     sides = (side,) if side is not None else (Side.RIGHT, Side.LEFT)

@@ -100,7 +100,7 @@ class LimbDetection:
     per_side: dict = field(default_factory=dict)
 
 
-class _Miss(Exception):
+class StageMiss(Exception):
     """A stage failed; the message is the reason for the landmarks that depend on it."""
 
 
@@ -129,7 +129,7 @@ def _unit(v) -> np.ndarray:
 
 
 @dataclass
-class _Img:
+class LimbImage:
     """Working images and scale of one detection."""
 
     mid: WorkImage
@@ -157,7 +157,7 @@ def _detect(radiograph: Radiograph, calibration: Calibration | None) -> LimbDete
     cf = max(1, int(round(COARSE_MM / mid.mm_per_px)))
     coarse = WorkImage(block_mean(mid.image, cf), cf * mid.factor, mid.mm_per_px * cf)
     sup = getattr(radiograph.orientation, "superior_y", -1) or -1
-    img = _Img(mid, coarse, scale.mm_per_px, conf_scale, int(sup))
+    img = LimbImage(mid, coarse, scale.mm_per_px, conf_scale, int(sup))
     notes: list[str] = []
     if scale.assumed:
         notes.append(f"image scale assumed ({scale.source}): sizes and confidences are less certain")
@@ -196,7 +196,7 @@ def _ball(calibration: Calibration | None):
 # --------------------------------------------------------------------------- hips
 
 
-def _hips(radiograph: Radiograph, calibration: Calibration | None, img: _Img, notes: list[str]) -> dict:
+def _hips(radiograph: Radiograph, calibration: Calibration | None, img: LimbImage, notes: list[str]) -> dict:
     """Per side: (head Landmark, greater trochanter Landmark or the reason it is missing).
 
     The head circles and the greater trochanter come from the AP pelvis detector's parts
@@ -260,7 +260,7 @@ def _hips(radiograph: Radiograph, calibration: Calibration | None, img: _Img, no
 # --------------------------------------------------------------------------- one leg
 
 
-def _leg(img: _Img, side: Side, lat: int, hip, ball=None) -> tuple[list[Landmark], dict, dict]:
+def _leg(img: LimbImage, side: Side, lat: int, hip, ball=None) -> tuple[list[Landmark], dict, dict]:
     found: list[Landmark] = []
     missing: dict[LandmarkName, str] = {}
     info: dict = {}
@@ -278,10 +278,10 @@ def _leg(img: _Img, side: Side, lat: int, hip, ball=None) -> tuple[list[Landmark
     distal = np.array([0.0, -float(img.superior_y)])  # image direction towards the feet
     try:
         try:
-            femur = _trace(img, H + distal * _px(img, 90.0), distal, lat, FEMUR_LENGTH_MM[1] - 60.0, width_mm=(14.0, 40.0))
-        except _Miss:
-            femur = _trace(img, H + distal * _px(img, 150.0), distal, lat, FEMUR_LENGTH_MM[1] - 120.0, width_mm=(14.0, 40.0))
-    except _Miss as e:
+            femur = trace_bone(img, H + distal * _px(img, 90.0), distal, lat, FEMUR_LENGTH_MM[1] - 60.0, width_mm=(14.0, 40.0))
+        except StageMiss:
+            femur = trace_bone(img, H + distal * _px(img, 150.0), distal, lat, FEMUR_LENGTH_MM[1] - 120.0, width_mm=(14.0, 40.0))
+    except StageMiss as e:
         # no femur below the circle: a clear head may still be one (a film cut short), but less sure
         if head.confidence >= 0.7:
             found.append(_lm("femoral_head_center", side, H, min(head.confidence, UNCONFIRMED_HIP), head.radius_px))
@@ -302,7 +302,7 @@ def _leg(img: _Img, side: Side, lat: int, hip, ball=None) -> tuple[list[Landmark
     # knee: condyles
     try:
         knee = _condyles(img, H, femur, lat, ball)
-    except _Miss as e:
+    except StageMiss as e:
         miss(f"knee not found: {e}", *LONG_LEG_DETECTED[2:])
         return found, missing, info
     cm, cl, n_dist, kconf = knee
@@ -318,7 +318,7 @@ def _leg(img: _Img, side: Side, lat: int, hip, ball=None) -> tuple[list[Landmark
         sp, sd, sconf = _shaft_points(img, femur, Kf, H)
         found += [_lm("femoral_shaft_proximal", side, sp, sconf * img.conf_scale),
                   _lm("femoral_shaft_distal", side, sd, sconf * img.conf_scale)]
-    except _Miss as e:
+    except StageMiss as e:
         miss(f"femoral shaft axis: {e}", "femoral_shaft_proximal", "femoral_shaft_distal")
     # tibial plateau
     try:
@@ -337,7 +337,7 @@ def _leg(img: _Img, side: Side, lat: int, hip, ball=None) -> tuple[list[Landmark
             Kt = tip - _px(img, SPINE_TIP_TO_CENTER_MM) * n_prox
             tconf = pconf
         found.append(_lm("tibial_knee_center", side, Kt, tconf * img.conf_scale))
-    except _Miss as e:
+    except StageMiss as e:
         miss(f"tibial plateau not found below the condyles: {e}", "tibial_plateau_medial", "tibial_plateau_lateral")
         Kt = C0 + _px(img, 1.0) * n_dist  # the joint line's centre: a rough tibial knee centre
         found.append(_lm("tibial_knee_center", side, Kt, 0.4 * kconf * img.conf_scale))
@@ -350,12 +350,12 @@ def _leg(img: _Img, side: Side, lat: int, hip, ball=None) -> tuple[list[Landmark
             miss("distal tibial outline not found above the talus", "tibial_plafond_medial", "tibial_plafond_lateral")
         else:
             found += [_lm("tibial_plafond_medial", side, fm, c * 0.9), _lm("tibial_plafond_lateral", side, fl, c * 0.9)]
-    except _Miss as e:
+    except StageMiss as e:
         miss(f"ankle not found: {e}", "ankle_center", "tibial_plafond_medial", "tibial_plafond_lateral")
     return found, missing, info
 
 
-def _px(img: _Img, mm: float) -> float:
+def _px(img: LimbImage, mm: float) -> float:
     """Full-resolution pixels spanning ``mm``."""
     return mm / img.mm
 
@@ -365,7 +365,7 @@ GT_WINDOW_MM = ((38.0, 78.0), (-18.0, 25.0))
 GT_CAP_MM = (10.0, 12.0)  #: lateral and distal of the head centre
 
 
-def _greater_trochanter(img: _Img, H: np.ndarray, lat: int):
+def _greater_trochanter(img: LimbImage, H: np.ndarray, lat: int):
     """Tip of the greater trochanter in a window lateral of the head centre (:data:`GT_WINDOW_MM`):
     the tip of the rounded cap (:data:`GT_CAP_MM`) whose whole outline is the strongest
     bright-inside edge of the band-passed image (the trochanter's outline is sharp, the soft
@@ -428,7 +428,7 @@ class _Trace:
     widths_mm: np.ndarray
 
 
-def _bone_run(prof: np.ndarray, step_mm: float, width_mm: tuple[float, float], centre_i: float,
+def bone_run(prof: np.ndarray, step_mm: float, width_mm: tuple[float, float], centre_i: float,
               widest: bool = False):
     """The bright run (bone over soft tissue) nearest ``centre_i`` in a row profile: (centre, width) or None."""
     from scipy.ndimage import gaussian_filter1d
@@ -458,7 +458,7 @@ def _bone_run(prof: np.ndarray, step_mm: float, width_mm: tuple[float, float], c
     return best[1], best[2]
 
 
-def _trace(img: _Img, start: np.ndarray, distal: np.ndarray, lat: int, length_mm: float,
+def trace_bone(img: LimbImage, start: np.ndarray, distal: np.ndarray, lat: int, length_mm: float,
            width_mm: tuple[float, float], step_mm: float = 6.0, first_widest: bool = False) -> _Trace:
     """Follow a long bone from ``start`` (full-res xy) distally on the mid image."""
     w = img.mid
@@ -480,7 +480,7 @@ def _trace(img: _Img, start: np.ndarray, distal: np.ndarray, lat: int, length_mm
         if c1 - c0 < 10:
             break
         prof = w.image[max(0, r - 1): r + 2, c0:c1].mean(axis=0)
-        run = _bone_run(prof, w.mm_per_px, width_mm, xc - c0, widest=first_widest and not pts)
+        run = bone_run(prof, w.mm_per_px, width_mm, xc - c0, widest=first_widest and not pts)
         if run is None or (pts and abs(run[0] + c0 - xc) > w.px(12.0)):
             misses += 1
             if misses > 4:
@@ -495,14 +495,14 @@ def _trace(img: _Img, start: np.ndarray, distal: np.ndarray, lat: int, length_mm
         widths.append(run[1])
         x = cx
     if len(pts) < 8:
-        raise _Miss("no continuous bright bone band below the start")
+        raise StageMiss("no continuous bright bone band below the start")
     return _Trace(np.asarray(pts) * w.factor, np.asarray(widths))
 
 
 # --------------------------------------------------------------------------- knee
 
 
-def _condyles(img: _Img, H: np.ndarray, femur: _Trace, lat: int, ball=None):
+def _condyles(img: LimbImage, H: np.ndarray, femur: _Trace, lat: int, ball=None):
     """Medial and lateral condylar tangent points, distal joint-line normal and a confidence."""
     from .heads import hough_bright_circles
 
@@ -514,13 +514,13 @@ def _condyles(img: _Img, H: np.ndarray, femur: _Trace, lat: int, ball=None):
     r0, r1 = int(max(0, ys[0] / c.factor)), int(min(c.image.shape[0], ys[1] / c.factor))
     q0, q1 = int(max(0, x0 / c.factor)), int(min(c.image.shape[1], x1 / c.factor))
     if r1 - r0 < 10 or q1 - q0 < 10:
-        raise _Miss("the knee region is outside the image")
+        raise StageMiss("the knee region is outside the image")
     sub = c.image[r0:r1, q0:q1]
     radii = np.arange(c.px(CONDYLE_RADIUS_MM[0]), c.px(CONDYLE_RADIUS_MM[1]) + 1, 1.0)
     peaks = hough_bright_circles(sub, radii, num_peaks=16, threshold=0.1, sigma=1.0)
     log.debug('condyle peaks %s', [(round(x + q0), round(y + r0), round(r, 1), round(s_, 2)) for x, y, r, s_ in peaks])
     if len(peaks) < 2:
-        raise _Miss("no pair of condyle-like circles")
+        raise StageMiss("no pair of condyle-like circles")
     P = [(np.array([x + q0, y + r0]) * c.factor, r * c.factor, s) for x, y, r, s in peaks]
     # the knee lies on the femoral shaft's line, prolonged (the anatomical axis passes within
     # ~10 mm of the knee centre)
@@ -553,7 +553,7 @@ def _condyles(img: _Img, H: np.ndarray, femur: _Trace, lat: int, ball=None):
         if pairs:
             break
     if not pairs:
-        raise _Miss("no pair of condyle-like circles side by side")
+        raise StageMiss("no pair of condyle-like circles side by side")
     # the best-voted pairs, fitted: the first whose fits are good and still look like condyles
     best = None
     for _, a, ra, b, rb in sorted(pairs, key=lambda t: -t[0])[:6]:
@@ -569,7 +569,7 @@ def _condyles(img: _Img, H: np.ndarray, femur: _Trace, lat: int, ball=None):
         if ok and q >= 0.6:
             break
     if best is None:
-        raise _Miss("the condyle outlines could not be fitted")
+        raise StageMiss("the condyle outlines could not be fitted")
     _, (ca, rfa, qa), (cb, rfb, qb) = best
     n = np.array([-(cb - ca)[1], (cb - ca)[0]])
     n = _unit(n)
@@ -594,7 +594,7 @@ def _disc_mean(w: WorkImage, centre_full: np.ndarray, r_full: float) -> float:
     return float(patch.mean()) if patch.size else 0.0
 
 
-def _fit_circle_mid(img: _Img, centre_full: np.ndarray, r_full: float):
+def _fit_circle_mid(img: LimbImage, centre_full: np.ndarray, r_full: float):
     """Circle fit on radial edges (mid image) near ``centre_full``; (centre, r full-res, quality) or None."""
     from .common import radial_edges
 
@@ -615,7 +615,7 @@ def _fit_circle_mid(img: _Img, centre_full: np.ndarray, r_full: float):
     return np.array([cx, cy]) * w.factor, r * w.factor, quality
 
 
-def _plateau(img: _Img, C0: np.ndarray, n_dist: np.ndarray, lat: int, ball=None):
+def _plateau(img: LimbImage, C0: np.ndarray, n_dist: np.ndarray, lat: int, ball=None):
     """Plateau line centre P0 (proximal tangent of the fitted ellipse), the unit lateral direction
     along it, its half-width (full px) and a confidence."""
     from skimage.measure import EllipseModel
@@ -630,7 +630,7 @@ def _plateau(img: _Img, C0: np.ndarray, n_dist: np.ndarray, lat: int, ball=None)
     nd = n_dist / np.hypot(*n_dist)
     keep = np.isfinite(strength) & (strength > 0) & (d @ nd < math.sin(math.radians(12)))
     if keep.sum() < 20:
-        raise _Miss("too few plateau edges")
+        raise StageMiss("too few plateau edges")
     pts = guess[None, :] + rad[keep, None] * d[keep]
     hidden = 1.0
     if ball is not None:  # edges of the calibration ball are not the plateau's
@@ -640,7 +640,7 @@ def _plateau(img: _Img, C0: np.ndarray, n_dist: np.ndarray, lat: int, ball=None)
             hidden = 0.5  # the ball overlaps the plateau's outline: less sure
         pts = pts[~near]
         if len(pts) < 20:
-            raise _Miss("the plateau is hidden by the calibration ball")
+            raise StageMiss("the plateau is hidden by the calibration ball")
     best = None
     rng = np.random.default_rng(0)
     m = len(pts)
@@ -658,10 +658,10 @@ def _plateau(img: _Img, C0: np.ndarray, n_dist: np.ndarray, lat: int, ball=None)
         if best is None or inl.sum() > best[0]:
             best = (int(inl.sum()), inl)
     if best is None or best[0] < 15:
-        raise _Miss("no elliptical plateau outline")
+        raise StageMiss("no elliptical plateau outline")
     em = EllipseModel()
     if not em.estimate(pts[best[1]]):
-        raise _Miss("plateau ellipse fit failed")
+        raise StageMiss("plateau ellipse fit failed")
     xc, yc, a, b, theta = em.params
     if b > a:
         a, b = b, a
@@ -669,9 +669,9 @@ def _plateau(img: _Img, C0: np.ndarray, n_dist: np.ndarray, lat: int, ball=None)
     j = np.array([math.cos(theta), math.sin(theta)])
     a_mm, b_mm = a * w.mm_per_px, b * w.mm_per_px
     if not (22.0 <= a_mm <= 55.0 and 4.0 <= b_mm <= 25.0):
-        raise _Miss(f"the plateau outline has an implausible size ({2 * a_mm:.0f} x {2 * b_mm:.0f} mm)")
+        raise StageMiss(f"the plateau outline has an implausible size ({2 * a_mm:.0f} x {2 * b_mm:.0f} mm)")
     if abs(j[1]) > math.sin(math.radians(25)):
-        raise _Miss("the plateau outline is not transverse")
+        raise StageMiss("the plateau outline is not transverse")
     if j[0] * lat < 0:
         j = -j
     n_prox = np.array([-j[1], j[0]])
@@ -697,7 +697,7 @@ def _ellipse_residuals(params, pts: np.ndarray) -> np.ndarray:
         return np.where(k > 0, np.abs(rho - rho / k), np.inf)
 
 
-def _spine_tip(img: _Img, P0: np.ndarray, n_prox: np.ndarray):
+def _spine_tip(img: LimbImage, P0: np.ndarray, n_prox: np.ndarray):
     """Tip of the tibial spines: the last bright→dark step going proximally from the plateau line."""
     from scipy.ndimage import gaussian_filter1d
 
@@ -721,14 +721,14 @@ def _spine_tip(img: _Img, P0: np.ndarray, n_prox: np.ndarray):
 # --------------------------------------------------------------------------- shaft axis
 
 
-def _shaft_points(img: _Img, femur: _Trace, Kf: np.ndarray, H: np.ndarray):
+def _shaft_points(img: LimbImage, femur: _Trace, Kf: np.ndarray, H: np.ndarray):
     pts = femur.pts
     u_mech = _unit(Kf - H)
     t = (pts - H) @ u_mech * img.mm  # mm from the head along the mechanical axis
     L = float((Kf - H) @ u_mech) * img.mm
     sel = (t > 60.0) & (t < L - 130.0)  # the diaphysis: below the trochanters, above the metaphysis
     if sel.sum() < 8:
-        raise _Miss("the diaphysis is seen over too short a length")
+        raise StageMiss("the diaphysis is seen over too short a length")
     p = pts[sel]
     # x as a function of y (a long bone is closer to vertical than horizontal)
     coef = np.polyfit(p[:, 1], p[:, 0], 1)
@@ -749,7 +749,7 @@ def _shaft_points(img: _Img, femur: _Trace, Kf: np.ndarray, H: np.ndarray):
     return sp, sd, conf
 
 
-def _robust_line(p: np.ndarray, tol_px: float | None = None) -> np.ndarray:
+def robust_line(p: np.ndarray, tol_px: float | None = None) -> np.ndarray:
     """x = f(y) line through trace points, refitted twice without the points far off it (a
     trace that strayed onto a neighbouring bone)."""
     coef = np.polyfit(p[:, 1], p[:, 0], 1)
@@ -766,19 +766,19 @@ def _robust_line(p: np.ndarray, tol_px: float | None = None) -> np.ndarray:
 # --------------------------------------------------------------------------- ankle
 
 
-def _ankle(img: _Img, Kt: np.ndarray, n_dist: np.ndarray, lat: int):
+def _ankle(img: LimbImage, Kt: np.ndarray, n_dist: np.ndarray, lat: int):
     """Ankle centre (talar dome centre), plafond points (medial, lateral) and a confidence."""
     from scipy.ndimage import gaussian_filter1d
 
     distal = np.array([0.0, -float(img.superior_y)])
-    tib = _trace(img, Kt + distal * _px(img, 80.0), distal, lat, TIBIA_LENGTH_MM[1] - 40.0, width_mm=(12.0, 34.0),
+    tib = trace_bone(img, Kt + distal * _px(img, 80.0), distal, lat, TIBIA_LENGTH_MM[1] - 40.0, width_mm=(12.0, 34.0),
                  first_widest=True)  # the tibia, not the fibula beside it
     t = (tib.pts - Kt) @ distal * img.mm
     sel = t < t.max() - 70.0
     if sel.sum() < 6:
-        raise _Miss("the tibial shaft is seen over too short a length")
+        raise StageMiss("the tibial shaft is seen over too short a length")
     p = tib.pts[sel]
-    coef = _robust_line(p)
+    coef = robust_line(p)
     d = _unit([coef[0], 1.0])
     if d @ distal < 0:
         d = -d
@@ -797,7 +797,7 @@ def _ankle(img: _Img, Kt: np.ndarray, n_dist: np.ndarray, lat: int):
         prof = np.nanmean(prof, axis=1)
     valid = np.isfinite(prof)
     if valid.sum() < 60:
-        raise _Miss("the ankle is outside the image")
+        raise StageMiss("the ankle is outside the image")
     s, prof = s[valid], prof[valid]
     sm = gaussian_filter1d(prof, 2.0)
     g = np.gradient(sm)
@@ -806,7 +806,7 @@ def _ankle(img: _Img, Kt: np.ndarray, n_dist: np.ndarray, lat: int):
     rise = [i for i in range(2, len(g) - 2) if g[i] > g[i - 1] and g[i] >= g[i + 1] and g[i] > 0]
     fall = [i for i in range(2, len(g) - 2) if g[i] < g[i - 1] and g[i] <= g[i + 1] and g[i] < 0]
     if not rise or not fall:
-        raise _Miss("no joint space along the tibial axis")
+        raise StageMiss("no joint space along the tibial axis")
     amp = sm.max() - sm.min()
     cands = []
     for i in rise:
@@ -819,7 +819,7 @@ def _ankle(img: _Img, Kt: np.ndarray, n_dist: np.ndarray, lat: int):
             continue
         cands.append((score, i, f))
     if not cands:
-        raise _Miss("no joint space along the tibial axis")
+        raise StageMiss("no joint space along the tibial axis")
     best = max(cands, key=lambda c: c[0])
     _, i_talus, i_tib = best
     from .common import subpixel_peak

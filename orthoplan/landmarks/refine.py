@@ -46,6 +46,9 @@ SNAP_MM = 12.0
 #: A learned landmark replaces a click only with at least this confidence (≥ 0.8: within
 #: about 5 mm in 95 % of held-out cases; a less sure point could be worse than the click).
 REFINE_MIN_CONFIDENCE = 0.8
+#: No detector's point replaces a click below this confidence: an unsure point far from the
+#: truth is worse than the person's own click.
+SNAP_MIN_CONFIDENCE = 0.3
 
 _CACHE: dict[int, tuple[Radiograph, object]] = {}
 _LIMB_CACHE: dict[int, tuple[Radiograph, object]] = {}
@@ -93,14 +96,20 @@ def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[fl
 
     Examples
     --------
+    With the classical detector (``ORTHOPLAN_DETECTOR=classical``) on a phantom, where its
+    head fit is exact:
+
+    >>> import os
     >>> from orthoplan.phantoms import pelvis as phantom
     >>> from orthoplan.pipeline import load_radiograph
     >>> case = phantom.make_pelvis(seed=2, rows=1000, columns=1200, detector_spacing_mm=0.38)
     >>> rad = load_radiograph(case.dataset)
     >>> t = case.landmarks["femoral_head_center_right"]
+    >>> before, os.environ["ORTHOPLAN_DETECTOR"] = os.environ.get("ORTHOPLAN_DETECTOR"), "classical"
     >>> lm = refine(rad, "femoral_head_center_right", (t.x + 15, t.y - 10))
     >>> lm.source.value, round(abs(lm.x - t.x)) <= 2, round(abs(lm.radius_px - t.radius_px)) <= 3
     ('refined', True, True)
+    >>> _ = os.environ.pop("ORTHOPLAN_DETECTOR") if before is None else os.environ.update(ORTHOPLAN_DETECTOR=before)
     """
     lname = LandmarkName.parse(name)
     click = np.asarray(approx_xy, dtype=float).reshape(2)
@@ -133,20 +142,48 @@ def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[fl
         lm = det.landmarks.get(lname)
         if lm is not None:
             found = ((lm.x, lm.y), lm.confidence, lm.radius_px)
-    if found is not None:
-        xy, conf, radius = found
-        if math.hypot(xy[0] - click[0], xy[1] - click[1]) * ctx.mm <= SNAP_MM:
-            return Landmark(lname, xy[0], xy[1], float(np.clip(conf, 0, 1)), LandmarkSource.REFINED, radius)
-    log.info("refine %s: no feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
-    return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
+    if found is None:
+        return _keep_click(lname, click)
+    xy, conf, radius = found
+    return snap_or_click(lname, click, xy, conf, ctx.mm, radius)
 
 
 _LEARNED_CACHE: dict[int, tuple[Radiograph, object]] = {}
 
 
+def clear_cache() -> None:
+    """Forget the detections kept for snapping clicks (after the model changed)."""
+    _LEARNED_CACHE.clear()
+
+
 def _keep_click(lname: LandmarkName, click: np.ndarray) -> Landmark:
     log.info("refine %s: no sure feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
     return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
+
+
+def snap_or_click(name: LandmarkName | str, click, found_xy, confidence: float, mm_per_px: float,
+                  radius_px: float | None = None, min_confidence: float = SNAP_MIN_CONFIDENCE) -> Landmark:
+    """The detector's point when it is within :data:`SNAP_MM` of the click and at least
+    ``min_confidence`` sure (``source="refined"``), else the click itself (``source="manual"``,
+    confidence 1): never a far or unsure point instead of a person's click.
+
+    Examples
+    --------
+    >>> snap_or_click("teardrop_left", (100, 100), (104, 103), 0.9, 0.2).source.value
+    'refined'
+    >>> lm = snap_or_click("teardrop_left", (100, 100), (104, 103), 0.1, 0.2)
+    >>> lm.source.value, lm.xy
+    ('manual', (100.0, 100.0))
+    >>> snap_or_click("teardrop_left", (100, 100), (200, 100), 0.9, 0.2).source.value  # 20 mm away
+    'manual'
+    """
+    lname = LandmarkName.parse(name)
+    click = np.asarray(click, dtype=float).reshape(2)
+    x, y = float(found_xy[0]), float(found_xy[1])
+    conf = float(np.clip(confidence, 0.0, 1.0))
+    if conf < min_confidence or math.hypot(x - click[0], y - click[1]) * mm_per_px > SNAP_MM:
+        return _keep_click(lname, click)
+    return Landmark(lname, x, y, conf, LandmarkSource.REFINED, radius_px)
 
 
 def _refine_learned(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
@@ -167,7 +204,7 @@ def _refine_learned(radiograph: Radiograph, lname: LandmarkName, click: np.ndarr
             mm = HEAD_RADIUS_MM / float(np.median(radii))
     if math.hypot(lm.x - click[0], lm.y - click[1]) * mm > SNAP_MM:
         return None
-    return Landmark(lname, lm.x, lm.y, lm.confidence, LandmarkSource.REFINED, lm.radius_px)
+    return snap_or_click(lname, click, lm.xy, lm.confidence, mm, lm.radius_px, REFINE_MIN_CONFIDENCE)
 
 
 def _refine_limb(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
@@ -178,10 +215,9 @@ def _refine_limb(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
 
     mm = scale_of(radiograph, calibration).mm_per_px
     lm = _limb_detection(radiograph, calibration).get(lname)
-    if lm is not None and math.hypot(lm.x - click[0], lm.y - click[1]) * mm <= SNAP_MM:
-        return Landmark(lname, lm.x, lm.y, lm.confidence, LandmarkSource.REFINED, lm.radius_px)
-    log.info("refine %s: no feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
-    return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
+    if lm is None:
+        return _keep_click(lname, click)
+    return snap_or_click(lname, click, lm.xy, lm.confidence, mm, lm.radius_px)
 
 
 #: Landmarks of the AP knee view only, of the lateral knee view only, and of both.
@@ -221,10 +257,9 @@ def _refine_knee(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
     cache = _KNEE_CACHE.setdefault((view, side.value), {})
     lms = _cached(cache, radiograph, lambda: detect_knee(radiograph, calibration, view=view, side=side))
     lm = lms.get(lname)
-    if lm is not None and math.hypot(lm.x - click[0], lm.y - click[1]) * mm <= SNAP_MM:
-        return Landmark(lname, lm.x, lm.y, lm.confidence, LandmarkSource.REFINED)
-    log.info("refine %s: no feature within %.0f mm of the click; keeping the click", lname.value, SNAP_MM)
-    return Landmark(lname, float(click[0]), float(click[1]), 1.0, LandmarkSource.MANUAL)
+    if lm is None:
+        return _keep_click(lname, click)
+    return snap_or_click(lname, click, lm.xy, lm.confidence, mm)
 
 
 def _refine_head(ctx, click: np.ndarray):

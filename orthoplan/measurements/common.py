@@ -18,13 +18,13 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import MeasurementError
+from ..frames import MIN_SEPARATION_MM, direction, point, unit_vector
 from ..geometry import to_mm
 from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurement, Side
 
@@ -42,45 +42,13 @@ __all__ = [
     "measure_names",
 ]
 
-#: Two points that define a direction (a line, an axis) must be at least this far apart.
-MIN_SEPARATION_MM = 1.0
-
-#: The note on every length measured on an assumed scale.
-ASSUMED_SCALE_NOTE = "assumed scale"
-
-
-def point(v) -> np.ndarray:
-    """``v`` as a finite ``(2,)`` float array (MeasurementError otherwise)."""
-    a = np.asarray(v, dtype=float).reshape(2)
-    if not np.all(np.isfinite(a)):
-        raise MeasurementError(f"point {a.tolist()} is not finite")
-    return a
-
-
-def direction(a, b, what: str) -> np.ndarray:
-    """Unit vector from ``a`` to ``b``; MeasurementError if closer than MIN_SEPARATION_MM."""
-    d = point(b) - point(a)
-    n = math.hypot(d[0], d[1])
-    if n < MIN_SEPARATION_MM:
-        raise MeasurementError(
-            f"{what} are {n:.3g} mm apart (at least {MIN_SEPARATION_MM:g} mm needed): the direction "
-            "is undefined; check these landmarks"
-        )
-    return d / n
-
-
-def unit_vector(v, what: str) -> np.ndarray:
-    """``v`` normalised; MeasurementError for a zero vector."""
-    v = point(v)
-    n = math.hypot(v[0], v[1])
-    if n == 0:
-        raise MeasurementError(f"{what} is a zero vector")
-    return v / n
-
-
 def segment(*points) -> np.ndarray:
     """The points as an ``(N, 2)`` polyline (for the construction lines of the picture)."""
     return np.array([np.asarray(p, dtype=float) for p in points])
+
+
+#: The note on every length measured on an assumed scale.
+ASSUMED_SCALE_NOTE = "assumed scale"
 
 
 class Absent(Exception):

@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from collections.abc import Callable
 
 import numpy as np
 
 from ..errors import MeasurementError
 from ..geometry import line_intersection, to_px
 from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurements, Side
-from .common import (MIN_SEPARATION_MM, Absent, Context, Result, direction, measure_names, point, segment,
-                     unit_vector, value_or_absent)
+from ..frames import (MIN_SEPARATION_MM, PelvicReference, angle_from_axis_deg, direction, frame_from_line, image_axes,
+                      orthonormal_frame, pelvic_reference, perpendicular_towards, point, unit_vector)
+from .common import Absent, Context, Result, measure_names, segment, value_or_absent
 from .definitions import measurement_names, split_name
 
 __all__ = [
@@ -72,98 +72,6 @@ REFERENCE_NOTES = {
 # --------------------------------------------------------------------------- pure helpers
 
 
-def _frame(superior, lateral) -> tuple[np.ndarray, np.ndarray]:
-    """Orthonormal (superior, lateral) frame; ``lateral`` only gives the sign of the second axis."""
-    s = unit_vector(superior, "the superior direction")
-    lat = point(lateral)
-    lat = lat - float(lat @ s) * s
-    return s, unit_vector(lat, "the lateral direction (parallel to superior?)")
-
-
-def _perpendicular_towards(d: np.ndarray, towards) -> np.ndarray:
-    """The unit normal of direction ``d`` closest to ``towards`` (MeasurementError if ambiguous)."""
-    n = np.array([-d[1], d[0]])
-    dot = float(n @ point(towards))
-    if abs(dot) < 1e-12:
-        raise MeasurementError(
-            "the pelvic reference line is parallel to the image's superior direction: check the "
-            "landmarks and the image orientation"
-        )
-    return n if dot > 0 else -n
-
-
-class PelvicReference(NamedTuple):
-    """The pelvic frame in mm space: unit vectors and which line defined it."""
-
-    left: np.ndarray  #: unit vector along the pelvic horizontal towards the patient's left
-    superior: np.ndarray  #: unit vector of the pelvic vertical, towards the head
-    line: str  #: "teardrop", "ischial" or "image"
-
-
-def _image_axes(orientation: ImageOrientation) -> tuple[np.ndarray, np.ndarray]:
-    """(patient-left, superior) unit vectors of the image axes (same signs in px and mm)."""
-    return (
-        np.array([float(orientation.patient_left_x), 0.0]),
-        np.array([0.0, float(orientation.superior_y)]),
-    )
-
-
-def _frame_from_line(p_right, p_left, orientation: ImageOrientation, what: str) -> tuple[np.ndarray, np.ndarray]:
-    img_left, img_sup = _image_axes(orientation)
-    d = direction(p_right, p_left, what)
-    s = _perpendicular_towards(d, img_sup)
-    # the horizontal is the line direction signed towards the patient's left, whatever the
-    # order of the two points (swapped sides are reported by measure_hip, not silently used)
-    left = d if float(d @ img_left) >= 0 else -d
-    return left, s
-
-
-def pelvic_reference(
-    landmarks_mm: Mapping[LandmarkName | str, np.ndarray],
-    orientation: ImageOrientation = ImageOrientation(),
-) -> PelvicReference:
-    """The pelvic horizontal and vertical, from the best reference available.
-
-    The inter-teardrop line when both teardrops are given (and at least
-    :data:`MIN_SEPARATION_MM` apart), else the bi-ischial line, else the image axes.
-    The vertical is the perpendicular to the line closest to image superior
-    (``orientation.superior_y``); the horizontal is signed towards the patient's left
-    (``orientation.patient_left_x``).
-
-    Parameters
-    ----------
-    landmarks_mm
-        Landmark name → ``(x, y)`` in mm at the anatomy (only teardrops and ischial
-        tuberosities are looked at).
-    orientation
-        Where the patient's left and head are in the image.
-
-    Returns
-    -------
-    PelvicReference
-        ``(left, superior, line)`` with ``line`` one of ``"teardrop"``, ``"ischial"``,
-        ``"image"``.
-
-    Examples
-    --------
-    >>> ref = pelvic_reference({"teardrop_right": (0, 0), "teardrop_left": (10, 10)})
-    >>> ref.line, np.round(ref.left, 4).tolist(), np.round(ref.superior, 4).tolist()
-    ('teardrop', [0.7071, 0.7071], [0.7071, -0.7071])
-    """
-    pts = {LandmarkName.parse(k): v for k, v in landmarks_mm.items()}
-    for anatomy, line in (("teardrop", "teardrop"), ("ischial_tuberosity", "ischial")):
-        r, l_ = pts.get(LandmarkName.of(anatomy, Side.RIGHT)), pts.get(LandmarkName.of(anatomy, Side.LEFT))
-        if r is None or l_ is None:
-            continue
-        try:
-            left, sup = _frame_from_line(r, l_, orientation, f"{anatomy}_right and {anatomy}_left")
-        except MeasurementError:
-            continue
-        return PelvicReference(left, sup, line)
-    left, sup = _image_axes(orientation)
-    return PelvicReference(left, sup, "image")
-
-
 # --------------------------------------------------------------------------- measurements (mm)
 
 
@@ -190,7 +98,7 @@ def leg_length_discrepancy_mm(ref_left, ref_right, lt_left, lt_right, superior=(
     5.0
     """
     d = direction(ref_right, ref_left, "the two pelvic reference points")
-    inferior = -_perpendicular_towards(d, superior)
+    inferior = -perpendicular_towards(d, superior)
     a = point(ref_right)
     return float((point(lt_left) - a) @ inferior - (point(lt_right) - a) @ inferior)
 
@@ -237,11 +145,6 @@ def neck_shaft_angle_deg(head_center, neck_center, shaft_proximal, shaft_distal)
     return math.degrees(math.atan2(abs(n[0] * s[1] - n[1] * s[0]), float(n @ s)))
 
 
-def _signed_angle_from(axis_from: np.ndarray, axis_to: np.ndarray, v: np.ndarray) -> float:
-    """Angle of ``v`` from ``axis_from``, positive turning towards ``axis_to`` (degrees)."""
-    return math.degrees(math.atan2(float(v @ axis_to), float(v @ axis_from)))
-
-
 def center_edge_angle_deg(head_center, lateral_edge, superior, lateral) -> float:
     """Lateral centre-edge angle (Wiberg): from the pelvic vertical at the head centre to
     the line to the acetabular lateral edge; positive when the edge is lateral.
@@ -256,9 +159,9 @@ def center_edge_angle_deg(head_center, lateral_edge, superior, lateral) -> float
     >>> round(center_edge_angle_deg((0, 0), (-10, -10), superior=(0, -1), lateral=(1, 0)), 6)
     -45.0
     """
-    s, lat = _frame(superior, lateral)
+    s, lat = orthonormal_frame(superior, lateral)
     direction(head_center, lateral_edge, "femoral_head_center and acetabular_lateral_edge")
-    return _signed_angle_from(s, lat, point(lateral_edge) - point(head_center))
+    return angle_from_axis_deg(point(lateral_edge) - point(head_center), s, lat)
 
 
 def tonnis_angle_deg(sourcil_medial, lateral_edge, superior, lateral) -> float:
@@ -270,9 +173,9 @@ def tonnis_angle_deg(sourcil_medial, lateral_edge, superior, lateral) -> float:
     >>> round(tonnis_angle_deg((0, 0), (20, -2), superior=(0, -1), lateral=(1, 0)), 4)
     5.7106
     """
-    s, lat = _frame(superior, lateral)
+    s, lat = orthonormal_frame(superior, lateral)
     direction(sourcil_medial, lateral_edge, "sourcil_medial and acetabular_lateral_edge")
-    return _signed_angle_from(lat, s, point(lateral_edge) - point(sourcil_medial))
+    return angle_from_axis_deg(point(lateral_edge) - point(sourcil_medial), lat, s)
 
 
 def sharp_angle_deg(teardrop, lateral_edge, superior, lateral) -> float:
@@ -286,9 +189,9 @@ def sharp_angle_deg(teardrop, lateral_edge, superior, lateral) -> float:
     >>> round(sharp_angle_deg((0, 0), (30, -30), superior=(0, -1), lateral=(1, 0)), 6)
     45.0
     """
-    s, lat = _frame(superior, lateral)
+    s, lat = orthonormal_frame(superior, lateral)
     direction(teardrop, lateral_edge, "teardrop and acetabular_lateral_edge")
-    return _signed_angle_from(lat, s, point(lateral_edge) - point(teardrop))
+    return angle_from_axis_deg(point(lateral_edge) - point(teardrop), lat, s)
 
 
 # --------------------------------------------------------------------------- from landmarks
@@ -302,11 +205,11 @@ class _Context(Context):
         nr, nl = self.name(anatomy, Side.RIGHT), self.name(anatomy, Side.LEFT)
         pr, pl = self.need(nr, nl)
         try:
-            left, sup = _frame_from_line(pr, pl, self.orientation, f"{nr.value} and {nl.value}")
+            left, sup = frame_from_line(pr, pl, self.orientation, f"{nr.value} and {nl.value}")
         except MeasurementError as exc:
             raise Absent(str(exc)) from None
         notes = []
-        img_left, _ = _image_axes(self.orientation)
+        img_left, _ = image_axes(self.orientation)
         if float((pl - pr) @ img_left) < 0:
             notes.append(
                 f"{nl.value} lies on the patient's right of {nr.value} for this image orientation: "
@@ -322,7 +225,7 @@ class _Context(Context):
             except Absent:
                 continue
             return left, sup, line, names, [REFERENCE_NOTES[line], *notes]
-        left, sup = _image_axes(self.orientation)
+        left, sup = image_axes(self.orientation)
         return left, sup, "image", (), [REFERENCE_NOTES["image"]]
 
     def lateral(self, left: np.ndarray, side: Side) -> np.ndarray:

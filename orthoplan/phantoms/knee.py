@@ -35,8 +35,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ..model import ImageOrientation, Landmark, LandmarkName, Landmarks, LandmarkSource, Side
-from .pelvis import MU_BONE, MU_CORTEX, MU_SOFT, MU_STEEL, _dataset
-from .limb import STRIP_ROWS, _StripCanvas, _taper
+from .pelvis import MU_BONE, MU_CORTEX, MU_SOFT, MU_STEEL, dataset_from_pixels
+from .limb import STRIP_ROWS, StripCanvas, taper
 
 __all__ = [
     "KneeAPParams",
@@ -253,7 +253,7 @@ def knee_lateral_points(p: KneeLateralParams) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- drawing
 
 
-def _draw_ap(canvas: _StripCanvas, p: KneeAPParams, q: dict[str, np.ndarray]) -> None:
+def _draw_ap(canvas: StripCanvas, p: KneeAPParams, q: dict[str, np.ndarray]) -> None:
     """Draw an AP knee; ``q`` are its points (and ``_`` drawing vectors) in image mm."""
 
     def tube(material, a, b, r_out, r_in=0.0, end_soft=4.0):
@@ -270,7 +270,7 @@ def _draw_ap(canvas: _StripCanvas, p: KneeAPParams, q: dict[str, np.ndarray]) ->
     ep = p.epicondyle_half_width_mm
     # the metaphysis flares towards the epicondylar block but stays inside its width (the
     # epicondyles are the distal femur's medial and lateral extremes by construction)
-    tube("bone", Q + 110 * up, Q + 28 * up, _taper(15.0, 0.55 * ep, 82.0), end_soft=8.0)
+    tube("bone", Q + 110 * up, Q + 28 * up, taper(15.0, 0.55 * ep, 82.0), end_soft=8.0)
     ang = math.degrees(math.atan2(jf[1], jf[0]))
     canvas.ellipsoid("bone", E0[0], E0[1], ep, 19.0, ang, 40.0)
     r = p.condyle_radius_mm
@@ -282,7 +282,7 @@ def _draw_ap(canvas: _StripCanvas, p: KneeAPParams, q: dict[str, np.ndarray]) ->
     ph = p.plateau_half_width_mm
     tube("bone", P0, P0 + 30 * n_t, ph, end_soft=0.3)
     tube("cortex", P0, P0 + 30 * n_t, ph, ph - 2.5, end_soft=0.3)
-    tube("bone", T0 + 22 * down, T0 + 90 * down, _taper(ph - 4.0, 14.0, 68.0), end_soft=8.0)
+    tube("bone", T0 + 22 * down, T0 + 90 * down, taper(ph - 4.0, 14.0, 68.0), end_soft=8.0)
     tube("cortex", T0 + 60 * down, T0 + 420 * down, 13.0, 7.0, end_soft=15.0)
     tube("bone", T0 + 60 * down, T0 + 420 * down, 7.0, end_soft=15.0)
     lat = jt * (1.0 if (q["tibial_plateau_lateral"] - q["tibial_plateau_medial"]) @ jt > 0 else -1.0)
@@ -290,7 +290,7 @@ def _draw_ap(canvas: _StripCanvas, p: KneeAPParams, q: dict[str, np.ndarray]) ->
     tube("cortex", fib, fib + 400 * down + 6 * lat, 8.0, 3.0, end_soft=6.0)
 
 
-def _draw_lateral(canvas: _StripCanvas, p: KneeLateralParams, q: dict[str, np.ndarray], ant: np.ndarray,
+def _draw_lateral(canvas: StripCanvas, p: KneeLateralParams, q: dict[str, np.ndarray], ant: np.ndarray,
                   up: np.ndarray) -> None:
     """Draw a lateral knee; ``ant``/``up`` are the image directions of anterior and proximal (femur)."""
 
@@ -326,7 +326,7 @@ def _draw_lateral(canvas: _StripCanvas, p: KneeLateralParams, q: dict[str, np.nd
     tube("cortex", P0, P0 + 25 * n_pl, ph, ph - 2.5, end_soft=0.3)
     tb = T0 + 30 * down - (ph - 4.0) * u_pl
     canvas.ellipsoid("bone", tb[0], tb[1], 6.0, 12.0, math.degrees(math.atan2(down[1], down[0])) + 90.0, 20.0)
-    tube("bone", T0 + 18 * down, T0 + 85 * down, _taper(ph - 3.0, 14.0, 67.0), end_soft=8.0)
+    tube("bone", T0 + 18 * down, T0 + 85 * down, taper(ph - 3.0, 14.0, 67.0), end_soft=8.0)
     tube("cortex", T0 + 55 * down, T0 + 420 * down, 14.0, 8.0, end_soft=15.0)
     tube("bone", T0 + 55 * down, T0 + 420 * down, 8.0, end_soft=15.0)
 
@@ -341,7 +341,7 @@ def _render(rows: int, columns: int, mpp: float, draw, seed: int, noise: float, 
 
     maxval = (1 << bits_stored) - 1
     stored = np.empty((rows, columns), np.uint16)
-    canvas = _StripCanvas(rows, columns, mpp)
+    canvas = StripCanvas(rows, columns, mpp)
     halo = 4
     for r0 in range(0, rows, STRIP_ROWS):
         r1 = min(rows, r0 + STRIP_ROWS)
@@ -477,7 +477,7 @@ def make_knee_ap(
 
     stored = _render(rows, columns, mpp, draw, seed, noise, photometric, bits_stored)
     maxval = (1 << bits_stored) - 1
-    ds = _dataset(stored, seed, detector_spacing_mm, magnification, mpp, photometric, bits_stored, calibration_tags, maxval)
+    ds = dataset_from_pixels(stored, seed, detector_spacing_mm, magnification, mpp, photometric, bits_stored, calibration_tags, maxval)
     del stored
     _finish(ds, "knee-ap", side, seed, {"ViewPosition": "AP",
                                         "PatientOrientation": ["L", "F"] if patient_left_x == 1 else ["R", "F"]})
@@ -550,7 +550,7 @@ def make_knee_lateral(
 
     stored = _render(rows, columns, mpp, draw, seed, noise, photometric, bits_stored)
     maxval = (1 << bits_stored) - 1
-    ds = _dataset(stored, seed, detector_spacing_mm, magnification, mpp, photometric, bits_stored, calibration_tags, maxval)
+    ds = dataset_from_pixels(stored, seed, detector_spacing_mm, magnification, mpp, photometric, bits_stored, calibration_tags, maxval)
     del stored
     _finish(ds, "knee-lateral", side, seed, {"ViewPosition": "LL" if side is Side.LEFT else "RL",
                                              "PatientOrientation": ["A", "F"] if anterior_x == 1 else ["P", "F"]})

@@ -7,7 +7,7 @@ lengths), so a deformity has a known origin: femoral (mLDFA), tibial (MPTA) or j
 (JLCA). The leg is then turned so that its hip-ankle line leans ``limb_lean_deg`` (ankle
 medial), both legs stand on one floor (equal ankle heights, so a leg-length difference
 tilts the pelvis), and the image is drawn as projected attenuation with the primitives of
-:mod:`orthoplan.phantoms.pelvis` (its ``_Canvas``), **in strips of rows**: memory stays bounded
+:mod:`orthoplan.phantoms.pelvis` (its ``Canvas``), **in strips of rows**: memory stays bounded
 for tall images (a 5600 × 2000 image needs the 22 MB of its pixels plus a few MB).
 
 Truth by construction: :attr:`SyntheticLimbCase.measurements` comes from the parameters
@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..model import ImageOrientation, Landmark, LandmarkName, Landmarks, LandmarkSource, Side
-from .pelvis import MU_BONE, MU_CORTEX, MU_SOFT, MU_STEEL, _Canvas, _dataset
+from .pelvis import MU_BONE, MU_CORTEX, MU_SOFT, MU_STEEL, Canvas, dataset_from_pixels
 
 __all__ = ["LegParams", "LimbParams", "SyntheticLimbCase", "make_long_leg", "PRESETS", "leg_points", "knee_widths"]
 
@@ -293,8 +293,8 @@ def _truth(params: LimbParams, pts: dict[Side, dict[str, np.ndarray]]) -> dict[s
 # --------------------------------------------------------------------------- drawing in strips
 
 
-class _StripCanvas(_Canvas):
-    """:class:`orthoplan.phantoms.pelvis._Canvas` in image mm (no tilt, origin at the image corner),
+class StripCanvas(Canvas):
+    """:class:`orthoplan.phantoms.pelvis.Canvas` in image mm (no tilt, origin at the image corner),
     holding only the rows ``[r0, r1)`` of the current strip."""
 
     def __init__(self, rows: int, cols: int, mm_per_px: float):  # noqa: D107 - no full arrays
@@ -341,11 +341,11 @@ class _StripCanvas(_Canvas):
         return (slice(r0 - self.r0, r1 - self.r0), slice(c0, c1)), Xg, Yg
 
 
-def _taper(r_start: float, r_end: float, length: float):
+def taper(r_start: float, r_end: float, length: float):
     return lambda s: r_start + (r_end - r_start) * np.clip(s / max(length, 1e-6), 0.0, 1.0)
 
 
-def _draw_leg(canvas: _StripCanvas, p: LegParams, q: dict[str, np.ndarray]) -> None:
+def _draw_leg(canvas: StripCanvas, p: LegParams, q: dict[str, np.ndarray]) -> None:
     """Draw one leg; ``q`` are its points in image mm (x, y)."""
 
     def tube(material, a, b, r_out, r_in=0.0, end_soft=4.0):
@@ -358,8 +358,8 @@ def _draw_leg(canvas: _StripCanvas, p: LegParams, q: dict[str, np.ndarray]) -> N
     fem_d, tib_d = unit(Kf - H), unit(A - Kt)
     anat_d = unit(q["femoral_shaft_distal"] - q["femoral_shaft_proximal"])
     # soft tissue: thigh and leg
-    tube("soft", H - 40 * fem_d, Kf + 30 * fem_d, _taper(75.0, 48.0, float(np.linalg.norm(Kf - H)) + 70), end_soft=20.0)
-    tube("soft", Kt - 20 * tib_d, A + 40 * tib_d, _taper(50.0, 30.0, float(np.linalg.norm(A - Kt)) + 60), end_soft=20.0)
+    tube("soft", H - 40 * fem_d, Kf + 30 * fem_d, taper(75.0, 48.0, float(np.linalg.norm(Kf - H)) + 70), end_soft=20.0)
+    tube("soft", Kt - 20 * tib_d, A + 40 * tib_d, taper(50.0, 30.0, float(np.linalg.norm(A - Kt)) + 60), end_soft=20.0)
     # femur: head, neck, greater trochanter, shaft (cortex + canal), metaphysis, condyles
     canvas.sphere("bone", H[0], H[1], p.head_radius_mm)
     tube("bone", H, q["neck"], 0.62 * p.head_radius_mm, end_soft=6.0)
@@ -370,7 +370,7 @@ def _draw_leg(canvas: _StripCanvas, p: LegParams, q: dict[str, np.ndarray]) -> N
     tube("cortex", q["femoral_shaft_proximal"] - 10 * anat_d, q["anatomical_knee"] - 60 * anat_d, 14.0, 8.0, end_soft=20.0)
     tube("bone", q["femoral_shaft_proximal"] - 10 * anat_d, q["anatomical_knee"] - 60 * anat_d, 8.0, end_soft=20.0)
     C0 = q["femoral_joint_center"]
-    tube("bone", q["anatomical_knee"] - 110 * anat_d, C0 - 15 * fem_d, _taper(15.0, 36.0, 100.0), end_soft=12.0)
+    tube("bone", q["anatomical_knee"] - 110 * anat_d, C0 - 15 * fem_d, taper(15.0, 36.0, 100.0), end_soft=12.0)
     jf = unit(q["femoral_condyle_lateral"] - q["femoral_condyle_medial"])
     n_d = np.array([-jf[1], jf[0]])
     if n_d @ fem_d < 0:
@@ -387,17 +387,17 @@ def _draw_leg(canvas: _StripCanvas, p: LegParams, q: dict[str, np.ndarray]) -> N
     pc = P0 + 12.0 * nt
     canvas.ellipsoid("bone", pc[0], pc[1], p.plateau_half_width_mm + 1.0, 12.0, math.degrees(math.atan2(jt[1], jt[0])), 45.0)
     canvas.ellipsoid("bone", Kt[0], Kt[1] + 4.0 * tib_d[1], 8.0, 6.0, 0.0, 10.0)  # tibial spines
-    tube("bone", P0 + 8 * tib_d, P0 + 80 * tib_d, _taper(p.plateau_half_width_mm - 3.0, 14.0, 72.0), end_soft=10.0)
+    tube("bone", P0 + 8 * tib_d, P0 + 80 * tib_d, taper(p.plateau_half_width_mm - 3.0, 14.0, 72.0), end_soft=10.0)
     tube("cortex", P0 + 60 * tib_d, A - 60 * tib_d, 12.0, 6.5, end_soft=20.0)
     F0 = 0.5 * (q["tibial_plafond_medial"] + q["tibial_plafond_lateral"])
-    tube("bone", A - 90 * tib_d, F0 - 1.0 * tib_d, _taper(13.0, p.plafond_half_width_mm + 6.0, 89.0), end_soft=6.0)
+    tube("bone", A - 90 * tib_d, F0 - 1.0 * tib_d, taper(13.0, p.plafond_half_width_mm + 6.0, 89.0), end_soft=6.0)
     t = A + 13.0 * tib_d
     canvas.ellipsoid("bone", t[0], t[1], 19.0, 12.0, 0.0, 30.0)  # talus, dome top near the ankle centre
     lat = np.sign(q["tibial_plateau_lateral"][0] - q["tibial_plateau_medial"][0]) * np.array([1.0, 0.0])
     tube("cortex", P0 + 15 * tib_d + 34 * lat, A + 12 * tib_d + 24 * lat, 7.0, 3.0, end_soft=8.0)
 
 
-def _draw_strip(canvas: _StripCanvas, params: LimbParams, legs: dict[Side, dict[str, np.ndarray]], mid_x: float, ball: tuple[float, float, float] | None) -> None:
+def _draw_strip(canvas: StripCanvas, params: LimbParams, legs: dict[Side, dict[str, np.ndarray]], mid_x: float, ball: tuple[float, float, float] | None) -> None:
     hips = [legs[s]["femoral_head_center"] for s in Side]
     hy = float(np.mean([h[1] for h in hips]))
     # pelvis: soft tissue and a simple bony ring above the heads
@@ -490,7 +490,7 @@ def make_long_leg(
 
     maxval = (1 << bits_stored) - 1
     stored = np.empty((rows, columns), np.uint16)
-    canvas = _StripCanvas(rows, columns, mpp)
+    canvas = StripCanvas(rows, columns, mpp)
     halo = 4
     for r0 in range(0, rows, STRIP_ROWS):
         r1 = min(rows, r0 + STRIP_ROWS)
@@ -507,7 +507,7 @@ def make_long_leg(
         stored[r0:r1] = (maxval - block) if photometric == "MONOCHROME1" else block
     canvas.path = {}
 
-    ds = _dataset(stored, seed, detector_spacing_mm, magnification, mpp, photometric, bits_stored, calibration_tags, maxval)
+    ds = dataset_from_pixels(stored, seed, detector_spacing_mm, magnification, mpp, photometric, bits_stored, calibration_tags, maxval)
     del stored
     ds.PatientName = f"SYNTHETIC^LONGLEG{seed}"
     ds.PatientID = f"SYNLL{seed:06d}"

@@ -187,7 +187,7 @@ def _construct_hip(p: HipParams, lt_depth: float, ischial_depth: float, ischial_
     return _Hip(T, H, N, K, d, SP, SD, LT, GT, E, SM, IS)
 
 
-def _fit_shaft_in_image(canvas: "_Canvas", side: Side, hip: _Hip, margin_px: float = 20.0) -> _Hip:
+def _fit_shaft_in_image(canvas: "Canvas", side: Side, hip: _Hip, margin_px: float = 20.0) -> _Hip:
     """Shorten the distal shaft point (≥ 50 mm from the proximal one) so it lies inside the image."""
     length = float(np.linalg.norm(hip.shaft_distal - hip.shaft_proximal))
     while length > 50.0:
@@ -231,7 +231,7 @@ def _truth_measurements(hips: dict[Side, _Hip], params: PelvisParams, half_itd: 
 # --------------------------------------------------------------------------- drawing
 
 
-class _Canvas:
+class Canvas:
     """Pixel grid ↔ pelvic-frame mm, and accumulation of projected thickness per material."""
 
     def __init__(self, rows: int, cols: int, mm_per_px: float, origin_px: tuple[float, float], tilt_deg: float, half_itd: float):
@@ -326,7 +326,7 @@ class _Canvas:
             self.tube(material, tuple(a), tuple(b), width / 2, 0.0, end_soft=0.01)
 
 
-def _draw(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant_side: Side | None, medullary_canal: str = "cancellous") -> None:
+def _draw(canvas: Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant_side: Side | None, medullary_canal: str = "cancellous") -> None:
     hi = params.inter_teardrop_mm / 2
     # soft tissue: the body, an ellipse across the pelvis and thighs
     body = canvas.window(0.0, 40.0, 260.0)
@@ -487,7 +487,7 @@ def make_pelvis(
     }
     fov_h = rows * mpp
     origin = (columns / 2 + rng.uniform(-0.02, 0.02) * columns, rows / 2 - 0.05 * fov_h / mpp + rng.uniform(-0.02, 0.02) * rows)
-    canvas = _Canvas(rows, columns, mpp, origin, params.tilt_deg, half_itd)
+    canvas = Canvas(rows, columns, mpp, origin, params.tilt_deg, half_itd)
     hips = {side: _fit_shaft_in_image(canvas, side, h) for side, h in hips.items()}
     implant = Side(implant_side) if implant_side else None
     _draw(canvas, hips, params, implant, medullary_canal)
@@ -557,13 +557,13 @@ def make_pelvis(
 
     landmarks = _truth_landmarks(canvas, hips, params, implant)
     truth = _truth_measurements(hips, params, half_itd)
-    ds = _dataset(stored, seed, detector_spacing_mm, magnification, mpp, photometric, bits_stored, calibration_tags, maxval)
+    ds = dataset_from_pixels(stored, seed, detector_spacing_mm, magnification, mpp, photometric, bits_stored, calibration_tags, maxval)
     if transfer_syntax is not None and transfer_syntax != ds.file_meta.TransferSyntaxUID:
         ds.compress(transfer_syntax)
     return SyntheticCase(ds, landmarks, truth, mpp, magnification, detector_spacing_mm, ball, implant_side, params, seed)
 
 
-def _truth_landmarks(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant: Side | None) -> Landmarks:
+def _truth_landmarks(canvas: Canvas, hips: dict[Side, _Hip], params: PelvisParams, implant: Side | None) -> Landmarks:
     items = []
     for side, h in hips.items():
         p = params.left if side is Side.LEFT else params.right
@@ -586,7 +586,7 @@ def _truth_landmarks(canvas: _Canvas, hips: dict[Side, _Hip], params: PelvisPara
     return Landmarks.from_landmarks(items)
 
 
-def _dataset(stored, seed, spacing, magnification, mpp, photometric, bits, tags, maxval):
+def dataset_from_pixels(stored, seed, spacing, magnification, mpp, photometric, bits, tags, maxval):
     import pydicom
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -741,7 +741,7 @@ def lateral_hip_radiograph(
 
     rng = np.random.default_rng(seed)
     mpp = detector_spacing_mm / magnification
-    canvas = _Canvas(rows, columns, mpp, (columns / 2, rows / 2), 0.0, 0.0)
+    canvas = Canvas(rows, columns, mpp, (columns / 2, rows / 2), 0.0, 0.0)
     fov_x, fov_y = columns * mpp, rows * mpp
     # image-plane mm about the image centre: X to the right (distal), Yd down (posterior)
     R = float(rng.uniform(21.0, 28.0))
@@ -789,7 +789,7 @@ def lateral_hip_radiograph(
     stored = np.clip(np.round(signal * maxval * 0.98), 0, maxval).astype(np.uint16)
     if photometric == "MONOCHROME1":
         stored = (maxval - stored).astype(np.uint16)
-    ds = _dataset(stored, 1_000_000 + seed, detector_spacing_mm, magnification, mpp, photometric, bits, "imager+ermf", maxval)
+    ds = dataset_from_pixels(stored, 1_000_000 + seed, detector_spacing_mm, magnification, mpp, photometric, bits, "imager+ermf", maxval)
     ds.PatientName = f"SYNTHETIC^LATERALHIP{seed}"
     ds.BodyPartExamined = "HIP"
     ds.ViewPosition = "LL" if side == "left" else "RL"

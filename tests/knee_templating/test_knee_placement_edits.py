@@ -23,8 +23,8 @@ from orthoplan.model import Plan
 from orthoplan.overlay import plan_overlay
 from orthoplan.pipeline import load_radiograph, plan_radiograph
 from orthoplan.phantoms.limb import make_long_leg
-from orthoplan.templating import update_placement
-from orthoplan.templating_knee import knee_outline_px, knee_templating_summary, resection_line_px, template_knee
+from orthoplan.pipeline import update_placement
+from orthoplan.templating.knee import knee_outline_px, knee_templating_summary, resection_line_px, template_knee
 
 SIDE = "left"
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 import orthoplan.phantoms.limb as synthetic_limb_module
-import orthoplan.templating_knee as templating_knee_module
+import orthoplan.templating.knee as templating_knee_module
 from orthoplan.errors import CatalogError, TemplatingError
 from orthoplan.geometry import angle_between_deg
 from orthoplan.model import ImplantKind, LandmarkName, Plan, Side
 from orthoplan.templating import placement_outline_px
-from orthoplan.templating_knee import (
+from orthoplan.templating.knee import (
     choose_femoral_size,
     choose_insert_thickness,
     choose_tibial_size,

@@ -17,7 +17,7 @@ from orthoplan.errors import LandmarkError, TemplatingError
 from orthoplan.model import ImageReference, ImplantKind, Radiograph
 from orthoplan.overlay import plan_overlay
 from orthoplan.pipeline import infer_view, knee_side, load_radiograph, plan_radiograph
-from orthoplan.templating_knee import knee_templating_summary, template_knee
+from orthoplan.templating.knee import knee_templating_summary, template_knee
 
 from .conftest import exact_calibration
 
@@ -162,7 +162,7 @@ def test_gsps_draws_the_knee_axes(knee_case, tmp_path):
 
 def test_femoral_component_sized_from_both_views(knee_case):
     from orthoplan.catalog import load_catalog
-    from orthoplan.templating_knee import DEFAULT_FEMORAL_FAMILY
+    from orthoplan.templating.knee import DEFAULT_FEMORAL_FAMILY
 
     ap_case = knee_case("knee-ap", seed=10, side="left")
     lat_case = knee_case("knee-lateral", seed=10, side="left")

@@ -17,7 +17,7 @@ import pytest
 from orthoplan.errors import PlanError
 from orthoplan.model import ImplantKind
 from orthoplan.notebook import PlanningSession
-from orthoplan.templating_knee import knee_templating_summary
+from orthoplan.templating.knee import knee_templating_summary
 
 
 def test_session_infers_knee_views_and_templates_the_knee(knee_case):

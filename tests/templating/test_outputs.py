@@ -20,7 +20,8 @@ from orthoplan.errors import PlanError
 from orthoplan.geometry import signed_distance_to_line
 from orthoplan.model import Placement, Plan
 from orthoplan.overlay import plan_overlay
-from orthoplan.templating import placement_outline_px, template_hip
+from orthoplan.pipeline import template_hip
+from orthoplan.templating import placement_outline_px
 
 
 @pytest.fixture(scope="module")

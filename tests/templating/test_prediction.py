@@ -11,7 +11,9 @@ from templating_cases import planned_case
 from orthoplan.errors import CatalogError, TemplatingError
 from orthoplan.model import Calibration, LandmarkName, Plan
 from orthoplan.pipeline import recalibrate
-from orthoplan.templating import ASSUMED_SCALE_NOTE, predict, template_hip, templating_summary, update_placement
+from orthoplan.measurements import measure_hip
+from orthoplan.pipeline import template_hip, update_placement
+from orthoplan.templating import ASSUMED_SCALE_NOTE, predict, templating_summary
 
 STEM, STEM_SIZE, LEVEL_MM, NECK_MM = "generic uncemented straight stem", "6", 15.0, 3.5
 
@@ -177,7 +179,7 @@ def test_assumed_scale_is_allowed_and_flagged(catalog, case0):
 
 
 def test_predict_without_implants_is_empty(case0):
-    assert len(predict(case0[2])) == 0
+    assert len(predict(case0[2], measure=measure_hip)) == 0
 
 
 def test_recalibration_keeps_implant_sizes_in_mm(left_plan, catalog):

@@ -15,8 +15,8 @@ from orthoplan.templating import (
     canal_widths_mm,
     choose_stem_size,
     endosteal_edges_px,
-    template_hip,
 )
+from orthoplan.pipeline import template_hip
 
 SIDES = ("left", "right")
 
@@ -117,7 +117,7 @@ def test_no_visible_canal_gives_a_flagged_placeholder(catalog):
     from orthoplan.phantoms import pelvis as phantom
     from orthoplan.overlay import plan_overlay
     from orthoplan.pipeline import load_radiograph, plan_radiograph
-    from orthoplan.templating import update_placement
+    from orthoplan.pipeline import update_placement
 
     case = phantom.make_pelvis(seed=31, rows=800, columns=1000, detector_spacing_mm=0.45)
     rad = load_radiograph(case.dataset)

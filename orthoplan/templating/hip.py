@@ -4,16 +4,17 @@ Pure functions over :mod:`orthoplan.model` values (and, for the canal, the image
 
 * :func:`template_hip` places all three components on one side automatically and returns
   the plan with its :class:`~orthoplan.model.Placement` values and predicted values;
-* :func:`update_placement` moves, rotates or resizes one component (or changes the neck
-  length) and re-evaluates the prediction: no image work, a few milliseconds;
+* :func:`edit_hip_placement` is the hip part of :func:`orthoplan.templating.update_placement`
+  (move, rotate or resize one component, or change the neck length);
 * :func:`predict` is the prediction alone: the femur of a templated side moves with the
   stem so that the stem's head centre lands on the cup's centre of rotation; the moved
-  landmarks are measured by :func:`orthoplan.measurements.measure_hip`, the same code as
-  the pre-operative values;
+  landmarks are measured by the ``measure`` function templating is given
+  (:func:`orthoplan.measurements.measure_hip`, passed in by :mod:`orthoplan.pipeline`), the
+  same code as the pre-operative values;
 * :func:`canal_widths_mm` / :func:`endosteal_edges_px` find the endosteal cortices along the
   femoral shaft; :func:`choose_cup_size`, :func:`choose_stem_size` and
   :func:`choose_neck_length` are the sizing rules (``docs/templating.md``);
-* :func:`placement_outline_px` draws a placement at the image's magnification
+* :func:`hip_outline_px` draws a placement at the image's magnification
   (:func:`orthoplan.catalog.to_image`), for the overlay, the picture and the GSPS.
 
 Positions are image pixels (DICOM origin), lengths mm at the anatomy, sides the patient's.
@@ -23,11 +24,12 @@ Examples
 >>> from orthoplan.phantoms import pelvis as phantom
 >>> from orthoplan.pipeline import load_radiograph, plan_radiograph
 >>> from orthoplan.catalog import load_catalog
+>>> from orthoplan.measurements import measure_hip
 >>> case = phantom.make_pelvis(seed=2, rows=900, columns=1100, detector_spacing_mm=0.4, medullary_canal="marrow")
 >>> rad = load_radiograph(case.dataset)
 >>> plan = plan_radiograph(rad, landmarks=case.landmarks)
 >>> cat = load_catalog(include_env=False, include_entry_points=False)
->>> planned = template_hip(plan, rad, cat, "left")
+>>> planned = template_hip(plan, rad, cat, "left", measure=measure_hip)
 >>> sorted(p.kind.value for p in planned.placements)
 ['cup', 'head', 'stem']
 >>> "lld_teardrop_mm" in planned.predictions
@@ -40,18 +42,17 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog, ImplantFamily, load_catalog
-from .catalog.outlines import cup_outline_mm, head_outline_mm, stem_outline_mm, to_image
-from .catalog.schema import KNEE_KINDS, CupSize, HeadSize, StemSize
-from .errors import CatalogError, MeasurementError, TemplatingError
-from .geometry import frame_pose, project_onto_line, rc_array_from_xy, reflect_across_line, rotate, signed_angle_deg, to_mm, unit
-from .measurements.hip import center_edge_angle_deg, measure_hip, pelvic_reference
-from .model import (
+from ..catalog import Catalog, ImplantFamily
+from ..catalog.outlines import cup_outline_mm, head_outline_mm, stem_outline_mm, to_image
+from ..catalog.schema import CupSize, HeadSize, StemSize
+from ..errors import CatalogError, MeasurementError, TemplatingError
+from ..frames import angle_from_axis_deg, pelvic_reference
+from ..geometry import frame_pose, project_onto_line, rc_array_from_xy, reflect_across_line, rotate, signed_angle_deg, to_mm, unit
+from ..model import (
     Calibration,
     ImageOrientation,
     ImplantKind,
@@ -65,6 +66,7 @@ from .model import (
     Plan,
     Side,
 )
+from .common import ASSUMED_SCALE_NOTE, MeasureHip, default_catalog, find_family, px_per_mm, replace_placements
 
 __all__ = [
     "DEFAULT_INCLINATION_DEG",
@@ -75,7 +77,8 @@ __all__ = [
     "PREDICTED_NAMES",
     "CanalProfile",
     "template_hip",
-    "update_placement",
+    "edit_hip_placement",
+    "hip_outline_px",
     "predict",
     "prediction_changes",
     "choose_cup_size",
@@ -85,7 +88,6 @@ __all__ = [
     "cup_coverage_pct",
     "endosteal_edges_px",
     "canal_widths_mm",
-    "placement_outline_px",
     "rescale_placements",
     "cup_target_diameter_mm",
     "mirrored_center_px",
@@ -93,7 +95,6 @@ __all__ = [
     "resection_for_length_mm",
     "shaft_axis_angle_deg",
     "templating_summary",
-    "default_catalog",
 ]
 
 log = logging.getLogger(__name__)
@@ -143,30 +144,9 @@ FEMORAL_ANATOMY = (
     "lesser_trochanter",
     "greater_trochanter",
 )
-ASSUMED_SCALE_NOTE = "TEMPLATING ON AN ASSUMED SCALE: implant sizes and predicted values are estimates"
 
 
 # --------------------------------------------------------------------------- catalog access
-
-
-@lru_cache(maxsize=1)
-def default_catalog() -> Catalog:
-    """The catalog templating uses when none is given (bundled + env + entry points), cached."""
-    return load_catalog()
-
-
-def find_family(catalog: Catalog, placement_or_name: Placement | str, kind: str, vendor: str | None = None) -> ImplantFamily:
-    """The catalog family of a placement (or named), which must be of ``kind``; else :class:`CatalogError`."""
-    if isinstance(placement_or_name, Placement):
-        fam = catalog.find(placement_or_name.family, vendor=placement_or_name.vendor)
-    else:
-        fam = catalog.find(placement_or_name, vendor=vendor)
-    if fam.kind != kind:
-        raise CatalogError(
-            f"{fam.vendor} / {fam.family} is a {fam.kind}, not a {kind}; "
-            f"{kind} families: {', '.join(f.family for f in catalog.of_kind(kind)) or '(none)'}"
-        )
-    return fam
 
 
 def _size(fam: ImplantFamily, label: str | float) -> Any:
@@ -174,11 +154,6 @@ def _size(fam: ImplantFamily, label: str | float) -> Any:
 
 
 # --------------------------------------------------------------------------- frames
-
-
-def _scale(cal: Calibration) -> np.ndarray:
-    """px per mm along x and y."""
-    return np.array([1.0 / cal.mm_per_px, 1.0 / cal.mm_per_px_y])
 
 
 def _point(landmarks: Landmarks, anatomy: str, side: Side, what: str) -> np.ndarray:
@@ -209,8 +184,8 @@ def _pelvic_frame_px(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     mm = {lm.name: to_mm(lm.xy, plan.calibration) for lm in plan.landmarks}
     ref = pelvic_reference(mm, plan.orientation)
     # directions in mm and px agree up to the aspect ratio; rescale then normalise
-    s = unit(ref.superior * _scale(plan.calibration))
-    left = unit(ref.left * _scale(plan.calibration))
+    s = unit(ref.superior * px_per_mm(plan.calibration))
+    left = unit(ref.left * px_per_mm(plan.calibration))
     return s, left
 
 
@@ -235,7 +210,7 @@ def _stem_axes(orientation: ImageOrientation, side: Side, angle_deg: float) -> t
 def _stem_frame_to_px(placement: Placement, cal: Calibration, orientation: ImageOrientation, uv_mm) -> np.ndarray:
     n, d = _stem_axes(orientation, placement.side, placement.angle_deg)
     uv = np.asarray(uv_mm, dtype=float).reshape(-1, 2)
-    return np.array(placement.xy) + (uv[:, :1] * n + uv[:, 1:] * d) * _scale(cal)
+    return np.array(placement.xy) + (uv[:, :1] * n + uv[:, 1:] * d) * px_per_mm(cal)
 
 
 def shaft_axis_angle_deg(plan: Plan, side: Side | str) -> float:
@@ -284,14 +259,18 @@ def cup_coverage_pct(center_mm, lateral_edge_mm, superior, lateral, inclination_
     The dome runs 180° from the medial rim, over the top, to the lateral rim, which lies
     ``90° − inclination`` lateral of the vertical through the centre. Bone covers it up to
     the lateral edge, at the centre-edge angle of the edge seen from the cup's centre
-    (:func:`orthoplan.measurements.hip.center_edge_angle_deg`).
+    (the same angle as :func:`orthoplan.measurements.center_edge_angle_deg`).
 
     Examples
     --------
     >>> round(cup_coverage_pct((0, 0), (10, -17.32), (0, -1), (1, 0), 40.0), 1)  # edge at 30°
     88.9
     """
-    ce = center_edge_angle_deg(center_mm, lateral_edge_mm, superior, lateral)
+    sup, lat = unit(superior), unit(lateral)
+    edge = np.asarray(lateral_edge_mm, float) - np.asarray(center_mm, float)
+    if float(np.hypot(*edge)) == 0.0:
+        raise MeasurementError("the cup centre is on the acetabular lateral edge")
+    ce = angle_from_axis_deg(edge, sup, lat)  # the centre-edge angle of the edge seen from the cup
     lateral_rim = 90.0 - float(inclination_deg)
     covered = min(ce, lateral_rim) + 90.0 + float(inclination_deg)
     return float(np.clip(100.0 * covered / 180.0, 0.0, 100.0))
@@ -545,20 +524,13 @@ def canal_widths_mm(
 # --------------------------------------------------------------------------- placing
 
 
-def _replace_placements(plan: Plan, new: Sequence[Placement]) -> tuple[Placement, ...]:
-    keys = {p.key for p in new}
-    kept = tuple(p for p in plan.placements if p.key not in keys)
-    order = {ImplantKind.CUP: 0, ImplantKind.STEM: 1, ImplantKind.HEAD: 2}
-    return tuple(sorted(kept + tuple(new), key=lambda p: (p.side.value, order.get(p.kind, len(order)))))
-
-
 def _head_center_px(stem: Placement, stem_size: StemSize, neck_length_mm: float, plan: Plan) -> np.ndarray:
     return _stem_frame_to_px(stem, plan.calibration, plan.orientation, stem_size.head_center_mm(neck_length_mm))[0]
 
 
 def _stem_taper_for_cut(stem_size: StemSize, cut_axis_px: np.ndarray, n: np.ndarray, d: np.ndarray, cal: Calibration) -> np.ndarray:
     """Taper point (px) of a stem whose shaft axis point at the resection depth is ``cut_axis_px``."""
-    return cut_axis_px + (stem_size.horizontal_offset_mm * n - stem_size.resection_level_mm * d) * _scale(cal)
+    return cut_axis_px + (stem_size.horizontal_offset_mm * n - stem_size.resection_level_mm * d) * px_per_mm(cal)
 
 
 def _cut_axis_px(stem: Placement, stem_size: StemSize, plan: Plan) -> np.ndarray:
@@ -577,6 +549,7 @@ def resection_for_length_mm(
     distal_px: np.ndarray,
     lt_foot_px: np.ndarray,
     *,
+    measure: MeasureHip,
     neck_length_mm: float = 0.0,
 ) -> float:
     """Cut level (mm above the lesser trochanter) at which ``stem`` with a ``neck_length_mm`` head
@@ -589,13 +562,13 @@ def resection_for_length_mm(
     """
     side = Side(side)
     cal = plan.calibration
-    lld = _current_lld_mm(plan, side)
+    lld = _current_lld_mm(plan, side, measure)
     sign = 1.0 if side is Side.LEFT else -1.0
     sup, _left = _pelvic_frame_px(plan)
     inferior = -unit(to_mm(sup, cal))
     taper0 = _stem_taper_for_cut(stem, np.asarray(lt_foot_px, dtype=float), medial_px, distal_px, cal)
     u, v = stem.head_center_mm(neck_length_mm)
-    s0 = taper0 + (u * medial_px + v * distal_px) * _scale(cal)
+    s0 = taper0 + (u * medial_px + v * distal_px) * px_per_mm(cal)
     c_mm, s0_mm = to_mm(np.asarray(cup_center_px, dtype=float), cal), to_mm(s0, cal)
     d_mm = unit(to_mm(distal_px, cal))
     along = float(d_mm @ inferior)
@@ -604,10 +577,10 @@ def resection_for_length_mm(
     return float((-sign * lld - float((c_mm - s0_mm) @ inferior)) / along)
 
 
-def _current_lld_mm(plan: Plan, side: Side) -> float:
+def _current_lld_mm(plan: Plan, side: Side, measure: MeasureHip) -> float:
     """LLD before templating ``side``: predicted with the other side's implants, else pre-op, else 0."""
     others = replace(plan, placements=tuple(p for p in plan.placements if p.side is not side))
-    source = predict(others) if others.placements else plan.measurements
+    source = predict(others, measure=measure) if others.placements else plan.measurements
     m = source.get("lld_teardrop_mm") or source.get("lld_ischial_mm")
     return m.value if m is not None else 0.0
 
@@ -642,8 +615,11 @@ def template_hip(
     inclination_deg: float = DEFAULT_INCLINATION_DEG,
     cup_center: str | tuple[float, float] = "native",
     resection_above_lt_mm: float | None = None,
+    measure: MeasureHip,
 ) -> Plan:
     """Template a total hip on ``side``: cup, stem and head placed, sized and predicted.
+
+    Usually called through :func:`orthoplan.pipeline.template_hip`, which gives ``measure``.
 
     Parameters
     ----------
@@ -671,6 +647,9 @@ def template_hip(
         (default): for each neck length the stem sits at the depth that equalises leg length
         (:func:`resection_for_length_mm`), the neck length that best restores the other
         side's offset is kept, and the cut follows from the stem's depth.
+    measure
+        The hip measuring function (:data:`~orthoplan.templating.common.MeasureHip`) that
+        predicts the reconstruction.
 
     Returns
     -------
@@ -738,7 +717,7 @@ def template_hip(
     else:
         provisional = stem_fam.sizes[len(stem_fam.sizes) // 2]
         if resection_above_lt_mm is None:
-            level = resection_for_length_mm(plan, side, provisional, center, n, d, foot)
+            level = resection_for_length_mm(plan, side, provisional, center, n, d, foot, measure=measure)
         else:
             level = float(resection_above_lt_mm)
         if radiograph is None:
@@ -771,16 +750,16 @@ def template_hip(
 
     def assemble(L: float) -> tuple[Plan, float]:
         if resection_above_lt_mm is None:
-            level = resection_for_length_mm(plan, side, stem, center, n, d, foot, neck_length_mm=L)
+            level = resection_for_length_mm(plan, side, stem, center, n, d, foot, measure=measure, neck_length_mm=L)
         else:
             level = float(resection_above_lt_mm)
-        taper = _stem_taper_for_cut(stem, foot - level * d * _scale(cal), n, d, cal)
+        taper = _stem_taper_for_cut(stem, foot - level * d * px_per_mm(cal), n, d, cal)
         stem_p = Placement(ImplantKind.STEM, side, stem_fam.vendor, stem_fam.family, stem.label, taper[0], taper[1], angle)
         hc = _head_center_px(stem_p, stem, L, plan)
         head_p = Placement(ImplantKind.HEAD, side, head_fam.vendor, head_fam.family, head.label, hc[0], hc[1], 0.0, L)
-        return replace(plan, placements=_replace_placements(plan, [cup_p, stem_p, head_p])), level
+        return replace(plan, placements=replace_placements(plan, [cup_p, stem_p, head_p])), level
 
-    L, _ = choose_neck_length(options, lambda L: _targets(assemble(L)[0], side))
+    L, _ = choose_neck_length(options, lambda L: _targets(assemble(L)[0], side, measure))
     out, level = assemble(L)
     if not (USUAL_RESECTION_ABOVE_LT_MM[0] <= level <= USUAL_RESECTION_ABOVE_LT_MM[1]):
         notes.append(
@@ -790,13 +769,13 @@ def template_hip(
     if cal.assumed and ASSUMED_SCALE_NOTE not in out.notes:
         notes.insert(0, ASSUMED_SCALE_NOTE)
     out = replace(out, notes=tuple(dict.fromkeys(out.notes + tuple(notes))))
-    return replace(out, predictions=predict(out))
+    return replace(out, predictions=predict(out, measure=measure))
 
 
-def _targets(trial: Plan, side: Side) -> dict[str, float]:
+def _targets(trial: Plan, side: Side, measure: MeasureHip) -> dict[str, float]:
     """Predicted LLD and global-offset difference (side − other) of a trial plan."""
     plan = trial
-    pred = predict(trial)
+    pred = predict(trial, measure=measure)
     out: dict[str, float] = {}
     lld = pred.get("lld_teardrop_mm") or pred.get("lld_ischial_mm")
     if lld is not None:
@@ -836,7 +815,7 @@ def reconstructed_landmarks(plan: Plan) -> Landmarks:
     return lms
 
 
-def predict(plan: Plan) -> Measurements:
+def predict(plan: Plan, *, measure: MeasureHip) -> Measurements:
     """Predicted post-operative values of the plan's placements (see :data:`PREDICTED_NAMES`).
 
     Measured by :func:`~orthoplan.measurements.measure_hip` on
@@ -847,7 +826,7 @@ def predict(plan: Plan) -> Measurements:
     if not sides:
         return Measurements()
     names = list(dict.fromkeys(n.format(side=s.value) for s in sides for n in PREDICTED_NAMES))
-    ms = measure_hip(reconstructed_landmarks(plan), plan.calibration, plan.orientation)
+    ms = measure(reconstructed_landmarks(plan), plan.calibration, plan.orientation)
     items = tuple(Measurement(m.name, m.value, m.unit, (), m.side) for m in ms if m.name in names)
     missing = tuple((n, r) for n, r in ms.missing if n in names)
     return Measurements(items, missing)
@@ -866,64 +845,47 @@ def prediction_changes(plan: Plan) -> dict[str, float]:
 # --------------------------------------------------------------------------- editing
 
 
-def update_placement(
-    plan: Plan,
-    kind: ImplantKind | str,
-    side: Side | str,
-    *,
-    catalog: Catalog | None = None,
-    move_px: tuple[float, float] | None = None,
-    to_xy: tuple[float, float] | None = None,
-    angle_deg: float | None = None,
-    size: str | float | None = None,
-    neck_length_mm: float | None = None,
-    thickness_mm: float | None = None,
-) -> Plan:
-    """Edit one placement (move, rotate, resize, neck length, insert thickness) and re-evaluate the prediction.
+def rescale_placements(plan: Plan, previous: Calibration, catalog: Catalog | None = None, *,
+                       measure: MeasureHip) -> Plan:
+    """The plan's placements redone for its (new) calibration, after one made at ``previous``.
 
-    * cup: ``move_px``/``to_xy`` move the centre; ``angle_deg`` sets the inclination;
-      ``size`` another size of the family;
-    * stem: moving or rotating (about the taper point) carries the head along; ``size``
-      keeps the shaft-axis point at the resection level (the cut) where it was;
-    * head: ``size`` (a diameter label of the head family) and ``neck_length_mm``;
-    * knee (``femoral_component``, ``tibial_tray``, ``tibial_insert``): move, rotate about the
-      resection-line centre, ``size``, and the insert's ``thickness_mm``; the tray carries
-      the insert along (:func:`orthoplan.templating_knee.edit_knee_placement`). A knee has
-      no predicted values; :func:`~orthoplan.templating_knee.knee_templating_summary` of the
-      returned plan reports the edited components.
-
-    The edited placement is marked ``auto=False``. No image work: cheap enough to run on
-    every mouse move.
-
-    Raises :class:`~orthoplan.errors.TemplatingError` when the placement does not exist and
-    :class:`~orthoplan.errors.CatalogError` for a size the family does not have.
-
-    Examples
-    --------
-    >>> # plan2 = update_placement(plan, "stem", "left", move_px=(0, -10))
+    Implants are fixed in mm: when the scale changes, a stem keeps its shaft-axis point at the
+    resection level (the cut) and its angle, and its taper point and head move to the stem's
+    offsets at the new scale; cups keep their centre. Predictions are re-evaluated.
     """
-    kind, side = ImplantKind(kind), Side(side)
-    current = plan.placement(kind, side)
-    if current is None:
-        have = ", ".join(f"{p.kind.value} {p.side.value}" for p in plan.placements) or "none"
-        raise TemplatingError(f"the plan has no {kind.value} on the {side.value} side to edit (placements: {have})")
+    if not plan.placements or previous == plan.calibration:
+        return replace(plan, predictions=predict(plan, measure=measure)) if plan.placements else plan
     catalog = catalog or default_catalog()
-    xy = np.array(current.xy, dtype=float)
-    if to_xy is not None:
-        xy = np.asarray(to_xy, dtype=float).reshape(2)
-    if move_px is not None:
-        xy = xy + np.asarray(move_px, dtype=float).reshape(2)
     changes: list[Placement] = []
-    if kind.value in KNEE_KINDS:
-        from .templating_knee import edit_knee_placement
+    for stem in (p for p in plan.placements if p.kind is ImplantKind.STEM):
+        size = _size(find_family(catalog, stem, "stem"), stem.size)
+        cut = _cut_axis_px(stem, size, replace(plan, calibration=previous))
+        n, d = _stem_axes(plan.orientation, stem.side, stem.angle_deg)
+        t = _stem_taper_for_cut(size, cut, n, d, plan.calibration)
+        moved = replace(stem, x=t[0], y=t[1])
+        changes.append(moved)
+        head = plan.placement("head", stem.side)
+        if head is not None:
+            hc = _head_center_px(moved, size, head.neck_length_mm, plan)
+            changes.append(replace(head, x=hc[0], y=hc[1]))
+    out = replace(plan, placements=replace_placements(plan, changes))
+    notes = tuple(t for t in out.notes if t != ASSUMED_SCALE_NOTE)
+    if out.calibration.assumed:
+        notes = (ASSUMED_SCALE_NOTE,) + notes
+    return replace(out, notes=notes, predictions=predict(out, measure=measure))
 
-        if neck_length_mm is not None:
-            raise TemplatingError(f"a {kind.value} has no neck length (only a head has one)")
-        changes += edit_knee_placement(plan, current, catalog, xy, angle_deg=angle_deg,
-                                       size=None if size is None else str(size), thickness_mm=thickness_mm)
-    elif thickness_mm is not None:
-        raise TemplatingError(f"only a tibial insert has a thickness, not a {kind.value}")
-    elif kind is ImplantKind.CUP:
+
+# --------------------------------------------------------------------------- drawing and reporting
+
+
+def edit_hip_placement(plan: Plan, current: Placement, catalog: Catalog, xy: np.ndarray, *,
+                       angle_deg: float | None = None, size: str | float | None = None,
+                       neck_length_mm: float | None = None) -> list[Placement]:
+    """The placements that change when a cup, stem or head is moved to ``xy``, rotated or resized
+    (the hip part of :func:`orthoplan.templating.update_placement`): a stem carries its head."""
+    kind, side = current.kind, current.side
+    changes: list[Placement] = []
+    if kind is ImplantKind.CUP:
         label = current.size if size is None else _size(find_family(catalog, current, "cup"), size).label
         changes.append(replace(current, x=xy[0], y=xy[1], size=label, auto=False,
                                angle_deg=current.angle_deg if angle_deg is None else float(angle_deg)))
@@ -958,59 +920,15 @@ def update_placement(
         stem_size = _size(find_family(catalog, stem, "stem"), stem.size)
         hc = _head_center_px(stem, stem_size, L, plan)
         changes.append(replace(current, x=hc[0], y=hc[1], size=head.label, neck_length_mm=L, auto=False))
-    out = replace(plan, placements=_replace_placements(plan, changes))
-    if size is not None:  # the automatic choice's notes no longer apply once a person chose the size
-        prefix: tuple[str, ...] = (f"{kind.value} {side.value}: ",)
-        if kind.value in KNEE_KINDS:
-            from .templating_knee import knee_note_prefixes
-
-            prefix += knee_note_prefixes(kind, side)
-        out = replace(out, notes=tuple(t for t in out.notes if not t.startswith(prefix)))
-    return replace(out, predictions=predict(out))
+    return changes
 
 
-def rescale_placements(plan: Plan, previous: Calibration, catalog: Catalog | None = None) -> Plan:
-    """The plan's placements redone for its (new) calibration, after one made at ``previous``.
-
-    Implants are fixed in mm: when the scale changes, a stem keeps its shaft-axis point at the
-    resection level (the cut) and its angle, and its taper point and head move to the stem's
-    offsets at the new scale; cups keep their centre. Predictions are re-evaluated.
-    """
-    if not plan.placements or previous == plan.calibration:
-        return replace(plan, predictions=predict(plan)) if plan.placements else plan
-    catalog = catalog or default_catalog()
-    changes: list[Placement] = []
-    for stem in (p for p in plan.placements if p.kind is ImplantKind.STEM):
-        size = _size(find_family(catalog, stem, "stem"), stem.size)
-        cut = _cut_axis_px(stem, size, replace(plan, calibration=previous))
-        n, d = _stem_axes(plan.orientation, stem.side, stem.angle_deg)
-        t = _stem_taper_for_cut(size, cut, n, d, plan.calibration)
-        moved = replace(stem, x=t[0], y=t[1])
-        changes.append(moved)
-        head = plan.placement("head", stem.side)
-        if head is not None:
-            hc = _head_center_px(moved, size, head.neck_length_mm, plan)
-            changes.append(replace(head, x=hc[0], y=hc[1]))
-    out = replace(plan, placements=_replace_placements(plan, changes))
-    notes = tuple(t for t in out.notes if t != ASSUMED_SCALE_NOTE)
-    if out.calibration.assumed:
-        notes = (ASSUMED_SCALE_NOTE,) + notes
-    return replace(out, notes=notes, predictions=predict(out))
-
-
-# --------------------------------------------------------------------------- drawing and reporting
-
-
-def placement_outline_px(plan: Plan, placement: Placement, catalog: Catalog | None = None) -> np.ndarray:
-    """The placement's outline in image pixels at the plan's scale (closed polygon, (N, 2)).
+def hip_outline_px(plan: Plan, placement: Placement, catalog: Catalog | None = None) -> np.ndarray:
+    """A cup, stem or head outline in image pixels at the plan's scale (closed polygon, (N, 2)).
 
     Cups and stems come from the catalog outlines (:mod:`orthoplan.catalog.outlines`) placed
     by :func:`orthoplan.catalog.to_image`; heads are circles of the head's diameter.
     """
-    if placement.kind.value in KNEE_KINDS:  # total knee: orthoplan.templating_knee
-        from .templating_knee import knee_outline_px
-
-        return knee_outline_px(plan, placement, catalog)
     catalog = catalog or default_catalog()
     cal = plan.calibration
     if placement.kind is ImplantKind.CUP:
@@ -1074,7 +992,7 @@ def templating_summary(plan: Plan, side: Side | str, catalog: Catalog | None = N
         if lt is not None:
             cut = _cut_axis_px(stem, size, plan)
             n, d = _stem_axes(plan.orientation, side, stem.angle_deg)
-            above = float((np.array(lt.xy) - cut) @ d) / float(np.linalg.norm(d * _scale(cal)))
+            above = float((np.array(lt.xy) - cut) @ d) / float(np.linalg.norm(d * px_per_mm(cal)))
             entry["resection_above_lt_mm"] = above
         out["stem"] = entry
     head = plan.placement("head", side)

@@ -42,18 +42,18 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog, ImplantFamily
-from .catalog.outlines import (
+from ..catalog import Catalog, ImplantFamily
+from ..catalog.outlines import (
     femoral_component_outline_mm,
     tibial_insert_outline_mm,
     tibial_tray_outline_mm,
     to_image,
 )
-from .catalog.schema import FemoralComponentSize, TibialInsertSize, TibialTraySize
-from .errors import CatalogError, TemplatingError
-from .geometry import angle_between_deg, frame_pose, rotate, signed_angle_deg, to_mm, to_px, unit
-from .model import ImageOrientation, ImplantKind, LandmarkName, Placement, Plan, Side
-from .templating import default_catalog, find_family
+from ..catalog.schema import FemoralComponentSize, TibialInsertSize, TibialTraySize
+from ..errors import CatalogError, TemplatingError
+from ..geometry import angle_between_deg, frame_pose, rotate, signed_angle_deg, to_mm, to_px, unit
+from ..model import ImageOrientation, ImplantKind, LandmarkName, Placement, Plan, Side
+from .common import ASSUMED_SCALE_NOTE, default_catalog, find_family
 
 __all__ = [
     "KNEE_IMPLANT_KINDS",
@@ -441,8 +441,6 @@ def template_knee(
     t_center = tmid + ((highest + float(tibial_resection_mm)) - float(tmid @ t_axis)) * t_axis
 
     if cal.assumed:
-        from .templating import ASSUMED_SCALE_NOTE
-
         notes.append(ASSUMED_SCALE_NOTE)
 
     fx, fy = to_px(f_center, cal)
