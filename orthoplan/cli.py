@@ -478,6 +478,8 @@ def _template_plan(args: argparse.Namespace, rad, plan):
         "neck_length_mm": args.neck_length, "inclination_deg": args.inclination,
         "resection_above_lt_mm": args.resection_above_lt,
     }.items() if v is not None}
+    if getattr(args, "force", False):
+        kwargs["force"] = True
     return template_hip(plan, rad, catalog, _template_side(args, rad), **kwargs), catalog
 
 
@@ -506,6 +508,9 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resection-above-lt", type=float, metavar="MM",
                    help="neck cut above the lesser trochanter (default: the level that equalises leg length)")
     g.add_argument("--catalog", action="append", metavar="DIR", help="extra catalog folder (repeatable)")
+    g.add_argument("--force", action="store_true",
+                   help="template even an impossible plan (a size beyond the family, a canal narrower than the "
+                        "smallest stem, a neck cut outside the femur): marked FORCED in the plan, report and picture")
     k = p.add_argument_group("knee templating (--view long-leg or knee-ap)")
     k.add_argument("--femoral", metavar="FAMILY", help="femoral component family (default: generic)")
     k.add_argument("--tibial", metavar="FAMILY", help="tibial tray family (default: generic)")

@@ -560,6 +560,16 @@ class Calibration:
     def mm_per_px_y(self) -> float:
         return self.mm_per_px * self.aspect_ratio
 
+    def length_interval_mm(self, length_mm: float) -> tuple[float, float]:
+        """The 95 % interval of a length measured on this scale: a length scales with mm per pixel.
+
+        >>> Calibration(0.2, "ball-marker", 5.0).length_interval_mm(-10.0)
+        (-10.5, -9.5)
+        """
+        u = self.uncertainty_pct / 100.0
+        a, b = float(length_mm) * (1.0 - u), float(length_mm) * (1.0 + u)
+        return (min(a, b), max(a, b))
+
     @property
     def interval_mm_per_px(self) -> tuple[float, float]:
         """The (low, high) bounds of the ≥95 % interval of ``mm_per_px``."""
@@ -801,7 +811,16 @@ def _landmark_order(lm: Landmark) -> int:
 
 @dataclass(frozen=True)
 class Measurement:
-    """One measured value at the anatomy, with the landmarks it was computed from."""
+    """One measured value at the anatomy, with the landmarks it was computed from.
+
+    ``interval`` is the 95 % interval ``(low, high)`` of the value in its unit where one is
+    known: for lengths, the calibration's interval (a length scales with mm per pixel);
+    ``None`` where no interval is claimed (angles are scale-free).
+
+    >>> m = Measurement("femoral_offset_left_mm", 40.0, "mm", interval=(38.0, 42.0))
+    >>> m.to_dict()["interval_95"], m.interval_text
+    ([38.0, 42.0], '38.0–42.0 mm')
+    """
 
     name: str
     value: float
@@ -809,6 +828,7 @@ class Measurement:
     landmarks: tuple[LandmarkName, ...] = ()
     side: Side | None = None
     notes: tuple[str, ...] = ()
+    interval: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -818,9 +838,27 @@ class Measurement:
         if not math.isfinite(value):
             raise MeasurementError(f"{self.name}: a measurement is a finite number or absent with its reason, got {value}")
         object.__setattr__(self, "value", value)
+        if self.interval is not None:
+            try:
+                lo, hi = (float(v) for v in self.interval)
+            except (TypeError, ValueError):
+                raise MeasurementError(f"{self.name}: the interval must be (low, high), got {self.interval!r}") from None
+            tol = 1e-9 * max(1.0, abs(value))
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo - tol <= value <= hi + tol):
+                raise MeasurementError(f"{self.name}: the interval ({lo}, {hi}) must be finite and contain the value {value}")
+            object.__setattr__(self, "interval", (lo, hi))
+
+    @property
+    def interval_text(self) -> str:
+        """``"38.0–42.0 mm"``, or ``""`` without an interval."""
+        if self.interval is None:
+            return ""
+        return f"{self.interval[0]:.1f}–{self.interval[1]:.1f} {self.unit}"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"value": self.value, "unit": self.unit}
+        if self.interval is not None:
+            d["interval_95"] = list(self.interval)
         if self.side is not None:
             d["side"] = self.side.value
         d["landmarks"] = [n.value for n in self.landmarks]
@@ -830,6 +868,7 @@ class Measurement:
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> Measurement:
+        interval = data.get("interval_95")
         return cls(
             name=name,
             value=float(data["value"]),
@@ -837,6 +876,7 @@ class Measurement:
             landmarks=tuple(LandmarkName.parse(n) for n in data.get("landmarks", ())),
             side=Side(data["side"]) if data.get("side") else None,
             notes=tuple(data.get("notes", ())),
+            interval=None if interval is None else (float(interval[0]), float(interval[1])),
         )
 
 
@@ -920,6 +960,8 @@ class Placement:
       an insert has ``thickness_mm`` (the chosen option).
 
     ``auto`` is True while orthoplan's choice stands and False once a person edited it.
+    ``size_range`` is ``(smallest, largest)`` size label that the automatic sizing chose
+    anywhere within the scale's 95 % interval (``None`` when the size was given).
 
     Examples
     --------
@@ -939,6 +981,7 @@ class Placement:
     neck_length_mm: float | None = None
     auto: bool = True
     thickness_mm: float | None = None
+    size_range: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -970,10 +1013,20 @@ class Placement:
         if (self.kind is ImplantKind.TIBIAL_INSERT) != (self.thickness_mm is not None):
             raise PlanError("a tibial insert placement needs thickness_mm, and only an insert has one")
         object.__setattr__(self, "auto", bool(self.auto))
+        if self.size_range is not None:
+            lo, hi = (str(v).strip() for v in self.size_range)
+            if not (lo and hi):
+                raise PlanError(f"placement of a {self.kind.value}: size_range needs two size labels")
+            object.__setattr__(self, "size_range", (lo, hi))
 
     @property
     def xy(self) -> tuple[float, float]:
         return (self.x, self.y)
+
+    @property
+    def spans_sizes(self) -> bool:
+        """True when the scale's interval allows more than one size."""
+        return self.size_range is not None and self.size_range[0] != self.size_range[1]
 
     @property
     def key(self) -> tuple[ImplantKind, Side]:
@@ -996,6 +1049,8 @@ class Placement:
             d["neck_length_mm"] = self.neck_length_mm
         if self.thickness_mm is not None:
             d["thickness_mm"] = self.thickness_mm
+        if self.size_range is not None:
+            d["size_range"] = list(self.size_range)
         return d
 
     @classmethod
@@ -1013,6 +1068,7 @@ class Placement:
                 neck_length_mm=data.get("neck_length_mm"),
                 auto=data.get("auto", True),
                 thickness_mm=data.get("thickness_mm"),
+                size_range=None if data.get("size_range") is None else tuple(data["size_range"]),
             )
         except KeyError as exc:
             raise PlanError(f"placement lacks {exc.args[0]!r}: {dict(data)!r}") from None

@@ -478,7 +478,7 @@ def as_planned(osteotomy: OsteotomyPlan) -> PlannedOsteotomy:
     if osteotomy.cut_end_px is None:
         raise PlanError("this osteotomy plan has no cut end: make it with plan_hto or plan_dfo")
     predicted = Measurements(
-        tuple(Measurement(m.name, m.value, m.unit, (), m.side) for m in osteotomy.predicted),
+        tuple(Measurement(m.name, m.value, m.unit, (), m.side, (), m.interval) for m in osteotomy.predicted),
         osteotomy.predicted.missing,
     )
     return PlannedOsteotomy(

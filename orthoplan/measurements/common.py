@@ -110,7 +110,8 @@ def measure_names(
 ) -> tuple[list[Measurement], list[tuple[str, str]]]:
     """Measure each name with ``compute``; a value that cannot be made is listed with its reason.
 
-    Lengths on an assumed scale carry :data:`ASSUMED_SCALE_NOTE`.
+    Lengths on an assumed scale carry :data:`ASSUMED_SCALE_NOTE`, and every length its 95 %
+    interval from the calibration's (:meth:`~orthoplan.model.Calibration.length_interval_mm`).
     """
     items: list[Measurement] = []
     missing: list[tuple[str, str]] = []
@@ -123,5 +124,8 @@ def measure_names(
         notes = list(result.notes)
         if unit == "mm" and ctx.calibration.assumed:
             notes.append(ASSUMED_SCALE_NOTE)
-        items.append(Measurement(name, float(result.value), unit, result.landmarks, side, tuple(notes)))
+        v = float(result.value)
+        items.append(Measurement(name, v, unit, result.landmarks, side, tuple(notes),
+                                 ctx.calibration.length_interval_mm(v) if unit == "mm" else None))
     return items, missing
+

@@ -515,7 +515,7 @@ def measure_lower_limb(
     for m in items:
         if m.name.startswith("mad_") and m.side is not None:
             verdict = malalignment_from_measurements(ms, m.side)
-            m = Measurement(m.name, m.value, m.unit, m.landmarks, m.side, m.notes + (verdict.note,))
+            m = Measurement(m.name, m.value, m.unit, m.landmarks, m.side, m.notes + (verdict.note,), m.interval)
         out.append(m)
     log.debug("measured %d lower-limb values, %d absent", len(out), len(missing))
     return Measurements(tuple(out), tuple(missing))
