@@ -54,7 +54,8 @@ def test_dsr2html_shows_each_measurement_with_its_name(rich_sr, cr_plan):
     text = " ".join(page.split())
     for template in {C.measurement_template(m.name)[0] for m in cr_plan.measurements}:
         meaning = C.MEASUREMENT_CODES[template].meaning
-        shown = [float(v) for v in re.findall(re.escape(meaning) + r": (-?[0-9.]+(?:[eE][-+]?[0-9]+)?) (?:mm|deg)\b", text)]
+        value = r": (-?[0-9.]+(?:[eE][-+]?[0-9]+)?) (?:mm|deg)\b"  # "Femoral offset: 41.31459 mm"
+        shown = [float(v) for v in re.findall(re.escape(meaning) + value, text)]
         wanted = [m.value for m in cr_plan.measurements if C.measurement_template(m.name)[0] == template]
         assert len(shown) == len(wanted), f"{meaning!r}: {shown} beside its name, expected {wanted}"
         assert all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) for a, b in zip(sorted(shown), sorted(wanted)))
@@ -118,7 +119,7 @@ def test_longer_texts_are_cut_at_a_word_boundary(tmp_path, dx_header, dx_plan):
     assert run_dciodvfy(path) == [] and run_dcmpschk(path) == []
 
 
-def test_every_layer_has_a_grey_value_by_lightness(tmp_path, dx_header, dx_plan, hand_layers):
+def test_every_layer_has_a_grey_value_by_lightness(tmp_path, dx_header, dx_plan):
     colours = {"DARK": (40, 40, 120), "MID": (255, 110, 80), "WHITE": (255, 255, 255)}
     extra = tuple(OverlayLayer(n, n, c, (Graphic("point", ((50.0, 50.0),)),)) for n, c in colours.items())
     path = _write(build_gsps(dx_plan, dx_header, plan_overlay(dx_plan) + extra), tmp_path / "grey.dcm")
