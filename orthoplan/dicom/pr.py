@@ -32,7 +32,7 @@ from pydicom.uid import generate_uid
 
 from ..errors import DicomOutputError, OrthoplanError
 from ..model import Plan
-from .sr import _fail, evidence_header, local_datetime, person_name, scrub
+from .sr import evidence_header, local_datetime, person_name, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -239,7 +239,8 @@ def build_gsps(plan: Plan, source: pydicom.Dataset, layers: Sequence, *, series_
     except OrthoplanError as exc:
         raise DicomOutputError(scrub(str(exc), ev)) from None
     except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-        raise _fail("could not build the plan's presentation state", ev, exc) from None
+        message = f"could not build the plan's presentation state: {type(exc).__name__}: {exc}"
+        raise DicomOutputError(scrub(message, ev)) from None
 
 
 def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int):
