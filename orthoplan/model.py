@@ -250,12 +250,12 @@ LANDMARK_DEFINITIONS: Mapping[str, LandmarkDefinition] = MappingProxyType(
             LandmarkDefinition(
                 "acetabular_lateral_edge",
                 "Lateral end of the acetabular sourcil (lateral edge of the acetabular roof).",
-                ("99ORTHOPLAN", "LM-ACETAB-LAT-EDGE", "Lateral edge of acetabular roof"),
+                ("99ORTHOPLAN", "LM-ACETAB-EDGE", "Lateral edge of acetabular roof"),
             ),
             LandmarkDefinition(
                 "sourcil_medial",
                 "Medial end of the sourcil (the sclerotic weight-bearing zone of the roof).",
-                ("99ORTHOPLAN", "LM-SOURCIL-MEDIAL", "Medial end of acetabular sourcil"),
+                ("99ORTHOPLAN", "LM-SOURCIL-MED", "Medial end of acetabular sourcil"),
             ),
             # standing AP long-leg view; finding sites are SNOMED CT regions (codes from
             # pydicom's DICOM code dictionary); the point itself is named by the SR's finding type

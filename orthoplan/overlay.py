@@ -172,7 +172,7 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     cal_graphics = [Graphic("text", ((cols * 0.01, rows * 0.91),), label="Scale " + cal.label)]
     for w in cal.warnings[:2]:
         cal_graphics.append(
-            Graphic("text", ((cols * 0.01, rows * (0.91 - 0.03 * len(cal_graphics))),), label=w[:120])
+            Graphic("text", ((cols * 0.01, rows * (0.91 - 0.03 * len(cal_graphics))),), label=w)
         )
     d = cal.details
     if all(k in d for k in ("x", "y", "radius_px")):

@@ -246,7 +246,7 @@ def plan_radiograph(
         _check_lateral_knee_sides(radiograph, landmarks, side)
     measurements = measure(landmarks, calibration, radiograph, view)
     if calibration.assumed:
-        notes.append("ASSUMED SCALE: " + calibration.label)
+        notes.append(calibration.label)  # "ASSUMED SCALE — ..." (the label says it once)
     if radiograph.orientation.assumed:
         notes.append(
             "Patient orientation not in the image header: standard AP assumed "
@@ -314,7 +314,7 @@ def recalibrate(plan: Plan, calibration: Calibration) -> Plan:
     """The plan re-measured on another calibration (landmarks stay in pixels)."""
     notes = tuple(n for n in plan.notes if not n.startswith("ASSUMED SCALE"))
     if calibration.assumed:
-        notes = ("ASSUMED SCALE: " + calibration.label,) + notes
+        notes = (calibration.label,) + notes  # "ASSUMED SCALE — ..."
     out = replace(plan, calibration=calibration, measurements=measure(plan.landmarks, calibration, plan), notes=notes)
     if out.osteotomies:  # planned in mm: planned again at the new scale
         from .osteotomy import replan

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .pr import build_gsps, gsps_uids
 from .sr import build_sr, plan_from_sr, sr_uids
-from .validate import run_dciodvfy, run_dcmpschk, run_dsrdump, run_pixelmed_sr_validator
+from .validate import run_dciodvfy, run_dcmpschk, run_dsr2html, run_dsrdump, run_pixelmed_sr_validator
 
 __all__ = [
     "build_sr",
@@ -22,6 +22,7 @@ __all__ = [
     "gsps_uids",
     "run_dciodvfy",
     "run_dsrdump",
+    "run_dsr2html",
     "run_dcmpschk",
     "run_pixelmed_sr_validator",
 ]

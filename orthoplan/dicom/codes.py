@@ -229,6 +229,29 @@ LANDMARK_SOURCE_CODES: Mapping[LandmarkSource, Code] = MappingProxyType(
 )
 
 
+#: Codes orthoplan wrote before and writes no more, each with the one code kept for its concept
+#: (the finding sites of two landmarks once had codes of their own beside the finding types).
+#: Reading maps them (:func:`canonical_key`), so plans written with them still read back.
+RETIRED_CODES: Mapping[tuple[str, str], Code] = MappingProxyType(
+    {
+        (SCHEME, "LM-ACETAB-LAT-EDGE"): LANDMARK_CODES["acetabular_lateral_edge"],
+        (SCHEME, "LM-SOURCIL-MEDIAL"): LANDMARK_CODES["sourcil_medial"],
+    }
+)
+
+
+def canonical_key(key: tuple[str, str] | None) -> tuple[str, str] | None:
+    """``(scheme designator, code value)`` with a retired code replaced by the one kept for its concept.
+
+    >>> canonical_key(("99ORTHOPLAN", "LM-SOURCIL-MEDIAL"))
+    ('99ORTHOPLAN', 'LM-SOURCIL-MED')
+    >>> canonical_key(("SCT", "24136001"))
+    ('SCT', '24136001')
+    """
+    kept = RETIRED_CODES.get(key) if key is not None else None
+    return key if kept is None else (kept.scheme_designator, kept.value)
+
+
 def landmark_site_code(anatomy: str) -> Code:
     """The anatomic location (finding site) of a landmark anatomy, from the model.
 

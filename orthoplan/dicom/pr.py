@@ -32,7 +32,7 @@ from pydicom.uid import generate_uid
 
 from ..errors import DicomOutputError, OrthoplanError
 from ..model import Plan
-from .sr import _fail, evidence_header, local_datetime, person_name, scrub
+from .sr import evidence_header, local_datetime, person_name, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ _MANUFACTURER = "orthoplan"
 _PAIRED = {"HIP", "KNEE", "LEG", "FEMUR", "TIBIA", "FIBULA", "ANKLE", "FOOT", "THIGH", "SHOULDER",
            "ELBOW", "ARM", "HAND", "WRIST", "CLAVICLE", "HUMERUS", "RADIUS", "ULNA", "SCAPULA",
            "BREAST", "EXTREMITY", "LOWER LIMB", "UPPER LIMB", "LOWERLIMB", "UPPERLIMB"}
+#: Paired body part -> the unpaired Body Part Examined term of a film showing both sides.
+_BOTH_SIDES = {"HIP": "PELVIS"}
+#: Most characters of a GSPS text (Unformatted Text Value, VR ST).
+_TEXT_MAX = 1024
 
 
 def gsps_uids(plan: Plan) -> tuple[str, str]:
@@ -160,6 +164,33 @@ def _charset(ev: pydicom.Dataset, extra: Sequence[str]) -> str:
     return "ISO_IR 100"
 
 
+def cut_text(text: str, limit: int = _TEXT_MAX) -> str:
+    """``text`` unchanged if it has at most ``limit`` characters, else cut at a word boundary with ``...``.
+
+    >>> cut_text("calibration ball not found on this film", 24)
+    'calibration ball not...'
+    """
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    head = text[: max(limit - 3, 1)]
+    if not text[len(head)].isspace():  # a word runs on past the cut: drop its beginning
+        space = head.rfind(" ")
+        head = head[:space] if space > 0 else head
+    return head.rstrip(" ,;:-") + "..."
+
+
+def grey_value(r: int, g: int, b: int) -> int:
+    """Recommended grey display value (P-value, 0-65535) of an sRGB colour: its CIELab lightness.
+
+    >>> grey_value(255, 255, 255), grey_value(0, 0, 0)
+    (65535, 0)
+    """
+    import highdicom as hd
+
+    return int(hd.color.CIELabColor.from_rgb(r, g, b).value[0])
+
+
 def layer_name(name: str, taken: set[str]) -> str:
     """``name`` as a Graphic Layer value (CS: upper case, ``A-Z 0-9 _ space``, 16 characters), unique."""
     base = re.sub(r"[^A-Z0-9_ ]", "_", str(name).upper())[:16] or "LAYER"
@@ -208,7 +239,8 @@ def build_gsps(plan: Plan, source: pydicom.Dataset, layers: Sequence, *, series_
     except OrthoplanError as exc:
         raise DicomOutputError(scrub(str(exc), ev)) from None
     except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-        raise _fail("could not build the plan's presentation state", ev, exc) from None
+        message = f"could not build the plan's presentation state: {type(exc).__name__}: {exc}"
+        raise DicomOutputError(scrub(message, ev)) from None
 
 
 def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int):
@@ -235,7 +267,7 @@ def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int
                 x, y = min(max(x, 0.0), width), min(max(y, 0.0), height)
                 tobjects.append(
                     hd.pr.TextObject(
-                        text_value=latin1_text(label)[:1024],
+                        text_value=cut_text(latin1_text(label), _TEXT_MAX),
                         units=units,
                         anchor_point=(x, y),
                         anchor_point_visible=False,
@@ -251,6 +283,7 @@ def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int
             description=latin1_text(layer.description)[:64] or None,
             display_color=hd.color.CIELabColor.from_rgb(r, g_, b),
         )
+        gl.GraphicLayerRecommendedDisplayGrayscaleValue = grey_value(r, g_, b)  # for grey-only displays
         graphic_layers.append(gl)
         annotations.append(
             hd.pr.GraphicAnnotation(
@@ -300,15 +333,38 @@ def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int
     for item in pr.get("ContributingEquipmentSequence", []):
         if "ContributionDateTime" in item:
             item.ContributionDateTime = date + time
-    for kw in ("BodyPartExamined", "Laterality"):
-        value = str(ev.get(kw, "") or "").strip()
-        if value:
-            setattr(pr, kw, value)
-    body = str(ev.get("BodyPartExamined", "") or "").strip().upper()
-    if body in _PAIRED and "Laterality" not in pr:
-        lat = str(ev.get("ImageLaterality", "") or "").strip()
-        pr.Laterality = lat if lat in ("L", "R") else ""
+    _set_body_part_and_laterality(pr, ev, plan)
     return pr
+
+
+def _bilateral(plan: Plan, ev: pydicom.Dataset) -> bool:
+    """Whether the plan's film shows both sides: Image Laterality B, an AP pelvis, or landmarks of both sides."""
+    if str(ev.get("ImageLaterality", "") or "").strip().upper() == "B" or plan.view == "ap-pelvis":
+        return True
+    return len({lm.name.side for lm in plan.landmarks}) > 1
+
+
+def _set_body_part_and_laterality(pr: pydicom.Dataset, ev: pydicom.Dataset, plan: Plan) -> None:
+    """Body Part Examined and Laterality (General Series, type 2C for a paired part) from the image.
+
+    Laterality is the image's (Laterality, else Image Laterality L/R). A film of both hips has
+    none: its body part is written as PELVIS (unpaired) and Laterality is left out, as
+    dciodvfy asks ("absent, not empty"). Other paired parts without a side keep an empty
+    Laterality (unknown), since no unpaired Body Part term covers both sides.
+    """
+    body = str(ev.get("BodyPartExamined", "") or "").strip()
+    lat = str(ev.get("Laterality", "") or "").strip().upper()
+    if lat not in ("L", "R"):
+        image_lat = str(ev.get("ImageLaterality", "") or "").strip().upper()
+        lat = image_lat if image_lat in ("L", "R") else ""
+    if not lat and body.upper() in _BOTH_SIDES and _bilateral(plan, ev):
+        body = _BOTH_SIDES[body.upper()]
+    if body:
+        pr.BodyPartExamined = body
+    if lat:
+        pr.Laterality = lat
+    elif body.upper() in _PAIRED:
+        pr.Laterality = ""  # type 2: present, empty = unknown
 
 
 def _version() -> str:
@@ -361,4 +417,4 @@ def _graphic_objects(hd, g, width: float, height: float, units) -> list:
     return []  # "text": drawn by its label
 
 
-__all__ = ["build_gsps", "gsps_uids", "clip_polyline", "layer_name", "latin1_text"]
+__all__ = ["build_gsps", "gsps_uids", "clip_polyline", "cut_text", "grey_value", "layer_name", "latin1_text"]

@@ -281,7 +281,7 @@ def _children_set(ds: pydicom.Dataset, children: list[pydicom.Dataset]) -> pydic
 
 def container(relationship: str | None, name, children: list, template: str | None = None) -> pydicom.Dataset:
     ds = _item(relationship, "CONTAINER", name)
-    _put(ds, T_CONTINUITY, _CS, "CONTINUOUS")
+    _put(ds, T_CONTINUITY, _CS, "SEPARATE")  # separate items (name: value), never one running text
     if template is not None:
         _put(ds, T_TEMPLATE_SEQ, _SQ, [_new((T_MAPPING_RESOURCE, _CS, "DCMR"), (T_TEMPLATE_ID, _CS, template))])
     return _children_set(ds, children)
@@ -867,7 +867,7 @@ def _concept(ds: pydicom.Dataset, attr: str = "ConceptNameCodeSequence") -> tupl
         return None
     item = seq[0]
     value = item.get("CodeValue") or item.get("LongCodeValue") or item.get("URNCodeValue")
-    return (str(item.get("CodingSchemeDesignator", "")), str(value))
+    return C.canonical_key((str(item.get("CodingSchemeDesignator", "")), str(value)))  # retired codes read as kept
 
 
 def _children(ds: pydicom.Dataset) -> Iterable[pydicom.Dataset]:

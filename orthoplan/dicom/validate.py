@@ -3,6 +3,7 @@
 * ``dciodvfy`` (dicom3tools) checks the IOD, modules and attributes: the bar is no
   ``Error`` line (``Warning`` lines, e.g. for the private ``99ORTHOPLAN`` scheme, are fine);
 * ``dsrdump`` (DCMTK) parses an SR document tree and prints it with template identifiers;
+* ``dsr2html`` (DCMTK) renders an SR document as a reader sees it;
 * ``dcmpschk`` (DCMTK) checks a presentation state.
 
 None of them is a Python package: install ``dicom3tools`` and ``dcmtk`` (Debian/Ubuntu
@@ -27,7 +28,8 @@ from ..errors import DicomOutputError
 
 logger = logging.getLogger(__name__)
 
-_PACKAGES = {"dciodvfy": "dicom3tools", "dsrdump": "dcmtk", "dcmpschk": "dcmtk", "java": "libpixelmed-java"}
+_PACKAGES = {"dciodvfy": "dicom3tools", "dsrdump": "dcmtk", "dsr2html": "dcmtk", "dcmpschk": "dcmtk",
+             "java": "libpixelmed-java"}
 #: Where Debian's libpixelmed-java puts PixelMed and its dependencies.
 PIXELMED_CLASSPATH = "/usr/share/java/pixelmed.jar:/usr/share/java/*"
 
@@ -67,16 +69,17 @@ def _scrubber(path: str | os.PathLike):
     return lambda text: scrub(text, ds)
 
 
-def run_dciodvfy(path: str | os.PathLike, *, timeout: float = 60.0) -> list[str]:
+def run_dciodvfy(path: str | os.PathLike, *, timeout: float = 60.0, level: str = "Error") -> list[str]:
     """The ``Error`` lines dciodvfy reports for the file (empty: the object is valid).
 
-    Raises :class:`~orthoplan.errors.DicomOutputError` if dciodvfy is not installed or the
-    file does not exist.
+    ``level="Warning"`` returns its ``Warning`` lines instead. Raises
+    :class:`~orthoplan.errors.DicomOutputError` if dciodvfy is not installed or the file
+    does not exist.
     """
     proc = _run("dciodvfy", [], path, timeout)
     clean = _scrubber(path)
     lines = (proc.stdout + "\n" + proc.stderr).splitlines()
-    return [clean(line.strip()) for line in lines if line.strip().startswith("Error")]
+    return [clean(line.strip()) for line in lines if line.strip().startswith(level)]
 
 
 def run_dsrdump(path: str | os.PathLike, *, timeout: float = 60.0) -> str:
@@ -91,6 +94,21 @@ def run_dsrdump(path: str | os.PathLike, *, timeout: float = 60.0) -> str:
     if proc.returncode != 0 or errors:
         detail = "; ".join(clean(e) for e in errors[:10]) or f"exit status {proc.returncode}"
         raise DicomOutputError(f"dsrdump could not parse {Path(path).name} as an SR document: {detail}")
+    return proc.stdout
+
+
+def run_dsr2html(path: str | os.PathLike, *, timeout: float = 60.0) -> str:
+    """The SR document rendered as HTML by DCMTK's ``dsr2html`` (what a reader of the report sees).
+
+    Raises :class:`~orthoplan.errors.DicomOutputError` when dsr2html cannot render the file,
+    or is not installed.
+    """
+    proc = _run("dsr2html", [], path, timeout)
+    if proc.returncode != 0 or "<html" not in proc.stdout.lower():
+        clean = _scrubber(path)
+        errors = [clean(line) for line in proc.stderr.splitlines() if line.startswith("E:")]
+        detail = "; ".join(errors[:10]) or f"exit status {proc.returncode}"
+        raise DicomOutputError(f"dsr2html could not render {Path(path).name}: {detail}")
     return proc.stdout
 
 
@@ -130,4 +148,4 @@ def run_pixelmed_sr_validator(path: str | os.PathLike, *, timeout: float = 180.0
     return errors
 
 
-__all__ = ["run_dciodvfy", "run_dsrdump", "run_dcmpschk", "run_pixelmed_sr_validator"]
+__all__ = ["run_dciodvfy", "run_dsrdump", "run_dsr2html", "run_dcmpschk", "run_pixelmed_sr_validator"]
