@@ -420,15 +420,35 @@ def store_plan(radiograph: Radiograph, plan: Plan, archive_url: str | None = Non
     (``orthoplan archive flush`` retries) and the returned result says ``queued``;
     otherwise the :class:`~orthoplan.errors.ArchiveError` is raised. Returns the archive's
     :class:`~orthoplan.archive.StoreResult`.
+
+    ``previous`` is the SR of the revision this one replaces; for a revision > 1 without it,
+    the previous revision's SR is looked up in the archive (its UID follows from the plan,
+    :func:`~orthoplan.dicom.sr.sr_uids`) and referenced when found.
     """
     from .archive import open_archive
     from .archive.outbox import Outbox, store_or_queue
 
-    sr, gsps = dicom_objects(radiograph, plan, previous=previous)
     archive = open_archive(archive_url or default_archive_url(), **archive_options)
+    if previous is None and int(plan.revision) > 1:
+        previous = _stored_predecessor(archive, plan)
+    sr, gsps = dicom_objects(radiograph, plan, previous=previous)
     if queue_on_failure:
         return store_or_queue(archive, [sr, gsps], Outbox.default())
     return archive.store([sr, gsps])
+
+
+def _stored_predecessor(archive: Any, plan: Plan) -> Any:
+    """The SR of revision ``plan.revision - 1`` of the plan in ``archive``, or ``None``."""
+    from .dicom.sr import sr_uids
+    from .errors import ArchiveError
+
+    uid = sr_uids(replace(plan, revision=int(plan.revision) - 1))[1]
+    try:
+        return archive.retrieve(uid)
+    except ArchiveError as exc:  # not there (or the archive is away: storing then queues)
+        log.info("revision %d of the plan is not in %s (%s): stored without a predecessor reference",
+                 int(plan.revision) - 1, archive.name, exc)
+        return None
 
 
 def default_archive_url() -> str:

@@ -118,9 +118,11 @@ def test_python_revision_has_its_own_times_and_replace_copies_are_refused(tmp_pa
     plan2 = revise_plan(plan1, update_landmarks(plan1, lm.moved_to(lm.x, lm.y + 5.0)), status="final")
     assert (plan2.plan_uid, plan2.revision) == (plan1.plan_uid, 2)
     assert plan_time(plan2.created) > plan_time(plan1.created)
-    store_plan(rad, plan2, url, previous=sr1, queue_on_failure=False)
+    store_plan(rad, plan2, url, queue_on_failure=False)  # finds revision 1's SR itself
     sr2, latest = latest_revision(open_archive(url), c.study_uid)
     assert latest == plan2
+    assert sr2.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0] \
+        .ReferencedSOPInstanceUID == sr1.SOPInstanceUID
     assert _times(sr2)[0] > _times(sr1)[0] and _times(sr2)[1] > _times(sr1)[1]
     v1, v2 = (s.VerifyingObserverSequence[0].VerificationDateTime for s in (sr1, sr2))
     assert v2 > v1
@@ -130,6 +132,22 @@ def test_python_revision_has_its_own_times_and_replace_copies_are_refused(tmp_pa
         build_sr(replace(plan1, revision=2), c.header, previous=sr1)
     with pytest.raises(PlanError, match="after revision 1"):
         revise_plan(plan1, created=plan1.created)
+    with pytest.raises(DicomOutputError, match="revise_plan"):  # store_plan links it to revision 1 and refuses too
+        store_plan(rad, replace(plan1, revision=3, notes=("copy",)), url, queue_on_failure=False,
+                   previous=latest_revision(open_archive(url), c.study_uid)[0])
+
+
+def test_plan_without_revise_on_a_planned_image_warns_once(tmp_path, capsys, caplog, outbox):
+    c = plan_case(57)
+    url = "folder://" + str(tmp_path / "archive")
+    open_archive(url).store([c.image])
+    full, _moved = _landmark_files(57, tmp_path / "case")
+    uid = str(c.image.SOPInstanceUID)
+    assert main(["plan", uid, "--archive", url, "--landmarks", str(full), "--out", str(tmp_path / "a")]) == 0
+    assert not [r for r in caplog.records if "--revise" in r.getMessage()]
+    assert main(["plan", uid, "--archive", url, "--landmarks", str(full), "--out", str(tmp_path / "b")]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "2 plans" in warnings[0] and "--revise" in warnings[0]
 
 
 def test_latest_is_the_highest_revision_not_the_newest_time(tmp_path):
