@@ -185,8 +185,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_plan_outputs(rad, plan, out: Path, *, dicom: bool = True) -> dict[str, Path]:
-    """Write plan.json, overlay.png and (for DICOM input) plan-sr.dcm and plan-gsps.dcm."""
+def write_plan_outputs(rad, plan, out: Path, *, dicom: bool = True, previous=None) -> dict[str, Path]:
+    """Write plan.json, overlay.png and (for DICOM input) plan-sr.dcm and plan-gsps.dcm
+    (``previous``: the SR of the revision this plan replaces, referenced by the new SR)."""
     from .render import render_plan
 
     out.mkdir(parents=True, exist_ok=True)
@@ -198,7 +199,7 @@ def write_plan_outputs(rad, plan, out: Path, *, dicom: bool = True) -> dict[str,
     if dicom and rad.dataset is not None:
         from .pipeline import dicom_objects
 
-        sr, gsps = dicom_objects(rad, plan)
+        sr, gsps = dicom_objects(rad, plan, previous=previous)
         sr.save_as(out / "plan-sr.dcm", enforce_file_format=True)
         gsps.save_as(out / "plan-gsps.dcm", enforce_file_format=True)
         written["sr"], written["gsps"] = out / "plan-sr.dcm", out / "plan-gsps.dcm"
@@ -206,30 +207,97 @@ def write_plan_outputs(rad, plan, out: Path, *, dicom: bool = True) -> dict[str,
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .pipeline import plan_radiograph
+    from .pipeline import plan_radiograph, revise_plan
 
+    if args.revise and (not args.archive or args.no_dicom):
+        sys.stderr.write("orthoplan plan: error: --revise reads the latest plan from --archive URL and stores "
+                         "the revision there: give --archive, without --no-dicom\n")
+        return 2
     rad = _load_or_retrieve(args)
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
-    cal = _calibrate(args, rad)
-    plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author=args.author, view=args.view,
-                           side=args.side)
+    previous_sr = previous = None
+    if args.revise:
+        previous_sr, previous, plan = _revision_start(args, rad, lms)
+        cal = plan.calibration
+    else:
+        cal = _calibrate(args, rad)
+        plan = plan_radiograph(rad, calibration=cal, landmarks=lms, author=args.author, view=args.view,
+                               side=args.side)
     catalog = None
     if args.cup or args.stem or args.femoral or args.tibial or (args.side and plan.view != "knee-lateral"):
         plan, catalog = _template_plan(args, rad, plan)
     if args.osteotomy:
         plan = _osteotomy_plan(args, rad, plan)
+    if previous is not None:
+        plan = revise_plan(previous, plan)
+        print(f"revision {plan.revision} of plan {plan.plan_uid} (replaces revision {previous.revision})")
     out = Path(args.out)
-    written = write_plan_outputs(rad, plan, out, dicom=not args.no_dicom)
+    written = write_plan_outputs(rad, plan, out, dicom=not args.no_dicom, previous=previous_sr)
     for kind, path in written.items():
         print(f"{kind:8s} {path}")
     if args.archive and "sr" in written:
-        _store(args.archive, [written["sr"], written["gsps"]])
+        result = _store(args.archive, [written["sr"], written["gsps"]])
+        if previous is None and not result.queued:
+            _warn_other_plans(args.archive, rad, plan)
     _print_measurements(cal, plan.measurements)
     if catalog is not None:
         _print_templating(_templating_summary(plan, _template_side(args, rad), catalog))
     for o in plan.osteotomies:
         _print_osteotomy(o)
     return 0
+
+
+def _calibration_options_given(args: argparse.Namespace) -> bool:
+    """Whether any calibration option differs from its default (``_add_calibration_args``)."""
+    return (args.ball_mm != 25.0 or args.no_ball or args.known_length is not None
+            or args.assume_magnification is not None or args.spacing is not None)
+
+
+def _revision_start(args: argparse.Namespace, rad, landmarks):
+    """``(previous_sr, previous_plan, content)`` for ``plan --revise``: the latest plan on this image
+    in ``--archive``, and the revision's content (the previous plan with the landmarks of
+    ``--landmarks`` moved or added, re-measured; recalibrated only when a calibration option is given;
+    authored by ``--author`` only)."""
+    from dataclasses import replace
+
+    from .archive import open_archive
+    from .archive.plans import latest_revision
+    from .errors import PlanError
+    from .pipeline import recalibrate, update_landmarks
+
+    if rad.dataset is None or not rad.dataset.get("StudyInstanceUID"):
+        raise PlanError("--revise needs a DICOM image: the plan to revise is found by the image's study")
+    found = latest_revision(open_archive(args.archive), str(rad.dataset.StudyInstanceUID),
+                            image_uid=str(rad.dataset.SOPInstanceUID))
+    if found is None:
+        raise PlanError("nothing to revise: the archive holds no orthoplan plan on this image "
+                        "(make the first one without --revise)")
+    previous_sr, previous = found
+    if args.view and args.view != previous.view:
+        raise PlanError(f"a revision keeps its plan's view ({previous.view}); for a {args.view} plan leave out --revise")
+    plan = replace(previous, author=args.author)
+    if _calibration_options_given(args):
+        plan = recalibrate(plan, _calibrate(args, rad))
+    if landmarks is not None:
+        plan = update_landmarks(plan, *landmarks)
+    return previous_sr, previous, plan
+
+
+def _warn_other_plans(url: str, rad, plan) -> None:
+    """One warning when the image now has more than one plan in the archive (``--revise`` revises)."""
+    from .archive import open_archive
+    from .archive.plans import list_plans
+
+    try:
+        rows = list_plans(open_archive(url), str(rad.dataset.StudyInstanceUID))
+    except OrthoplanError as exc:  # the plan is stored; this is only advice
+        log.debug("could not list the study's plans: %s", exc)
+        return
+    others = {r["plan_uid"] for r in rows
+              if r["image_sop_instance_uid"] == plan.image.sop_instance_uid and r["plan_uid"] != plan.plan_uid}
+    if others:
+        log.warning("this image now has %d plans in the archive; to revise the latest plan instead of adding "
+                    "one, use `orthoplan plan IMAGE --revise`", len(others) + 1)
 
 
 def _osteotomy_plan(args: argparse.Namespace, rad, plan):
@@ -783,6 +851,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--archive", metavar="URL", help="store the SR and GSPS there (folder://, http(s)://…/dicom-web, dicom://AET@HOST:PORT)")
     pl.add_argument("--author", help="name of the planning person (goes into the plan and the SR)")
     pl.add_argument("--no-dicom", action="store_true", help="write only plan.json and overlay.png")
+    pl.add_argument("--revise", action="store_true",
+                    help="revise the latest plan on this image in --archive: the next revision of that plan "
+                         "(same plan identifier, its own time and series; the SR references the one it "
+                         "replaces), starting from its landmarks, calibration and implants; --landmarks "
+                         "moves or adds landmarks (docs/archive.md)")
     _add_template_options(pl)
     o = pl.add_argument_group("osteotomy (--view long-leg; docs/osteotomy.md)")
     o.add_argument("--osteotomy", choices=("hto", "dfo"),

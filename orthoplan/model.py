@@ -1178,6 +1178,24 @@ def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def plan_time(created: str) -> _dt.datetime | None:
+    """``Plan.created`` as an aware UTC datetime (a time without offset is taken as UTC), or
+    ``None`` when it is empty or not ISO 8601: the key that orders revisions in time.
+
+    >>> plan_time("2026-01-31T10:05:00-04:00").isoformat()
+    '2026-01-31T14:05:00+00:00'
+    >>> plan_time("") is None
+    True
+    """
+    try:
+        when = _dt.datetime.fromisoformat(str(created))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return when.astimezone(_dt.timezone.utc)
+
+
 @dataclass(frozen=True)
 class Plan:
     """A surgical plan on one radiograph: everything needed to show and report it.
@@ -1192,10 +1210,14 @@ class Plan:
     measurements: Measurements
     orientation: ImageOrientation = field(default_factory=ImageOrientation)
     view: str = "ap-pelvis"
+    #: The plan's identifier, the same in all its revisions.
     plan_uid: str = ""
+    #: 1 for a new plan; :func:`orthoplan.pipeline.revise_plan` makes revision n + 1.
     revision: int = 1
     status: str = "draft"  #: "draft" or "final"
     author: str | None = None
+    #: When this revision was made (ISO 8601): the SR's and GSPS's dates and times. Each
+    #: revision has its own, later than its predecessor's (:func:`~orthoplan.pipeline.revise_plan`).
     created: str = field(default_factory=_now_iso)
     software_version: str = ""
     notes: tuple[str, ...] = ()

@@ -356,6 +356,70 @@ def update_placement(plan: Plan, kind: str, side: str, **edit: Any) -> Plan:
     return _update_placement(plan, kind, side, measure=measure_hip, **edit)
 
 
+def revise_plan(previous: Plan, revised: Plan | None = None, *, created: str | None = None,
+                status: str = "draft") -> Plan:
+    """Revision ``previous.revision + 1`` of ``previous``, with the content of ``revised``.
+
+    The one way to make a revision: it keeps the plan identifier, counts the revision up and
+    stamps the revision's own creation time (now, and always later than ``previous.created``:
+    one second after it when the clock says otherwise), from which the SR and GSPS take their
+    Content, Instance Creation and Verification dates and times. A plan copied with
+    ``dataclasses.replace(plan, revision=2)`` keeps the old time, and
+    :func:`~orthoplan.dicom.build_sr` refuses it as the successor of ``previous``.
+
+    Parameters
+    ----------
+    previous
+        The revision being replaced (e.g. :func:`orthoplan.archive.latest_revision`).
+    revised
+        The new content (landmarks, measurements, implants...), e.g.
+        ``update_landmarks(previous, moved)``; default ``previous`` itself. Its identity
+        (``plan_uid``, ``revision``, ``created``, ``status``) is replaced.
+    created
+        The revision's time (ISO 8601) instead of now; it must be later than ``previous.created``.
+    status
+        ``"draft"`` (default: a changed plan is not verified yet) or ``"final"`` (needs an author).
+
+    Raises
+    ------
+    PlanError
+        ``revised`` is on another image, or ``created`` is not a time later than ``previous.created``.
+
+    Examples
+    --------
+    >>> from orthoplan.model import Calibration, ImageReference, Landmarks, Measurements, Plan
+    >>> rev1 = Plan(ImageReference(), Calibration(0.15, "ball-marker", 2.0), Landmarks(), Measurements(),
+    ...             created="2026-01-31T14:05:00+00:00")
+    >>> rev2 = revise_plan(rev1)
+    >>> (rev2.plan_uid == rev1.plan_uid, rev2.revision, rev2.created > rev1.created)
+    (True, 2, True)
+    """
+    import datetime as _dt
+
+    from .errors import PlanError
+    from .model import plan_time
+
+    content = previous if revised is None else revised
+    before, after = previous.image.sop_instance_uid, content.image.sop_instance_uid
+    if before and after and before != after:
+        raise PlanError("a revision must be on the image of the plan it revises (SOP Instance UIDs differ)")
+    last = plan_time(previous.created)
+    if created is None:
+        now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+        if last is not None and now <= last:  # clock behind, or two revisions in one second
+            now = last.replace(microsecond=0) + _dt.timedelta(seconds=1)
+        created = now.isoformat()
+    else:
+        when = plan_time(created)
+        if when is None:
+            raise PlanError(f"a revision's time must be ISO 8601 (e.g. 2026-01-31T14:05:00+00:00), got {created!r}")
+        if last is not None and when <= last:
+            raise PlanError(f"revision {previous.revision + 1} must be made after revision {previous.revision} "
+                            f"({previous.created}), got {created}")
+    return replace(content, plan_uid=previous.plan_uid, revision=int(previous.revision) + 1, created=created,
+                   status=status)
+
+
 def dicom_objects(radiograph: Radiograph, plan: Plan, *, previous: Any = None) -> tuple[Any, Any]:
     """The plan as DICOM: ``(sr, gsps)`` — TID 1500 Comprehensive SR and the GSPS overlay.
 
@@ -386,15 +450,35 @@ def store_plan(radiograph: Radiograph, plan: Plan, archive_url: str | None = Non
     (``orthoplan archive flush`` retries) and the returned result says ``queued``;
     otherwise the :class:`~orthoplan.errors.ArchiveError` is raised. Returns the archive's
     :class:`~orthoplan.archive.StoreResult`.
+
+    ``previous`` is the SR of the revision this one replaces; for a revision > 1 without it,
+    the previous revision's SR is looked up in the archive (its UID follows from the plan,
+    :func:`~orthoplan.dicom.sr.sr_uids`) and referenced when found.
     """
     from .archive import open_archive
     from .archive.outbox import Outbox, store_or_queue
 
-    sr, gsps = dicom_objects(radiograph, plan, previous=previous)
     archive = open_archive(archive_url or default_archive_url(), **archive_options)
+    if previous is None and int(plan.revision) > 1:
+        previous = _stored_predecessor(archive, plan)
+    sr, gsps = dicom_objects(radiograph, plan, previous=previous)
     if queue_on_failure:
         return store_or_queue(archive, [sr, gsps], Outbox.default())
     return archive.store([sr, gsps])
+
+
+def _stored_predecessor(archive: Any, plan: Plan) -> Any:
+    """The SR of revision ``plan.revision - 1`` of the plan in ``archive``, or ``None``."""
+    from .dicom.sr import sr_uids
+    from .errors import ArchiveError
+
+    uid = sr_uids(replace(plan, revision=int(plan.revision) - 1))[1]
+    try:
+        return archive.retrieve(uid)
+    except ArchiveError as exc:  # not there (or the archive is away: storing then queues)
+        log.info("revision %d of the plan is not in %s (%s): stored without a predecessor reference",
+                 int(plan.revision) - 1, archive.name, exc)
+        return None
 
 
 def default_archive_url() -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "default_archive_url",
     "list_plans",
     "latest_plan",
+    "latest_revision",
     "Outbox",
     "store_or_queue",
     "flush",
@@ -40,7 +41,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:  # lazy: plans needs the SR reader, outbox is rarely used
-    if name in ("list_plans", "latest_plan"):
+    if name in ("list_plans", "latest_plan", "latest_revision"):
         from . import plans
 
         return getattr(plans, name)

@@ -13,6 +13,7 @@ Examples
 [(1, False), (2, True)]
 >>> latest_plan(archive, study_uid).revision                      # doctest: +SKIP
 2
+>>> sr, plan = latest_revision(archive, study_uid)                # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pydicom
 
 from ..dicom.sr import COMPREHENSIVE_SR, plan_from_sr
 from ..errors import ArchiveError, DicomOutputError
-from ..model import Plan
+from ..model import Plan, plan_time
 from .base import Archive, check_uid
 
 log = logging.getLogger(__name__)
@@ -54,17 +55,29 @@ def _supersedes(ds: pydicom.Dataset) -> list[str]:
     return uids
 
 
+def _time_key(plan: Plan) -> float:
+    """Seconds since the epoch of the revision's time (``-inf`` when it has none): a tie-breaker."""
+    when = plan_time(plan.created)
+    return when.timestamp() if when is not None else float("-inf")
+
+
 def _rows(found: list[tuple[pydicom.Dataset, Plan]]) -> list[dict[str, Any]]:
     newest: dict[str, int] = {}
+    first: dict[str, float] = {}
     for _ds, plan in found:
         newest[plan.plan_uid] = max(newest.get(plan.plan_uid, 0), int(plan.revision))
+        first[plan.plan_uid] = min(first.get(plan.plan_uid, float("inf")), _time_key(plan))
     superseded = {u for ds, _p in found for u in _supersedes(ds)}
-    rows = []
+    keyed = []
     for ds, plan in found:
         sop = str(ds.SOPInstanceUID)
-        rows.append({
+        # plans in the order they were begun; a plan's revisions in revision order (not by time)
+        key = (first[plan.plan_uid], plan.plan_uid, int(plan.revision))
+        keyed.append((key, {
             "sop_instance_uid": sop,
             "series_instance_uid": str(ds.SeriesInstanceUID),
+            "series_number": int(ds.SeriesNumber) if ds.get("SeriesNumber") not in (None, "") else None,
+            "image_sop_instance_uid": plan.image.sop_instance_uid,
             "plan_uid": plan.plan_uid,
             "revision": int(plan.revision),
             "status": plan.status,
@@ -72,20 +85,22 @@ def _rows(found: list[tuple[pydicom.Dataset, Plan]]) -> list[dict[str, Any]]:
             "created": plan.created,
             "supersedes": _supersedes(ds),
             "latest": int(plan.revision) == newest[plan.plan_uid] and sop not in superseded,
-        })
-    rows.sort(key=lambda r: (r["created"], r["plan_uid"], r["revision"]))
-    return rows
+        }))
+    keyed.sort(key=lambda item: item[0])
+    return [row for _key, row in keyed]
 
 
 def list_plans(archive: Archive, study_uid: str) -> list[dict[str, Any]]:
-    """Every orthoplan plan SR in the study, oldest first.
+    """Every orthoplan plan SR in the study, oldest plan first, each plan's revisions in order.
 
     Returns
     -------
     list of dict
-        ``sop_instance_uid``, ``series_instance_uid``, ``plan_uid``, ``revision``, ``status``
-        (``draft``/``final``), ``author``, ``created`` (ISO 8601), ``supersedes`` (SOP
-        Instance UIDs of the SRs it replaces) and ``latest`` (the newest revision of its plan).
+        ``sop_instance_uid``, ``series_instance_uid``, ``series_number``,
+        ``image_sop_instance_uid`` (the image planned on), ``plan_uid``, ``revision``,
+        ``status`` (``draft``/``final``), ``author``, ``created`` (ISO 8601, the revision's
+        own time), ``supersedes`` (SOP Instance UIDs of the SRs it replaces) and ``latest``
+        (the highest revision of its plan, not superseded).
 
     Raises
     ------
@@ -100,10 +115,43 @@ def list_plans(archive: Archive, study_uid: str) -> list[dict[str, Any]]:
     return _rows(_plan_srs(archive, study_uid))
 
 
-def latest_plan(archive: Archive, study_uid: str, plan_uid: str | None = None) -> Plan:
-    """The newest revision of the study's plan (of ``plan_uid`` when the study has several).
+def latest_revision(archive: Archive, study_uid: str, plan_uid: str | None = None, *,
+                    image_uid: str | None = None) -> tuple[pydicom.Dataset, Plan] | None:
+    """``(sr, plan)`` of the latest revision in the study, or ``None`` when there is none.
 
-    With several plans and no ``plan_uid``, the most recently created latest revision wins.
+    The latest revision of a plan is its highest revision (not superseded); with several
+    plans (and no ``plan_uid``) the one whose latest revision is highest wins, the most
+    recent revision time breaking a tie. ``image_uid`` keeps only plans on that image
+    (SOP Instance UID). The SR is what a new revision references as its predecessor
+    (:func:`orthoplan.pipeline.revise_plan`, ``store_plan(..., previous=sr)``).
+
+    Raises
+    ------
+    ArchiveError
+        The archive fails, or ``study_uid`` is not a UID.
+
+    Examples
+    --------
+    >>> sr, plan = latest_revision(archive, study_uid)                 # doctest: +SKIP
+    >>> plan.revision, str(sr.SeriesNumber)                           # doctest: +SKIP
+    (2, '9003')
+    """
+    found = _plan_srs(archive, study_uid)
+    if plan_uid is not None:
+        found = [(ds, p) for ds, p in found if p.plan_uid == plan_uid]
+    if image_uid is not None:
+        found = [(ds, p) for ds, p in found if p.image.sop_instance_uid == image_uid]
+    if not found:
+        return None
+    rows = {r["sop_instance_uid"]: r for r in _rows(found)}
+    candidates = [(ds, p) for ds, p in found if rows[str(ds.SOPInstanceUID)]["latest"]] or found
+    return max(candidates, key=lambda item: (int(item[1].revision), _time_key(item[1])))
+
+
+def latest_plan(archive: Archive, study_uid: str, plan_uid: str | None = None) -> Plan:
+    """The latest revision of the study's plan (of ``plan_uid`` when the study has several).
+
+    The highest revision wins, time only breaks a tie (see :func:`latest_revision`).
 
     Raises
     ------
@@ -116,16 +164,11 @@ def latest_plan(archive: Archive, study_uid: str, plan_uid: str | None = None) -
     >>> plan.revision, plan.status                                    # doctest: +SKIP
     (2, 'final')
     """
-    found = _plan_srs(archive, study_uid)
-    if plan_uid is not None:
-        found = [(ds, p) for ds, p in found if p.plan_uid == plan_uid]
-    if not found:
+    found = latest_revision(archive, study_uid, plan_uid)
+    if found is None:
         which = "with this plan identifier " if plan_uid else ""
         raise ArchiveError(f"archive {archive.name}: no orthoplan plan {which}in the study given")
-    rows = {r["sop_instance_uid"]: r for r in _rows(found)}
-    candidates = [(ds, p) for ds, p in found if rows[str(ds.SOPInstanceUID)]["latest"]] or found
-    _ds, plan = max(candidates, key=lambda item: (item[1].created, int(item[1].revision)))
-    return plan
+    return found[1]
 
 
-__all__ = ["list_plans", "latest_plan"]
+__all__ = ["list_plans", "latest_plan", "latest_revision"]

@@ -32,7 +32,7 @@ from pydicom.uid import generate_uid
 
 from ..errors import DicomOutputError, OrthoplanError
 from ..model import Plan
-from .sr import evidence_header, local_datetime, person_name, scrub
+from .sr import evidence_header, local_datetime, person_name, revision_series_entropy, scrub, series_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ _TEXT_MAX = 1024
 def gsps_uids(plan: Plan) -> tuple[str, str]:
     """``(series_instance_uid, sop_instance_uid)`` of the GSPS of ``plan`` (as :func:`~orthoplan.dicom.sr.sr_uids`)."""
     return (
-        generate_uid(entropy_srcs=["orthoplan-gsps-series", plan.plan_uid]),
+        generate_uid(entropy_srcs=revision_series_entropy("orthoplan-gsps-series", plan)),
         generate_uid(entropy_srcs=["orthoplan-gsps", plan.plan_uid, str(int(plan.revision))]),
     )
 
@@ -205,7 +205,8 @@ def layer_name(name: str, taken: set[str]) -> str:
 # --------------------------------------------------------------------------- build
 
 
-def build_gsps(plan: Plan, source: pydicom.Dataset, layers: Sequence, *, series_number: int = 9002) -> pydicom.Dataset:
+def build_gsps(plan: Plan, source: pydicom.Dataset, layers: Sequence, *,
+               series_number: int | None = None) -> pydicom.Dataset:
     """The Grayscale Softcopy Presentation State showing ``layers`` on the plan's source image.
 
     Parameters
@@ -218,7 +219,8 @@ def build_gsps(plan: Plan, source: pydicom.Dataset, layers: Sequence, *, series_
         :class:`~orthoplan.overlay.OverlayLayer` values, e.g. ``plan_overlay(plan)``; drawn
         in the order given (the first at the bottom).
     series_number
-        Series Number of the plan's presentation-state series.
+        Series Number of the revision's presentation-state series (default:
+        :func:`~orthoplan.dicom.sr.series_numbers`).
 
     Returns
     -------
@@ -296,6 +298,8 @@ def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int
     if not annotations:
         raise DicomOutputError("nothing to draw: every overlay layer is empty or outside the image")
     series_uid, sop_uid = gsps_uids(plan)
+    if series_number is None:
+        series_number = series_numbers(plan.revision)[1]
     when, tz_offset = local_datetime(plan.created, ev)
     date, time = when.strftime("%Y%m%d"), when.strftime("%H%M%S")
     kwargs = {}
@@ -322,7 +326,7 @@ def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int
         graphic_annotations=annotations,
         graphic_layers=graphic_layers,
         institution_name=str(ev.get("InstitutionName", "") or "") or None,
-        series_description="orthoplan plan overlay",
+        series_description=f"orthoplan plan overlay revision {int(plan.revision)}",
         specific_character_set=_charset(image, [str(plan.author or "")]),
         **kwargs,
     )

@@ -66,6 +66,7 @@ from ..model import (
     PlannedOsteotomy,
     Calibration,
     Side,
+    plan_time,
 )
 from . import codes as C
 
@@ -95,14 +96,36 @@ _CHARSET = "ISO_IR 192"  # UTF-8: notes and warnings may hold any character
 # --------------------------------------------------------------------------- UIDs
 
 
+def revision_series_entropy(kind: str, plan: Plan) -> list[str]:
+    """Entropy of the series UID of a revision: each revision is a series of its own.
+
+    Revision 1 keeps the series UID of earlier orthoplan versions (one series per plan),
+    so re-sending a stored first revision stays idempotent.
+    """
+    revision = int(plan.revision)
+    return [kind, plan.plan_uid] if revision == 1 else [kind, plan.plan_uid, str(revision)]
+
+
+def series_numbers(revision: int) -> tuple[int, int]:
+    """``(sr_series_number, gsps_series_number)`` of a plan revision: 9001/9002 for revision 1,
+    9003/9004 for revision 2, ... (9000 + 2r - 1 and 9000 + 2r), so no two revisions share one.
+
+    >>> series_numbers(1), series_numbers(2)
+    ((9001, 9002), (9003, 9004))
+    """
+    r = int(revision)
+    return 9000 + 2 * r - 1, 9000 + 2 * r
+
+
 def sr_uids(plan: Plan) -> tuple[str, str]:
     """``(series_instance_uid, sop_instance_uid)`` of the SR of ``plan``.
 
-    The series is the plan's (all its revisions); the instance is the revision's, so storing
-    the same revision twice is idempotent and every revision gets a new instance.
+    Both are the revision's (each revision is a series of its own, numbered by
+    :func:`series_numbers`), so storing the same revision twice is idempotent and every
+    revision gets a new series and instance.
     """
     return (
-        generate_uid(entropy_srcs=["orthoplan-sr-series", plan.plan_uid]),
+        generate_uid(entropy_srcs=revision_series_entropy("orthoplan-sr-series", plan)),
         generate_uid(entropy_srcs=["orthoplan-sr", plan.plan_uid, str(int(plan.revision))]),
     )
 
@@ -706,7 +729,7 @@ def build_sr(
     *,
     previous: pydicom.Dataset | None = None,
     institution_name: str | None = None,
-    series_number: int = 9001,
+    series_number: int | None = None,
 ) -> pydicom.Dataset:
     """The Comprehensive SR (TID 1500 Measurement Report) of ``plan`` on its source image.
 
@@ -719,11 +742,12 @@ def build_sr(
         ``Radiograph.dataset``. Patient and study attributes are copied from it.
     previous
         The SR of the revision this one replaces, referenced in the Predecessor Documents
-        Sequence. It must be an orthoplan SR of the same plan with a lower revision.
+        Sequence. It must be an orthoplan SR of the same plan with a lower revision and an
+        earlier creation time (make revisions with :func:`orthoplan.pipeline.revise_plan`).
     institution_name
         Institution Name of the SR (and Verifying Organization of a final plan).
     series_number
-        Series Number of the plan's SR series.
+        Series Number of the revision's SR series (default: :func:`series_numbers`).
 
     Returns
     -------
@@ -761,6 +785,8 @@ def _build_sr(plan, ev, previous, institution_name, series_number) -> pydicom.Da
         )
     if plan.status == "final" and not plan.author:
         raise DicomOutputError("a final plan needs an author (the verifying observer); set plan.author")
+    if series_number is None:
+        series_number = series_numbers(plan.revision)[0]
     if not 1 <= int(series_number) <= 2**31 - 1:
         raise DicomOutputError(f"series_number must be a positive integer, got {series_number!r}")
     when, tz_offset = local_datetime(plan.created, ev)
@@ -779,7 +805,7 @@ def _build_sr(plan, ev, previous, institution_name, series_number) -> pydicom.Da
     ds.ContentDate, ds.ContentTime = date, time
     ds.Modality = "SR"
     ds.SeriesInstanceUID, ds.SeriesNumber = series_uid, int(series_number)
-    ds.SeriesDescription = "orthoplan plan"
+    ds.SeriesDescription = f"orthoplan plan revision {int(plan.revision)}"
     ds.ReferencedPerformedProcedureStepSequence = []
     ds.InstanceNumber = int(plan.revision)
     ds.Manufacturer, ds.ManufacturerModelName = _MANUFACTURER, "orthoplan"
@@ -848,6 +874,14 @@ def _check_previous(plan: Plan, previous: pydicom.Dataset, ev: pydicom.Dataset) 
         raise DicomOutputError(
             f"the previous SR is revision {prev_rev}; the new plan must have a higher revision, "
             f"got {plan.revision}"
+        )
+    prev_time = plan_time((texts.get(_k(C.PLAN_CREATED)) or [""])[0])
+    new_time = plan_time(plan.created)
+    if prev_time is not None and new_time is not None and new_time <= prev_time:
+        raise DicomOutputError(
+            f"revision {plan.revision} is not later than revision {prev_rev} it replaces (same or earlier "
+            "creation time, e.g. a copy made with dataclasses.replace): make revisions with "
+            "orthoplan.pipeline.revise_plan, which gives each its own time"
         )
     if previous.get("StudyInstanceUID") != ev.StudyInstanceUID:
         raise DicomOutputError("the previous SR is in another study than the source image")

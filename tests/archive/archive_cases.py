@@ -10,7 +10,7 @@ from orthoplan.phantoms import pelvis as phantom
 from orthoplan.dicom import build_gsps, build_sr
 from orthoplan.model import Plan
 from orthoplan.overlay import plan_overlay
-from orthoplan.pipeline import load_radiograph, plan_radiograph
+from orthoplan.pipeline import load_radiograph, plan_radiograph, revise_plan
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,10 @@ class PlanCase:
     def objects(self) -> list[pydicom.Dataset]:
         return [self.image, self.sr, self.gsps]
 
-    def revision(self, n: int = 2, **changes) -> tuple[Plan, pydicom.Dataset, pydicom.Dataset]:
-        """The next revision: (plan, SR referencing this case's SR, GSPS)."""
-        plan = replace(self.plan, revision=n, status="final", author="Surgeon^Ann",
-                       notes=self.plan.notes + (f"revision {n}",), **changes)
+    def revision(self, **changes) -> tuple[Plan, pydicom.Dataset, pydicom.Dataset]:
+        """Revision 2 (final, :func:`~orthoplan.pipeline.revise_plan`): (plan, SR referencing this case's SR, GSPS)."""
+        content = replace(self.plan, author="Surgeon^Ann", notes=self.plan.notes + ("revision 2",), **changes)
+        plan = revise_plan(self.plan, content, status="final")
         sr = build_sr(plan, self.header, previous=self.sr)
         return plan, sr, build_gsps(plan, self.header, plan_overlay(plan))
 

@@ -58,7 +58,7 @@ def test_restore_is_idempotent_and_new_revision_is_latest(archive):
     again = archive.store([c.sr, c.gsps])
     assert again.stored == () and set(again.already_present) == {str(c.sr.SOPInstanceUID), str(c.gsps.SOPInstanceUID)}
     assert _files(archive.root) == before
-    plan2, sr2, gsps2 = c.revision(2)
+    plan2, sr2, gsps2 = c.revision()
     archive.store([sr2, gsps2])
     rows = list_plans(archive, c.study_uid)
     assert [(r["revision"], r["latest"]) for r in rows] == [(1, False), (2, True)]

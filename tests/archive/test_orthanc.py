@@ -67,7 +67,7 @@ def test_store_search_retrieve_plans_revisions(orthanc, kind, seed):
         assert again.stored == ()
     assert orthanc.instance_count() == count
     # a new revision becomes the latest
-    plan2, sr2, gsps2 = c.revision(2)
+    plan2, sr2, gsps2 = c.revision()
     archive.store([sr2, gsps2])
     rows = list_plans(archive, c.study_uid)
     assert [(r["revision"], r["status"], r["latest"]) for r in rows] == [(1, "draft", False), (2, "final", True)]

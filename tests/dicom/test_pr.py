@@ -134,7 +134,8 @@ def test_deterministic_and_new_uids_per_revision(cr_header, cr_plan):
     series, sop = gsps_uids(cr_plan)
     assert (a.SeriesInstanceUID, a.SOPInstanceUID) == (series, sop)
     s2, sop2 = gsps_uids(replace(cr_plan, revision=2))
-    assert s2 == series and sop2 != sop
+    assert s2 != series and sop2 != sop  # each revision is a series of its own
+    assert (a.SeriesNumber, build_gsps(replace(cr_plan, revision=2), cr_header, layers).SeriesNumber) == (9002, 9004)
     assert not set(gsps_uids(cr_plan)) & set(sr_uids(cr_plan))
 
 

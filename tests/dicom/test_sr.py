@@ -19,6 +19,7 @@ from orthoplan.dicom import codes as C
 from orthoplan.errors import DicomOutputError
 from orthoplan.measurements import measurement_names
 from orthoplan.model import LandmarkName, Measurement, Measurements, Side
+from orthoplan.pipeline import revise_plan
 
 
 def _write(ds: pydicom.Dataset, path: Path) -> Path:
@@ -189,15 +190,21 @@ def test_uids_deterministic_and_new_per_revision(cr_plan):
     series1, sop1 = sr_uids(cr_plan)
     assert sr_uids(replace(cr_plan)) == (series1, sop1)
     series2, sop2 = sr_uids(replace(cr_plan, revision=2))
-    assert series2 == series1 and sop2 != sop1
+    assert series2 != series1 and sop2 != sop1  # each revision is a series of its own
     other = sr_uids(replace(cr_plan, plan_uid="1.2.3.999"))
     assert other[0] != series1 and other[1] not in (sop1, sop2)
 
 
 def test_revision_two_references_revision_one(tmp_path, cr_header, cr_plan):
     rev1 = pydicom.dcmread(_write(build_sr(cr_plan, cr_header), tmp_path / "r1.dcm"))
-    plan2 = replace(cr_plan, revision=2, notes=cr_plan.notes + ("moved the left head centre",))
+    plan2 = revise_plan(cr_plan, replace(cr_plan, notes=cr_plan.notes + ("moved the left head centre",)),
+                        status="final")
     rev2 = pydicom.dcmread(_write(build_sr(plan2, cr_header, previous=rev1), tmp_path / "r2.dcm"))
+    assert (rev1.SeriesNumber, rev2.SeriesNumber) == (9001, 9003) and rev2.SeriesInstanceUID != rev1.SeriesInstanceUID
+    for attr in ("ContentTime", "InstanceCreationTime"):
+        assert rev2.ContentDate + getattr(rev2, attr) > rev1.ContentDate + getattr(rev1, attr)
+    assert (rev2.VerifyingObserverSequence[0].VerificationDateTime
+            > rev1.VerifyingObserverSequence[0].VerificationDateTime)
     pred = rev2.PredecessorDocumentsSequence[0]
     assert pred.StudyInstanceUID == rev1.StudyInstanceUID
     assert pred.ReferencedSeriesSequence[0].SeriesInstanceUID == rev1.SeriesInstanceUID
@@ -211,6 +218,8 @@ def test_revision_two_references_revision_one(tmp_path, cr_header, cr_plan):
         build_sr(replace(plan2, plan_uid="1.2.3.4.5"), cr_header, previous=rev1)
     with pytest.raises(DicomOutputError, match="not an orthoplan plan"):
         build_sr(plan2, cr_header, previous=cr_header)
+    with pytest.raises(DicomOutputError, match="revise_plan"):  # a replace copy keeps revision 1's times
+        build_sr(replace(cr_plan, revision=2), cr_header, previous=rev1)
 
 
 # --------------------------------------------------------------------------- errors and privacy
