@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import datetime as _dt
 import json
 import logging
@@ -452,6 +453,15 @@ def _measurement_group(plan: Plan, key: str, items: list[Measurement], ref: tupl
     return _group("1501", key, _tracking_uid(plan, key), content)
 
 
+
+def _with_interval(m: Measurement, calibration: Calibration) -> Measurement:
+    """A length read back gets its 95 % interval from the calibration group's uncertainty, the
+    rule it was made by (:meth:`~orthoplan.model.Calibration.length_interval_mm`). The SR does not
+    carry it per value: PixelMed's TID 300 rows take any NUM child of a measurement as INFERRED
+    FROM, so TID 310's "range of measurement uncertainty" items fail validation there."""
+    return replace(m, interval=calibration.length_interval_mm(m.value) if m.unit == "mm" else None)
+
+
 def _calibration_group(plan: Plan) -> pydicom.Dataset:
     """TID 1501: the scale used for every mm value, and how it was obtained."""
     cal = plan.calibration
@@ -581,6 +591,8 @@ def _qualitative_evaluations(plan: Plan, grouped_order: list[str]) -> pydicom.Da
     items += [t(C.MEASUREMENT_MISSING, f"{n}: {r}") for n, r in plan.measurements.missing]
     for p in plan.placements:
         choice = {"vendor": p.vendor, "family": p.family, "size": p.size, "auto": p.auto}
+        if p.size_range is not None:
+            choice["size_range"] = list(p.size_range)
         items.append(t(C.IMPLANT_CHOICE, f"{_implant_key(p)}: " + json.dumps(choice, sort_keys=True)))
     items += [t(C.PREDICTION_MISSING, f"{n}: {r}") for n, r in plan.predictions.missing]
     for o in plan.osteotomies:
@@ -1065,6 +1077,9 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
                 raw_measurements.append((Measurement(name, _num_value(num), unit, (), side), points))
     if calibration is None:
         raise _not_a_plan("no calibration group")
+    predicted = [_with_interval(m, calibration) for m in predicted]
+    osteotomy_predicted = {k: [_with_interval(m, calibration) for m in v] for k, v in osteotomy_predicted.items()}
+    raw_measurements = [(_with_interval(m, calibration), pts) for m, pts in raw_measurements]
 
     by_position: dict[tuple[float, float], list[LandmarkName]] = {}
     for lm in landmarks:
@@ -1090,7 +1105,7 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
                         f"measurement {m.name}: a referenced point matches {len(candidates)} landmarks"
                     )
                 names.append(candidates[0])
-        items.append(Measurement(m.name, m.value, m.unit, tuple(names), m.side, tuple(notes.get(m.name, ()))))
+        items.append(Measurement(m.name, m.value, m.unit, tuple(names), m.side, tuple(notes.get(m.name, ())), m.interval))
     order = _one(texts, C.MEASUREMENT_ORDER)
     if order:
         rank = {n: i for i, n in enumerate(order.split(", "))}
@@ -1186,6 +1201,7 @@ def _read_implant(kind: ImplantKind, side: Side | None, group: pydicom.Dataset, 
         neck_length_mm=nums.get(_k(C.IMPLANT_NECK_LENGTH)),
         auto=bool(choice.get("auto", True)),
         thickness_mm=nums.get(_k(C.IMPLANT_THICKNESS)),
+        size_range=None if choice.get("size_range") is None else tuple(choice["size_range"]),
     )
 
 
