@@ -455,6 +455,9 @@ class PlanningWidget:
 #: Modalities of archive objects that are not films (plans, presentation states, key objects...).
 NOT_FILM_MODALITIES = frozenset({"SR", "PR", "KO", "DOC", "REG", "SEG", "RWV", "PLAN", "AU", "ECG"})
 
+#: At most this many films of an archive search are listed (the newest).
+MAX_ARCHIVE_FILMS = 500
+
 #: The note a notebook shows when it was given no film.
 PHANTOM_NOTE = "no film given: using the synthetic phantom (an AP pelvis with a 25 mm ball; not a patient)"
 
@@ -552,10 +555,12 @@ def _archive_label(row: dict[str, Any], with_study: bool) -> str:
     return text
 
 
-def archive_films(archive_url: str, study_instance_uid: str | None = None, **query: Any) -> tuple[Film, ...]:
+def archive_films(archive_url: str, study_instance_uid: str | None = None, *, max_films: int = MAX_ARCHIVE_FILMS,
+                  **query: Any) -> tuple[Film, ...]:
     """The films (image instances: no SR, GSPS or key objects) of one study, or of every study
     an archive search finds (``query``: :data:`orthoplan.archive.base.QUERY_KEYS`, e.g.
-    ``Modality="DX"``, ``StudyDate="20260101-"``).
+    ``Modality="DX"``, ``StudyDate="20260101-"``), oldest study first; at most ``max_films``
+    (the newest are kept: narrow the search to see others).
 
     Examples
     --------
@@ -584,6 +589,9 @@ def archive_films(archive_url: str, study_instance_uid: str | None = None, **que
                 n("InstanceNumber"), str(r["SOPInstanceUID"]))
 
     rows.sort(key=order)
+    if len(rows) > max_films:
+        log.info("%d films found; the newest %d are listed (narrow the search to see others)", len(rows), max_films)
+        rows = rows[-max_films:]
     if not rows:
         where = f"study {query['StudyInstanceUID']}" if study_instance_uid is not None else "the search"
         raise ArchiveError(f"archive {archive.name}: no film (image instance) in {where}")
@@ -676,13 +684,13 @@ class FilmChoice:
         """The chosen film as a :class:`~orthoplan.model.Radiograph`."""
         return self.film.load(spacing_mm=spacing_mm)
 
-    def widget(self) -> Any:
+    def widget(self, *, with_note: bool = True) -> Any:
         """An ipywidgets box: the note, and a drop-down of the films when there are several."""
         import html
 
         import ipywidgets as W
 
-        parts: list[Any] = [W.HTML(f"<b>{html.escape(self.note)}</b>")]
+        parts: list[Any] = [W.HTML(f"<b>{html.escape(self.note)}</b>")] if with_note else []
         if len(self.films) > 1:
             if self._dropdown is None:
                 self._dropdown = W.Dropdown(options=[(f.label, i) for i, f in enumerate(self.films)],
@@ -704,6 +712,8 @@ class FilmChoice:
     def _repr_markdown_(self) -> str:
         import html
 
+        if len(self.films) > 1:
+            return f"**{html.escape(self.note)}**: choose one in the list below"
         return f"**{html.escape(self.note)}**; film: {html.escape(self.film.label)}"
 
     def _ipython_display_(self) -> None:
@@ -713,7 +723,7 @@ class FilmChoice:
         display({"text/plain": repr(self), "text/markdown": self._repr_markdown_()}, raw=True)
         if len(self.films) > 1:
             try:
-                display(self.widget())
+                display(self.widget(with_note=False))  # the note is shown above, as text
             except ImportError:  # no ipywidgets: choose with choice.select(number or label)
                 log.info("ipywidgets is not installed: choose the film with choice.select(...)")
 

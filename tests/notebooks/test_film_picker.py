@@ -10,7 +10,7 @@ from PIL import Image
 
 from orthoplan.archive import open_archive
 from orthoplan.errors import ArchiveError, InputNotFoundError, OrthoplanError, exit_code_for
-from orthoplan.notebook import PHANTOM_NOTE, Film, choose_film, list_films
+from orthoplan.notebook import PHANTOM_NOTE, Film, archive_films, choose_film, list_films
 from orthoplan.phantoms import pelvis as phantom
 from orthoplan.pipeline import load_radiograph, plan_radiograph, store_plan
 
@@ -82,6 +82,8 @@ def test_a_study_in_a_folder_archive_lists_its_films_not_its_plans(cases, tmp_pa
     films, note = list_films(url)
     assert sorted(f.sop_instance_uid for f in films) == sorted(str(c.dataset.SOPInstanceUID) for c in cases)
     assert all("study …" in f.label for f in films) and url in note
+    newest = max(cases, key=lambda c: (str(c.dataset.StudyDate), str(c.dataset.StudyInstanceUID)))
+    assert [f.sop_instance_uid for f in archive_films(url, max_films=1)] == [str(newest.dataset.SOPInstanceUID)]
 
 
 def test_no_film_falls_back_to_the_phantom_and_says_so():
