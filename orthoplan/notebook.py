@@ -448,3 +448,320 @@ class PlanningWidget:
         warn = " <b style='color:#b35900'>ASSUMED SCALE</b>" if cal.assumed else ""
         return (f"<div>Scale: {cal.label}{warn}</div><table><tr><th>measurement</th><th>pre-op</th>"
                 f"<th>predicted</th><th>change</th></tr>{rows}</table>")
+
+
+# ---------------------------------------------------------------------------- choosing the film
+
+#: Modalities of archive objects that are not films (plans, presentation states, key objects...).
+NOT_FILM_MODALITIES = frozenset({"SR", "PR", "KO", "DOC", "REG", "SEG", "RWV", "PLAN", "AU", "ECG"})
+
+#: At most this many films of an archive search are listed (the newest).
+MAX_ARCHIVE_FILMS = 500
+
+#: The note a notebook shows when it was given no film.
+PHANTOM_NOTE = "no film given: using the synthetic phantom (an AP pelvis with a 25 mm ball; not a patient)"
+
+
+@dataclass(frozen=True)
+class Film:
+    """One radiograph the notebook can open: a file, an archive instance or the synthetic phantom.
+
+    Attributes
+    ----------
+    label
+        What the picker shows: a file name, or the study date, modality, series and image
+        numbers of an archive instance (never a patient identifier).
+    source
+        A path or a pydicom Dataset that :func:`orthoplan.pipeline.load_radiograph` reads;
+        ``None`` for an archive instance (retrieved when loaded).
+    archive_url, sop_instance_uid, study_instance_uid
+        Where an archive instance is (``source`` is then ``None``).
+    phantom
+        The :class:`~orthoplan.phantoms.pelvis.PelvisCase` (truth known) when this film is the
+        synthetic phantom, else ``None``.
+
+    Examples
+    --------
+    >>> Film("hip.dcm", source="/films/hip.dcm").is_phantom
+    False
+    """
+
+    label: str
+    source: Any = None
+    archive_url: str | None = None
+    sop_instance_uid: str | None = None
+    study_instance_uid: str | None = None
+    phantom: Any = None
+
+    @property
+    def is_phantom(self) -> bool:
+        """``True`` for the synthetic phantom (whose true landmarks and scale are known)."""
+        return self.phantom is not None
+
+    def load(self, *, spacing_mm: float | None = None) -> Radiograph:
+        """The film as a :class:`~orthoplan.model.Radiograph` (an archive instance is retrieved first)."""
+        from .pipeline import load_radiograph
+
+        if self.source is None and self.sop_instance_uid:
+            from .archive import open_archive
+
+            return load_radiograph(open_archive(self.archive_url).retrieve(self.sop_instance_uid),
+                                   spacing_mm=spacing_mm)
+        return load_radiograph(self.source, spacing_mm=spacing_mm)
+
+
+def phantom_film(*, seed: int = 7, rows: int = 1500, columns: int = 1800, detector_spacing_mm: float = 0.25) -> Film:
+    """The bundled example: a synthetic AP pelvis with a 25 mm calibration ball (truth known).
+
+    Examples
+    --------
+    >>> phantom_film(rows=600, columns=720, detector_spacing_mm=0.6).is_phantom
+    True
+    """
+    from .phantoms import pelvis as phantom
+
+    case = phantom.make_pelvis(seed=seed, rows=rows, columns=columns, detector_spacing_mm=detector_spacing_mm)
+    return Film("synthetic phantom (AP pelvis, 25 mm ball)", source=case.dataset, phantom=case)
+
+
+def _is_archive_url(text: str) -> bool:
+    return "://" in text
+
+
+def _folder_films(folder: Any) -> tuple[Film, ...]:
+    from pathlib import Path
+
+    from .batch import expand_inputs
+
+    root = Path(folder)
+    films = tuple(Film(str(Path(p).relative_to(root)), source=str(p)) for p in expand_inputs([root]))
+    if not films:
+        from .errors import InputNotFoundError
+
+        raise InputNotFoundError(f"no DICOM, PNG, TIFF or JPEG film in the folder {root}")
+    return films
+
+
+def _archive_label(row: dict[str, Any], with_study: bool) -> str:
+    def num(key: str) -> str:
+        v = row.get(key)
+        return "?" if v in (None, "") else str(v)
+
+    date = str(row.get("StudyDate") or "no date")
+    date = f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) == 8 and date.isdigit() else date
+    text = f"{date} {row.get('Modality') or '?'} series {num('SeriesNumber')} image {num('InstanceNumber')}"
+    if with_study:
+        text += f" (study …{str(row.get('StudyInstanceUID') or '')[-10:]})"
+    return text
+
+
+def archive_films(archive_url: str, study_instance_uid: str | None = None, *, max_films: int = MAX_ARCHIVE_FILMS,
+                  **query: Any) -> tuple[Film, ...]:
+    """The films (image instances: no SR, GSPS or key objects) of one study, or of every study
+    an archive search finds (``query``: :data:`orthoplan.archive.base.QUERY_KEYS`, e.g.
+    ``Modality="DX"``, ``StudyDate="20260101-"``), oldest study first; at most ``max_films``
+    (the newest are kept: narrow the search to see others).
+
+    Examples
+    --------
+    >>> films = archive_films("folder://plans", "1.2.826.0.1.3680043.10.511.1")   # doctest: +SKIP
+    >>> [f.label for f in films]                                                  # doctest: +SKIP
+    ['2026-01-05 DX series 1 image 1']
+    """
+    from .archive import open_archive
+    from .archive.base import check_uid
+    from .errors import ArchiveError
+
+    archive = open_archive(archive_url)
+    if study_instance_uid is not None:
+        query["StudyInstanceUID"] = check_uid(study_instance_uid, "Study Instance UID")
+    rows = [r for r in archive.search("instance", **query)
+            if r.get("SOPInstanceUID") and str(r.get("Modality") or "").upper() not in NOT_FILM_MODALITIES]
+
+    def order(r: dict[str, Any]) -> tuple:
+        def n(key: str) -> int:
+            try:
+                return int(r.get(key))
+            except (TypeError, ValueError):
+                return 0
+
+        return (str(r.get("StudyDate") or ""), str(r.get("StudyInstanceUID") or ""), n("SeriesNumber"),
+                n("InstanceNumber"), str(r["SOPInstanceUID"]))
+
+    rows.sort(key=order)
+    if len(rows) > max_films:
+        log.info("%d films found; the newest %d are listed (narrow the search to see others)", len(rows), max_films)
+        rows = rows[-max_films:]
+    if not rows:
+        where = f"study {query['StudyInstanceUID']}" if study_instance_uid is not None else "the search"
+        raise ArchiveError(f"archive {archive.name}: no film (image instance) in {where}")
+    several_studies = len({r.get("StudyInstanceUID") for r in rows}) > 1
+    return tuple(Film(_archive_label(r, several_studies), archive_url=archive_url,
+                      sop_instance_uid=str(r["SOPInstanceUID"]),
+                      study_instance_uid=str(r.get("StudyInstanceUID") or "") or None) for r in rows)
+
+
+def list_films(source: Any = None, *, archive_url: str | None = None, **query: Any) -> tuple[tuple[Film, ...], str]:
+    """The films ``source`` names, and a one-line note saying where they come from.
+
+    ``source`` is ``None`` (the synthetic phantom), a file (DICOM, PNG, TIFF, JPEG), a folder
+    (its films, recursively), ``"study:<StudyInstanceUID>"`` (the films of that study in
+    ``archive_url``, default ``$ORTHOPLAN_ARCHIVE`` or the local folder archive), an archive
+    URL (the films an archive search with ``query`` finds) or a pydicom Dataset.
+
+    Examples
+    --------
+    >>> films, note = list_films(None)
+    >>> note.startswith("no film given"), films[0].is_phantom
+    (True, True)
+    """
+    import os
+    from pathlib import Path
+
+    if source is None or (isinstance(source, str) and not source.strip()):
+        return (phantom_film(),), PHANTOM_NOTE
+    if not isinstance(source, (str, os.PathLike)):  # a Dataset a viewer already holds
+        return (Film("the given dataset", source=source),), "the film given"
+    text = os.fspath(source).strip()
+    if text.lower().startswith("study:"):
+        from .pipeline import default_archive_url
+
+        url = archive_url or default_archive_url()
+        films = archive_films(url, text.split(":", 1)[1].strip(), **query)
+        from .archive.base import redact_url
+
+        return films, f"{len(films)} film(s) of the study in {redact_url(url)}"
+    if _is_archive_url(text) and not text.lower().startswith("file://"):
+        films = archive_films(text, **query)
+        from .archive.base import redact_url
+
+        return films, f"{len(films)} film(s) found in {redact_url(text)}"
+    path = Path(text.removeprefix("file://")).expanduser()
+    if path.is_dir():
+        films = _folder_films(path)
+        return films, f"{len(films)} film(s) in the folder {path}"
+    if not path.is_file():
+        from .errors import InputNotFoundError
+
+        raise InputNotFoundError(f"no such film: {path} (give a file, a folder, 'study:<StudyInstanceUID>' "
+                                 "or an archive URL; None uses the synthetic phantom)")
+    return (Film(path.name, source=str(path)),), f"the film {path}"
+
+
+class FilmChoice:
+    """The films of one source and the one chosen; in Jupyter a drop-down to choose another.
+
+    Made by :func:`choose_film`. :attr:`film` is the chosen :class:`Film` and :meth:`load`
+    reads it; leaving the choice as a cell's last value shows the note and, when there are
+    several films, a drop-down (ipywidgets) that changes :attr:`film`.
+    """
+
+    def __init__(self, films: tuple[Film, ...], note: str, index: int = 0):
+        if not films:
+            raise OrthoplanError("no film to choose from")
+        self.films = tuple(films)
+        self.note = note
+        self.index = int(index)
+        self._dropdown: Any = None
+
+    @property
+    def film(self) -> Film:
+        """The chosen film."""
+        return self.films[self.index]
+
+    @property
+    def labels(self) -> list[str]:
+        return [f.label for f in self.films]
+
+    def select(self, pick: int | str) -> Film:
+        """Choose by position or by label (an exact label, else one that contains ``pick``)."""
+        self.index = _pick_index(self.films, pick)
+        if self._dropdown is not None and self._dropdown.value != self.index:
+            self._dropdown.value = self.index
+        return self.film
+
+    def load(self, *, spacing_mm: float | None = None) -> Radiograph:
+        """The chosen film as a :class:`~orthoplan.model.Radiograph`."""
+        return self.film.load(spacing_mm=spacing_mm)
+
+    def widget(self, *, with_note: bool = True) -> Any:
+        """An ipywidgets box: the note, and a drop-down of the films when there are several."""
+        import html
+
+        import ipywidgets as W
+
+        parts: list[Any] = [W.HTML(f"<b>{html.escape(self.note)}</b>")] if with_note else []
+        if len(self.films) > 1:
+            if self._dropdown is None:
+                self._dropdown = W.Dropdown(options=[(f.label, i) for i, f in enumerate(self.films)],
+                                            value=self.index, description="film",
+                                            layout=W.Layout(width="min(100%, 48em)"))
+                self._dropdown.observe(lambda ch: setattr(self, "index", int(ch["new"])), names="value")
+            parts.append(self._dropdown)
+            parts.append(W.HTML("choose the film, then run the next cells"))
+        return W.VBox(parts)
+
+    def __repr__(self) -> str:
+        lines = [self.note]
+        if len(self.films) > 1:
+            lines += [f"{'*' if i == self.index else ' '} {i:3d}  {f.label}" for i, f in enumerate(self.films)]
+        else:
+            lines.append(f"film: {self.film.label}")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        import html
+
+        if len(self.films) > 1:
+            return f"**{html.escape(self.note)}**: choose one in the list below"
+        return f"**{html.escape(self.note)}**; film: {html.escape(self.film.label)}"
+
+    def _ipython_display_(self) -> None:
+        """The note as text (seen in any notebook viewer) and, for several films, the drop-down."""
+        from IPython.display import display
+
+        display({"text/plain": repr(self), "text/markdown": self._repr_markdown_()}, raw=True)
+        if len(self.films) > 1:
+            try:
+                display(self.widget(with_note=False))  # the note is shown above, as text
+            except ImportError:  # no ipywidgets: choose with choice.select(number or label)
+                log.info("ipywidgets is not installed: choose the film with choice.select(...)")
+
+
+def _pick_index(films: tuple[Film, ...], pick: int | str) -> int:
+    if isinstance(pick, int) and not isinstance(pick, bool):
+        if not -len(films) <= pick < len(films):
+            raise OrthoplanError(f"film number {pick} is out of range: there are {len(films)}")
+        return pick % len(films)
+    labels = [f.label for f in films]
+    if pick in labels:
+        return labels.index(pick)
+    hits = [i for i, label in enumerate(labels) if str(pick) in label]
+    if len(hits) != 1:
+        raise OrthoplanError(f"{'no' if not hits else len(hits)} film labels contain {str(pick)!r}; "
+                             f"choose by number (0 to {len(films) - 1}) or by a unique part of the label")
+    return hits[0]
+
+
+def choose_film(source: Any = None, *, archive_url: str | None = None, pick: int | str = 0,
+                **query: Any) -> FilmChoice:
+    """Open the surgeon's film: a file, a folder, a study in the archive, or the phantom.
+
+    ``source`` is what :func:`list_films` takes: ``None`` (the synthetic phantom, with the
+    note "no film given: using the synthetic phantom"), a path to a DICOM or bitmap file, a
+    folder, ``"study:<StudyInstanceUID>"`` with ``archive_url`` (``folder://…``,
+    ``https://…/dicom-web``, ``dicom://AET@host:port``), or an archive URL searched with
+    ``query`` (e.g. ``Modality="DX"``). ``pick`` chooses among several films (number or
+    label); in Jupyter the returned :class:`FilmChoice` shows a drop-down to choose another.
+
+    Examples
+    --------
+    >>> choice = choose_film(None)
+    >>> choice.note.startswith("no film given: using the synthetic phantom"), choice.film.is_phantom
+    (True, True)
+    >>> choose_film("study:1.2.3", archive_url="folder://plans").load()   # doctest: +SKIP
+    """
+    films, note = list_films(source, archive_url=archive_url, **query)
+    choice = FilmChoice(films, note, _pick_index(films, pick))
+    log.info("%d film(s) to choose from; chosen: number %d", len(films), choice.index)
+    return choice
