@@ -854,7 +854,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("image", help="image file, or a SOP Instance UID with --archive")
     pl.add_argument("--landmarks", metavar="FILE.json")
     pl.add_argument("--out", required=True, metavar="DIR")
-    pl.add_argument("--archive", metavar="URL", help="store the SR and GSPS there (folder://, http(s)://…/dicom-web, dicom://AET@HOST:PORT)")
+    pl.add_argument("--archive", metavar="URL", help="store the SR and GSPS there (folder://, http(s)://…/dicom-web, dicom://AET@HOST:PORT); "
+                    "if the archive cannot take them they wait in the outbox: exit 12, run `orthoplan archive flush` later")
     pl.add_argument("--author", help="name of the planning person (goes into the plan and the SR)")
     pl.add_argument("--no-dicom", action="store_true", help="write only plan.json and overlay.png")
     pl.add_argument("--revise", action="store_true",
