@@ -22,6 +22,7 @@ Command line: ``orthoplan batch cohort/ --out results.parquet --workers 2``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -475,6 +476,40 @@ def _exit_with_parent(poll_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="orthoplan-parent-watch", daemon=True).start()
 
 
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """While worker processes start, hide the caller's ``__main__`` so that they do not run it.
+
+    A ``spawn`` worker normally imports the parent's main module again (as ``__mp_main__``),
+    so that objects defined there can be unpickled. For a plain script that calls
+    :func:`measure_many` at the top level, without an ``if __name__ == "__main__":`` guard,
+    each worker would run the script again and multiprocessing refuses that (a
+    ``RuntimeError`` in the worker, ``BrokenProcessPool`` in the script). The workers only
+    run :func:`measure_input` on orthoplan values (paths, :class:`ArchiveItem`,
+    :class:`BatchOptions`), so they need nothing from the main module: during the
+    ``submit`` calls that start them, ``sys.modules["__main__"]`` is an empty module (the
+    caller's module object is untouched and put back at once). ``sys.path`` and the working
+    folder still travel to the workers. joblib's loky backend starts its workers the same way.
+
+    Examples
+    --------
+    >>> real = sys.modules["__main__"]
+    >>> with _main_script_hidden():
+    ...     getattr(sys.modules["__main__"], "__file__", None)
+    >>> sys.modules["__main__"] is real
+    True
+    """
+    import types
+
+    real = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if real is not None:
+            sys.modules["__main__"] = real
+
+
 def _run_local(items: Sequence[Input], options: BatchOptions, workers: int) -> Iterator[dict[str, Any]]:
     """``workers`` processes measure, this process only collects (0, or a single input: here)."""
     if workers == 0 or len(items) == 1:
@@ -486,13 +521,19 @@ def _run_local(items: Sequence[Input], options: BatchOptions, workers: int) -> I
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # spawn: clean workers (no inherited threads or file handles); bounded in-flight work
-    # keeps memory flat whatever the number of images.
+    # keeps memory flat whatever the number of images. The pool starts its workers inside
+    # submit(), so the caller's script is hidden there (see _main_script_hidden).
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                              initializer=_exit_with_parent) as pool:
+
+        def submit(item: Input) -> Any:
+            with _main_script_hidden():
+                return pool.submit(measure_input, item, options)
+
         it = iter(items)
         pending = set()
         for item in it:
-            pending.add(pool.submit(measure_input, item, options))
+            pending.add(submit(item))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -501,7 +542,7 @@ def _run_local(items: Sequence[Input], options: BatchOptions, workers: int) -> I
                 yield fut.result()
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.add(pool.submit(measure_input, nxt, options))
+                    pending.add(submit(nxt))
 
 
 def _run_dask(items: Sequence[Input], options: BatchOptions, client: Any) -> Iterator[dict[str, Any]]:

@@ -3,7 +3,8 @@
 Every sub-command is a thin face over the library: it parses arguments, calls
 :mod:`orthoplan.pipeline` (or a stage), and prints text or JSON. Errors are one line on
 stderr and an exit code per error class (:data:`orthoplan.errors.EXIT_CODES`; 2 is a usage
-error, 70 an internal error).
+error, 70 an internal error). A plan that could not be stored in its archive waits in the
+outbox: one line says so and the command exits with 12 (:data:`orthoplan.errors.EXIT_QUEUED`).
 
 Examples
 --------
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import LandmarkError, OrthoplanError, exit_code_for
+from .errors import EXIT_QUEUED, LandmarkError, OrthoplanError, exit_code_for
 
 log = logging.getLogger("orthoplan")
 
@@ -235,8 +236,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     written = write_plan_outputs(rad, plan, out, dicom=not args.no_dicom, previous=previous_sr)
     for kind, path in written.items():
         print(f"{kind:8s} {path}")
+    queued = False
     if args.archive and "sr" in written:
         result = _store(args.archive, [written["sr"], written["gsps"]])
+        queued = result.queued
         if previous is None and not result.queued:
             _warn_other_plans(args.archive, rad, plan)
     _print_measurements(cal, plan.measurements)
@@ -244,7 +247,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         _print_templating(_templating_summary(plan, _template_side(args, rad), catalog))
     for o in plan.osteotomies:
         _print_osteotomy(o)
-    return 0
+    return EXIT_QUEUED if queued else 0
 
 
 def _calibration_options_given(args: argparse.Namespace) -> bool:
@@ -344,18 +347,20 @@ def _looks_like_uid(text: str) -> bool:
 
 
 def _store(url: str, paths: list[Path]):
-    """Store the files in the archive at ``url``, or queue them in the outbox when it fails."""
+    """Store the files in the archive at ``url``, or queue them in the outbox when it fails.
+
+    A queued store is said once, on stderr (the archive's error, "stored in the outbox …;
+    run `orthoplan archive flush`"); the command then exits with :data:`EXIT_QUEUED`.
+    """
     import pydicom
 
     from .archive import open_archive
-    from .archive.outbox import Outbox, store_or_queue
+    from .archive.outbox import Outbox, queued_message, store_or_queue
 
     datasets = [pydicom.dcmread(p) for p in paths]
-    result = store_or_queue(open_archive(url), datasets, Outbox.default())
+    result = store_or_queue(open_archive(url), datasets, Outbox.default(), warn=False)
     if result.queued:
-        print(f"queued   {len(datasets)} objects in {result.outbox_entry}")
-        sys.stderr.write(f"orthoplan: warning: {result.error}; queued in the outbox, "
-                         "retry with 'orthoplan archive flush'\n")
+        sys.stderr.write(f"orthoplan: {queued_message(result)}\n")
     else:
         print(f"stored   {len(datasets)} objects in {result}")
     return result
@@ -390,15 +395,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         log.warning("templating skipped: %s", exc)
         catalog = None
     written = write_plan_outputs(rad, plan, out / "plan")
+    queued = False
     for kind, path in written.items():
         print(f"{kind:8s} {path}")
     if "sr" in written:
         url = args.archive or "folder://" + str((out / "archive").resolve())
-        _store(url, [written["sr"], written["gsps"]])
+        queued = _store(url, [written["sr"], written["gsps"]]).queued
     _print_measurements(cal, plan.measurements)
     if catalog is not None:
         _print_templating(templating_summary(plan, args.side, catalog))
-    return 0
+    return EXIT_QUEUED if queued else 0
 
 
 def cmd_plans(args: argparse.Namespace) -> int:
@@ -848,7 +854,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("image", help="image file, or a SOP Instance UID with --archive")
     pl.add_argument("--landmarks", metavar="FILE.json")
     pl.add_argument("--out", required=True, metavar="DIR")
-    pl.add_argument("--archive", metavar="URL", help="store the SR and GSPS there (folder://, http(s)://…/dicom-web, dicom://AET@HOST:PORT)")
+    pl.add_argument("--archive", metavar="URL", help="store the SR and GSPS there (folder://, http(s)://…/dicom-web, dicom://AET@HOST:PORT); "
+                    "if the archive cannot take them they wait in the outbox: exit 12, run `orthoplan archive flush` later")
     pl.add_argument("--author", help="name of the planning person (goes into the plan and the SR)")
     pl.add_argument("--no-dicom", action="store_true", help="write only plan.json and overlay.png")
     pl.add_argument("--revise", action="store_true",

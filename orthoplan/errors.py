@@ -3,7 +3,8 @@
 Every error the library raises on purpose is an :class:`OrthoplanError`. Messages are
 written for the person who has to act on them (a surgeon, a PACS administrator, a
 researcher) and never contain patient identifiers. The command line maps each class
-to its own exit code (see :data:`EXIT_CODES`).
+to its own exit code (see :data:`EXIT_CODES`); a command whose plan could not reach its
+archive and waits in the outbox exits with :data:`EXIT_QUEUED`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ EXIT_CODES: tuple[tuple[type[OrthoplanError], int], ...] = (
     (ArchiveError, 11),
     (OrthoplanError, 1),
 )
+
+
+#: Exit code of a command that wrote its plan but could not store it in the archive
+#: (unreachable, or it refused the objects): the DICOM objects wait in the outbox, and
+#: ``orthoplan archive flush`` stores them later. Not an error class: nothing was lost.
+EXIT_QUEUED = 12
 
 
 def exit_code_for(error: BaseException) -> int:

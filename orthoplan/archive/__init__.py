@@ -2,7 +2,7 @@
 
 * ``folder://PATH`` — :class:`~orthoplan.archive.folder.FolderArchive` (embedded default);
 * ``http(s)://HOST/…/dicom-web`` — :class:`~orthoplan.archive.dicomweb.DICOMwebArchive`
-  (STOW-RS, QIDO-RS, WADO-RS; needs the ``dicomweb`` extra);
+  (STOW-RS, QIDO-RS, WADO-RS; dicomweb-client is a base dependency);
 * ``dicom://AET@HOST:PORT`` — :class:`~orthoplan.archive.dimse.DimseArchive`
   (C-STORE, C-FIND, C-GET, C-MOVE).
 

@@ -1,6 +1,7 @@
 """A DICOMweb archive (STOW-RS, QIDO-RS, WADO-RS) through ``dicomweb-client``.
 
-Install with ``pip install orthoplan[dicomweb]``. Authentication, in order of precedence:
+Part of the base install (``dicomweb-client`` and ``requests`` are dependencies of
+orthoplan). Authentication, in order of precedence:
 
 * basic: ``user:password@`` in the URL, or ``username=``/``password=`` options, or the
   environment variables ``ORTHOPLAN_ARCHIVE_USER`` / ``ORTHOPLAN_ARCHIVE_PASSWORD``;
@@ -15,7 +16,9 @@ first looks up which objects are there already (``/tools/lookup``, ~1 ms each, w
 QIDO-RS takes ~30 ms), checks after the STOW that every object is really kept (an Orthanc
 ``ReceivedInstanceFilter`` drops objects while STOW-RS still reports them stored) and, if
 any object failed, deletes the ones this call added through Orthanc's REST API. DICOMweb has no delete a storing client may count on,
-so on other servers the error says that some objects may remain (``docs/archive.md``).
+so on other servers the error says that some objects may remain (``docs/archive.md``) — unless
+the connection itself failed (refused, unknown host, TLS, connect timeout): then nothing was
+sent and the error says so.
 
 Examples
 --------
@@ -34,6 +37,7 @@ from typing import Any
 
 import pydicom
 import requests
+import urllib3
 from dicomweb_client import DICOMwebClient
 from pydicom.datadict import keyword_for_tag
 
@@ -76,6 +80,29 @@ for _name in ("dicomweb_client.web", "urllib3.connectionpool"):
     logging.getLogger(_name).addFilter(_RedactPatientQueries())
 
 _FALSE = ("0", "false", "no", "off")
+
+
+def never_connected(exc: BaseException) -> bool:
+    """Whether a request failed before it reached the server (nothing of it was sent).
+
+    True for a refused connection, an unknown host, a connect timeout and a TLS handshake
+    failure; false for anything that may have happened after the request was sent (a read
+    timeout, a connection reset, an HTTP error).
+
+    Examples
+    --------
+    >>> never_connected(requests.exceptions.ConnectTimeout("connect timed out"))
+    True
+    >>> never_connected(requests.exceptions.ReadTimeout("read timed out"))
+    False
+    """
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        reason = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the cause
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
 
 
 def _as_verify(value: Any) -> bool | str:
@@ -251,6 +278,8 @@ class DICOMwebArchive:
                     )
         except Exception as exc:  # noqa: BLE001
             error = self._error(what, exc)
+            if never_connected(exc):
+                raise ArchiveError(f"{error}; nothing was sent") from None
             raise ArchiveError(f"{error}. {self._rollback(list(uids), before)}") from None
         before = before or set()
         stored = tuple(u for u in uids if u not in before)
@@ -278,7 +307,7 @@ class DICOMwebArchive:
         """Delete what this call added (Orthanc only); a sentence saying what happened."""
         orthanc = self._orthanc_root()
         if orthanc is None or before is None:
-            log.warning("%s: a failed store may have left objects behind (no delete on this server)", self._name)
+            log.info("%s: a failed store may have left objects behind (no delete on this server)", self._name)
             return (
                 "Some objects of this call may remain in the archive (this server offers no delete); "
                 "storing them again completes the set."

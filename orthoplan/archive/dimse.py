@@ -68,6 +68,24 @@ log = logging.getLogger(__name__)
 _config.LOG_REQUEST_IDENTIFIERS = False  # never log C-FIND/C-GET identifiers (patient data)
 _config.LOG_RESPONSE_IDENTIFIERS = False
 
+
+class _QuietConnectFailure(logging.Filter):
+    """Keep pynetdicom's two ERROR lines about a refused connection for debugging only.
+
+    The :class:`~orthoplan.errors.ArchiveError` of the call says it once ("cannot connect");
+    the lines still show when the logger is enabled for DEBUG (``orthoplan -vv``).
+    """
+
+    _TEXT = ("Association request failed: unable to connect", "TCP Initialisation Error")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(self._TEXT):
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("pynetdicom.transport").addFilter(_QuietConnectFailure())
+
 DEFAULT_AE_TITLE = "ORTHOPLAN"
 _SUCCESS = 0x0000
 _WARNINGS = {0x0001, 0xB000, 0xB006, 0xB007}

@@ -166,7 +166,7 @@ class Outbox:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
             raise ArchiveError(f"the outbox {self.path} cannot be written ({exc.strerror})") from None
-        log.warning("queued %d object(s) for %s in the outbox %s", len(encoded), meta["url"], final)
+        log.info("queued %d object(s) for %s in the outbox %s", len(encoded), meta["url"], final)
         return final
 
     def entries(self) -> list[OutboxEntry]:
@@ -211,14 +211,35 @@ class Outbox:
             os.close(fd)
 
 
-def store_or_queue(archive: Archive, datasets: Sequence[pydicom.Dataset], outbox: Outbox) -> StoreResult:
+def queued_message(result: StoreResult) -> str:
+    """The one sentence that says a store went to the outbox: the archive's error, then what to do.
+
+    Examples
+    --------
+    >>> r = StoreResult("dicom://PACS@h:104", queued=True, outbox_entry="/o/e1",
+    ...                 error="archive dicom://PACS@h:104: storing 2 object(s) failed: cannot connect")
+    >>> queued_message(r)
+    'archive dicom://PACS@h:104: storing 2 object(s) failed: cannot connect; stored in the outbox (/o/e1); run `orthoplan archive flush`'
+    """
+    reason = (result.error or f"archive {result.archive}: store failed").rstrip(". ")
+    return f"{reason}; stored in the outbox ({result.outbox_entry}); run `orthoplan archive flush`"
+
+
+def store_or_queue(archive: Archive, datasets: Sequence[pydicom.Dataset], outbox: Outbox, *,
+                   warn: bool = True) -> StoreResult:
     """Store ``datasets`` in ``archive``; if it fails, queue them in ``outbox`` instead.
+
+    Parameters
+    ----------
+    warn
+        Log the :func:`queued_message` as a warning when the objects are queued (the
+        command line says it itself, once, and passes ``False``).
 
     Returns
     -------
     StoreResult
-        The archive's result, or one with ``queued=True``, the outbox entry and the error
-        (a warning is logged). Invalid datasets (no UIDs) are not queued: that error is raised.
+        The archive's result, or one with ``queued=True``, the outbox entry and the error.
+        Invalid datasets (no UIDs) are not queued: that error is raised.
 
     Raises
     ------
@@ -237,8 +258,10 @@ def store_or_queue(archive: Archive, datasets: Sequence[pydicom.Dataset], outbox
         return archive.store(datasets)
     except ArchiveError as exc:
         entry = outbox.put(archive.name, datasets, str(exc))
-        log.warning("%s; the objects wait in the outbox (run 'orthoplan archive flush')", exc)
-        return StoreResult(archive.name, queued=True, outbox_entry=str(entry), error=str(exc))
+        result = StoreResult(archive.name, queued=True, outbox_entry=str(entry), error=str(exc))
+        if warn:
+            log.warning("%s", queued_message(result))
+        return result
 
 
 def flush(
@@ -300,4 +323,5 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-__all__ = ["Outbox", "OutboxEntry", "FlushItem", "FlushReport", "store_or_queue", "flush", "default_outbox_path"]
+__all__ = ["Outbox", "OutboxEntry", "FlushItem", "FlushReport", "store_or_queue", "queued_message", "flush",
+           "default_outbox_path"]

@@ -81,7 +81,7 @@ def test_plan_by_uid_via_dicomweb_queue_and_flush(orthanc, tmp_path, capsys, out
     c.image.save_as(image_file, enforce_file_format=True)
     code = main(["plan", str(image_file), "--archive", down, "--landmarks", str(lm), "--out", str(tmp_path / "out2")])
     captured = capsys.readouterr()
-    assert code == 0 and "queued   2 objects" in captured.out
+    assert code == 12 and "stored in the outbox" in captured.err  # EXIT_QUEUED
     assert PASSWORD not in captured.out + captured.err and f"127.0.0.1:{down_port}" in captured.err
     assert len(outbox) == 1
 
