@@ -70,6 +70,7 @@ class PlanningSession:
     def __init__(self, radiograph: Radiograph, plan: Plan, *, catalog: Any = None, archive_url: str | None = None):
         self.radiograph = radiograph
         self._plan = plan
+        self._saved: Plan | None = None  #: the revision last stored by :meth:`save`
         self._undo: list[Plan] = []
         self._catalog = catalog
         self.archive_url = archive_url
@@ -242,10 +243,19 @@ class PlanningSession:
 
     # ------------------------------------------------------------------ saving
     def save(self, archive_url: str | None = None) -> Any:
-        """Store the plan's SR and GSPS (:func:`orthoplan.pipeline.store_plan`); returns the StoreResult."""
-        from .pipeline import store_plan
+        """Store the plan's SR and GSPS (:func:`orthoplan.pipeline.store_plan`); returns the StoreResult.
 
-        return store_plan(self.radiograph, self._plan, archive_url or self.archive_url)
+        Saving again after an edit stores the next revision of the same plan
+        (:func:`orthoplan.pipeline.revise_plan`: its own times and series, the earlier SR as
+        its predecessor); saving an unchanged plan again stores the same revision (idempotent).
+        """
+        from .pipeline import revise_plan, store_plan
+
+        if self._saved is not None and self._plan != self._saved:
+            self._plan = revise_plan(self._saved, self._plan)
+        result = store_plan(self.radiograph, self._plan, archive_url or self.archive_url)
+        self._saved = self._plan
+        return result
 
 
 class PlanningWidget:

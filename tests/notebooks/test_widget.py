@@ -78,6 +78,26 @@ def test_save_stores_sr_and_gsps(session, tmp_path):
     assert modalities == ["PR", "SR"]
 
 
+def test_saving_after_an_edit_stores_the_next_revision(session, tmp_path):
+    """Issue 16 (revisions): a second save after an edit is revision 2 of the same plan, not
+    revision 1 stored again; an unchanged plan saved again stays revision 1."""
+    session.save()
+    first = session.plan
+    session.save()
+    assert session.plan == first
+    lm = session.plan.landmarks["teardrop_left"]
+    session.move_landmark("teardrop_left", lm.x + 3, lm.y)
+    session.save()
+    assert (session.plan.plan_uid, session.plan.revision) == (first.plan_uid, first.revision + 1)
+    assert session.plan.created > first.created
+    srs = [pydicom.dcmread(f, stop_before_pixels=True) for f in (tmp_path / "archive").rglob("*.dcm")]
+    srs = [d for d in srs if d.Modality == "SR"]
+    assert len(srs) == 2 and len({d.SeriesInstanceUID for d in srs}) == 2
+    newest = max(srs, key=lambda d: d.InstanceCreationTime)
+    assert newest.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0] \
+        .ReferencedSOPInstanceUID in {d.SOPInstanceUID for d in srs}
+
+
 def _event(ax, x, y):
     return SimpleNamespace(inaxes=ax, xdata=x, ydata=y)
 
