@@ -112,7 +112,9 @@ def _calibration_summary(cal) -> dict[str, Any]:
 def _measurements_json(plan_or_ms) -> dict[str, Any]:
     ms = plan_or_ms
     return {
-        "measurements": {m.name: {"value": m.value, "unit": m.unit, **({"notes": list(m.notes)} if m.notes else {})} for m in ms},
+        "measurements": {m.name: {"value": m.value, "unit": m.unit,
+                                  **({"interval_95": list(m.interval)} if m.interval else {}),
+                                  **({"notes": list(m.notes)} if m.notes else {})} for m in ms},
         "missing": dict(ms.missing),
     }
 
@@ -123,7 +125,9 @@ def _print_measurements(cal, ms) -> None:
         print(f"  warning: {w}")
     for m in ms:
         unit = "°" if m.unit == "deg" else " mm"
-        print(f"{m.name:32s} {m.value:9.2f}{unit}")
+        interval = f"  (95 % {m.interval[0]:.1f} to {m.interval[1]:.1f})" if m.interval else ""
+        flags = "".join(f"  ** {n}" for n in m.notes if n.startswith("implausible"))
+        print(f"{m.name:32s} {m.value:9.2f}{unit}{interval}{flags}")
     for name, reason in ms.missing:
         print(f"{name:32s}   absent: {reason}")
 
@@ -232,6 +236,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if previous is not None:
         plan = revise_plan(previous, plan)
         print(f"revision {plan.revision} of plan {plan.plan_uid} (replaces revision {previous.revision})")
+    if args.archive and not args.no_dicom:  # before anything is written: nothing implausible reaches an archive
+        from dataclasses import replace
+
+        from .pipeline import check_storable
+
+        if args.draft and plan.status != "draft":
+            plan = replace(plan, status="draft")
+        check_storable(plan, allow_implausible=args.draft)
     out = Path(args.out)
     written = write_plan_outputs(rad, plan, out, dicom=not args.no_dicom, previous=previous_sr)
     for kind, path in written.items():
@@ -858,6 +870,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "if the archive cannot take them they wait in the outbox: exit 12, run `orthoplan archive flush` later")
     pl.add_argument("--author", help="name of the planning person (goes into the plan and the SR)")
     pl.add_argument("--no-dicom", action="store_true", help="write only plan.json and overlay.png")
+    pl.add_argument("--draft", action="store_true",
+                    help="store even a plan with implausible values (outside their plausible ranges), as a "
+                         "draft; without it such a plan is refused (exit 7) and nothing is stored")
     pl.add_argument("--revise", action="store_true",
                     help="revise the latest plan on this image in --archive: the next revision of that plan "
                          "(same plan identifier, its own time and series; the SR references the one it "

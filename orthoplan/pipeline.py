@@ -442,8 +442,32 @@ def dicom_objects(radiograph: Radiograph, plan: Plan, *, previous: Any = None) -
     return sr, gsps
 
 
+def check_storable(plan: Plan, *, allow_implausible: bool = False) -> None:
+    """Refuse to store a plan whose values are implausible (outside their definitions'
+    plausible ranges: misplaced landmarks or a wrong scale) unless ``allow_implausible``, and then
+    only as a draft (its SR says PARTIAL / UNVERIFIED).
+
+    Raises
+    ------
+    PlanError
+        Naming the implausible values and what to do.
+    """
+    from .errors import PlanError
+    from .measurements.definitions import implausible_values
+
+    bad = implausible_values(plan.measurements, plan.predictions)
+    if not bad:
+        return
+    listed = "; ".join(bad[:4]) + (f"; and {len(bad) - 4} more" if len(bad) > 4 else "")
+    if not allow_implausible:
+        raise PlanError(f"not stored: implausible values ({listed}): check the landmarks and the scale, or store "
+                        "it as a draft (allow_implausible=True; orthoplan plan --draft)")
+    if plan.status != "draft":
+        raise PlanError(f"a plan with implausible values ({listed}) can only be stored as a draft, not final")
+
+
 def store_plan(radiograph: Radiograph, plan: Plan, archive_url: str | None = None, *, previous: Any = None,
-               queue_on_failure: bool = True, **archive_options: Any) -> Any:
+               queue_on_failure: bool = True, allow_implausible: bool = False, **archive_options: Any) -> Any:
     """Build the plan's SR and GSPS and store both in an archive (default: :func:`default_archive_url`).
 
     With ``queue_on_failure`` an unreachable archive leaves both objects in the outbox
@@ -454,10 +478,14 @@ def store_plan(radiograph: Radiograph, plan: Plan, archive_url: str | None = Non
     ``previous`` is the SR of the revision this one replaces; for a revision > 1 without it,
     the previous revision's SR is looked up in the archive (its UID follows from the plan,
     :func:`~orthoplan.dicom.sr.sr_uids`) and referenced when found.
+
+    A plan with implausible values is refused (:func:`check_storable`) unless
+    ``allow_implausible`` and the plan is a draft.
     """
     from .archive import open_archive
     from .archive.outbox import Outbox, store_or_queue
 
+    check_storable(plan, allow_implausible=allow_implausible)
     archive = open_archive(archive_url or default_archive_url(), **archive_options)
     if previous is None and int(plan.revision) > 1:
         previous = _stored_predecessor(archive, plan)

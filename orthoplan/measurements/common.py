@@ -27,6 +27,7 @@ from ..errors import MeasurementError
 from ..frames import MIN_SEPARATION_MM, direction, point, unit_vector
 from ..geometry import to_mm
 from ..model import Calibration, ImageOrientation, LandmarkName, Landmarks, Measurement, Side
+from .definitions import plausibility_note
 
 __all__ = [
     "MIN_SEPARATION_MM",
@@ -110,7 +111,8 @@ def measure_names(
 ) -> tuple[list[Measurement], list[tuple[str, str]]]:
     """Measure each name with ``compute``; a value that cannot be made is listed with its reason.
 
-    Lengths on an assumed scale carry :data:`ASSUMED_SCALE_NOTE`, and every length its 95 %
+    Lengths on an assumed scale carry :data:`ASSUMED_SCALE_NOTE`, a value outside its plausible
+    range the note of :func:`~orthoplan.measurements.definitions.plausibility_note`, and every length its 95 %
     interval from the calibration's (:meth:`~orthoplan.model.Calibration.length_interval_mm`).
     """
     items: list[Measurement] = []
@@ -125,6 +127,9 @@ def measure_names(
         if unit == "mm" and ctx.calibration.assumed:
             notes.append(ASSUMED_SCALE_NOTE)
         v = float(result.value)
+        implausible = plausibility_note(name, v)
+        if implausible:
+            notes.append(implausible)
         items.append(Measurement(name, v, unit, result.landmarks, side, tuple(notes),
                                  ctx.calibration.length_interval_mm(v) if unit == "mm" else None))
     return items, missing

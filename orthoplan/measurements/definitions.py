@@ -16,12 +16,12 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from ..errors import MeasurementError
-from ..model import LANDMARK_DEFINITIONS, Side
+from ..model import LANDMARK_DEFINITIONS, Measurement, Side
 
 __all__ = [
     "MeasurementDefinition",
@@ -36,6 +36,9 @@ __all__ = [
     "split_name",
     "measurements_markdown",
     "landmarks_markdown",
+    "IMPLAUSIBLE_NOTE",
+    "plausibility_note",
+    "implausible_values",
 ]
 
 
@@ -57,6 +60,10 @@ class MeasurementDefinition:
     landmarks: tuple[str, ...]
     sided: bool
     sign: str = ""  #: the sign convention in words
+    #: Values outside this range are anatomically implausible for an adult or child film read
+    #: correctly: they mean misplaced landmarks or a wrong scale, and are flagged
+    #: (:data:`IMPLAUSIBLE_NOTE`); far wider than the normal range (pathology is plausible).
+    plausible_range: tuple[float, float] | None = None
     #: anatomy used when present (e.g. the pelvic reference of LCEA), not required
     optional_landmarks: tuple[str, ...] = ()
 
@@ -67,6 +74,9 @@ class MeasurementDefinition:
             raise ValueError(f"{self.name}: sided definitions (only) carry '{{side}}' in their name")
         if not self.name.endswith("_" + self.unit):
             raise ValueError(f"{self.name}: the name must end with its unit")
+        if self.plausible_range is not None and self.normal_range is not None and not (
+                self.plausible_range[0] <= self.normal_range[0] <= self.normal_range[1] <= self.plausible_range[1]):
+            raise ValueError(f"{self.name}: the plausible range must contain the normal range")
         unknown = [a for a in self.landmarks + self.optional_landmarks if a not in LANDMARK_DEFINITIONS]
         if unknown:
             raise ValueError(f"{self.name}: unknown landmark anatomy {unknown}")
@@ -118,6 +128,7 @@ _DEFS = (
         sign="positive: left leg longer (left lesser trochanter further distal from the line)",
         reference=_MEERMANS_2011 + " (inter-teardrop line agreed with full-leg radiographs).",
         normal_range=None,
+        plausible_range=(-60.0, 60.0),
         landmarks=("teardrop", "lesser_trochanter"),
         sided=False,
     ),
@@ -132,6 +143,7 @@ _DEFS = (
         sign="positive: left leg longer",
         reference=_MEERMANS_2011 + " (the bi-ischial line differed from the true LLD; prefer the teardrop line).",
         normal_range=None,
+        plausible_range=(-60.0, 60.0),
         landmarks=("ischial_tuberosity", "lesser_trochanter"),
         sided=False,
     ),
@@ -149,6 +161,7 @@ _DEFS = (
             "views, 44.7 mm on CT): Merle C, et al. J Bone Joint Surg Br. 2012;94-B(4):477-482."
         ),
         normal_range=None,
+        plausible_range=(10.0, 75.0),
         landmarks=("femoral_head_center", "femoral_shaft_proximal", "femoral_shaft_distal"),
         sided=True,
     ),
@@ -163,6 +176,7 @@ _DEFS = (
         sign="positive when the head centre is lateral to the teardrop",
         reference=_DASTANE_2011 + "; " + _LECERF_2009 + ".",
         normal_range=None,
+        plausible_range=(10.0, 60.0),
         landmarks=("femoral_head_center", "teardrop"),
         sided=True,
     ),
@@ -174,6 +188,7 @@ _DEFS = (
         sign="as its two terms",
         reference=_LECERF_2009 + "; " + _DASTANE_2011 + " (hip offset).",
         normal_range=None,
+        plausible_range=(30.0, 120.0),
         landmarks=("femoral_head_center", "femoral_shaft_proximal", "femoral_shaft_distal", "teardrop"),
         sided=True,
     ),
@@ -192,6 +207,7 @@ _DEFS = (
             "adult femurs); the commonly quoted adult range is 125-135 deg."
         ),
         normal_range=(125.0, 135.0),
+        plausible_range=(90.0, 170.0),
         landmarks=("femoral_head_center", "femoral_neck_center", "femoral_shaft_proximal", "femoral_shaft_distal"),
         sided=True,
     ),
@@ -210,6 +226,7 @@ _DEFS = (
             + _TANNAST_2015 + " (normal 23-33 deg)."
         ),
         normal_range=(23.0, 33.0),
+        plausible_range=(-40.0, 70.0),
         landmarks=("femoral_head_center", "acetabular_lateral_edge"),
         optional_landmarks=("teardrop", "ischial_tuberosity"),
         sided=True,
@@ -230,6 +247,7 @@ _DEFS = (
             + _TANNAST_2015 + " (3-13 deg)."
         ),
         normal_range=(0.0, 10.0),
+        plausible_range=(-30.0, 50.0),
         landmarks=("sourcil_medial", "acetabular_lateral_edge"),
         optional_landmarks=("teardrop", "ischial_tuberosity"),
         sided=True,
@@ -249,6 +267,7 @@ _DEFS = (
             + _TANNAST_2015 + " (normal 38-42 deg)."
         ),
         normal_range=(38.0, 42.0),
+        plausible_range=(20.0, 65.0),
         landmarks=("teardrop", "acetabular_lateral_edge"),
         sided=True,
     ),
@@ -293,6 +312,7 @@ _LOWER_DEFS = (
         ),
         reference=_PALEY_2002 + "; " + _MORELAND_1987 + " (mean 1.3 deg varus, SD 2 deg).",
         normal_range=(-3.0, 3.0),
+        plausible_range=(-30.0, 30.0),
         landmarks=("femoral_head_center", "femoral_knee_center", "tibial_knee_center", "ankle_center"),
         sided=True,
     ),
@@ -310,6 +330,7 @@ _LOWER_DEFS = (
         sign="positive when the axis passes medial to the knee centre (varus), negative lateral (valgus)",
         reference=_PALEY_2002 + " (normal 8 +/- 7 mm medial); " + _PALEY_1994 + ".",
         normal_range=(1.0, 15.0),
+        plausible_range=(-100.0, 100.0),
         landmarks=("femoral_head_center", "ankle_center"),
         optional_landmarks=("tibial_knee_center", "femoral_knee_center"),
         sided=True,
@@ -325,6 +346,7 @@ _LOWER_DEFS = (
         sign="unsigned, in [0, 180]; above the range: a high trochanter (e.g. coxa vara)",
         reference=_PALEY_2002 + " (normal 90 deg, 85-95 deg).",
         normal_range=(85.0, 95.0),
+        plausible_range=(60.0, 120.0),
         landmarks=("femoral_head_center", "femoral_knee_center", "greater_trochanter"),
         sided=True,
     ),
@@ -340,6 +362,7 @@ _LOWER_DEFS = (
         sign="unsigned; above 90 deg: distal femoral varus, below 85 deg: distal femoral valgus",
         reference=_PALEY_2002 + " (normal 87.5 deg, 85-90 deg).",
         normal_range=(85.0, 90.0),
+        plausible_range=(65.0, 115.0),
         landmarks=("femoral_head_center", "femoral_knee_center", "femoral_condyle_medial", "femoral_condyle_lateral"),
         sided=True,
     ),
@@ -355,6 +378,7 @@ _LOWER_DEFS = (
         sign="unsigned; below 85 deg: proximal tibial varus, above 90 deg: proximal tibial valgus",
         reference=_PALEY_2002 + " (normal 87.5 deg, 85-90 deg).",
         normal_range=(85.0, 90.0),
+        plausible_range=(65.0, 115.0),
         landmarks=("tibial_knee_center", "ankle_center", "tibial_plateau_medial", "tibial_plateau_lateral"),
         sided=True,
     ),
@@ -370,6 +394,7 @@ _LOWER_DEFS = (
         sign="unsigned; above the range: distal tibial varus, below: distal tibial valgus",
         reference=_PALEY_2002 + " (normal 89 deg, 86-92 deg).",
         normal_range=(86.0, 92.0),
+        plausible_range=(65.0, 115.0),
         landmarks=("tibial_knee_center", "ankle_center", "tibial_plafond_medial", "tibial_plafond_lateral"),
         sided=True,
     ),
@@ -387,6 +412,7 @@ _LOWER_DEFS = (
         ),
         reference=_PALEY_2002 + " (normal 0-2 deg); " + _PALEY_1994 + ".",
         normal_range=(0.0, 2.0),
+        plausible_range=(-15.0, 15.0),
         landmarks=("femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial", "tibial_plateau_lateral"),
         sided=True,
     ),
@@ -402,6 +428,7 @@ _LOWER_DEFS = (
         sign="unsigned, in [0, 90]",
         reference=_PALEY_2002 + " (normal 7 +/- 2 deg).",
         normal_range=(5.0, 9.0),
+        plausible_range=(0.0, 15.0),
         landmarks=("femoral_head_center", "femoral_knee_center", "femoral_shaft_proximal", "femoral_shaft_distal"),
         sided=True,
     ),
@@ -413,6 +440,7 @@ _LOWER_DEFS = (
         sign="unsigned",
         reference=_PALEY_2002 + " (leg-length assessment on the standing long-leg radiograph).",
         normal_range=None,
+        plausible_range=(120.0, 600.0),
         landmarks=("femoral_head_center", "femoral_knee_center"),
         sided=True,
     ),
@@ -424,6 +452,7 @@ _LOWER_DEFS = (
         sign="unsigned",
         reference=_PALEY_2002 + " (leg-length assessment on the standing long-leg radiograph).",
         normal_range=None,
+        plausible_range=(90.0, 500.0),
         landmarks=("tibial_knee_center", "ankle_center"),
         sided=True,
     ),
@@ -438,6 +467,7 @@ _LOWER_DEFS = (
         sign="positive: left leg longer",
         reference=_PALEY_2002 + " (leg-length assessment on the standing long-leg radiograph).",
         normal_range=None,
+        plausible_range=(-80.0, 80.0),
         landmarks=("femoral_head_center", "femoral_knee_center", "tibial_knee_center", "ankle_center"),
         sided=False,
     ),
@@ -494,6 +524,7 @@ _KNEE_AP_DEFS = (
         sign="unsigned; above the range: distal femoral varus, below: distal femoral valgus",
         reference=_PALEY_2002 + " (normal 81 deg, 79-83 deg).",
         normal_range=(79.0, 83.0),
+        plausible_range=(60.0, 110.0),
         landmarks=("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "femoral_condyle_medial",
                    "femoral_condyle_lateral"),
         sided=True,
@@ -512,6 +543,7 @@ _KNEE_AP_DEFS = (
         sign="unsigned; below 85 deg: proximal tibial varus, above 90 deg: proximal tibial valgus",
         reference=_PALEY_2002 + " (normal 87 deg, 85-90 deg; the same for the anatomical and mechanical axes).",
         normal_range=(85.0, 90.0),
+        plausible_range=(65.0, 115.0),
         landmarks=("knee_tibial_axis_proximal", "knee_tibial_axis_distal", "tibial_plateau_medial",
                    "tibial_plateau_lateral"),
         sided=True,
@@ -535,6 +567,7 @@ _KNEE_AP_DEFS = (
             "valgus); " + _MORELAND_1987 + "."
         ),
         normal_range=(4.0, 8.0),
+        plausible_range=(-20.0, 25.0),
         landmarks=("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "knee_tibial_axis_proximal",
                    "knee_tibial_axis_distal", "femoral_condyle_medial", "femoral_condyle_lateral"),
         sided=True,
@@ -551,6 +584,7 @@ _KNEE_AP_DEFS = (
         sign="unsigned",
         reference=_TKA_SIZING + ".",
         normal_range=None,
+        plausible_range=(40.0, 110.0),
         landmarks=("femoral_epicondyle_medial", "femoral_epicondyle_lateral"),
         sided=True,
     ),
@@ -566,6 +600,7 @@ _KNEE_AP_DEFS = (
         sign="unsigned",
         reference=_TKA_SIZING + ".",
         normal_range=None,
+        plausible_range=(40.0, 110.0),
         landmarks=("tibial_plateau_medial", "tibial_plateau_lateral"),
         sided=True,
     ),
@@ -589,6 +624,7 @@ _KNEE_LAT_DEFS = (
             + " (mean about 10 deg to the PTAA in a TKA population; reported normal means 7-10 deg)."
         ),
         normal_range=(5.0, 12.0),
+        plausible_range=(-10.0, 30.0),
         landmarks=("knee_tibial_axis_proximal", "knee_tibial_axis_distal", "tibial_plateau_anterior",
                    "tibial_plateau_posterior"),
         sided=True,
@@ -607,6 +643,7 @@ _KNEE_LAT_DEFS = (
         sign="unsigned",
         reference=_TKA_SIZING + ".",
         normal_range=None,
+        plausible_range=(35.0, 90.0),
         landmarks=("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "femoral_anterior_cortex",
                    "femoral_posterior_condyle"),
         sided=True,
@@ -624,6 +661,7 @@ _KNEE_LAT_DEFS = (
         sign="positive when the condyles lie posterior to the cortex line",
         reference=_BELLEMANS_2002 + " (compare with the other side and with the planned component).",
         normal_range=None,
+        plausible_range=(10.0, 45.0),
         landmarks=("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "femoral_posterior_cortex",
                    "femoral_posterior_condyle"),
         sided=True,
@@ -691,6 +729,41 @@ def split_name(name: str) -> tuple[MeasurementDefinition, Side | None]:
         f"unknown measurement {name!r}; known measurements: "
         f"{', '.join(measurement_names() + lower_limb_measurement_names() + knee_measurement_names('knee-ap') + knee_measurement_names('knee-lateral'))}"
     )
+
+
+#: The start of the note on a value outside its definition's plausible range.
+IMPLAUSIBLE_NOTE = "implausible: check the landmarks"
+
+
+def plausibility_note(name: str, value: float) -> str | None:
+    """The note for a value outside its plausible range, else ``None``.
+
+    >>> plausibility_note("lld_teardrop_mm", -180.0)
+    'implausible: check the landmarks (outside the plausible -60 to 60 mm)'
+    >>> plausibility_note("lld_teardrop_mm", 12.0) is None
+    True
+    """
+    d = definition_for(name)
+    r = d.plausible_range
+    if r is None or r[0] <= value <= r[1]:
+        return None
+    return f"{IMPLAUSIBLE_NOTE} (outside the plausible {r[0]:g} to {r[1]:g} {d.unit})"
+
+
+def implausible_values(*groups: Iterable[Measurement]) -> list[str]:
+    """``"name = value unit (plausible lo to hi)"`` for every value outside its plausible range.
+
+    >>> from orthoplan.model import Measurement
+    >>> implausible_values([Measurement("lld_teardrop_mm", -180.0, "mm"), Measurement("lcea_left_deg", 30.0, "deg")])
+    ['lld_teardrop_mm = -180.0 mm (plausible -60 to 60 mm)']
+    """
+    out = []
+    for group in groups:
+        for m in group:
+            r = definition_for(m.name).plausible_range
+            if r is not None and not (r[0] <= m.value <= r[1]):
+                out.append(f"{m.name} = {m.value:.1f} {m.unit} (plausible {r[0]:g} to {r[1]:g} {m.unit})")
+    return out
 
 
 def definition_for(name: str) -> MeasurementDefinition:
