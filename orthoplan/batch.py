@@ -208,11 +208,14 @@ def columns(include_patient_id: bool = False) -> list[str]:
              "rows", "columns", "orientation_source", "view",
              "calibration_mm_per_px", "calibration_source", "calibration_uncertainty_pct",
              "calibration_assumed", "calibration_warnings", "landmark_source"]
-    cols += list(measurement_names()) + list(lower_limb_measurement_names())
     from .measurements.definitions import knee_measurement_names
 
+    names = list(measurement_names()) + list(lower_limb_measurement_names())
     for view in ("knee-ap", "knee-lateral"):  # AP and lateral knee views (jlca is the long-leg's column)
-        cols += [n for n in knee_measurement_names(view) if n not in cols]
+        names += [n for n in knee_measurement_names(view) if n not in names]
+    for n in names:  # each length with its 95 % interval from the scale
+        cols += [n, f"{n}_lo95", f"{n}_hi95"] if n.endswith("_mm") else [n]
+    cols.append("implausible")
     for name in LandmarkName:
         cols += [f"{name.value}_x", f"{name.value}_y", f"{name.value}_confidence"]
     cols += ["n_landmarks", "plan_sr_uid", "elapsed_s", "worker_peak_rss_mib", "orthoplan_version"]
@@ -314,6 +317,11 @@ def measure_input(item: Input, options: BatchOptions | None = None) -> dict[str,
         for m in plan.measurements:
             if m.name in row:
                 row[m.name] = m.value
+                if m.interval is not None and f"{m.name}_lo95" in row:
+                    row[f"{m.name}_lo95"], row[f"{m.name}_hi95"] = m.interval
+        from .measurements.definitions import implausible_values
+
+        row["implausible"] = " | ".join(implausible_values(plan.measurements)) or None
         for lm in plan.landmarks:
             n = lm.name.value
             row[f"{n}_x"], row[f"{n}_y"], row[f"{n}_confidence"] = lm.x, lm.y, lm.confidence

@@ -84,6 +84,19 @@ def test_no_patient_id_unless_asked(one_run, cohort, tmp_path):
     assert df.loc[0, "patient_id"]
 
 
+def test_lengths_come_with_their_scale_interval(one_run):
+    """Issue 15: every length has its 95 % interval columns, from the row's calibration."""
+    ok = one_run[one_run["status"] == "ok"]
+    assert len(ok) > 0
+    for _, row in ok.iterrows():
+        u = row["calibration_uncertainty_pct"] / 100.0
+        v = row["femoral_offset_left_mm"]
+        assert (row["femoral_offset_left_mm_lo95"], row["femoral_offset_left_mm_hi95"]) == pytest.approx(
+            (v * (1 - u), v * (1 + u)))
+        assert row["implausible"] is None or row["implausible"] != row["implausible"]  # None / NaN: phantoms are plausible
+    assert "lcea_left_deg_lo95" not in one_run.columns
+
+
 def test_rows_in_input_order_with_a_fixed_schema(one_run):
     assert list(one_run.columns) == batch.columns()
     inputs = [str(p) for p in batch.expand_inputs([Path(one_run["input"][0]).parent])]
