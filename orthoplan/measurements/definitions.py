@@ -824,10 +824,19 @@ def measurements_markdown() -> str:
         "  found in image`).",
         "* **Assumed scale.** When the calibration is assumed, every length carries the note",
         "  \"assumed scale\".",
+        "* **Interval.** Every length carries its 95 % interval (`Measurement.interval`): the",
+        "  calibration's interval applied to the length (a length scales with mm per pixel); in",
+        "  the CLI (text and JSON `interval_95`), the batch table (`<name>_lo95`, `<name>_hi95`) and",
+        "  the plan's JSON. Angles are scale-free and carry none.",
+        "* **Plausible range.** A value outside its plausible range (in brackets in the table:",
+        "  far wider than normal, so pathology stays plausible) means misplaced landmarks or a wrong",
+        "  scale: it carries the note \"implausible: check the landmarks (...)\", shown by the CLI,",
+        "  the SR and the batch table (`implausible`), and `store_plan` / `orthoplan plan --archive`",
+        "  refuse such a plan unless it is stored as a draft (`allow_implausible=True`, `--draft`).",
         "* **Constructions.** `orthoplan.measurements.construction(name, ...)` returns the named",
         "  polylines (pixels) that illustrate each measurement for the picture and the SR.",
         "",
-        "| Name | Unit | Definition | Sign convention | Adult normal range | Landmarks | Reference |",
+        "| Name | Unit | Definition | Sign convention | Adult normal range (plausible range) | Landmarks | Reference |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += _rows(_DEFS, "reference")
@@ -863,7 +872,7 @@ def measurements_markdown() -> str:
         "  compensating. The verdict is also written as a note on `mad_{side}_mm`",
         "  (`malalignment test: varus; origin: tibial`).",
         "",
-        "| Name | Unit | Definition | Sign convention | Adult normal range | Landmarks | Reference |",
+        "| Name | Unit | Definition | Sign convention | Adult normal range (plausible range) | Landmarks | Reference |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += _rows(_LOWER_DEFS, "knee centre")
@@ -892,7 +901,7 @@ def measurements_markdown() -> str:
         "  posterior condylar tangent, perpendicular to the femoral axis; sizes the femoral",
         "  component with `template_knee(..., lateral=plan)`) and posterior condylar offset.",
         "",
-        "| Name | Unit | Definition | Sign convention | Adult normal range | Landmarks | Reference |",
+        "| Name | Unit | Definition | Sign convention | Adult normal range (plausible range) | Landmarks | Reference |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += _rows(_KNEE_AP_DEFS + _KNEE_LAT_DEFS, "optional")
@@ -905,6 +914,12 @@ def measurements_markdown() -> str:
     return "\n".join(lines)
 
 
+def _plausible(d: MeasurementDefinition) -> str:
+    if d.plausible_range is None:
+        return ""
+    return f" (plausible {d.plausible_range[0]:g} to {d.plausible_range[1]:g})"
+
+
 def _rows(defs: tuple[MeasurementDefinition, ...], optional_word: str) -> list[str]:
     out = []
     for d in defs:
@@ -913,7 +928,7 @@ def _rows(defs: tuple[MeasurementDefinition, ...], optional_word: str) -> list[s
             lms += f" ({optional_word}: " + " or ".join(f"`{a}`" for a in d.optional_landmarks) + ")"
         out.append(
             f"| `{d.name}` | {d.unit} | **{_cell(d.title)}.** {_cell(d.definition)} | {_cell(d.sign)} "
-            f"| {_range(d)} | {lms} | {_cell(d.reference)} |"
+            f"| {_range(d)}{_plausible(d)} | {lms} | {_cell(d.reference)} |"
         )
     return out
 

@@ -18,12 +18,12 @@ Examples
 '54'
 """
 
-from .common import ASSUMED_SCALE_NOTE, MeasureHip, default_catalog, find_family, px_per_mm, replace_placements
+from .common import ASSUMED_SCALE_NOTE, MeasureHip, default_catalog, find_family, px_per_mm, replace_placements, size_notes
 from .editing import placement_outline_px, update_placement
 from .hip import *  # noqa: F401,F403
 from .hip import __all__ as _hip_all
 from .knee import *  # noqa: F401,F403
 from .knee import __all__ as _knee_all
 
-__all__ = ["ASSUMED_SCALE_NOTE", "MeasureHip", "default_catalog", "find_family", "px_per_mm", "replace_placements",
+__all__ = ["ASSUMED_SCALE_NOTE", "MeasureHip", "default_catalog", "find_family", "px_per_mm", "replace_placements", "size_notes",
            "placement_outline_px", "update_placement", *_hip_all, *_knee_all]

@@ -12,15 +12,17 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 from functools import lru_cache
 
 import numpy as np
 
 from ..catalog import Catalog, ImplantFamily, load_catalog
 from ..errors import CatalogError
-from ..model import Calibration, ImageOrientation, ImplantKind, Landmarks, Measurements, Placement, Plan
+from ..model import Calibration, ImageOrientation, ImplantKind, Landmarks, Measurements, Placement, Plan, Side
 
-__all__ = ["ASSUMED_SCALE_NOTE", "MeasureHip", "default_catalog", "find_family", "px_per_mm", "replace_placements"]
+__all__ = ["ASSUMED_SCALE_NOTE", "MeasureHip", "default_catalog", "find_family", "px_per_mm", "replace_placements",
+           "size_notes"]
 
 #: The note of a plan templated on an assumed scale (plan, report, picture).
 ASSUMED_SCALE_NOTE = "TEMPLATING ON AN ASSUMED SCALE: implant sizes and predicted values are estimates"
@@ -63,3 +65,25 @@ def replace_placements(plan: Plan, new: Sequence[Placement]) -> tuple[Placement,
     kept = tuple(p for p in plan.placements if p.key not in keys)
     order = {ImplantKind.CUP: 0, ImplantKind.STEM: 1, ImplantKind.HEAD: 2}
     return tuple(sorted(kept + tuple(new), key=lambda p: (p.side.value, order.get(p.kind, len(order)))))
+
+
+def size_notes(kind: str, side: Side, fam: ImplantFamily, chosen: Any, size_range: tuple[str, str],
+                order: Sequence[float], position: float) -> list[str]:
+    """Notes on a chosen size: the range the scale's interval allows, and the family's ends.
+
+    ``order`` ranks the family's sizes (diameters, or indices) and ``position`` is the chosen
+    one's rank.
+
+    >>> from types import SimpleNamespace as NS
+    >>> size_notes("cup", Side.LEFT, NS(family="generic cup"), NS(label="64"), ("62", "64"), [44, 64], 64)
+    ["cup left: 64, 62–64 within the scale's interval: more than one size", 'cup left: 64 is the largest generic cup: check the scale and the landmarks']
+    """
+    notes = []
+    if size_range[0] != size_range[1]:
+        notes.append(f"{kind} {side.value}: {chosen.label}, {size_range[0]}–{size_range[1]} within the scale's "
+                     "interval: more than one size")
+    if len(order) > 1 and position in (min(order), max(order)):
+        end = "smallest" if position == min(order) else "largest"
+        notes.append(f"{kind} {side.value}: {chosen.label} is the {end} {fam.family}: check the scale and the landmarks")
+    return notes
+

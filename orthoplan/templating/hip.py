@@ -66,7 +66,7 @@ from ..model import (
     Plan,
     Side,
 )
-from .common import ASSUMED_SCALE_NOTE, MeasureHip, default_catalog, find_family, px_per_mm, replace_placements
+from .common import ASSUMED_SCALE_NOTE, MeasureHip, default_catalog, find_family, px_per_mm, replace_placements, size_notes
 
 __all__ = [
     "DEFAULT_INCLINATION_DEG",
@@ -750,7 +750,7 @@ def template_hip(
         ends = [choose_cup_size(cup_fam, target_at(f) * g) for f in (1.0 - u, 1.0 + u) for g in spread] + [cup]
         ends.sort(key=lambda c: c.outer_diameter_mm)
         cup_range = (ends[0].label, ends[-1].label)
-        notes += _size_notes("cup", side, cup_fam, cup, cup_range, [s_.outer_diameter_mm for s_ in cup_fam.sizes],
+        notes += size_notes("cup", side, cup_fam, cup, cup_range, [s_.outer_diameter_mm for s_ in cup_fam.sizes],
                              cup.outer_diameter_mm)
     cup_p = Placement(ImplantKind.CUP, side, cup_fam.vendor, cup_fam.family, cup.label, center[0], center[1],
                       float(inclination_deg), size_range=cup_range)
@@ -802,7 +802,7 @@ def template_hip(
             stem_range = (min(ends[0], stem, key=stem_fam.sizes.index).label,
                           max(ends[-1], stem, key=stem_fam.sizes.index).label)
             order = list(range(len(stem_fam.sizes)))
-            notes += _size_notes("stem", side, stem_fam, stem, stem_range, order, stem_fam.sizes.index(stem))
+            notes += size_notes("stem", side, stem_fam, stem, stem_range, order, stem_fam.sizes.index(stem))
         else:  # keep templating usable (an interactive session): a visible placeholder, not an error
             stem = provisional
             notes.append(
@@ -862,19 +862,6 @@ def _beyond_family(fam: ImplantFamily, dims: Sequence[float], target: float, wha
     if not force:
         raise TemplatingError(f"{text}: check the scale and the landmarks, choose another family, or force it")
     return [f"FORCED: {text}"]
-
-
-def _size_notes(kind: str, side: Side, fam: ImplantFamily, chosen: Any, size_range: tuple[str, str],
-                order: Sequence[float], position: float) -> list[str]:
-    """Notes on a chosen size: the range the scale's interval allows, and the family's ends."""
-    notes = []
-    if size_range[0] != size_range[1]:
-        notes.append(f"{kind} {side.value}: {chosen.label}, {size_range[0]}–{size_range[1]} within the scale's "
-                     "interval: more than one size")
-    if len(order) > 1 and position in (min(order), max(order)):
-        end = "smallest" if position == min(order) else "largest"
-        notes.append(f"{kind} {side.value}: {chosen.label} is the {end} {fam.family}: check the scale and the landmarks")
-    return notes
 
 
 def _targets(trial: Plan, side: Side, measure: MeasureHip) -> dict[str, float]:

@@ -53,7 +53,7 @@ from ..catalog.schema import FemoralComponentSize, TibialInsertSize, TibialTrayS
 from ..errors import CatalogError, TemplatingError
 from ..geometry import angle_between_deg, frame_pose, rotate, signed_angle_deg, to_mm, to_px, unit
 from ..model import ImageOrientation, ImplantKind, LandmarkName, Placement, Plan, Side
-from .common import ASSUMED_SCALE_NOTE, default_catalog, find_family
+from .common import ASSUMED_SCALE_NOTE, default_catalog, find_family, size_notes
 
 __all__ = [
     "KNEE_IMPLANT_KINDS",
@@ -411,11 +411,17 @@ def template_knee(
     cm = _mm(plan, "femoral_condyle_medial", side, "femoral sizing")
     cl = _mm(plan, "femoral_condyle_lateral", side, "femoral sizing")
     f_width, width_from = _femoral_width_mm(plan, side, cm, cl)
+    u = cal.uncertainty_pct / 100.0
+    fem_range = tray_range = None
     if femoral_size is not None:
         fem = fem_fam.size(femoral_size)
     else:
         fem, more = choose_femoral_size(fem_fam, f_width, femoral_ap_mm)
         notes += more
+        fem_range = _range(fem_fam, fem, [choose_femoral_size(fem_fam, f_width * f, None if femoral_ap_mm is None
+                                                              else femoral_ap_mm * f)[0] for f in (1 - u, 1 + u)])
+        notes += size_notes(_NOTE_PREFIX[ImplantKind.FEMORAL_COMPONENT], side, fem_fam, fem, fem_range,
+                            range(len(fem_fam.sizes)), fem_fam.sizes.index(fem))
         if femoral_ap_mm is None:
             notes.append(f"femoral component {side.value}: sized to the ML width only (AP view); "
                          "check the AP size on a lateral view")
@@ -436,6 +442,9 @@ def template_knee(
     else:
         tray, more = choose_tibial_size(tib_fam, t_width)
         notes += more
+        tray_range = _range(tib_fam, tray, [choose_tibial_size(tib_fam, t_width * f)[0] for f in (1 - u, 1 + u)])
+        notes += size_notes(_NOTE_PREFIX[ImplantKind.TIBIAL_TRAY], side, tib_fam, tray, tray_range,
+                            range(len(tib_fam.sizes)), tib_fam.sizes.index(tray))
     highest = min(float(pm @ t_axis), float(pl @ t_axis))
     tmid = 0.5 * (pm + pl)
     t_center = tmid + ((highest + float(tibial_resection_mm)) - float(tmid @ t_axis)) * t_axis
@@ -447,9 +456,9 @@ def template_knee(
     tx, ty = to_px(t_center, cal)
     new = [
         Placement(ImplantKind.FEMORAL_COMPONENT, side, fem_fam.vendor, fem_fam.family, fem.label, fx, fy,
-                  _angle_of(f_axis, plan.orientation)),
+                  _angle_of(f_axis, plan.orientation), size_range=fem_range),
         Placement(ImplantKind.TIBIAL_TRAY, side, tib_fam.vendor, tib_fam.family, tray.label, tx, ty,
-                  _angle_of(t_axis, plan.orientation)),
+                  _angle_of(t_axis, plan.orientation), size_range=tray_range),
     ]
     if ins_fam is not None:
         entry, thickness, more = choose_insert_thickness(ins_fam, tray.label, float(tibial_resection_mm))
@@ -470,6 +479,12 @@ def template_knee(
     kept_notes = tuple(n for n in plan.notes if not n.startswith(old_prefixes))
     log.debug("knee %s: femoral %s (ML %.1f mm), tray %s (ML %.1f mm)", side.value, fem.label, f_width, tray.label, t_width)
     return replace(plan, placements=kept + tuple(new), notes=tuple(dict.fromkeys(kept_notes + tuple(notes))))
+
+
+def _range(fam: ImplantFamily, chosen: Any, others: list[Any]) -> tuple[str, str]:
+    """(smallest, largest) label among ``chosen`` and the sizes chosen at the scale's bounds."""
+    ranked = sorted([chosen, *others], key=fam.sizes.index)
+    return ranked[0].label, ranked[-1].label
 
 
 # --------------------------------------------------------------------------- drawing

@@ -223,3 +223,23 @@ def test_cli_template_long_leg_json(knee_cases, tmp_path):
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_knee_sizes_come_with_the_range_the_scale_allows(knee_cases, catalog):
+    """Issue 15: a ±10 % scale gives a femoral and tibial size range around the chosen size,
+    with a note; the exact scale gives a single size."""
+    from orthoplan.model import Calibration
+    from orthoplan.pipeline import recalibrate
+
+    _case, _rad, plan = knee_cases[0]
+    exact = template_knee(recalibrate(plan, Calibration(plan.calibration.mm_per_px, "explicit-spacing", 0.0)),
+                          catalog, "left")
+    wide = template_knee(recalibrate(plan, Calibration(plan.calibration.mm_per_px, "explicit-spacing", 10.0)),
+                         catalog, "left")
+    for kind in ("femoral_component", "tibial_tray"):
+        e, w = exact.placement(kind, "left"), wide.placement(kind, "left")
+        assert e.size_range == (e.size, e.size)
+        fam = catalog.find(w.family, w.vendor)
+        lo, hi = (_index(fam, v) for v in w.size_range)
+        assert lo <= _index(fam, w.size) <= hi and hi > lo
+    assert any("within the scale's interval: more than one size" in n for n in wide.notes)
