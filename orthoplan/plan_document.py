@@ -126,7 +126,7 @@ def _definition(name: str) -> tuple[str, tuple[float, float] | None, tuple[float
 def measurement_rows(plan: Plan) -> list[MeasurementRow]:
     """The measurements table of ``plan``, in the plan's order.
 
-    ``flag`` is ``"IMPLAUSIBLE"`` for a value outside its definition's plausible range
+    ``flag`` is ``"implausible"`` for a value outside its definition's plausible range
     (misplaced landmarks or a wrong scale), else ``"below"``/``"above"`` the normal range.
 
     >>> # [r.title for r in measurement_rows(plan)][:1] -> ['Leg-length discrepancy (teardrop line)']
@@ -144,7 +144,7 @@ def measurement_rows(plan: Plan) -> list[MeasurementRow]:
             normal_text = f"{lo:g} to {hi:g} mm" if m.unit == "mm" else f"{lo:g}–{hi:g}°"
             flag = "below" if m.value < lo else "above" if m.value > hi else ""
         if plausible is not None and not plausible[0] <= m.value <= plausible[1]:
-            flag = "IMPLAUSIBLE"
+            flag = "implausible"
         p = plan.predictions.get(m.name)
         predicted = _fmt_number(p.value, p.unit) if p is not None else ""
         rows.append(MeasurementRow(m.name, title, value, interval, normal_text, flag, predicted))
@@ -338,7 +338,7 @@ def _version() -> str:
 def _wrap(text: str, width_mm: float, fontsize: float, *, bold: bool = False) -> list[str]:
     """Lines of ``text`` that fit ``width_mm`` at ``fontsize`` (DejaVu Sans: ~0.56 em a glyph, bold ~0.62)."""
     chars = max(6, int(width_mm / (fontsize * 0.352778 * (0.62 if bold else 0.56))))
-    return textwrap.wrap(str(text), chars, break_on_hyphens=False) or [""]
+    return textwrap.wrap(str(text), chars, break_on_hyphens=False, break_long_words=False) or [""]
 
 
 def _section(pages: _Pages, title: str, *, min_mm: float = 20.0) -> None:
@@ -491,6 +491,8 @@ def _measurements(pages: _Pages, plan: Plan) -> None:
                     "placement adds its own error); — where none is claimed (angles do not depend on the scale). "
                     "Normal —: none published (compare the sides). "
                     + ("Planned: predicted after the templated reconstruction. " if has_pred else "")
+                    + ("implausible: outside the range any film can show; check the landmarks and the scale. "
+                       if any(r.flag == "implausible" for r in rows) else "")
                     + "Definitions, sign conventions and sources: docs/measurements.md.")
     if plan.measurements.missing:
         missing = [[_definition(n)[0], reason] for n, reason in plan.measurements.missing]

@@ -93,11 +93,11 @@ def test_an_implausible_value_is_flagged(tmp_path, dx_plan, dx_radiograph):
     plan = replace(dx_plan, measurements=Measurements(tuple(wild if m.name == lld.name else m
                                                             for m in dx_plan.measurements)))
     rows = {r.name: r for r in measurement_rows(plan)}
-    assert rows["lld_teardrop_mm"].flag == "IMPLAUSIBLE"
-    assert sum(r.flag == "IMPLAUSIBLE" for r in rows.values()) == 1
+    assert rows["lld_teardrop_mm"].flag == "implausible"
+    assert sum(r.flag == "implausible" for r in rows.values()) == 1
     path = tmp_path / "wild.pdf"
     path.write_bytes(plan_document(plan, dx_radiograph))
-    assert re.search(r"-180\.0 mm \(R longer\) -190\.0 to -170\.0 mm — IMPLAUSIBLE", pdf_text(path))
+    assert re.search(r"-180\.0 mm \(R longer\) -190\.0 to -170\.0 mm — implausible", pdf_text(path))
 
 
 def test_an_assumed_scale_and_every_calibration_warning_are_printed(dx_document, dx_plan):
