@@ -218,6 +218,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         sys.stderr.write("orthoplan plan: error: --revise reads the latest plan from --archive URL and stores "
                          "the revision there: give --archive, without --no-dicom\n")
         return 2
+    if args.store_pdf and (not args.archive or args.no_dicom):
+        sys.stderr.write("orthoplan plan: error: --store-pdf stores the plan document in the archive with the SR and "
+                         "GSPS: give --archive URL, without --no-dicom\n")
+        return 2
     rad = _load_or_retrieve(args)
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
     previous_sr = previous = None
@@ -246,11 +250,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         check_storable(plan, allow_implausible=args.draft)
     out = Path(args.out)
     written = write_plan_outputs(rad, plan, out, dicom=not args.no_dicom, previous=previous_sr)
+    written.update(_plan_document_outputs(args, rad, plan, out))
     for kind, path in written.items():
         print(f"{kind:8s} {path}")
     queued = False
     if args.archive and "sr" in written:
-        result = _store(args.archive, [written["sr"], written["gsps"]])
+        result = _store(args.archive, [written["sr"], written["gsps"]] + ([written["pdf-dcm"]] if "pdf-dcm" in written else []))
         queued = result.queued
         if previous is None and not result.queued:
             _warn_other_plans(args.archive, rad, plan)
@@ -313,6 +318,27 @@ def _warn_other_plans(url: str, rad, plan) -> None:
     if others:
         log.warning("this image now has %d plans in the archive; to revise the latest plan instead of adding "
                     "one, use `orthoplan plan IMAGE --revise`", len(others) + 1)
+
+
+def _plan_document_outputs(args: argparse.Namespace, rad, plan, out: Path) -> dict[str, Path]:
+    """``--pdf``: the printable plan document ``plan.pdf``; ``--store-pdf``: also ``plan-pdf.dcm``, the same
+    PDF as a DICOM Encapsulated PDF in the image's study (stored with the SR and GSPS)."""
+    if not (getattr(args, "pdf", False) or getattr(args, "store_pdf", False)):
+        return {}
+    from .plan_document import write_plan_document
+
+    written = {"pdf": write_plan_document(plan, rad, out / "plan.pdf")}
+    if args.store_pdf:
+        from .dicom.encapsulated_pdf import build_encapsulated_pdf
+        from .errors import DicomOutputError
+
+        if rad.dataset is None:
+            raise DicomOutputError("--store-pdf needs a DICOM source image (PNG/TIFF input has no study to add the "
+                                   "plan document to)")
+        document = written["pdf"].read_bytes()
+        build_encapsulated_pdf(plan, rad.dataset, document).save_as(out / "plan-pdf.dcm", enforce_file_format=True)
+        written["pdf-dcm"] = out / "plan-pdf.dcm"
+    return written
 
 
 def _osteotomy_plan(args: argparse.Namespace, rad, plan):
@@ -878,6 +904,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "(same plan identifier, its own time and series; the SR references the one it "
                          "replaces), starting from its landmarks, calibration and implants; --landmarks "
                          "moves or adds landmarks (docs/archive.md)")
+    pl.add_argument("--pdf", action="store_true",
+                    help="also write plan.pdf: the plan document to print (A4; picture, measurements, implants, "
+                         "calibration, author, status)")
+    pl.add_argument("--store-pdf", action="store_true",
+                    help="with --archive: also store the plan document in the image's study as a DICOM "
+                         "Encapsulated PDF (plan-pdf.dcm), for viewers without SR support (implies --pdf)")
     _add_template_options(pl)
     o = pl.add_argument_group("osteotomy (--view long-leg; docs/osteotomy.md)")
     o.add_argument("--osteotomy", choices=("hto", "dfo"),

@@ -466,6 +466,23 @@ def check_storable(plan: Plan, *, allow_implausible: bool = False) -> None:
         raise PlanError(f"a plan with implausible values ({listed}) can only be stored as a draft, not final")
 
 
+def plan_document(plan: Plan, radiograph: Radiograph) -> bytes:
+    """The plan as a printable A4 PDF (bytes): picture, measurements with their intervals and
+    normal ranges, implants, calibration and its warnings, author, status, plan ID and revision.
+
+    See :mod:`orthoplan.plan_document`; in a notebook::
+
+        from pathlib import Path
+        Path("plan.pdf").write_bytes(pipeline.plan_document(plan, rad))
+
+    Store it in the image's study as a DICOM Encapsulated PDF with
+    :func:`orthoplan.dicom.encapsulated_pdf.build_encapsulated_pdf` (``orthoplan plan --store-pdf``).
+    """
+    from .plan_document import plan_document as _document
+
+    return _document(plan, radiograph)
+
+
 def store_plan(radiograph: Radiograph, plan: Plan, archive_url: str | None = None, *, previous: Any = None,
                queue_on_failure: bool = True, allow_implausible: bool = False, **archive_options: Any) -> Any:
     """Build the plan's SR and GSPS and store both in an archive (default: :func:`default_archive_url`).
