@@ -30,14 +30,22 @@ from .overlay import OverlayLayer, landmark_legend, plan_overlay
 log = logging.getLogger(__name__)
 
 
-def _downsample(image: np.ndarray, max_size_px: int) -> tuple[np.ndarray, int]:
-    """Block-mean the image so its larger side is at most ``max_size_px``; return the factor."""
+def downsample(image: np.ndarray, max_size_px: int) -> tuple[np.ndarray, int]:
+    """Block-mean the image so its larger side is at most ``max_size_px``; return the factor.
+
+    >>> small, factor = downsample(np.zeros((3200, 1000)), 1600)
+    >>> small.shape, factor
+    ((1600, 500), 2)
+    """
     factor = max(1, int(np.ceil(max(image.shape) / max_size_px)))
     if factor == 1:
         return image, 1
     from .geometry import block_mean
 
     return block_mean(image, factor), factor
+
+
+_downsample = downsample  # the old name (orthoplan.notebook still imports it)
 
 
 def draw_layers(ax: Any, layers: tuple[OverlayLayer, ...], *, fontsize: float = 9.0) -> list[Any]:
@@ -95,7 +103,7 @@ def render_plan(
     from matplotlib.figure import Figure
 
     layers = plan_overlay(plan) if layers is None else layers
-    small, f = _downsample(radiograph.display, max_size_px)
+    small, f = downsample(radiograph.display, max_size_px)
     h, w = small.shape
     fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi)
     ax = fig.add_axes((0, 0, 1, 1))
