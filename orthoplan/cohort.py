@@ -11,7 +11,7 @@ Examples
 >>> from orthoplan.cohort import summary_statistics
 >>> import pandas as pd
 >>> df = pd.DataFrame({"status": ["ok", "ok"], "lld_teardrop_mm": [1.0, 3.0], "calibration_assumed": [False, False]})
->>> summary_statistics(df).loc["lld_teardrop_mm", "median"]
+>>> float(summary_statistics(df).loc["lld_teardrop_mm", "median"])
 2.0
 """
 
@@ -81,8 +81,10 @@ def summary_statistics(df, scale: str = "calibrated"):
 
     >>> import pandas as pd
     >>> df = pd.DataFrame({"status": ["ok", "ok"], "lld_teardrop_mm": [1.0, 9.0], "calibration_assumed": [False, True]})
-    >>> int(summary_statistics(df).loc["lld_teardrop_mm", "n"]), int(summary_statistics(df, "assumed").loc["lld_teardrop_mm", "n"])
-    (1, 1)
+    >>> float(summary_statistics(df).loc["lld_teardrop_mm", "median"])
+    1.0
+    >>> float(summary_statistics(df, "assumed").loc["lld_teardrop_mm", "median"])
+    9.0
     """
     import pandas as pd
 
