@@ -45,9 +45,6 @@ def downsample(image: np.ndarray, max_size_px: int) -> tuple[np.ndarray, int]:
     return block_mean(image, factor), factor
 
 
-_downsample = downsample  # the old name (orthoplan.notebook still imports it)
-
-
 def draw_layers(ax: Any, layers: tuple[OverlayLayer, ...], *, fontsize: float = 9.0) -> list[Any]:
     """Draw overlay layers on a matplotlib Axes in image coordinates; returns the artists.
 

@@ -82,12 +82,12 @@ def test_plans_open_into_a_closed_pipe_is_quiet(case_dir: Path, tmp_path: Path):
 
 
 def test_every_error_exit_code_is_in_the_readme():
-    from orthoplan.errors import EXIT_CODES
+    from orthoplan.errors import EXIT_CODES, EXIT_QUEUED
 
     readme = (REPO / "README.md").read_text()
     line = next(l for l in readme.splitlines() if l.startswith("Exit codes:"))
     block = readme[readme.index(line):readme.index(line) + 1200]
-    for code in sorted({c for _cls, c in EXIT_CODES} | {2, 70, 141}):
+    for code in sorted({c for _cls, c in EXIT_CODES} | {2, 70, 141, EXIT_QUEUED}):
         assert re.search(rf"\b{code} [A-Za-z]", block), f"exit code {code} is not documented in the README"
 
 
