@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import EXIT_QUEUED, LandmarkError, OrthoplanError, exit_code_for
+from .errors import EXIT_QUEUED, InputNotFoundError, LandmarkError, OrthoplanError, UsageError, exit_code_for
 
 log = logging.getLogger("orthoplan")
 
@@ -37,6 +37,16 @@ log = logging.getLogger("orthoplan")
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+_IMAGE_HELP = ("the radiograph: a DICOM file, or PNG/TIFF (give its scale with --spacing, --known-length "
+               "or a calibration ball)")
+_JSON_HELP = "print JSON (one document on stdout) instead of text"
+
+
+def _lower(text: str) -> str:
+    """``--side``/``--view`` in any letter case (``LEFT``, ``Left``), as the library accepts them."""
+    return text.strip().lower()
 
 
 def _add_calibration_args(p: argparse.ArgumentParser) -> None:
@@ -56,7 +66,7 @@ def _add_calibration_args(p: argparse.ArgumentParser) -> None:
 def _add_view_arg(p: argparse.ArgumentParser) -> None:
     from .pipeline import VIEWS
 
-    p.add_argument("--view", choices=VIEWS, help="what the image shows (default: from the DICOM header and "
+    p.add_argument("--view", choices=VIEWS, type=_lower, help="what the image shows (default: from the DICOM header and "
                    "the image's shape; long-leg views are measured with the lower-limb definitions, "
                    "knee-ap/knee-lateral with the knee-view ones)")
 
@@ -88,7 +98,7 @@ def _read_landmarks(path: str):
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise LandmarkError(f"landmark file not found: {path}") from None
+        raise InputNotFoundError(f"landmark file not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LandmarkError(f"landmark file {path} is not valid JSON: {exc}") from None
     return Landmarks.from_dict(data)
@@ -349,7 +359,7 @@ def _osteotomy_plan(args: argparse.Namespace, rad, plan):
     if side is None:
         lat = (rad.image_laterality or "").strip().upper()
         if lat not in ("L", "R"):
-            raise OrthoplanError("say which leg the osteotomy is on: --osteotomy-side left or --osteotomy-side right")
+            raise UsageError("say which leg the osteotomy is on: --osteotomy-side left or --osteotomy-side right")
         side = "left" if lat == "L" else "right"
     return plan_osteotomy(plan, args.osteotomy, side, wedge=args.wedge, target_fraction=args.target_fraction)
 
@@ -450,6 +460,7 @@ def cmd_plans(args: argparse.Namespace) -> int:
     from .archive.plans import latest_plan, list_plans
 
     archive = open_archive(args.archive)
+    _require_existing_folder(archive)
     if args.open:
         plan = latest_plan(archive, args.study, plan_uid=args.plan)
         if args.json:
@@ -469,6 +480,15 @@ def cmd_plans(args: argparse.Namespace) -> int:
         for p in plans:
             print("  ".join(f"{k}={v}" for k, v in p.items()))
     return 0
+
+
+def _require_existing_folder(archive) -> None:
+    """Reading a folder archive that does not exist is an error (11), not an empty study."""
+    from .archive.folder import FolderArchive
+    from .errors import ArchiveError
+
+    if isinstance(archive, FolderArchive) and not archive.root.is_dir():
+        raise ArchiveError(f"archive {archive.name}: no such folder")
 
 
 def cmd_archive_flush(args: argparse.Namespace) -> int:
@@ -495,10 +515,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     inputs: list = list(args.inputs)
     if args.query:
         if not args.archive:
-            raise OrthoplanError("--query needs --archive URL")
+            raise UsageError("--query needs --archive URL")
         inputs += batch.archive_inputs(args.archive, args.query)
     if not inputs:
-        raise OrthoplanError("no inputs: give files, folders, list files or --archive URL --query Q")
+        raise UsageError("no inputs: give files, folders, list files or --archive URL --query Q")
+    if Path(args.out).suffix.lower() not in (".csv", ".parquet"):
+        raise UsageError(f"--out must end in .csv or .parquet, got {Path(args.out).name}")
     options = batch.BatchOptions(
         ball_diameter_mm=None if args.no_ball else args.ball_mm,
         assume_magnification=args.assume_magnification,
@@ -525,7 +547,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _add_batch_parsers(sub) -> None:
     b = sub.add_parser("batch", help="measure many images into a CSV/Parquet table (resumable, parallel, Dask)")
     b.add_argument("inputs", nargs="*", help="files, folders (recursive) or list files (one path a line)")
-    b.add_argument("--out", required=True, help="results.csv or results.parquet")
+    b.add_argument("--out", required=True, metavar="TABLE", help="results.csv or results.parquet")
     b.add_argument("--archive", metavar="URL", help="archive to query (with --query)")
     b.add_argument("--query", metavar="Q", help="instance query, e.g. 'Modality=DX&BodyPartExamined=PELVIS'")
     b.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores; 0 measures in this process, for debugging)")
@@ -545,7 +567,7 @@ def _add_batch_parsers(sub) -> None:
 
     r = sub.add_parser("report", help="cohort summary of a batch table (HTML or PDF)")
     r.add_argument("table", help="results.csv or results.parquet from orthoplan batch")
-    r.add_argument("--out", required=True, help="report.html or report.pdf")
+    r.add_argument("--out", required=True, metavar="REPORT", help="report.html or report.pdf")
     r.set_defaults(func=cmd_report)
 
 
@@ -558,7 +580,7 @@ def _template_side(args: argparse.Namespace, rad) -> str:
     lat = (rad.image_laterality or "").strip().upper()
     if lat in ("L", "R"):
         return "left" if lat == "L" else "right"
-    raise OrthoplanError("say which side to template: --side left or --side right")
+    raise UsageError("say which side to template: --side left or --side right (the image has no ImageLaterality)")
 
 
 def _template_plan(args: argparse.Namespace, rad, plan):
@@ -608,14 +630,17 @@ def _lateral_plan(args: argparse.Namespace, side: str):
 
 def _add_template_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("templating")
-    g.add_argument("--side", choices=("left", "right"), help="the patient's hip to template")
+    g.add_argument("--side", choices=("left", "right"), type=_lower,
+                   help="the patient's side to template (default: the image's ImageLaterality; any letter case)")
     g.add_argument("--cup", metavar="FAMILY", help="cup family (default: generic hemispherical cup)")
     g.add_argument("--stem", metavar="FAMILY", help="stem family (default: generic uncemented straight stem)")
     g.add_argument("--head", metavar="FAMILY", help="head family (default: the stem vendor's, else generic)")
     g.add_argument("--cup-size", metavar="LABEL", help="force a cup size instead of sizing to the acetabulum")
     g.add_argument("--stem-size", metavar="LABEL", help="force a stem size instead of sizing to the canal")
-    g.add_argument("--head-diameter", type=float, metavar="MM")
-    g.add_argument("--neck-length", type=float, metavar="MM")
+    g.add_argument("--head-diameter", type=float, metavar="MM",
+                   help="force a head diameter instead of the automatic choice")
+    g.add_argument("--neck-length", type=float, metavar="MM",
+                   help="force a neck length instead of the automatic choice")
     g.add_argument("--inclination", type=float, metavar="DEG", help="cup inclination (default 40)")
     g.add_argument("--resection-above-lt", type=float, metavar="MM",
                    help="neck cut above the lesser trochanter (default: the level that equalises leg length)")
@@ -753,11 +778,11 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
 def _add_templating_parsers(sub) -> None:
     t = sub.add_parser("template", help="template a total hip (cup, stem, head) and predict leg length and offset; "
                        "--view long-leg: a total knee (femoral component, tibial tray, insert)")
-    t.add_argument("image")
+    t.add_argument("image", help=_IMAGE_HELP)
     t.add_argument("--landmarks", metavar="FILE.json", help="landmarks in image pixels (default: detect them)")
     t.add_argument("--out", metavar="DIR", help="also write plan.json, overlay.png, SR and GSPS there")
     t.add_argument("--no-dicom", action="store_true", help="with --out: only plan.json and overlay.png")
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--json", action="store_true", help=_JSON_HELP)
     _add_template_options(t)
     _add_calibration_args(t)
     _add_view_arg(t)
@@ -766,15 +791,16 @@ def _add_templating_parsers(sub) -> None:
     c = sub.add_parser("catalog", help="implant catalogs: list the families, check a catalog folder")
     csub = c.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     cl = csub.add_parser("list", help="every family (vendor, family, kind, sizes, data quality)")
-    cl.add_argument("--kind", choices=("cup", "stem", "head", "femoral_component", "tibial_tray", "tibial_insert"))
+    cl.add_argument("--kind", choices=("cup", "stem", "head", "femoral_component", "tibial_tray", "tibial_insert"),
+                    help="only the families of this kind")
     cl.add_argument("--catalog", action="append", metavar="DIR", help="extra catalog folder (repeatable)")
-    cl.add_argument("--json", action="store_true")
+    cl.add_argument("--json", action="store_true", help=_JSON_HELP)
     cl.set_defaults(func=cmd_catalog_list)
-    for name in ("check", "validate"):
-        cc = csub.add_parser(name, help="validate a catalog folder: every problem with file, field and reason")
-        cc.add_argument("path")
-        cc.add_argument("--json", action="store_true")
-        cc.set_defaults(func=cmd_catalog_check)
+    cc = csub.add_parser("check", aliases=["validate"],
+                         help="validate a catalog folder: every problem with file, field and reason")
+    cc.add_argument("path", help="a catalog folder (one folder per vendor, one JSON file per family) or one file")
+    cc.add_argument("--json", action="store_true", help=_JSON_HELP)
+    cc.set_defaults(func=cmd_catalog_check)
 
 
 # --------------------------------------------------------------------------- train
@@ -843,9 +869,9 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--archive", metavar="URL", help="read the plans' SRs (and images) from this archive")
     t.add_argument("--study", action="append", metavar="UID", help="a study whose latest plan to learn from (repeatable)")
     t.add_argument("--phantoms", type=int, default=0, help="add this many phantom films (default 0)")
-    t.add_argument("--epochs", type=int, default=15)
+    t.add_argument("--epochs", type=int, default=15, help="passes over the training films (default 15)")
     t.add_argument("--lr", type=float, help="learning rate (default 5e-4 fine-tuning, 2e-3 from scratch)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--scratch", action="store_true", help="train from random weights instead of fine-tuning")
     t.add_argument("--init-model", metavar="FILE.onnx", help="the model to fine-tune (default: the shipped one)")
     t.add_argument("--input-size", type=int, default=256, help="network input (px) when training from scratch")
@@ -862,36 +888,40 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("calibrate", help="print the image's calibration (scale, source, uncertainty)")
-    c.add_argument("image")
+    c.add_argument("image", help=_IMAGE_HELP)
     _add_calibration_args(c)
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--json", action="store_true", help=_JSON_HELP)
     c.set_defaults(func=cmd_calibrate)
 
-    m = sub.add_parser("measure", help="measure the hip from landmarks given in a JSON file")
-    m.add_argument("image")
+    m = sub.add_parser("measure", help="measure from landmarks given in a JSON file: the hip (AP pelvis/hip), "
+                       "the lower limb (long-leg) or the knee (knee-ap, knee-lateral), by --view")
+    m.add_argument("image", help=_IMAGE_HELP)
     m.add_argument("--landmarks", required=True, metavar="FILE.json",
                    help='{"landmarks": {"teardrop_left": [x, y], ...}} in image pixels (DICOM origin)')
     _add_calibration_args(m)
     _add_view_arg(m)
-    m.add_argument("--json", action="store_true")
+    m.add_argument("--json", action="store_true", help=_JSON_HELP)
     m.set_defaults(func=cmd_measure)
 
     d = sub.add_parser("detect", help="detect the landmarks automatically")
-    d.add_argument("image")
-    d.add_argument("--side", choices=("left", "right"),
+    d.add_argument("image", help=_IMAGE_HELP)
+    d.add_argument("--side", choices=("left", "right"), type=_lower,
                    help="the knee a knee view shows (default: ImageLaterality; a lateral knee view needs one)")
     d.add_argument("--model", metavar="FILE.onnx",
                    help="the AP pelvis detector's model (default: $ORTHOPLAN_MODEL or the shipped model; "
                         "a site's own from `orthoplan train`)")
     _add_calibration_args(d)
     _add_view_arg(d)
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--json", action="store_true", help=_JSON_HELP)
     d.set_defaults(func=cmd_detect)
 
     pl = sub.add_parser("plan", help="calibrate, detect/read landmarks, measure; write plan.json, overlay.png, SR, GSPS")
     pl.add_argument("image", help="image file, or a SOP Instance UID with --archive")
-    pl.add_argument("--landmarks", metavar="FILE.json")
-    pl.add_argument("--out", required=True, metavar="DIR")
+    pl.add_argument("--landmarks", metavar="FILE.json",
+                    help='landmarks in image pixels, {"landmarks": {"teardrop_left": [x, y], ...}} '
+                         "(default: detect them)")
+    pl.add_argument("--out", required=True, metavar="DIR",
+                    help="folder for plan.json, overlay.png and (DICOM input) plan-sr.dcm, plan-gsps.dcm")
     pl.add_argument("--archive", metavar="URL", help="store the SR and GSPS there (folder://, http(s)://…/dicom-web, dicom://AET@HOST:PORT); "
                     "if the archive cannot take them they wait in the outbox: exit 12, run `orthoplan archive flush` later")
     pl.add_argument("--author", help="name of the planning person (goes into the plan and the SR)")
@@ -914,7 +944,7 @@ def build_parser() -> argparse.ArgumentParser:
     o = pl.add_argument_group("osteotomy (--view long-leg; docs/osteotomy.md)")
     o.add_argument("--osteotomy", choices=("hto", "dfo"),
                    help="plan a high tibial (hto) or distal femoral (dfo) osteotomy by the Miniaci method")
-    o.add_argument("--osteotomy-side", choices=("left", "right"),
+    o.add_argument("--osteotomy-side", choices=("left", "right"), type=_lower,
                    help="the patient's leg (default: the image laterality)")
     o.add_argument("--target-fraction", type=float, metavar="F",
                    help="where the new weight-bearing line crosses the plateau, from its medial margin "
@@ -925,32 +955,44 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_plan)
 
     de = sub.add_parser("demo", help="make the bundled example image and plan it end to end (no server needed)")
-    de.add_argument("--out", default="orthoplan-demo", metavar="DIR")
-    de.add_argument("--seed", type=int, default=7)
+    de.add_argument("--out", default="orthoplan-demo", metavar="DIR",
+                    help="folder for the example image, the plan and the folder archive (default orthoplan-demo)")
+    de.add_argument("--seed", type=int, default=7, help="the example's random seed (default 7)")
     de.add_argument("--archive", metavar="URL", help="default: a folder archive inside --out")
     de.add_argument("--exact-landmarks", action="store_true",
                     help="use the example's true landmarks instead of detecting them")
-    de.add_argument("--side", choices=("left", "right"), default="left", help="the hip to template (default left)")
+    de.add_argument("--side", choices=("left", "right"), type=_lower, default="left", help="the hip to template (default left)")
     de.set_defaults(func=cmd_demo)
 
     ps = sub.add_parser("plans", help="list the plans of a study in an archive")
-    ps.add_argument("--archive", required=True, metavar="URL")
-    ps.add_argument("--study", required=True, metavar="UID")
+    ps.add_argument("--archive", required=True, metavar="URL",
+                    help="the archive (folder://PATH, http(s)://…/dicom-web, dicom://AET@HOST:PORT)")
+    ps.add_argument("--study", required=True, metavar="UID", help="the Study Instance UID of the image's study")
     ps.add_argument("--plan", metavar="PLAN_UID", help="only this plan (when the study has several)")
     ps.add_argument("--open", action="store_true", help="read back the latest revision and show it (JSON with --json)")
-    ps.add_argument("--json", action="store_true")
+    ps.add_argument("--json", action="store_true", help=_JSON_HELP)
     ps.set_defaults(func=cmd_plans)
 
     ar = sub.add_parser("archive", help="archive maintenance")
     arsub = ar.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
     fl = arsub.add_parser("flush", help="retry storing every plan waiting in the outbox")
     fl.add_argument("--outbox", metavar="DIR", help="default: $ORTHOPLAN_OUTBOX or ~/.local/share/orthoplan/outbox")
-    fl.add_argument("--json", action="store_true")
+    fl.add_argument("--json", action="store_true", help=_JSON_HELP)
     fl.set_defaults(func=cmd_archive_flush)
     _add_batch_parsers(sub)
     _add_templating_parsers(sub)
     _add_train_parser(sub)
     return p
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file (tests capture it): nothing to flush
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -959,7 +1001,12 @@ def main(argv: list[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:  # `orthoplan … | head`: the reader has what it wanted
+        _silence_stdout()
+        return 141
     except OrthoplanError as exc:
         sys.stderr.write(f"orthoplan: error: {exc}\n")
         return exit_code_for(exc)

@@ -27,7 +27,18 @@ class CorruptImageError(OrthoplanError):
 
 
 class InputNotFoundError(OrthoplanError, FileNotFoundError):
-    """An input file (image, landmark file...) does not exist. Also a :class:`FileNotFoundError`."""
+    """An input file (image, landmark file, batch table...) does not exist. Also a :class:`FileNotFoundError`."""
+
+
+class UsageError(OrthoplanError, ValueError):
+    """A request that cannot be honoured as asked: a missing choice (which side?), an option
+    that needs another one, an unsupported output format. Also a :class:`ValueError`.
+
+    The command line exits with 2, as for the argument errors argparse finds itself.
+
+    >>> exit_code_for(UsageError("say which side to template: --side left or --side right"))
+    2
+    """
 
 
 class CalibrationError(OrthoplanError):
@@ -68,7 +79,8 @@ class SideError(PlanError, ValueError):
 
 #: Exit codes of the ``orthoplan`` command, most specific class first.
 EXIT_CODES: tuple[tuple[type[OrthoplanError], int], ...] = (
-    (InputNotFoundError, 3),
+    (UsageError, 2),
+    (InputNotFoundError, 66),
     (CorruptImageError, 3),
     (UnsupportedImageError, 4),
     (CalibrationError, 5),
@@ -91,6 +103,9 @@ EXIT_QUEUED = 12
 
 def exit_code_for(error: BaseException) -> int:
     """Return the command-line exit code for ``error`` (1 for any other orthoplan error).
+
+    66 (sysexits' ``EX_NOINPUT``) is a missing input file, apart from 3, a file that exists but
+    cannot be read as an image.
 
     Examples
     --------

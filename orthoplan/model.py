@@ -178,12 +178,32 @@ class LandmarkName(enum.StrEnum):
 
     @classmethod
     def parse(cls, text: str) -> LandmarkName:
-        """Parse a landmark name, raising :class:`LandmarkError` with the vocabulary."""
+        """Parse a landmark name: exact, in any letter case, or a unique prefix of one.
+
+        Raises :class:`LandmarkError` with what it may have meant (or, when nothing is close,
+        how names are made), never the whole vocabulary of ~60 names.
+
+        >>> LandmarkName.parse("Teardrop_L")
+        <LandmarkName.TEARDROP_LEFT: 'teardrop_left'>
+        >>> LandmarkName.parse("teardrop_lft")
+        Traceback (most recent call last):
+        ...
+        orthoplan.errors.LandmarkError: unknown landmark 'teardrop_lft'; did you mean 'teardrop_left' or 'teardrop_right'?
+        """
         try:
             return cls(str(text))
         except ValueError:
-            known = ", ".join(m.value for m in cls)
-            raise LandmarkError(f"unknown landmark {text!r}; known landmarks: {known}") from None
+            pass
+        from .names import NameLookupError, resolve_name
+
+        try:
+            return cls(resolve_name(str(text), [m.value for m in cls], what="landmark"))
+        except NameLookupError as exc:
+            if exc.candidates:
+                raise LandmarkError(str(exc)) from None
+            anatomies = ", ".join(dict.fromkeys(m.anatomy for m in cls))
+            raise LandmarkError(f"{exc}; a landmark is <anatomy>_left or <anatomy>_right, anatomy one of: "
+                                f"{anatomies} (docs/landmarks.md)") from None
 
 
 @dataclass(frozen=True)

@@ -291,10 +291,10 @@ class PlanningWidget:
             self.fig = Figure(figsize=figsize)
             FigureCanvasAgg(self.fig)
             self.ax = self.fig.add_subplot()
-        from .render import _downsample
+        from .render import downsample
 
         rows, cols = session.radiograph.shape
-        small, _f = _downsample(session.radiograph.display, 1600)
+        small, _f = downsample(session.radiograph.display, 1600)
         # pixel-corner extent: the axes' data coordinates are DICOM image coordinates
         self.ax.imshow(small, cmap="gray", vmin=0, vmax=1, extent=(0, cols, rows, 0))
         self.ax.set_axis_off()

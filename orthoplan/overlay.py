@@ -112,12 +112,30 @@ _SHORT = {
     "knee_femoral_axis_distal": "FA2",
     "knee_tibial_axis_proximal": "TA1",
     "knee_tibial_axis_distal": "TA2",
-    "femoral_anterior_cortex": "AC",
+    "femoral_anterior_cortex": "ACx",  # not "AC": that is the ankle centre
     "femoral_posterior_cortex": "PCx",
     "femoral_posterior_condyle": "PC",
     "tibial_plateau_anterior": "PA",
     "tibial_plateau_posterior": "PP",
 }
+
+
+#: The short code each landmark is drawn with (anatomy → code); :func:`landmark_legend` explains them.
+LANDMARK_CODES: dict[str, str] = _SHORT
+
+
+def landmark_legend(plan: Plan) -> tuple[tuple[str, str], ...]:
+    """The codes the plan's landmarks are drawn with, and what each means, in drawing order.
+
+    >>> LANDMARK_CODES["teardrop"], LANDMARK_CODES["acetabular_lateral_edge"]
+    ('TD', 'LE')
+    >>> # landmark_legend(plan) → (("TD", "teardrop"), ("FH", "femoral head center"), ...)
+    """
+    seen: dict[str, str] = {}
+    for l_ in plan.landmarks:
+        anatomy = l_.name.anatomy
+        seen.setdefault(_SHORT.get(anatomy, anatomy), anatomy.replace("_", " "))
+    return tuple(seen.items())
 
 
 def _fmt(value: float, unit_: str) -> str:

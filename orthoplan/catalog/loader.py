@@ -143,22 +143,64 @@ class Catalog:
     families: tuple[ImplantFamily, ...]
     problems: tuple[CatalogProblem, ...] = field(default=())
 
-    def find(self, family: str, vendor: str | None = None) -> ImplantFamily:
+    def find(self, family: str, vendor: str | None = None, *, kind: str | None = None,
+             prefix: bool = False) -> ImplantFamily:
         """The family named ``family`` (its name, slug or file stem; case-insensitive).
 
-        Raises :class:`~orthoplan.errors.CatalogError` ``"unknown implant family 'X'; known: …"``
-        when nothing matches, or when the name is made by several vendors and ``vendor`` is not given.
+        ``kind`` (``"cup"``, ``"stem"`` …) prefers a family of that kind where a name is made in
+        several kinds, and narrows the prefixes and suggestions to it. ``prefix=True`` (for
+        names a person types, e.g. ``--cup Pinnacle``) accepts a unique case-insensitive prefix
+        of the name; a prefix of several families lists them.
+
+        Raises :class:`~orthoplan.errors.CatalogError` when nothing matches
+        (``"unknown implant family 'Pinacle'; did you mean 'Pinnacle Sector II'? …"``, or the
+        known families when nothing is close), when a prefix is ambiguous, or when the name is
+        made by several vendors and ``vendor`` is not given.
+
+        Examples
+        --------
+        >>> cat = load_catalog(include_env=False, include_entry_points=False)
+        >>> cat.find("Pinnacle", kind="cup", prefix=True).family
+        'Pinnacle Sector II'
         """
+        from ..names import NameLookupError, resolve_name
+
+        def keys(f: ImplantFamily) -> set[str]:
+            return {slug(f.family), slug(f.path.stem) if f.path else ""} - {""}
+
         want = slug(family)
-        cands = [f for f in self.families if want in {slug(f.family), slug(f.path.stem) if f.path else ""}]
-        if vendor is not None:
-            cands = [f for f in cands if slug(vendor) in {slug(f.vendor), slug(f.path.parent.name) if f.path else ""}]
+        pool = [f for f in self.families
+                if vendor is None or slug(vendor) in {slug(f.vendor), slug(f.path.parent.name) if f.path else ""}]
+        cands = [f for f in pool if want in keys(f)]
+        if kind is not None and any(f.kind == kind for f in cands):
+            cands = [f for f in cands if f.kind == kind]
+        if not cands:
+            scope = [f for f in pool if kind is None or f.kind == kind]
+            spell = {f.family: set() for f in scope}
+            for f in scope:
+                spell[f.family] |= keys(f)
+            who = f" by vendor {vendor!r}" if vendor is not None else ""
+            what = f"{kind.replace('_', ' ')} family" if kind else "implant family"
+            try:
+                name = resolve_name(family, list(spell), what="implant family", prefix=prefix,
+                                    keys=lambda n: spell[n])
+            except NameLookupError as exc:
+                if exc.ambiguous:
+                    raise CatalogError(f"{what} {family!r}{who} is ambiguous: it starts "
+                                       + ", ".join(repr(c) for c in exc.candidates)
+                                       + "; give more of the name") from None
+                listing = f"orthoplan catalog list{' --kind ' + kind if kind else ''}"
+                if exc.candidates:
+                    raise CatalogError(
+                        f"unknown implant family {family!r}{who}; did you mean "
+                        + " or ".join(repr(c) for c in exc.candidates) + f"? (`{listing}` lists them)"
+                    ) from None
+                known = ", ".join(sorted(f"{f.vendor} / {f.family}" for f in scope)) or "(none)"
+                raise CatalogError(f"unknown implant family {family!r}{who}; known: {known}") from None
+            cands = [f for f in scope if f.family == name]
+            logger.info("implant family %r read as %r", family, name)
         if len(cands) == 1:
             return cands[0]
-        if not cands:
-            known = ", ".join(sorted(f"{f.vendor} / {f.family}" for f in self.families)) or "(none)"
-            who = f" by vendor {vendor!r}" if vendor is not None else ""
-            raise CatalogError(f"unknown implant family {family!r}{who}; known: {known}")
         raise CatalogError(
             f"implant family {family!r} is made by several vendors ({', '.join(sorted(f.vendor for f in cands))}); "
             "pass vendor= to choose"

@@ -42,10 +42,10 @@ def default_catalog() -> Catalog:
 
 def find_family(catalog: Catalog, placement_or_name: Placement | str, kind: str, vendor: str | None = None) -> ImplantFamily:
     """The catalog family of a placement (or named), which must be of ``kind``; else :class:`CatalogError`."""
-    if isinstance(placement_or_name, Placement):
-        fam = catalog.find(placement_or_name.family, vendor=placement_or_name.vendor)
-    else:
-        fam = catalog.find(placement_or_name, vendor=vendor)
+    if isinstance(placement_or_name, Placement):  # stored data: the exact family
+        fam = catalog.find(placement_or_name.family, vendor=placement_or_name.vendor, kind=kind)
+    else:  # a name a person gave: a unique prefix will do (``--cup Pinnacle``)
+        fam = catalog.find(placement_or_name, vendor=vendor, kind=kind, prefix=True)
     if fam.kind != kind:
         raise CatalogError(
             f"{fam.vendor} / {fam.family} is a {fam.kind}, not a {kind}; "

@@ -194,7 +194,7 @@ def test_cohort_report_html_and_pdf(one_run, tmp_path, broken):
 
 
 def test_bad_output_and_bad_table_are_clear_errors(cohort, tmp_path, capsys):
-    assert main(["batch", str(cohort / "case_001.dcm"), "--out", str(tmp_path / "r.xlsx")]) == 7
+    assert main(["batch", str(cohort / "case_001.dcm"), "--out", str(tmp_path / "r.xlsx")]) == 2  # an unsupported output format: usage
     assert "csv or .parquet" in capsys.readouterr().err
     (tmp_path / "junk.csv").write_text("a,b\n1,2\n")
     assert main(["report", str(tmp_path / "junk.csv"), "--out", str(tmp_path / "r.html")]) == 7

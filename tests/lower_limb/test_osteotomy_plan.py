@@ -392,7 +392,7 @@ def test_cli_asks_which_leg(make_case, tmp_path, capsys):
     code = main(["plan", str(image), "--view", "long-leg", "--landmarks", str(lm), "--osteotomy", "hto",
                  "--out", str(tmp_path / "p")])
     err = capsys.readouterr().err
-    assert code == 1 and "--osteotomy-side" in err
+    assert code == 2 and "--osteotomy-side" in err  # a usage error (README)
     assert not (tmp_path / "p" / "plan.json").exists()
 
 
