@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from .model import LandmarkName, Plan, Side
+from .model import ImplantKind, LandmarkName, Measurement, Plan, Side
 
 GraphicKind = Literal["point", "polyline", "circle", "text"]
 
@@ -142,7 +142,9 @@ def _fmt(value: float, unit_: str) -> str:
     return f"{value:+.1f} mm" if unit_ == "mm" else f"{value:.1f}°"
 
 
-def _label_for(name: str, value: float, unit_: str) -> str:
+def _label_for(m: Measurement) -> str:
+    """``"Femoral offset 41.3 mm (95 % 38.0-44.6)"``, with ``IMPLAUSIBLE`` when the value is."""
+    name, value, unit_ = m.name, m.value, m.unit
     text = name.replace("_left", "").replace("_right", "")
     text = text.replace("_mm", "").replace("_deg", "").replace("_", " ")
     titles = {
@@ -168,6 +170,10 @@ def _label_for(name: str, value: float, unit_: str) -> str:
     label = f"{titles.get(text, text)} {_fmt(value, unit_)}"
     if name.startswith("lld_") and abs(value) >= 0.05:
         label += " (L longer)" if value > 0 else " (R longer)"
+    if m.interval is not None:
+        label += f" (95 % {m.interval[0]:.1f} to {m.interval[1]:.1f})"
+    if any(n.startswith("implausible") for n in m.notes):
+        label += " IMPLAUSIBLE: check the landmarks"
     return label
 
 
@@ -251,14 +257,14 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     # values as text: pelvis-level at the top centre, each hip on its own side of the picture
     pelvis_values = [m for m in plan.measurements if m.side is None]
     for i, m in enumerate(pelvis_values):
-        by_layer[layer_of(m)].append(Graphic("text", ((cols * 0.4, rows * (0.04 + 0.03 * i)),), label=_label_for(m.name, m.value, m.unit)))
+        by_layer[layer_of(m)].append(Graphic("text", ((cols * 0.4, rows * (0.04 + 0.03 * i)),), label=_label_for(m)))
     for side in Side:
         values = [m for m in plan.measurements if m.side is side]
         lateral = plan.orientation.lateral_x(side)
         x0 = cols * (0.72 if lateral > 0 else 0.03)
         for i, m in enumerate(values):
             by_layer[layer_of(m)].append(
-                Graphic("text", ((x0, rows * (0.10 + 0.03 * i)),), label=f"{side.value[0].upper()}: " + _label_for(m.name, m.value, m.unit))
+                Graphic("text", ((x0, rows * (0.10 + 0.03 * i)),), label=f"{side.value[0].upper()}: " + _label_for(m))
             )
     descriptions = {"PELVIS": "Pelvic reference lines and leg length", "HIP_RIGHT": "Right hip", "HIP_LEFT": "Left hip",
                     "LIMBS": "Leg lengths", "LIMB_RIGHT": "Right lower limb alignment",
@@ -345,6 +351,12 @@ def implant_layers(plan: Plan) -> list[OverlayLayer]:
             label += " (assumed scale)"
         if any(n.startswith(f"{p.kind.value} {p.side.value}: NOT SIZED") for n in plan.notes):
             label += " (NOT SIZED: choose the size)"
+        if p.spans_sizes:
+            label += f" (sizes {p.size_range[0]}-{p.size_range[1]} within the scale's interval)"
+        forced = [n for n in plan.notes if n.startswith("FORCED:") and f" {p.side.value}" in n
+                  and (p.kind.value in n or (p.kind is ImplantKind.STEM and "neck cut" in n))]
+        if forced:
+            label += " FORCED: " + "; ".join(n[len("FORCED: "):] for n in forced)
         try:
             outline = placement_outline_px(plan, p)
             graphics = (
@@ -366,7 +378,7 @@ def implant_layers(plan: Plan) -> list[OverlayLayer]:
     changes = prediction_changes(plan)
     texts = []
     for i, m in enumerate(plan.predictions):
-        text = "Predicted " + _label_for(m.name, m.value, m.unit)
+        text = "Predicted " + _label_for(m)
         if m.name in changes:
             text += f" (change {changes[m.name]:+.1f} mm)"
         if m.side is not None:

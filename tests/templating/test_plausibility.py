@@ -98,3 +98,36 @@ def test_cli_measure_gives_each_length_its_interval(tmp_path):
     text = subprocess.run(base, capture_output=True, text=True).stdout
     line = next(t for t in text.splitlines() if t.startswith("global_offset_left_mm"))
     assert "(95 %" in line
+
+
+def _labels(plan):
+    from orthoplan.overlay import plan_overlay
+
+    return [g.label or "" for layer in plan_overlay(plan) for g in layer.graphics]
+
+
+def test_the_picture_shows_intervals_and_implausible_values(implausible, case0):
+    from orthoplan.model import Calibration
+    from orthoplan.pipeline import recalibrate
+
+    _rad, plan = implausible
+    assert any("LLD (teardrop)" in t and "IMPLAUSIBLE: check the landmarks" in t for t in _labels(plan))
+    _case, _rad0, good = case0
+    wide = recalibrate(good, Calibration(good.calibration.mm_per_px, "explicit-spacing", 5.0))
+    offset = next(t for t in _labels(wide) if t.startswith("L: Femoral offset"))
+    lo, hi = wide.measurements["femoral_offset_left_mm"].interval
+    assert f"(95 % {lo:.1f} to {hi:.1f})" in offset
+    assert not any("IMPLAUSIBLE" in t for t in _labels(wide))
+
+
+def test_the_picture_marks_forced_and_ranged_sizes(catalog, case0):
+    from orthoplan.model import Calibration
+    from orthoplan.pipeline import recalibrate, template_hip
+
+    _case, rad, plan = case0
+    wide = recalibrate(plan, Calibration(plan.calibration.mm_per_px, "explicit-spacing", 10.0))
+    out = template_hip(wide, rad, catalog, "left", resection_above_lt_mm=94.0, force=True)
+    labels = _labels(out)
+    assert any("within the scale's interval" in t for t in labels)
+    assert any(t.startswith("generic uncemented straight stem") and "FORCED: stem left: the neck cut lies 94 mm" in t
+               for t in labels)
