@@ -76,7 +76,7 @@ def test_plan_by_uid_via_dicomweb_queue_and_flush(orthanc, tmp_path, capsys, out
     # a second plan run, stored to an archive that is down: queued, password nowhere
     code = main(["plan", str(tmp_path / "out" / "plan-sr.dcm").replace("plan-sr", "x"), "--archive", down,
                  "--out", str(tmp_path / "out2")])
-    assert code == 3  # not a file and not a UID: a clean input error
+    assert code == 66  # not a file and not a UID: a clean missing-input error
     image_file = tmp_path / "image.dcm"
     c.image.save_as(image_file, enforce_file_format=True)
     code = main(["plan", str(image_file), "--archive", down, "--landmarks", str(lm), "--out", str(tmp_path / "out2")])

@@ -97,7 +97,7 @@ def test_no_film_falls_back_to_the_phantom_and_says_so():
 def test_what_is_not_a_film_says_so(tmp_path, cases):
     with pytest.raises(InputNotFoundError, match="no such film") as exc:
         choose_film(tmp_path / "missing.dcm")
-    assert exit_code_for(exc.value) == 3
+    assert exit_code_for(exc.value) == 66  # a missing input (sysexits EX_NOINPUT)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputNotFoundError, match="no DICOM, PNG"):
         choose_film(tmp_path / "empty")
