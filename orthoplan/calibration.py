@@ -103,10 +103,7 @@ MIN_DOME_EDGE_FRACTION = 0.88
 #: At least this fraction of a ball's rim must be on the film (a ball cut by the film's edge).
 MIN_BALL_VISIBLE_FRACTION = 0.5
 
-_OPTIONS = (
-    "give a calibration ball (--ball-mm), a known length between two points, or opt in to an "
-    "assumed magnification (--assume-magnification, e.g. 1.15)"
-)
+_OPTIONS = "{options}"  # replaced by _options(radiograph): only advice that the tool then accepts
 _EXPLICIT_TYPE = "EXPLICIT"  # orthoplan.image.EXPLICIT_SPACING_CALIBRATION_TYPE (not imported: stage rule)
 
 
@@ -765,9 +762,53 @@ def _valid_pair(radiograph: Any, tags: SpacingTags, attr: str, keyword: str) -> 
     if value is None:
         raw = _unreadable_value(radiograph, keyword)
         if raw is not None:
-            raise CalibrationError(f"{keyword} is present but not numeric ({raw!r}); refusing it. To measure, {_OPTIONS}")
+            raise CalibrationError(f"{keyword} is present but not numeric ({raw!r}); refusing it. To measure, "
+                                   f"{_options(radiograph)}")
         return None
-    return _tag_pair(value, keyword)
+    try:
+        return _tag_pair(value, keyword)
+    except CalibrationError as exc:
+        raise CalibrationError(str(exc).replace(_OPTIONS, _options(radiograph))) from None
+
+
+def _quiet_pair(value: Any) -> tuple[float, float] | None:
+    """A valid spacing pair, or None (no message, no advice)."""
+    if value is None:
+        return None
+    try:
+        return _tag_pair(value, "spacing")
+    except CalibrationError:
+        return None
+
+
+def _options(radiograph: Any, *, verb: str = "give") -> str:
+    """What the user can do to calibrate this image: only options the tool then accepts.
+
+    A known length always works; an assumed magnification only where there is a detector
+    spacing to divide (``ImagerPixelSpacing``, or a ``PixelSpacing`` without calibration
+    type); the pixel spacing at the anatomy (``--spacing``) where the image has no usable
+    spacing (a bitmap, a DICOM without or with a degenerate spacing).
+
+    Examples
+    --------
+    >>> class R: spacing = SpacingTags(); dataset = None
+    >>> "--spacing" in _options(R()), "--assume-magnification" in _options(R())
+    (True, False)
+    """
+    try:
+        tags = _spacing(radiograph)
+    except CalibrationError:
+        tags = SpacingTags()
+    known = "a known length between two points (--known-length X1 Y1 X2 Y2 MM)"
+    detector = _quiet_pair(tags.imager_pixel_spacing_mm) is not None or (
+        _quiet_pair(tags.pixel_spacing_mm) is not None and not (tags.pixel_spacing_calibration_type or "").strip()
+    )
+    if detector:
+        return (f"{verb} {known} or an assumed magnification of the detector spacing (--assume-magnification M, "
+                "e.g. 1.15), or place a calibration ball on the next film")
+    return (f"{verb} {known} or the pixel spacing at the anatomy if it is known (--spacing MM), or place a "
+            "calibration ball on the next film; an assumed magnification needs a detector spacing, which this "
+            "image lacks")
 
 
 def _valid_single(value: Any, keyword: str, lo: float, hi: float, issues: list[str]) -> float | None:
@@ -939,16 +980,17 @@ def from_dicom_tags(radiograph: Any) -> Calibration:
                     "PixelSpacing as given (may be the detector spacing)", "PixelSpacing", None,
                     [f"PixelSpacing {why}: it may be the detector spacing, so anatomy may be up to ~20 % smaller "
                      "than measured (typical magnification 1.1-1.25); ±20 % reported. For templating, "
-                     + _OPTIONS.replace("give", "use", 1)],
+                     + _options(radiograph, verb="use")],
                     may_be_detector_spacing=True, equals_imager_pixel_spacing=ps_is_detector)
     if ips is not None:
         extra = ("; " + "; ".join(issues)) if issues else ""
         raise CalibrationError(
             f"the image has a detector spacing only (ImagerPixelSpacing {_fmt_pair(ips)} mm, measured at the "
-            f"detector, not at the anatomy) and no magnification{extra}; {_OPTIONS}"
+            f"detector, not at the anatomy) and no magnification{extra}; to measure, {_options(radiograph)}"
         )
     extra = ("; " + "; ".join(issues)) if issues else ""
-    raise CalibrationError(f"the image has no pixel spacing (no PixelSpacing or ImagerPixelSpacing){extra}; {_OPTIONS}")
+    raise CalibrationError(f"the image has no pixel spacing (no PixelSpacing or ImagerPixelSpacing){extra}; to measure, "
+                           f"{_options(radiograph)}")
 
 
 # --------------------------------------------------------------------------- ball
@@ -1414,7 +1456,7 @@ def from_assumed_magnification(
         if ps is None:
             raise CalibrationError(
                 "an assumed magnification needs a detector spacing, and the image has no ImagerPixelSpacing or "
-                "PixelSpacing; give a calibration ball or a known length instead"
+                f"PixelSpacing; instead, {_options(radiograph)}"
             )
         if ctype:
             raise CalibrationError(
@@ -1422,6 +1464,13 @@ def from_assumed_magnification(
                 "assumed magnification would count it twice — use the DICOM calibration (from_dicom_tags) instead"
             )
         pair, basis = ps, "PixelSpacing"
+    extra_warnings: tuple[str, ...] = ()
+    if basis == "PixelSpacing":
+        extra_warnings = (
+            "PixelSpacing has no calibration type and is taken as the detector spacing (DICOM PS3.3 10.7.1.1); "
+            f"if the modality had already corrected it for magnification, the anatomy is {100 * (m - 1):.0f} % "
+            "larger than this assumed scale says",
+        )
     return Calibration(
         mm_per_px=pair[1] / m,
         source=CalibrationSource.ASSUMED_MAGNIFICATION,
@@ -1434,7 +1483,7 @@ def from_assumed_magnification(
         warnings=(
             f"ASSUMED SCALE: {basis} divided by an assumed magnification of {m:g}, not measured on this image; "
             f"sizes may be off by ±{unc:g} % or more",
-        ),
+        ) + extra_warnings,
     )
 
 
@@ -1514,6 +1563,8 @@ def calibrate(
     >>> cal.label                                      # doctest: +SKIP
     'ball-marker: 0.1304 mm/px ±8.0%'
     """
+    if assume_magnification is not None:
+        assume_magnification = _check_positive(assume_magnification, "assume_magnification", *MAGNIFICATION_LIMITS)
     reasons: list[str] = []
     measured: Calibration | None = None
     if known_length is not None:
@@ -1526,17 +1577,48 @@ def calibrate(
             reasons.append(str(exc))
             logger.info("no calibration ball used: %s", exc)
     if measured is not None:
-        return _cross_check(radiograph, measured)
+        cal = _cross_check(radiograph, measured)
+        if assume_magnification is not None:
+            cal = _with_warning(cal, f"the assumed magnification {assume_magnification:g} is not used: the "
+                                     f"{cal.source.value} scale is measured on this image")
+        return cal
     try:
-        cal = from_dicom_tags(radiograph)
+        tag_cal: Calibration | None = from_dicom_tags(radiograph)
     except CalibrationError as exc:
         reasons.append(str(exc))
-        if assume_magnification is None:
-            raise CalibrationError("; ".join(_dedupe(reasons))) from None
-        cal = from_assumed_magnification(radiograph, assume_magnification)
+        tag_cal = None
+    if assume_magnification is None:
+        if tag_cal is None:
+            raise CalibrationError("; ".join(_dedupe(reasons)))
+        cal = tag_cal
+    elif tag_cal is not None and tag_cal.uncertainty_pct <= UNCERTAINTY_PCT["assumed-magnification"]:
+        # the modality's own calibration is better evidence than an assumption
+        cal = _with_warning(tag_cal, f"the assumed magnification {assume_magnification:g} is not used: the image's "
+                                     f"{tag_cal.source.value} scale (±{tag_cal.uncertainty_pct:g} %) is better "
+                                     f"than an assumed one (±{UNCERTAINTY_PCT['assumed-magnification']:g} %)")
+    else:
+        try:
+            cal = from_assumed_magnification(radiograph, assume_magnification)
+        except CalibrationError as exc:
+            if tag_cal is None:
+                why = (f"the assumed magnification {assume_magnification:g} cannot be used either: the image has no "
+                       "detector spacing to divide" if "detector spacing" in str(exc) else str(exc))
+                raise CalibrationError("; ".join(_dedupe(reasons + [why]))) from None
+            cal = _with_warning(tag_cal, f"the assumed magnification {assume_magnification:g} is not used: {exc}")
+        else:
+            if tag_cal is not None:
+                cal = replace(cal, details={**cal.details, "replaces": {"source": tag_cal.source.value,
+                                                                          "mm_per_px": tag_cal.mm_per_px,
+                                                                          "uncertainty_pct": tag_cal.uncertainty_pct}})
+                cal = _with_warning(cal, f"the assumed magnification replaces the {tag_cal.source.value} scale "
+                                         f"({tag_cal.mm_per_px:.4f} mm/px ±{tag_cal.uncertainty_pct:g} %), as asked")
     if ball_diameter_mm is not None and reasons:
-        cal = replace(cal, warnings=cal.warnings + (f"no {ball_diameter_mm:g} mm calibration ball found; {cal.source.value} used",))
+        cal = _with_warning(cal, f"no {ball_diameter_mm:g} mm calibration ball found; {cal.source.value} used")
     return cal
+
+
+def _with_warning(cal: Calibration, text: str) -> Calibration:
+    return replace(cal, warnings=cal.warnings + (text,))
 
 
 def _dedupe(items: list[str]) -> list[str]:
