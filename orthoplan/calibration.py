@@ -98,8 +98,8 @@ DOME_EDGE_BIAS_PX = 1.0
 BALL_MAGNIFICATION_LIMITS = (1.0, 1.35)
 #: Two acceptable candidates whose scores are within this ratio are an ambiguity (any radius).
 AMBIGUITY_SCORE_RATIO = 0.85
-#: A dome's soft rim loses a few more rays to noise than a steel ball's sharp one.
-MIN_DOME_EDGE_FRACTION = 0.88
+#: A dome's soft rim loses more rays to noise than a steel ball's sharp one (its evidence is its profile).
+MIN_DOME_EDGE_FRACTION = 0.8
 #: At least this fraction of a ball's rim must be on the film (a ball cut by the film's edge).
 MIN_BALL_VISIBLE_FRACTION = 0.5
 
@@ -293,10 +293,12 @@ def _coarse_candidates(img: np.ndarray, rmin: float, rmax: float, aspect: float,
             break
     # domes: a weakly attenuating ball is brightest at its centre with a soft rim, so no
     # threshold cuts it at its true size; a scale-normalised Laplacian of Gaussian finds it
-    fh = max(1, f // 2)  # a soft rim's gradient survives a finer grid better
+    # a soft rim's gradient survives a finer grid better: ~4 grid px of radius, at most ~0.5 Mpx
+    fh = max(1, min(f, int(rmin // 4)), int(math.ceil(math.sqrt(img.size / 5e5))))
     small_h = block_mean(img, fh) if fh > 1 else img
     hough = _hough_candidates(small_h, rmin / fh, rmax / fh, fh, aspect, limit=8)
-    for x, y, r in _blob_candidates(small, smin, smax, f, sampling) + hough:
+    blobs = _blob_candidates(small_h, rmin / fh, rmax / fh, fh, sampling)
+    for x, y, r in blobs + hough:
         if any(math.hypot(x - ox, y - oy) < 0.5 * min(r, orr) for ox, oy, orr in out):
             continue
         out.append((x, y, r))
@@ -325,24 +327,30 @@ def _hough_candidates(small: np.ndarray, smin: float, smax: float, f: int, aspec
         keep = np.random.default_rng(0).choice(rr.size, 20000, replace=False)
         rr, cc = rr[keep], cc[keep]
     ux, uy = gx[rr, cc] / mag[rr, cc], gy[rr, cc] / mag[rr, cc]
-    radii = np.linspace(max(smin, 2.0), max(smax, smin, 2.0), int(min(16, max(2, math.ceil(smax - smin) + 1))))
+    radii = np.geomspace(max(smin, 2.0), max(smax, smin, 2.0), int(min(12, max(2, math.ceil(smax - smin) + 1))))
     h, w = small.shape
-    best_val = np.zeros((h, w), np.float32)
-    best_r = np.zeros((h, w), np.float32)
+    found: list[tuple[float, float, float, float]] = []
     for rad in radii:
         x = np.rint(cc + rad * ux).astype(int)
         y = np.rint(rr + rad * uy / aspect).astype(int)
         ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
         acc = np.zeros((h, w), np.float32)
         np.add.at(acc, (y[ok], x[ok]), 1.0)
-        acc = ndimage.gaussian_filter(acc, 1.0) / rad  # a full rim casts ~2 pi r votes
-        better = acc > best_val
-        best_val[better], best_r[better] = acc[better], rad
-    size = max(3, int(smin) | 1)
-    peaks = (best_val == ndimage.maximum_filter(best_val, size=size)) & (best_val > 0)
-    pr, pc = np.nonzero(peaks)
-    order = np.argsort(best_val[pr, pc])[::-1][:limit]
-    return [((pc[k] + 0.5) * f, (pr[k] + 0.5) * f, float(best_r[pr[k], pc[k]] * f)) for k in order]
+        acc = ndimage.gaussian_filter(acc, max(1.0, 0.05 * rad)) / rad  # a full rim casts ~2 pi r votes
+        size = max(3, int(0.5 * rad) | 1)
+        peaks = (acc == ndimage.maximum_filter(acc, size=size)) & (acc > 0)
+        pr, pc = np.nonzero(peaks)
+        for k in np.argsort(acc[pr, pc])[::-1][:2]:  # the best two of each radius
+            found.append((float(acc[pr[k], pc[k]]), (pc[k] + 0.5) * f, (pr[k] + 0.5) * f, float(rad * f)))
+    found.sort(key=lambda t: -t[0])
+    out: list[tuple[float, float, float]] = []
+    for _, x0, y0, r0 in found:
+        if any(math.hypot(x0 - ox, y0 - oy) < 0.5 * min(r0, orr) for ox, oy, orr in out):
+            continue
+        out.append((x0, y0, r0))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _blob_candidates(small: np.ndarray, smin: float, smax: float, f: int, sampling: tuple[float, float],
@@ -351,18 +359,23 @@ def _blob_candidates(small: np.ndarray, smin: float, smax: float, f: int, sampli
     scale-normalised negative Laplacian of Gaussian over radii ``smin``-``smax`` (coarse px)."""
     from scipy import ndimage
 
-    radii = np.geomspace(max(smin, 2.0), max(smax, smin, 2.0), 6)
+    radii = np.geomspace(max(smin, 2.0), max(smax, smin, 2.0), 8)
     found: list[tuple[float, float, float, float]] = []
+    h, w = small.shape
     for rad in radii:
         sigma = rad / math.sqrt(2.0)
         resp = -(sigma**2) * ndimage.gaussian_laplace(small.astype(np.float32), (sigma / sampling[0], sigma))
         size = max(3, int(rad) | 1)
         peaks = (resp == ndimage.maximum_filter(resp, size=size)) & (resp > 0)
+        m = int(min(0.5 * rad, 0.25 * min(h, w)))  # the border's reflection makes false blobs
+        if m > 0:
+            peaks[:m, :] = peaks[-m:, :] = False
+            peaks[:, :m] = peaks[:, -m:] = False
         rr, cc = np.nonzero(peaks)
         if rr.size == 0:
             continue
-        top = np.argsort(resp[rr, cc])[::-1][:limit]
-        for k in top:
+        top = np.argsort(resp[rr, cc])[::-1][:3]  # the strongest few of each scale (small text blobs
+        for k in top:                              # must not crowd out a large faint dome)
             found.append((float(resp[rr[k], cc[k]]), (cc[k] + 0.5) * f, (rr[k] + 0.5) * f, float(rad * f)))
     found.sort(key=lambda t: -t[0])
     out: list[tuple[float, float, float]] = []
@@ -370,7 +383,7 @@ def _blob_candidates(small: np.ndarray, smin: float, smax: float, f: int, sampli
         if any(math.hypot(x - ox, y - oy) < 0.5 * min(r, orr) for ox, oy, orr in out):
             continue
         out.append((x, y, r))
-        if len(out) >= limit:
+        if len(out) >= 2 * limit:
             break
     return out
 
@@ -628,7 +641,7 @@ def ball_profile(
         levels = _image_levels(img)
     lo_level, hi_level = levels
     n_rays = 72
-    step = max(0.25, r / 120.0)
+    step = max(0.25, r / 60.0)
     rho = np.arange(0.0, 1.35 * r + step, step)
     theta = np.linspace(0.0, 2.0 * np.pi, n_rays, endpoint=False)
     xs = cx + rho[None, :] * np.cos(theta)[:, None]
@@ -640,29 +653,23 @@ def ball_profile(
     ok = np.isfinite(prof)
     if ok.sum() < 10:
         return BallProfile("none", 0.0, 0.0, 0.0, 0.0, 1.0, r, 0.0)
-    rr, pp = rho[ok], prof[ok]
+    pp = prof[ok]
+    fine = np.arange(2 * rho.size) * (step / 2.0)  # fine[2 i] == rho[i]
+    sigmas = (0.8, 1.3, 2.0, 3.0)
+    r_grid = r * (1.0 + 0.004 * np.arange(-4, 13))
     best: dict[str, tuple[float, float, float, float, float]] = {}  # kind -> (nrms, a, b, R, sigma)
-    fine = np.arange(0.0, 1.35 * r + step, step / 4.0)
-    for sigma in (0.8, 1.3, 2.0, 3.0):
-        for k in range(-4, 13):
-            R = r * (1.0 + 0.004 * k)
-            shapes = {
-                "opaque": 0.5 * erfc((rr - R) / (sigma * math.sqrt(2.0))),
-            }
-            chord = np.sqrt(np.clip(1.0 - (fine / R) ** 2, 0.0, None))
-            chord = ndimage.gaussian_filter1d(chord, sigma / (step / 4.0), mode="mirror")
-            shapes["chord"] = np.interp(rr, fine, chord)
-            for kind, shape in shapes.items():
-                if kind == "opaque" and k not in (-1, 0, 1):
-                    continue  # the edge fit is unbiased for a step: keep its radius
-                A = np.c_[np.ones_like(shape), shape]
-                coef, *_ = np.linalg.lstsq(A, pp, rcond=None)
-                b, a = float(coef[0]), float(coef[1])
-                if not a > 1e-6:
-                    continue
-                nrms = float(np.sqrt(np.mean((A @ coef - pp) ** 2))) / a
-                if kind not in best or nrms < best[kind][0]:
-                    best[kind] = (nrms, a, b, R, sigma)
+    for sigma in sigmas:
+        chord = np.sqrt(np.clip(1.0 - (fine[None, :] / r_grid[:, None]) ** 2, 0.0, None))
+        chord = ndimage.gaussian_filter1d(chord, sigma / (step / 2.0), axis=1, mode="mirror")[:, ::2][:, ok]
+        r_step = r_grid[3:6]  # the edge fit is unbiased for a step: stay at its radius
+        step_sh = 0.5 * erfc((rho[ok][None, :] - r_step[:, None]) / (sigma * math.sqrt(2.0)))
+        for kind, shapes, radii in (("chord", chord, r_grid), ("opaque", step_sh, r_step)):
+            fit = _linear_fits(shapes, pp)
+            if fit is None:
+                continue
+            k, nrms, a, b = fit
+            if kind not in best or nrms < best[kind][0]:
+                best[kind] = (nrms, a, b, float(radii[k]), sigma)
     if not best:
         return BallProfile("none", 0.0, 0.0, float(np.median(pp)), 0.0, 1.0, r, 0.0)
     quality = {k: 1.0 / (1.0 + (v[0] / 0.05) ** 2) for k, v in best.items()}
@@ -680,8 +687,8 @@ def ball_profile(
     if kind == "opaque":
         model = b + a * 0.5 * erfc((rho - R) / (sigma * math.sqrt(2.0)))
     else:
-        chord = ndimage.gaussian_filter1d(np.sqrt(np.clip(1.0 - (fine / R) ** 2, 0.0, None)), sigma / (step / 4.0), mode="mirror")
-        model = b + a * np.interp(rho, fine, chord)
+        chord = ndimage.gaussian_filter1d(np.sqrt(np.clip(1.0 - (fine / R) ** 2, 0.0, None)), sigma / (step / 2.0), mode="mirror")
+        model = b + a * chord[::2]
     inner = rho <= 0.85 * R
     res = samples[:, inner] - model[None, inner]
     res = res[np.isfinite(res)]
@@ -689,6 +696,24 @@ def ball_profile(
     ballness = like[kind] * (1.0 / (1.0 + (texture / 0.35) ** 2))
     return BallProfile(kind, float(quality[kind]), a, b, float(opacity), texture, float(R), float(ballness),
                        float(quality.get("opaque", 0.0)), float(quality.get("chord", 0.0)))
+
+
+def _linear_fits(shapes: np.ndarray, y: np.ndarray) -> tuple[int, float, float, float] | None:
+    """Best of the least-squares fits ``y ≈ b + a · shapes[k]`` (a > 0): ``(k, rms / a, a, b)``."""
+    n = y.size
+    sm = shapes.mean(axis=1)
+    ym = float(y.mean())
+    ds = shapes - sm[:, None]
+    var = (ds * ds).sum(axis=1)
+    cov = ds @ (y - ym)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(var > 1e-12, cov / var, 0.0)
+        rss = np.clip(((y - ym) ** 2).sum() - a * cov, 0.0, None)
+        nrms = np.where(a > 1e-6, np.sqrt(rss / n) / a, np.inf)
+    k = int(np.argmin(nrms))
+    if not np.isfinite(nrms[k]):
+        return None
+    return k, float(nrms[k]), float(a[k]), float(ym - a[k] * sm[k])
 
 
 class _quiet_nan_warnings:
