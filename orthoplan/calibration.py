@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -648,7 +649,8 @@ def ball_profile(
     ys = cy + rho[None, :] * np.sin(theta)[:, None] / aspect
     samples = ndimage.map_coordinates(img.astype(np.float32, copy=False), np.stack([ys - 0.5, xs - 0.5]), order=1,
                                       mode="constant", cval=np.nan)
-    with np.errstate(all="ignore"), _quiet_nan_warnings():
+    with warnings.catch_warnings():  # rays wholly outside the image: "All-NaN slice"
+        warnings.simplefilter("ignore", RuntimeWarning)
         prof = np.nanmedian(samples, axis=0)
     ok = np.isfinite(prof)
     if ok.sum() < 10:
@@ -714,21 +716,6 @@ def _linear_fits(shapes: np.ndarray, y: np.ndarray) -> tuple[int, float, float, 
     if not np.isfinite(nrms[k]):
         return None
     return k, float(nrms[k]), float(a[k]), float(ym - a[k] * sm[k])
-
-
-class _quiet_nan_warnings:
-    """Silence numpy's 'All-NaN slice' RuntimeWarning (rays wholly outside the image)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._cm = warnings.catch_warnings()
-        self._cm.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return self
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
 
 
 # --------------------------------------------------------------------------- tags
