@@ -100,7 +100,7 @@ BALL_MAGNIFICATION_LIMITS = (1.0, 1.35)
 #: Two acceptable candidates whose scores are within this ratio are an ambiguity (any radius).
 AMBIGUITY_SCORE_RATIO = 0.85
 #: A dome's soft rim loses more rays to noise than a steel ball's sharp one (its evidence is its profile).
-MIN_DOME_EDGE_FRACTION = 0.8
+MIN_DOME_EDGE_FRACTION = 0.7
 #: At least this fraction of a ball's rim must be on the film (a ball cut by the film's edge).
 MIN_BALL_VISIBLE_FRACTION = 0.5
 
@@ -563,9 +563,11 @@ def _ball_score(img: np.ndarray, cx: float, cy: float, r: float, rms: float, inl
     c_med = float(np.median(contrast[inliers])) if inliers.size else 0.0
     prof = ball_profile(img, cx, cy, r, aspect, levels=levels)
     amp = max(prof.amplitude, 0.0)
-    rim_px = 1.0 if prof.kind == "opaque" else 3.0  # a dome's soft rim is located less sharply
+    # a steel ball's evidence is its sharp, whole rim; a dome's is its profile: its soft rim is
+    # located less sharply and lost on more rays where a bone's edge crosses it
+    rim_px, rim_power = (1.0, 2.0) if prof.kind == "opaque" else (3.0, 1.0)
     score = (
-        min(frac, 1.0) ** 2
+        min(frac, 1.0) ** rim_power
         * (1.0 / (1.0 + (rms / rim_px) ** 2))
         * (amp / (amp + 0.01))
         * prof.ballness
