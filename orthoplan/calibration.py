@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import CalibrationError
-from .geometry import block_mean, fit_circle, rc_array_from_xy
+from .geometry import block_mean, fit_circle
 from .model import Calibration, CalibrationSource, SpacingTags
 
 __all__ = [

@@ -195,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     mod = _load_calibration(args.calibration_file) if args.calibration_file else None
     t0 = time.perf_counter()
     table = coverage(args.kinds, args.cases, args.seed, mod)
-    print(f"| kind | n | calibrated | refused | ambiguity warnings | median abs error % | p95 abs error % "
-          f"| median abs error vs the ball's own scale % | median ±U % | coverage of the 95 % interval | wrong object |")
+    print("| kind | n | calibrated | refused | ambiguity warnings | median abs error % | p95 abs error % "
+          "| median abs error vs the ball's own scale % | median ±U % | coverage of the 95 % interval | wrong object |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for kind, s in table.items():
         print(f"| {kind} | {s['n']} | {s['calibrated']} | {s['refused']} | {s['ambiguous']} | "
