@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -41,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import CalibrationError
-from .geometry import block_mean, fit_circle, rc_array_from_xy
+from .geometry import block_mean, fit_circle
 from .model import Calibration, CalibrationSource, SpacingTags
 
 __all__ = [
@@ -91,11 +92,19 @@ MAGNIFICATION_LIMITS = (1.0, 2.0)
 BALL_SEARCH_MAGNIFICATION = (1.0, 1.5)
 #: Systematic edge-location error allowed for in every fitted circle (blur, processing), px.
 EDGE_BIAS_PX = 0.5
+#: The same for a weakly attenuating ball (a dome: its radius comes from the profile model).
+DOME_EDGE_BIAS_PX = 1.0
+#: Implied magnification (ImagerPixelSpacing / ball scale) a calibration ball can have: 1.0 at the
+#: detector, ~1.35 on the front of a large patient (SID 115 cm, ball 30 cm above the detector).
+BALL_MAGNIFICATION_LIMITS = (1.0, 1.35)
+#: Two acceptable candidates whose scores are within this ratio are an ambiguity (any radius).
+AMBIGUITY_SCORE_RATIO = 0.85
+#: A dome's soft rim loses more rays to noise than a steel ball's sharp one (its evidence is its profile).
+MIN_DOME_EDGE_FRACTION = 0.7
+#: At least this fraction of a ball's rim must be on the film (a ball cut by the film's edge).
+MIN_BALL_VISIBLE_FRACTION = 0.5
 
-_OPTIONS = (
-    "give a calibration ball (--ball-mm), a known length between two points, or opt in to an "
-    "assumed magnification (--assume-magnification, e.g. 1.15)"
-)
+_OPTIONS = "{options}"  # replaced by _options(radiograph): only advice that the tool then accepts
 _EXPLICIT_TYPE = "EXPLICIT"  # orthoplan.image.EXPLICIT_SPACING_CALIBRATION_TYPE (not imported: stage rule)
 
 
@@ -125,6 +134,10 @@ class BallCandidate:
     radius_se_px: float = 0.0  #: standard error of the radius from the fit
     edge_fraction: float = 0.0  #: fraction of rays with a clean edge on the circle
     contrast: float = 0.0  #: median inside-minus-outside level (display units)
+    profile: str = ""  #: radial profile model: "opaque" (steel), "chord" (weakly attenuating), see ball_profile
+    ballness: float = 0.0  #: how well the profile is a ball's (0-1)
+    visible_fraction: float = 1.0  #: fraction of the rim inside the image (a ball cut by the film's edge < 1)
+    profile_radius_px: float = 0.0  #: the radius of the profile model
 
     @property
     def diameter_px(self) -> float:
@@ -138,6 +151,8 @@ class BallCandidate:
             "score": round(self.score, 3),
             "rms_px": round(self.rms_px, 3),
             "n_edge_points": int(self.n_edge_points),
+            "profile": self.profile,
+            "visible_fraction": round(self.visible_fraction, 3),
         }
 
 
@@ -206,9 +221,10 @@ def find_balls(
         rmax = max(rmax, rmin)
     img = img.astype(np.float32, copy=False)
     coarse = _coarse_candidates(img, rmin, rmax, aspect_ratio)
+    levels = _image_levels(img)
     found: list[BallCandidate] = []
     for cx, cy, r0 in coarse:
-        cand = _refine(img, cx, cy, r0, aspect_ratio, min_score)
+        cand = _refine(img, cx, cy, r0, aspect_ratio, min_score, levels)
         if cand is None or not (0.9 * rmin <= cand.radius_px <= 1.1 * rmax):
             continue
         if any(_same_circle(cand, c) for c in found):
@@ -275,6 +291,104 @@ def _coarse_candidates(img: np.ndarray, rmin: float, rmax: float, aspect: float,
             continue
         out.append((x, y, r))
         if len(out) >= limit:
+            break
+    # domes: a weakly attenuating ball is brightest at its centre with a soft rim, so no
+    # threshold cuts it at its true size; a scale-normalised Laplacian of Gaussian finds it
+    # a soft rim's gradient survives a finer grid better: ~4 grid px of radius, at most ~0.5 Mpx
+    fh = max(1, min(f, int(rmin // 4)), int(math.ceil(math.sqrt(img.size / 5e5))))
+    small_h = block_mean(img, fh) if fh > 1 else img
+    hough = _hough_candidates(small_h, rmin / fh, rmax / fh, fh, aspect, limit=8)
+    blobs = _blob_candidates(small_h, rmin / fh, rmax / fh, fh, sampling)
+    for x, y, r in blobs + hough:
+        if any(math.hypot(x - ox, y - oy) < 0.5 * min(r, orr) for ox, oy, orr in out):
+            continue
+        out.append((x, y, r))
+    return out
+
+
+def _hough_candidates(small: np.ndarray, smin: float, smax: float, f: int, aspect: float,
+                      limit: int = 6) -> list[tuple[float, float, float]]:
+    """Approximate ``(x, y, r)`` (full-resolution px) of bright discs and domes by gradient voting.
+
+    Every strong edge pixel votes for the centres that lie ``r`` inwards along its gradient
+    (bright inside) for each radius in ``smin``-``smax`` (coarse px); a round rim focuses its
+    votes on its centre whatever its profile, where straight bone edges spread theirs.
+    """
+    from scipy import ndimage
+
+    img = ndimage.gaussian_filter(small.astype(np.float32), 1.0)
+    gy = ndimage.sobel(img, axis=0) / aspect
+    gx = ndimage.sobel(img, axis=1)
+    mag = np.hypot(gx, gy)
+    thr = np.percentile(mag, 80.0)
+    rr, cc = np.nonzero(mag > max(thr, 1e-6))
+    if rr.size == 0:
+        return []
+    if rr.size > 20000:
+        keep = np.random.default_rng(0).choice(rr.size, 20000, replace=False)
+        rr, cc = rr[keep], cc[keep]
+    ux, uy = gx[rr, cc] / mag[rr, cc], gy[rr, cc] / mag[rr, cc]
+    radii = np.geomspace(max(smin, 2.0), max(smax, smin, 2.0), int(min(12, max(2, math.ceil(smax - smin) + 1))))
+    h, w = small.shape
+    found: list[tuple[float, float, float, float]] = []
+    for rad in radii:
+        x = np.rint(cc + rad * ux).astype(int)
+        y = np.rint(rr + rad * uy / aspect).astype(int)
+        ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        acc = np.zeros((h, w), np.float32)
+        np.add.at(acc, (y[ok], x[ok]), 1.0)
+        acc = ndimage.gaussian_filter(acc, max(1.0, 0.05 * rad)) / rad  # a full rim casts ~2 pi r votes
+        size = max(3, int(0.5 * rad) | 1)
+        peaks = (acc == ndimage.maximum_filter(acc, size=size)) & (acc > 0)
+        pr, pc = np.nonzero(peaks)
+        for k in np.argsort(acc[pr, pc])[::-1][:2]:  # the best two of each radius
+            found.append((float(acc[pr[k], pc[k]]), (pc[k] + 0.5) * f, (pr[k] + 0.5) * f, float(rad * f)))
+    found.sort(key=lambda t: -t[0])
+    out: list[tuple[float, float, float]] = []
+    for _, x0, y0, r0 in found:
+        if any(math.hypot(x0 - ox, y0 - oy) < 0.5 * min(r0, orr) for ox, oy, orr in out):
+            continue
+        out.append((x0, y0, r0))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _blob_candidates(small: np.ndarray, smin: float, smax: float, f: int, sampling: tuple[float, float],
+                     limit: int = 8) -> list[tuple[float, float, float]]:
+    """Approximate ``(x, y, r)`` (full-resolution px) of bright round blobs: maxima of the
+    scale-normalised negative Laplacian of Gaussian over radii ``smin``-``smax`` (coarse px)."""
+    from scipy import ndimage
+
+    radii = np.geomspace(max(smin, 2.0), max(smax, smin, 2.0), 8)
+    found: list[tuple[float, float, float, float]] = []
+    for rad in radii:
+        g = max(1, int(rad // 4))  # a large blob is found as well on a coarser grid, much faster
+        grid = block_mean(small, g) if g > 1 and min(small.shape) >= 8 * g else small
+        g = small.shape[1] // grid.shape[1] if grid is not small else 1
+        h, w = grid.shape
+        rg = rad / g
+        sigma = rg / math.sqrt(2.0)
+        resp = -(sigma**2) * ndimage.gaussian_laplace(grid.astype(np.float32), (sigma / sampling[0], sigma))
+        size = max(3, int(rg) | 1)
+        peaks = (resp == ndimage.maximum_filter(resp, size=size)) & (resp > 0)
+        m = int(min(0.5 * rg, 0.25 * min(h, w)))  # the border's reflection makes false blobs
+        if m > 0:
+            peaks[:m, :] = peaks[-m:, :] = False
+            peaks[:, :m] = peaks[:, -m:] = False
+        rr, cc = np.nonzero(peaks)
+        if rr.size == 0:
+            continue
+        top = np.argsort(resp[rr, cc])[::-1][:3]  # the strongest few of each scale (small text blobs
+        for k in top:                              # must not crowd out a large faint dome)
+            found.append((float(resp[rr[k], cc[k]]), (cc[k] + 0.5) * g * f, (rr[k] + 0.5) * g * f, float(rad * f)))
+    found.sort(key=lambda t: -t[0])
+    out: list[tuple[float, float, float]] = []
+    for _, x, y, r in found:
+        if any(math.hypot(x - ox, y - oy) < 0.5 * min(r, orr) for ox, oy, orr in out):
+            continue
+        out.append((x, y, r))
+        if len(out) >= 2 * limit:
             break
     return out
 
@@ -347,7 +461,7 @@ def _robust_circle(points: np.ndarray, n_iter: int = 6) -> tuple[float, float, f
 
 
 def _refine(img: np.ndarray, cx: float, cy: float, r0: float, aspect: float,
-            min_score: float = 0.0) -> BallCandidate | None:
+            min_score: float = 0.0, levels: tuple[float, float] | None = None) -> BallCandidate | None:
     """Sub-pixel circle of the bright disc near ``(cx, cy, r0)``, or None (also when the
     first, coarse pass already scores below ``min_score``)."""
     n_rays = 180
@@ -378,19 +492,26 @@ def _refine(img: np.ndarray, cx: float, cy: float, r0: float, aspect: float,
             return None
         cx0, cy0, r = fx, fy_iso / aspect, fr
         inliers = ok_idx[inl]
+        edge_pts = pts[inliers]
         result = (cx0, cy0, r, rms, inliers, contrast)
         if math.hypot(cx0 - cx, cy0 - cy) > r0:  # wandered off: not this object
             return None
-        if lo is not None and min_score > 0 and _ball_score(img, *result, rays, aspect)[0] < min_score:
-            return None  # not worth the fine pass (a bone's textured interior, mostly)
+        if lo is not None and min_score > 0:
+            vis = _visible_rays(img.shape, cx0, cy0, r, aspect, rays)
+            if _ball_score(img, *result, rays, aspect, vis, levels)[0] < min_score:
+                return None  # not worth the fine pass (a bone's textured interior, mostly)
     assert result is not None
     cx0, cy0, r, rms, inliers, contrast = result
     n_in = int(inliers.size)
-    frac = n_in / n_rays
-    if frac < 0.3:
+    visible = _visible_rays(img.shape, cx0, cy0, r, aspect, n_rays)
+    frac = n_in / max(visible, 1)
+    if n_in / n_rays < 0.3 or visible < 0.4 * n_rays:
         return None
-    score, c_med = _ball_score(img, *result, n_rays, aspect)
-    se = rms / math.sqrt(max(n_in - 3, 1)) * math.sqrt(2.0)  # radius SE of a full-circle fit ~ rms*sqrt(2/N)
+    score, c_med, prof = _ball_score(img, *result, n_rays, aspect, visible, levels)
+    # radius SE from the fit's covariance (right for an arc too), x sqrt(2) as for a full circle ~ rms*sqrt(2/N)
+    se = math.sqrt(2.0) * _radius_se(edge_pts, cx0, cy0 * aspect, rms)
+    if prof.kind == "chord":  # the steepest edge of a dome lies inside its rim: the profile model's radius
+        r = prof.radius_px
     return BallCandidate(
         x=float(cx0),
         y=float(cy0),
@@ -399,43 +520,208 @@ def _refine(img: np.ndarray, cx: float, cy: float, r0: float, aspect: float,
         rms_px=float(rms),
         n_edge_points=n_in,
         radius_se_px=float(se),
-        edge_fraction=float(frac),
+        edge_fraction=float(min(frac, 1.0)),
         contrast=c_med,
+        profile=prof.kind,
+        ballness=prof.ballness,
+        visible_fraction=visible / n_rays,
+        profile_radius_px=prof.radius_px,
     )
+
+
+def _visible_rays(shape: tuple[int, ...], cx: float, cy: float, r: float, aspect: float, n_rays: int) -> int:
+    """How many of ``n_rays`` rim points of the circle lie inside the image (a ball cut by its edge)."""
+    theta = np.linspace(0.0, 2.0 * np.pi, n_rays, endpoint=False)
+    ex, ey = cx + r * np.cos(theta), cy + r * np.sin(theta) / aspect
+    return int(np.count_nonzero((ex > 1.0) & (ex < shape[1] - 1.0) & (ey > 1.0) & (ey < shape[0] - 1.0)))
+
+
+def _radius_se(points: np.ndarray, cx: float, cy: float, rms: float) -> float:
+    """Standard error of the radius of a geometric circle fit through ``points`` (covariance of the fit).
+
+    For a full circle of N points it is ``rms / sqrt(N)``; for an arc (a ball cut by the
+    film's edge) it grows as the centre and the radius become confounded.
+    """
+    d = np.hypot(points[:, 0] - cx, points[:, 1] - cy)
+    d = np.where(d > 0, d, 1.0)
+    J = np.c_[(points[:, 0] - cx) / d, (points[:, 1] - cy) / d, np.ones(len(points))]
+    try:
+        cov = np.linalg.inv(J.T @ J) * max(rms, 0.05) ** 2
+    except np.linalg.LinAlgError:
+        return float("inf")
+    return float(math.sqrt(max(cov[2, 2], 0.0)))
 
 
 def _ball_score(img: np.ndarray, cx: float, cy: float, r: float, rms: float, inliers: np.ndarray,
-                contrast: np.ndarray, n_rays: int, aspect: float) -> tuple[float, float]:
-    """Score in [0, 1] of a fitted circle as a ball, and its median rim contrast.
+                contrast: np.ndarray, n_rays: int, aspect: float, visible: int | None = None,
+                levels: tuple[float, float] | None = None) -> tuple[float, float, BallProfile]:
+    """Score in [0, 1] of a fitted circle as a ball, its median rim contrast and its profile model.
 
-    The product of: the share of rays on the rim (squared), the fit's closeness (rms in px),
-    the rim's contrast, and the uniformity of the interior (a ball is homogeneous, a bone
-    textured).
+    The product of: the share of the visible rays on the rim (squared), the fit's closeness
+    (rms in px), the object's contrast, and how well its radial profile is that of a ball
+    (:func:`ball_profile`: an opaque ball is a uniformly bright disc with a sharp rim, a
+    weakly attenuating one follows the chord length of a sphere; anything textured is not a
+    ball).
     """
-    frac = inliers.size / n_rays
+    frac = inliers.size / max(visible if visible else n_rays, 1)
     c_med = float(np.median(contrast[inliers])) if inliers.size else 0.0
-    uniformity = _interior_spread(img, cx, cy, r, aspect) / max(c_med, 1e-6)
+    prof = ball_profile(img, cx, cy, r, aspect, levels=levels)
+    amp = max(prof.amplitude, 0.0)
+    # a steel ball's evidence is its sharp, whole rim; a dome's is its profile: its soft rim is
+    # located less sharply and lost on more rays where a bone's edge crosses it
+    rim_px, rim_power = (1.0, 2.0) if prof.kind == "opaque" else (3.0, 1.0)
     score = (
-        frac**2
-        * (1.0 / (1.0 + (rms / 1.0) ** 2))
-        * (c_med / (c_med + 0.05))
-        * (1.0 / (1.0 + (uniformity / 0.25) ** 2))
+        min(frac, 1.0) ** rim_power
+        * (1.0 / (1.0 + (rms / rim_px) ** 2))
+        * (amp / (amp + 0.01))
+        * prof.ballness
     )
-    return float(np.clip(score, 0.0, 1.0)), c_med
+    return float(np.clip(score, 0.0, 1.0)), c_med, prof
 
 
-def _interior_spread(img: np.ndarray, cx: float, cy: float, r: float, aspect: float) -> float:
-    """Robust spread (IQR/1.35) of the levels inside 70 % of the radius."""
+@dataclass(frozen=True)
+class BallProfile:
+    """How well the radial profile of a round object matches the physics of a calibration ball.
+
+    ``kind`` is ``"opaque"`` (a flat, bright plateau with a sharp rim: steel) or ``"chord"``
+    (brightness ∝ the chord through a sphere, ``sqrt(1 - (ρ/R)²)``: a weakly attenuating
+    ball). ``quality`` (0-1) is the fit of that model, ``opacity`` (0-1) how close the plateau
+    comes to the brightest level of the image (steel is the most attenuating thing on a film;
+    a flat bone shadow is not), ``texture`` the spread of the residuals inside the object in
+    units of its amplitude, and ``ballness`` their combination. ``radius_px`` is the model's
+    radius (the chord model corrects the inward bias of the steepest edge of a dome).
+
+    Examples
+    --------
+    >>> BallProfile("opaque", 0.99, 0.5, 0.3, 1.0, 0.02, 40.0, 0.98).kind
+    'opaque'
+    """
+
+    kind: str
+    quality: float
+    amplitude: float
+    background: float
+    opacity: float
+    texture: float
+    radius_px: float
+    ballness: float
+    quality_opaque: float = 0.0
+    quality_chord: float = 0.0
+
+
+def _image_levels(img: np.ndarray) -> tuple[float, float]:
+    """(median, 99.9th percentile) of an image, on a subsample: what 'background' and 'brightest' mean."""
+    sub = img[:: max(1, img.shape[0] // 400), :: max(1, img.shape[1] // 400)]
+    lo, hi = np.percentile(sub, [50.0, 99.9])
+    return float(lo), float(hi)
+
+
+def _smoothstep(x: float, lo: float, hi: float) -> float:
+    t = min(max((x - lo) / (hi - lo), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def ball_profile(
+    img: np.ndarray, cx: float, cy: float, r: float, aspect: float = 1.0, *, levels: tuple[float, float] | None = None
+) -> BallProfile:
+    """Fit the radial profile of the round object at ``(cx, cy, r)`` with the two ball models.
+
+    The median over 72 rays of the level at each distance ρ from the centre (0 to 1.35 r)
+    is fitted, by linear least squares for a grid of blur widths and radii, with
+    ``b + a·S(ρ)``: ``S`` a blurred step (an opaque ball) or a blurred ``sqrt(1-(ρ/R)²)``
+    (a weakly attenuating ball, whose brightness follows the chord length). The model with
+    the better ball-likeness wins; an opaque model counts only if its plateau is near the
+    brightest level of the image (``levels``: median and 99.9th percentile; computed if not
+    given).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[0:160, 0:160] + 0.5
+    >>> dome = 0.2 + 0.3 * np.sqrt(np.clip(1 - ((xx - 80) ** 2 + (yy - 80) ** 2) / 40.0 ** 2, 0, None))
+    >>> ball_profile(dome, 80.0, 80.0, 40.0).kind
+    'chord'
+    """
     from scipy import ndimage
+    from scipy.special import erfc
 
-    rng = np.random.default_rng(1)
-    n = 400
-    rad = 0.7 * r * np.sqrt(rng.random(n))
-    t = rng.random(n) * 2 * np.pi
-    xy = np.c_[cx + rad * np.cos(t), cy + rad * np.sin(t) / aspect]
-    v = ndimage.map_coordinates(img, rc_array_from_xy(xy).T, order=1, mode="nearest")
-    q1, q3 = np.percentile(v, [25, 75])
-    return float(q3 - q1) / 1.349
+    if levels is None:
+        levels = _image_levels(img)
+    lo_level, hi_level = levels
+    n_rays = 72
+    step = max(0.25, r / 60.0)
+    rho = np.arange(0.0, 1.35 * r + step, step)
+    theta = np.linspace(0.0, 2.0 * np.pi, n_rays, endpoint=False)
+    xs = cx + rho[None, :] * np.cos(theta)[:, None]
+    ys = cy + rho[None, :] * np.sin(theta)[:, None] / aspect
+    samples = ndimage.map_coordinates(img.astype(np.float32, copy=False), np.stack([ys - 0.5, xs - 0.5]), order=1,
+                                      mode="constant", cval=np.nan)
+    with warnings.catch_warnings():  # rays wholly outside the image: "All-NaN slice"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        prof = np.nanmedian(samples, axis=0)
+    ok = np.isfinite(prof)
+    if ok.sum() < 10:
+        return BallProfile("none", 0.0, 0.0, 0.0, 0.0, 1.0, r, 0.0)
+    pp = prof[ok]
+    fine = np.arange(2 * rho.size) * (step / 2.0)  # fine[2 i] == rho[i]
+    sigmas = (0.8, 1.3, 2.0, 3.0)
+    r_grid = r * (1.0 + 0.004 * np.arange(-4, 13))
+    best: dict[str, tuple[float, float, float, float, float]] = {}  # kind -> (nrms, a, b, R, sigma)
+    for sigma in sigmas:
+        chord = np.sqrt(np.clip(1.0 - (fine[None, :] / r_grid[:, None]) ** 2, 0.0, None))
+        chord = ndimage.gaussian_filter1d(chord, sigma / (step / 2.0), axis=1, mode="mirror")[:, ::2][:, ok]
+        r_step = r_grid[3:6]  # the edge fit is unbiased for a step: stay at its radius
+        step_sh = 0.5 * erfc((rho[ok][None, :] - r_step[:, None]) / (sigma * math.sqrt(2.0)))
+        for kind, shapes, radii in (("chord", chord, r_grid), ("opaque", step_sh, r_step)):
+            fit = _linear_fits(shapes, pp)
+            if fit is None:
+                continue
+            k, nrms, a, b = fit
+            if kind not in best or nrms < best[kind][0]:
+                best[kind] = (nrms, a, b, float(radii[k]), sigma)
+    if not best:
+        return BallProfile("none", 0.0, 0.0, float(np.median(pp)), 0.0, 1.0, r, 0.0)
+    quality = {k: 1.0 / (1.0 + (v[0] / 0.05) ** 2) for k, v in best.items()}
+    opacity = 0.0
+    if "opaque" in best:
+        _, a, b, _, _ = best["opaque"]
+        span = hi_level - lo_level
+        opacity = _smoothstep((b + a - lo_level) / span, 0.75, 0.92) if span > 1e-6 else 0.0
+    like = {"opaque": quality.get("opaque", 0.0) * opacity, "chord": quality.get("chord", 0.0)}
+    kind = max(like, key=like.get)
+    if like[kind] <= 0.0:
+        kind = "opaque" if "opaque" in best else "chord"
+    nrms, a, b, R, sigma = best[kind]
+    # texture: spread of the 2-D residuals inside 85 % of the radius, in units of the amplitude
+    if kind == "opaque":
+        model = b + a * 0.5 * erfc((rho - R) / (sigma * math.sqrt(2.0)))
+    else:
+        chord = ndimage.gaussian_filter1d(np.sqrt(np.clip(1.0 - (fine / R) ** 2, 0.0, None)), sigma / (step / 2.0), mode="mirror")
+        model = b + a * chord[::2]
+    inner = rho <= 0.85 * R
+    res = samples[:, inner] - model[None, inner]
+    res = res[np.isfinite(res)]
+    texture = float(np.subtract(*np.percentile(res, [75, 25])) / 1.349 / a) if res.size > 20 else 1.0
+    ballness = like[kind] * (1.0 / (1.0 + (texture / 0.35) ** 2))
+    return BallProfile(kind, float(quality[kind]), a, b, float(opacity), texture, float(R), float(ballness),
+                       float(quality.get("opaque", 0.0)), float(quality.get("chord", 0.0)))
+
+
+def _linear_fits(shapes: np.ndarray, y: np.ndarray) -> tuple[int, float, float, float] | None:
+    """Best of the least-squares fits ``y ≈ b + a · shapes[k]`` (a > 0): ``(k, rms / a, a, b)``."""
+    n = y.size
+    sm = shapes.mean(axis=1)
+    ym = float(y.mean())
+    ds = shapes - sm[:, None]
+    var = (ds * ds).sum(axis=1)
+    cov = ds @ (y - ym)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(var > 1e-12, cov / var, 0.0)
+        rss = np.clip(((y - ym) ** 2).sum() - a * cov, 0.0, None)
+        nrms = np.where(a > 1e-6, np.sqrt(rss / n) / a, np.inf)
+    k = int(np.argmin(nrms))
+    if not np.isfinite(nrms[k]):
+        return None
+    return k, float(nrms[k]), float(a[k]), float(ym - a[k] * sm[k])
 
 
 # --------------------------------------------------------------------------- tags
@@ -494,9 +780,53 @@ def _valid_pair(radiograph: Any, tags: SpacingTags, attr: str, keyword: str) -> 
     if value is None:
         raw = _unreadable_value(radiograph, keyword)
         if raw is not None:
-            raise CalibrationError(f"{keyword} is present but not numeric ({raw!r}); refusing it. To measure, {_OPTIONS}")
+            raise CalibrationError(f"{keyword} is present but not numeric ({raw!r}); refusing it. To measure, "
+                                   f"{_options(radiograph)}")
         return None
-    return _tag_pair(value, keyword)
+    try:
+        return _tag_pair(value, keyword)
+    except CalibrationError as exc:
+        raise CalibrationError(str(exc).replace(_OPTIONS, _options(radiograph))) from None
+
+
+def _quiet_pair(value: Any) -> tuple[float, float] | None:
+    """A valid spacing pair, or None (no message, no advice)."""
+    if value is None:
+        return None
+    try:
+        return _tag_pair(value, "spacing")
+    except CalibrationError:
+        return None
+
+
+def _options(radiograph: Any, *, verb: str = "give") -> str:
+    """What the user can do to calibrate this image: only options the tool then accepts.
+
+    A known length always works; an assumed magnification only where there is a detector
+    spacing to divide (``ImagerPixelSpacing``, or a ``PixelSpacing`` without calibration
+    type); the pixel spacing at the anatomy (``--spacing``) where the image has no usable
+    spacing (a bitmap, a DICOM without or with a degenerate spacing).
+
+    Examples
+    --------
+    >>> class R: spacing = SpacingTags(); dataset = None
+    >>> "--spacing" in _options(R()), "--assume-magnification" in _options(R())
+    (True, False)
+    """
+    try:
+        tags = _spacing(radiograph)
+    except CalibrationError:
+        tags = SpacingTags()
+    known = "a known length between two points (--known-length X1 Y1 X2 Y2 MM)"
+    detector = _quiet_pair(tags.imager_pixel_spacing_mm) is not None or (
+        _quiet_pair(tags.pixel_spacing_mm) is not None and not (tags.pixel_spacing_calibration_type or "").strip()
+    )
+    if detector:
+        return (f"{verb} {known} or an assumed magnification of the detector spacing (--assume-magnification M, "
+                "e.g. 1.15), or place a calibration ball on the next film")
+    return (f"{verb} {known} or the pixel spacing at the anatomy if it is known (--spacing MM), or place a "
+            "calibration ball on the next film; an assumed magnification needs a detector spacing, which this "
+            "image lacks")
 
 
 def _valid_single(value: Any, keyword: str, lo: float, hi: float, issues: list[str]) -> float | None:
@@ -668,16 +998,17 @@ def from_dicom_tags(radiograph: Any) -> Calibration:
                     "PixelSpacing as given (may be the detector spacing)", "PixelSpacing", None,
                     [f"PixelSpacing {why}: it may be the detector spacing, so anatomy may be up to ~20 % smaller "
                      "than measured (typical magnification 1.1-1.25); ±20 % reported. For templating, "
-                     + _OPTIONS.replace("give", "use", 1)],
+                     + _options(radiograph, verb="use")],
                     may_be_detector_spacing=True, equals_imager_pixel_spacing=ps_is_detector)
     if ips is not None:
         extra = ("; " + "; ".join(issues)) if issues else ""
         raise CalibrationError(
             f"the image has a detector spacing only (ImagerPixelSpacing {_fmt_pair(ips)} mm, measured at the "
-            f"detector, not at the anatomy) and no magnification{extra}; {_OPTIONS}"
+            f"detector, not at the anatomy) and no magnification{extra}; to measure, {_options(radiograph)}"
         )
     extra = ("; " + "; ".join(issues)) if issues else ""
-    raise CalibrationError(f"the image has no pixel spacing (no PixelSpacing or ImagerPixelSpacing){extra}; {_OPTIONS}")
+    raise CalibrationError(f"the image has no pixel spacing (no PixelSpacing or ImagerPixelSpacing){extra}; to measure, "
+                           f"{_options(radiograph)}")
 
 
 # --------------------------------------------------------------------------- ball
@@ -762,26 +1093,41 @@ def from_ball(
     rng, basis = _ball_radius_range(radiograph, d)
     det = _detector_spacing(radiograph)
     others: list[BallCandidate] = []
+    rejected: list[tuple[BallCandidate, str]] = []
+    ambiguous: list[BallCandidate] = []
+    ips = det[0][1] if det is not None and det[1] == "ImagerPixelSpacing" else None
+    gate = _ball_magnification_gate(tags) if ips is not None else None
+
+    def implied_m(c: BallCandidate) -> float | None:
+        return 2.0 * c.radius_px * ips / d if ips is not None else None
+
     if candidate is None:
         # candidates far below the acceptance score need no fine pass
-        found = find_balls(radiograph.display, radius_range_px=rng, max_candidates=5, aspect_ratio=aspect,
+        found = find_balls(radiograph.display, radius_range_px=rng, max_candidates=8, aspect_ratio=aspect,
                            min_score=0.1 * min_score)
         ref = None
         typical = 1.15
-        if basis == "ImagerPixelSpacing" and det is not None:
-            ref = det[0][1]
+        if ips is not None:
+            ref = ips
+            if gate is not None and tags.estimated_magnification:
+                typical = min(max(float(tags.estimated_magnification), gate[0]), gate[1])
         elif basis == "PixelSpacing":
             ref = _valid_pair(radiograph, tags, "pixel_spacing_mm", "PixelSpacing")[1]
             typical = 1.0 if (tags.pixel_spacing_calibration_type or "").strip() else 1.1
         ranked = sorted(found, key=lambda c: c.score * _magnification_prior(c, d, ref, typical), reverse=True)
-        good = [c for c in ranked if c.score >= min_score and c.edge_fraction >= MIN_BALL_EDGE_FRACTION]
+        good: list[BallCandidate] = []
+        for c in ranked:
+            why = _not_a_ball_reason(c, min_score, implied_m(c), gate, d)
+            if why is None:
+                good.append(c)
+            else:
+                rejected.append((c, why))
         if not good:
             best = ""
-            if ranked and ranked[0].score >= min_score:
-                c = ranked[0]
-                best = (f" (a round object of radius {c.radius_px:.0f} px at x={c.x:.0f}, y={c.y:.0f} has an outline "
-                        f"interrupted on {100 * (1 - c.edge_fraction):.0f} % of its rim, like a prosthetic head on its "
-                        "neck; if it is of known size, use it as a known object)")
+            strong = [(c, why) for c, why in rejected if c.score >= min_score]
+            if strong:
+                c, why = strong[0]
+                best = f" (a round object of radius {c.radius_px:.0f} px at x={c.x:.0f}, y={c.y:.0f} {why})"
             elif ranked:
                 best = f" (best score {ranked[0].score:.2f} < {min_score:g})"
             where = f"radius {rng[0]:.0f}-{rng[1]:.0f} px from {basis}" if rng else "a wide radius range"
@@ -789,32 +1135,71 @@ def from_ball(
                                    "give a known length or object, or check the ball is fully in the image")
         candidate = good[0]
         others = [c for c in ranked if c is not candidate]
+        ambiguous = [c for c in good[1:] if c.score >= AMBIGUITY_SCORE_RATIO * candidate.score]
     else:
         if not isinstance(candidate, BallCandidate) or not (candidate.radius_px > 0):
             raise CalibrationError(f"candidate must be a BallCandidate with a positive radius, got {candidate!r}")
     r = candidate.radius_px
     mm_per_px = d / (2.0 * r)
-    fit_pct = 100.0 * math.hypot(2.0 * candidate.radius_se_px, EDGE_BIAS_PX) / r
+    bias_px = EDGE_BIAS_PX if candidate.profile != "chord" else DOME_EDGE_BIAS_PX
+    fit_pct = 100.0 * math.hypot(2.0 * candidate.radius_se_px, bias_px) / r
     place_pct = UNCERTAINTY_PCT["ball-placement-unknown" if placement == "unknown" else "ball-placement-hip-level"]
     unc = math.hypot(fit_pct, place_pct)
     warnings: list[str] = []
-    strong = [c for c in others if c.score >= min_score and c.score >= 0.7 * candidate.score]
-    for c in strong[:1]:
-        if abs(c.radius_px - r) > 0.05 * r:
+
+    def where(c: BallCandidate) -> str:
+        return f"radius {c.radius_px:.1f} px, score {c.score:.2f}, at x={c.x:.0f}, y={c.y:.0f}"
+
+    ambiguous_with = []
+    for c in ambiguous:
+        s_c = d / (2.0 * c.radius_px)
+        u_c = math.hypot(100.0 * math.hypot(2.0 * c.radius_se_px, bias_px) / c.radius_px, place_pct)
+        diff = 100.0 * (s_c / mm_per_px - 1.0)
+        ambiguous_with.append({**c.to_dict(), "mm_per_px": round(s_c, 6), "difference_pct": round(diff, 2)})
+        x1, x2 = c.x - c.radius_px, c.x + c.radius_px
+        use_other = f"--known-length {x1:.0f} {c.y:.0f} {x2:.0f} {c.y:.0f} {d:g}"
+        if abs(diff) <= 1.0:
             warnings.append(
-                f"two round objects found: the chosen one (radius {r:.1f} px, score {candidate.score:.2f}, at "
-                f"x={candidate.x:.0f}, y={candidate.y:.0f}) and another (radius {c.radius_px:.1f} px, score "
-                f"{c.score:.2f}, at x={c.x:.0f}, y={c.y:.0f}); check that the chosen one is the {d:g} mm ball"
+                f"ambiguous calibration ball: two candidates of the same size score alike as a {d:g} mm ball, the "
+                f"chosen one ({where(candidate)}) and another ({where(c)}); the scale is the same either way "
+                f"({diff:+.1f} %), but check that they are {d:g} mm balls"
+            )
+            continue
+        # widen the interval around the chosen scale until it holds the other one's interval too
+        hi = 100.0 * (s_c * (1 + u_c / 100.0) / mm_per_px - 1.0)
+        lo = 100.0 * (1.0 - s_c * (1 - u_c / 100.0) / mm_per_px)
+        unc = max(unc, hi, lo)
+        warnings.append(
+            f"ambiguous calibration ball: two round objects score alike as a {d:g} mm ball, the chosen one "
+            f"({where(candidate)}: {mm_per_px:.4f} mm/px) and another ({where(c)}: {s_c:.4f} mm/px, {diff:+.1f} %); "
+            f"the uncertainty is widened to ±{unc:.1f} % to cover both. Check which is the ball; to use the other, "
+            f"measure across it: {use_other}"
+        )
+    amb_ids = {id(c) for c in ambiguous}
+    strong = [c for c in others if id(c) not in amb_ids and c.score >= min_score and c.score >= 0.7 * candidate.score]
+    reasons = {id(c): why for c, why in rejected}
+    for c in strong[:1]:
+        if id(c) in reasons and reasons[id(c)].startswith("implies"):
+            warnings.append(
+                f"two round objects found: the chosen one ({where(candidate)}) and another ({where(c)}) that "
+                f"{reasons[id(c)]}: not taken for the {d:g} mm ball"
+            )
+        elif abs(c.radius_px - r) > 0.05 * r:
+            warnings.append(
+                f"two round objects found: the chosen one ({where(candidate)}) and another ({where(c)}); check that "
+                f"the chosen one is the {d:g} mm ball"
             )
     magnification = None
-    if det is not None and det[1] == "ImagerPixelSpacing":
-        magnification = round(det[0][1] / mm_per_px, 4)
+    if ips is not None:
+        magnification = round(ips / mm_per_px, 4)
     details = {
         "center_xy": [round(candidate.x, 3), round(candidate.y, 3)],
         "radius_px": round(r, 3),
         "radius_se_px": round(candidate.radius_se_px, 4),
         "diameter_mm": d,
         "score": round(candidate.score, 3),
+        "profile": candidate.profile,
+        "visible_fraction": round(candidate.visible_fraction, 3),
         "rms_px": round(candidate.rms_px, 3),
         "n_edge_points": candidate.n_edge_points,
         "placement": placement,
@@ -822,6 +1207,12 @@ def from_ball(
         "placement_uncertainty_pct": place_pct,
         "other_candidates": [c.to_dict() for c in others[:4]],
     }
+    if gate is not None:
+        details["magnification_limits"] = list(gate)
+    if ambiguous_with:
+        details["ambiguous_with"] = ambiguous_with
+    if rejected:
+        details["rejected_candidates"] = [{**c.to_dict(), "reason": why} for c, why in rejected[:4] if c.score >= 0.1]
     return Calibration(
         mm_per_px=mm_per_px,
         source=CalibrationSource.BALL_MARKER,
@@ -832,6 +1223,43 @@ def from_ball(
         details=details,
         warnings=tuple(warnings),
     )
+
+
+def _ball_magnification_gate(tags: SpacingTags) -> tuple[float, float]:
+    """The magnifications (detector spacing / ball scale) a calibration ball can have on this film.
+
+    From the detector (1.0) to a ball on the front of a large patient (1.35); with an
+    ``EstimatedRadiographicMagnificationFactor`` the range is also kept within ±15 % of it
+    (the ball lies within some ±15 cm of the plane the modality meant).
+    """
+    lo, hi = BALL_MAGNIFICATION_LIMITS
+    ermf = tags.estimated_magnification
+    try:
+        m = float(ermf) if ermf is not None else None
+    except (TypeError, ValueError):
+        m = None
+    if m is not None and MAGNIFICATION_LIMITS[0] < m <= MAGNIFICATION_LIMITS[1]:
+        lo2, hi2 = max(lo, m / 1.15), min(hi, m * 1.15)
+        if lo2 < hi2:
+            lo, hi = lo2, hi2
+    return (round(lo, 4), round(hi, 4))
+
+
+def _not_a_ball_reason(c: BallCandidate, min_score: float, implied: float | None,
+                       gate: tuple[float, float] | None, d: float) -> str | None:
+    """Why a candidate is not taken for the ball, or None if it may be the ball."""
+    if c.score < min_score:
+        return f"scores {c.score:.2f} as a ball (< {min_score:g})"
+    need = MIN_BALL_EDGE_FRACTION if c.profile != "chord" else MIN_DOME_EDGE_FRACTION
+    if c.edge_fraction < need:
+        return (f"has an outline interrupted on {100 * (1 - c.edge_fraction):.0f} % of its rim, like a prosthetic "
+                "head on its neck; if it is of known size, use it as a known object")
+    if c.visible_fraction < MIN_BALL_VISIBLE_FRACTION:
+        return f"shows only {100 * c.visible_fraction:.0f} % of its rim on the film (cut by the edge)"
+    if implied is not None and gate is not None and not gate[0] <= implied <= gate[1]:
+        return (f"implies a magnification of {implied:.2f} (ImagerPixelSpacing / its scale as a {d:g} mm ball), "
+                f"outside the {gate[0]:g}-{gate[1]:g} a ball can have on this film")
+    return None
 
 
 def _aspect_from_tags(radiograph: Any) -> float:
@@ -1046,7 +1474,7 @@ def from_assumed_magnification(
         if ps is None:
             raise CalibrationError(
                 "an assumed magnification needs a detector spacing, and the image has no ImagerPixelSpacing or "
-                "PixelSpacing; give a calibration ball or a known length instead"
+                f"PixelSpacing; instead, {_options(radiograph)}"
             )
         if ctype:
             raise CalibrationError(
@@ -1054,6 +1482,13 @@ def from_assumed_magnification(
                 "assumed magnification would count it twice — use the DICOM calibration (from_dicom_tags) instead"
             )
         pair, basis = ps, "PixelSpacing"
+    extra_warnings: tuple[str, ...] = ()
+    if basis == "PixelSpacing":
+        extra_warnings = (
+            "PixelSpacing has no calibration type and is taken as the detector spacing (DICOM PS3.3 10.7.1.1); "
+            f"if the modality had already corrected it for magnification, the anatomy is {100 * (m - 1):.0f} % "
+            "larger than this assumed scale says",
+        )
     return Calibration(
         mm_per_px=pair[1] / m,
         source=CalibrationSource.ASSUMED_MAGNIFICATION,
@@ -1066,7 +1501,7 @@ def from_assumed_magnification(
         warnings=(
             f"ASSUMED SCALE: {basis} divided by an assumed magnification of {m:g}, not measured on this image; "
             f"sizes may be off by ±{unc:g} % or more",
-        ),
+        ) + extra_warnings,
     )
 
 
@@ -1146,6 +1581,8 @@ def calibrate(
     >>> cal.label                                      # doctest: +SKIP
     'ball-marker: 0.1304 mm/px ±8.0%'
     """
+    if assume_magnification is not None:
+        assume_magnification = _check_positive(assume_magnification, "assume_magnification", *MAGNIFICATION_LIMITS)
     reasons: list[str] = []
     measured: Calibration | None = None
     if known_length is not None:
@@ -1158,17 +1595,48 @@ def calibrate(
             reasons.append(str(exc))
             logger.info("no calibration ball used: %s", exc)
     if measured is not None:
-        return _cross_check(radiograph, measured)
+        cal = _cross_check(radiograph, measured)
+        if assume_magnification is not None:
+            cal = _with_warning(cal, f"the assumed magnification {assume_magnification:g} is not used: the "
+                                     f"{cal.source.value} scale is measured on this image")
+        return cal
     try:
-        cal = from_dicom_tags(radiograph)
+        tag_cal: Calibration | None = from_dicom_tags(radiograph)
     except CalibrationError as exc:
         reasons.append(str(exc))
-        if assume_magnification is None:
-            raise CalibrationError("; ".join(_dedupe(reasons))) from None
-        cal = from_assumed_magnification(radiograph, assume_magnification)
+        tag_cal = None
+    if assume_magnification is None:
+        if tag_cal is None:
+            raise CalibrationError("; ".join(_dedupe(reasons)))
+        cal = tag_cal
+    elif tag_cal is not None and tag_cal.uncertainty_pct <= UNCERTAINTY_PCT["assumed-magnification"]:
+        # the modality's own calibration is better evidence than an assumption
+        cal = _with_warning(tag_cal, f"the assumed magnification {assume_magnification:g} is not used: the image's "
+                                     f"{tag_cal.source.value} scale (±{tag_cal.uncertainty_pct:g} %) is better "
+                                     f"than an assumed one (±{UNCERTAINTY_PCT['assumed-magnification']:g} %)")
+    else:
+        try:
+            cal = from_assumed_magnification(radiograph, assume_magnification)
+        except CalibrationError as exc:
+            if tag_cal is None:
+                why = (f"the assumed magnification {assume_magnification:g} cannot be used either: the image has no "
+                       "detector spacing to divide" if "detector spacing" in str(exc) else str(exc))
+                raise CalibrationError("; ".join(_dedupe(reasons + [why]))) from None
+            cal = _with_warning(tag_cal, f"the assumed magnification {assume_magnification:g} is not used: {exc}")
+        else:
+            if tag_cal is not None:
+                cal = replace(cal, details={**cal.details, "replaces": {"source": tag_cal.source.value,
+                                                                          "mm_per_px": tag_cal.mm_per_px,
+                                                                          "uncertainty_pct": tag_cal.uncertainty_pct}})
+                cal = _with_warning(cal, f"the assumed magnification replaces the {tag_cal.source.value} scale "
+                                         f"({tag_cal.mm_per_px:.4f} mm/px ±{tag_cal.uncertainty_pct:g} %), as asked")
     if ball_diameter_mm is not None and reasons:
-        cal = replace(cal, warnings=cal.warnings + (f"no {ball_diameter_mm:g} mm calibration ball found; {cal.source.value} used",))
+        cal = _with_warning(cal, f"no {ball_diameter_mm:g} mm calibration ball found; {cal.source.value} used")
     return cal
+
+
+def _with_warning(cal: Calibration, text: str) -> Calibration:
+    return replace(cal, warnings=cal.warnings + (text,))
 
 
 def _dedupe(items: list[str]) -> list[str]:

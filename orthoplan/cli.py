@@ -57,10 +57,13 @@ def _add_calibration_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--known-length", nargs=5, type=float, metavar=("X1", "Y1", "X2", "Y2", "MM"),
                    help="two image points (pixels) and the true distance between them in mm")
     g.add_argument("--assume-magnification", type=float, metavar="M",
-                   help="opt in to an assumed magnification (e.g. 1.15) when nothing else calibrates; "
+                   help="opt in to the detector spacing (ImagerPixelSpacing, or a PixelSpacing without "
+                        "calibration type) divided by an assumed magnification M (e.g. 1.15), when no ball or "
+                        "known length measures the scale and the image's own scale is no better (±10 %%); "
                         "flagged as assumed in the plan, report and picture")
     g.add_argument("--spacing", type=float, metavar="MM",
-                   help="pixel spacing in mm at the anatomy, for PNG/TIFF input")
+                   help="pixel spacing in mm at the anatomy, for PNG/TIFF input (on a DICOM image it "
+                        "replaces the spacing attributes)")
 
 
 def _add_view_arg(p: argparse.ArgumentParser) -> None:

@@ -33,6 +33,11 @@ from ..model import Landmark, LandmarkName, Landmarks, LandmarkSource, Side
 
 #: Linear attenuation per mm (arbitrary but realistic ratios: soft tissue ≪ bone ≪ steel).
 MU_SOFT, MU_BONE, MU_CORTEX, MU_STEEL = 0.020, 0.060, 0.10, 6.0
+#: Attenuation per mm of chord of a weakly attenuating calibration ball (``ball_material="weak"``):
+#: a 25 mm ball adds about as much at its centre as the thick bone of the pelvis.
+MU_WEAK_BALL = 0.05
+#: Projected attenuation of a flat round bone shadow (``round_shadow_mm``): ~20 mm of bone.
+ROUND_SHADOW_ATTENUATION = 1.2
 
 
 @dataclass(frozen=True)
@@ -423,6 +428,25 @@ def _text_block(img: np.ndarray, rng: np.random.Generator, value: float) -> None
             x += int(w * 1.4)
 
 
+def _disc_box(cx: float, cy: float, r: float, rows: int, cols: int) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+    """The pixel box around a disc (clipped to the image) and its pixel-centre x (row) and y (column) vectors."""
+    box = (slice(max(0, int(cy - r - 2)), max(0, min(rows, int(cy + r + 3)))),
+           slice(max(0, int(cx - r - 2)), max(0, min(cols, int(cx + r + 3)))))
+    ys = (np.arange(box[0].start, box[0].stop) + 0.5)[:, None]
+    xs = (np.arange(box[1].start, box[1].stop) + 0.5)[None, :]
+    return box, xs, ys
+
+
+def _supersampled(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, r: float, kind: str) -> np.ndarray:
+    """Per-pixel mean (4 x 4 sub-samples) of a disc's cover (0/1) or of a sphere's relative chord (0-1)."""
+    out = np.zeros((ys.shape[0], xs.shape[1]), np.float32)
+    for oy in (-0.375, -0.125, 0.125, 0.375):
+        for ox in (-0.375, -0.125, 0.125, 0.375):
+            dd = (xs + ox - cx) ** 2 + (ys + oy - cy) ** 2
+            out += (dd <= r * r) if kind == "cover" else np.sqrt(np.clip(1.0 - dd / (r * r), 0.0, None))
+    return out / 16.0
+
+
 # --------------------------------------------------------------------------- the case
 
 
@@ -436,8 +460,12 @@ def make_pelvis(
     magnification: float = 1.15,
     ball_diameter_mm: float | None = 25.0,
     ball_side: Literal["left", "right"] = "right",
-    ball_position: Literal["thigh", "bone"] = "thigh",
+    ball_position: Literal["thigh", "bone", "soft"] = "thigh",
     ball_magnification: float | None = None,
+    ball_material: Literal["steel", "weak"] = "steel",
+    ball_cut: float = 0.0,
+    round_shadow_mm: float | None = None,
+    round_shadow_offset_mm: tuple[float, float] = (0.0, -45.0),
     photometric: Literal["MONOCHROME1", "MONOCHROME2"] = "MONOCHROME2",
     bits_stored: int = 16,
     transfer_syntax: str | None = None,
@@ -463,7 +491,19 @@ def make_pelvis(
     ball_diameter_mm, ball_side, ball_position, ball_magnification
         A steel calibration sphere (``None``: no ball) on the patient's ``ball_side``, beside
         the thigh or over the iliac wing (``"bone"``), at the hip's magnification unless
-        ``ball_magnification`` models a ball off the hip's plane.
+        ``ball_magnification`` models a ball off the hip's plane. ``"soft"`` puts it over the
+        soft tissue between the thighs.
+    ball_material
+        ``"steel"`` (opaque: uniformly bright, sharp rim) or ``"weak"`` (a weakly attenuating
+        sphere, e.g. plastic or aluminium: its brightness follows the chord length through a
+        sphere, brightest at the centre with a soft rim; :data:`MU_WEAK_BALL` per mm).
+    ball_cut
+        Fraction (0 to 0.6) of the ball's diameter that lies beyond the film's nearest
+        vertical edge (0: the whole ball is on the film).
+    round_shadow_mm, round_shadow_offset_mm
+        A flat round bone shadow (a disc of uniform bone-like attenuation, diameter in mm at
+        the hip's magnification) centred ``round_shadow_offset_mm`` (x, y, detector mm) from
+        the ball: the decoy a calibration must not take for the ball. ``None``: none.
     photometric, bits_stored, transfer_syntax
         Pixel encoding (transfer syntax UID; default explicit VR little endian).
     calibration_tags
@@ -496,33 +536,48 @@ def make_pelvis(
 
     ball: dict[str, float] | None = None
     ball_cover = None
-    if ball_diameter_mm:
+    extra_attenuation: list[tuple[tuple[slice, slice], np.ndarray]] = []  # weak ball, round shadow
+    if not 0.0 <= float(ball_cut) <= 0.6:
+        raise ValueError(f"ball_cut must be from 0 to 0.6, got {ball_cut!r}")
+    if ball_material not in ("steel", "weak"):
+        raise ValueError(f"ball_material must be 'steel' or 'weak', got {ball_material!r}")
+    if ball_diameter_mm or round_shadow_mm:
         m_ball = ball_magnification or magnification
         sign = 1.0 if ball_side == "left" else -1.0
         if ball_position == "thigh":
             X, Yd = sign * (half_itd + 95.0), 95.0
+        elif ball_position == "soft":
+            X, Yd = sign * 18.0, 150.0  # between the thighs, below the pubis: soft tissue only
         else:
             X, Yd = sign * (half_itd + 40.0), -75.0  # over the iliac wing
         # the ball's projection is magnified by its own factor about the central ray
         bx, by = canvas.to_px(X, Yd)
-        r_px = ball_diameter_mm / 2 * m_ball / detector_spacing_mm
+        r_px = (ball_diameter_mm or 25.0) / 2 * m_ball / detector_spacing_mm
         margin = r_px + 0.02 * min(rows, columns)  # keep the whole ball inside the image
         bx, by = float(np.clip(bx, margin, columns - margin)), float(np.clip(by, margin, rows - margin))
-        box = (slice(max(0, int(by - r_px - 2)), int(by + r_px + 3)), slice(max(0, int(bx - r_px - 2)), int(bx + r_px + 3)))
-        ys = (np.arange(box[0].start, min(rows, box[0].stop)) + 0.5)[:, None]
-        xs = (np.arange(box[1].start, min(columns, box[1].stop)) + 0.5)[None, :]
-        d2 = (xs - bx) ** 2 + (ys - by) ** 2
+        if ball_cut > 0:  # push it over the nearest vertical edge of the film
+            bx = r_px * (1.0 - 2.0 * ball_cut) if bx < columns / 2 else columns - r_px * (1.0 - 2.0 * ball_cut)
+    if ball_diameter_mm:
+        box, xs, ys = _disc_box(bx, by, r_px, rows, columns)
         # supersample the edge (4x4): the fraction of each pixel the disc covers. A steel ball
         # saturates wherever it is more than a hair thick, so a pixel's attenuation is the
         # coverage-weighted mix of "saturated" and what lies beside the ball (applied below,
         # once the other materials are summed): the half level is then the true edge.
-        cover = np.zeros(d2.shape, np.float32)
-        for oy in (-0.375, -0.125, 0.125, 0.375):
-            for ox in (-0.375, -0.125, 0.125, 0.375):
-                dd = (xs + ox - bx) ** 2 + (ys + oy - by) ** 2
-                cover += (dd <= r_px * r_px).astype(np.float32)
-        ball_cover = (box, cover / 16.0)
-        ball = {"x": float(bx), "y": float(by), "radius_px": float(r_px), "diameter_mm": float(ball_diameter_mm), "magnification": float(m_ball)}
+        if ball_material == "steel":
+            ball_cover = (box, _supersampled(xs, ys, bx, by, r_px, "cover"))
+        else:  # attenuation ∝ the chord through the sphere (mm), averaged over each pixel
+            chord_mm = ball_diameter_mm * _supersampled(xs, ys, bx, by, r_px, "chord")
+            extra_attenuation.append((box, MU_WEAK_BALL * chord_mm))
+        ball = {"x": float(bx), "y": float(by), "radius_px": float(r_px), "diameter_mm": float(ball_diameter_mm),
+                "magnification": float(m_ball)}
+        if ball_material != "steel" or ball_cut:
+            ball.update(material=ball_material, cut=float(ball_cut))
+    if round_shadow_mm:
+        sx = bx + round_shadow_offset_mm[0] / detector_spacing_mm
+        sy = by + round_shadow_offset_mm[1] / detector_spacing_mm
+        s_r = round_shadow_mm / 2 * magnification / detector_spacing_mm
+        box, xs, ys = _disc_box(sx, sy, s_r, rows, columns)
+        extra_attenuation.append((box, ROUND_SHADOW_ATTENUATION * _supersampled(xs, ys, sx, sy, s_r, "cover")))
 
     # line integral → processed radiograph (log domain: bright = attenuating)
     total = (
@@ -532,6 +587,9 @@ def make_pelvis(
 
     # steel saturates first, then the processed image is blurred (modelling the system MTF in
     # the processed domain keeps edges symmetric: a half-level threshold is the true edge)
+    for (rs, cs), att in extra_attenuation:
+        region = total[rs, cs]
+        region += att[: region.shape[0], : region.shape[1]]
     total = np.minimum(total, 9.0)
     if ball_cover is not None:
         (rs, cs), cover = ball_cover
