@@ -206,7 +206,7 @@ def _wrap_inside(text: Any, renderer: Any, right_px: float, left_px: float) -> N
         chars = max(12, int(longest * max(avail, 1.0) / max(bb.width, 1.0) * 0.95))
         if chars >= longest:
             chars = longest - 1
-        text.set_text("\n".join(textwrap.fill(par, width=chars, break_long_words=True)
+        text.set_text("\n".join(textwrap.fill(par, width=chars, break_long_words=True, break_on_hyphens=False)
                                 for par in original.splitlines()))
         if chars <= 12:
             return
