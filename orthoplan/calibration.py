@@ -414,6 +414,9 @@ def _ray_edges(
     deriv = ndimage.gaussian_filter1d(prof, sigma=1.0, axis=1, order=1, mode="nearest")
     n = radii.size
     margin = 3
+    if n < 2 * margin + 3:  # a window of a few samples (a radius of 1-2 px) has no edge to find
+        none = np.full(n_rays, np.nan)
+        return theta, none, none.copy(), none.copy(), prof
     core = deriv[:, margin : n - margin]
     i = np.argmin(core, axis=1) + margin
     rows = np.arange(n_rays)

@@ -998,11 +998,38 @@ def _silence_stdout() -> None:
         pass
 
 
+def _orthoplan_records(record: logging.LogRecord) -> bool:
+    """Pass orthoplan's own log records (the filter of the terminal handler without ``-v``)."""
+    return record.name == "orthoplan" or record.name.startswith("orthoplan.")
+
+
+def configure_logging(verbose: int) -> None:
+    """Log to the terminal (stderr): orthoplan's warnings, more with ``-v``/``-vv``.
+
+    Third-party loggers (pydicom, Pillow, the decoders...) and Python warnings reach the
+    terminal only with ``-v``: without it, a damaged file gives the user one line of
+    orthoplan's, not pydicom's warnings or a decoder's logged traceback. Nothing is
+    changed when the logging is already configured (an application, a test runner).
+
+    Examples
+    --------
+    >>> configure_logging(0)       # doctest: +SKIP
+    """
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(max(verbose, 0), 2)]
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)  # warnings.warn (pydicom, Pillow) as records of "py.warnings"
+    if verbose <= 0:
+        for handler in root.handlers:
+            handler.addFilter(_orthoplan_records)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit

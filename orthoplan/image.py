@@ -29,6 +29,8 @@ import io
 import logging
 import math
 import os
+import re
+import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
@@ -94,6 +96,15 @@ _DECODER_PACKAGES = {
     "1.2.840.10008.1.2.4.203": "pylibjpeg-openjpeg >= 2.0",
     "1.2.840.10008.1.2.5": "pydicom (built in) or pylibjpeg-rle",
 }
+
+#: What Pillow raises on a damaged file besides OSError: its TIFF reader, for one, raises
+#: TypeError("Missing dimensions") or KeyError/ValueError on a broken image directory.
+_PIL_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, SyntaxError, EOFError, struct.error,
+               ZeroDivisionError)
+
+#: What a UID or a code string (CS) may look like when it is shown in a message.
+_UID_TEXT = re.compile(r"[0-9.]{1,64}")
+_CODE_TEXT = re.compile(r"[A-Za-z0-9 ._\\-]{1,64}")
 
 _SUPPORTED_MODALITIES = frozenset({"CR", "DX", "DR", "MG", "RF", "XA", "OT", "IO", "PX", "RG"})
 
@@ -287,8 +298,8 @@ def load_bitmap(
         ) from None
     except UnidentifiedImageError:
         raise CorruptImageError(f"{where} is not a DICOM, PNG or TIFF file") from None
-    except OSError as exc:
-        raise CorruptImageError(f"{where} could not be opened as an image ({exc})") from None
+    except _PIL_ERRORS as exc:
+        raise CorruptImageError(f"{where} could not be opened as an image ({_first_line(str(exc))})") from None
     with img:
         cols, rows = img.size
         if rows == 0 or cols == 0:
@@ -298,9 +309,15 @@ def load_bitmap(
                 f"{where} has {rows} x {cols} pixels, more than the limit of {max_pixels}; "
                 "crop or downsample it, or raise max_pixels"
             )
-        if getattr(img, "n_frames", 1) > 1:
+        try:
+            n_frames = getattr(img, "n_frames", 1)  # a TIFF reads all its directories here
+        except _PIL_ERRORS as exc:
+            raise CorruptImageError(
+                f"{where} has a damaged image directory ({type(exc).__name__}: {_first_line(str(exc))})"
+            ) from None
+        if n_frames > 1:
             raise UnsupportedImageError(
-                f"{where} has {img.n_frames} pages/frames; orthoplan plans on single images: "
+                f"{where} has {n_frames} pages/frames; orthoplan plans on single images: "
                 "save the radiograph as a single-page file"
             )
         mode = img.mode
@@ -314,8 +331,10 @@ def load_bitmap(
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 img.load()
                 arr = np.asarray(img)
-        except OSError as exc:
-            raise CorruptImageError(f"the pixels of {where} could not be decoded ({exc}); the file may be truncated") from None
+        except _PIL_ERRORS as exc:
+            raise CorruptImageError(
+                f"the pixels of {where} could not be decoded ({_first_line(str(exc))}); the file may be truncated"
+            ) from None
     arr = _greyscale_bitmap_array(arr, mode, where)
     pixels = _readonly(arr)
     display = _readonly(display_image(pixels))
@@ -668,7 +687,7 @@ def _from_dataset(ds: Any, *, max_pixels: int, own: bool, where: str) -> Radiogr
             f"{rows} x {cols}; the file is damaged"
         )
     pixels = _readonly(pixels)
-    header = _header_without_pixels(ds, own=own)
+    header = _header_without_pixels(ds, own=own, where=where)
     display = _readonly(display_image(pixels, header))
     view = _str(ds, "ViewPosition")
     laterality = _str(ds, "ImageLaterality") or _str(ds, "Laterality")
@@ -716,7 +735,7 @@ def _check_header(ds: Any, max_pixels: int, where: str) -> None:
     pi = (_str(ds, "PhotometricInterpretation") or "").upper()
     if (samples is not None and samples != 1) or (pi and pi not in ("MONOCHROME1", "MONOCHROME2")):
         raise UnsupportedImageError(
-            f"{where} is a colour image (Photometric Interpretation {pi or '?'}, "
+            f"{where} is a colour image (Photometric Interpretation {_shown(pi)}, "
             f"{samples if samples is not None else '?'} samples per pixel); orthoplan needs a "
             "greyscale radiograph (MONOCHROME1/2)"
         )
@@ -743,7 +762,7 @@ def _check_header(ds: Any, max_pixels: int, where: str) -> None:
         raise UnsupportedImageError(f"{where} is a {what} object with no pixel data (not an image)")
     modality = _str(ds, "Modality")
     if modality and modality.upper() not in _SUPPORTED_MODALITIES:
-        logger.warning("modality %s is not a projection radiograph modality; loading anyway", modality)
+        logger.warning("modality %s is not a projection radiograph modality; loading anyway", _shown(modality))
 
 
 def _decode(ds: Any, where: str) -> np.ndarray:
@@ -769,6 +788,8 @@ def _decode(ds: Any, where: str) -> np.ndarray:
         tsyntax = ExplicitVRLittleEndian
     tsyntax = UID(str(tsyntax))
     ts_text = f"{tsyntax.name} ({tsyntax})" if tsyntax.name != str(tsyntax) else str(tsyntax)
+    if not _UID_TEXT.fullmatch(str(tsyntax)):
+        ts_text = "(an unreadable Transfer Syntax UID)"
     package = _DECODER_PACKAGES.get(str(tsyntax))
     try:
         decoder = get_decoder(tsyntax)
@@ -812,7 +833,7 @@ def _decode(ds: Any, where: str) -> np.ndarray:
     return arr
 
 
-def _header_without_pixels(ds: Any, *, own: bool) -> Any:
+def _header_without_pixels(ds: Any, *, own: bool, where: str = "the dataset") -> Any:
     """The header of ``ds`` without its pixel data element(s); a copy unless ``own``."""
     from pydicom import Dataset
 
@@ -820,8 +841,7 @@ def _header_without_pixels(ds: Any, *, own: bool) -> Any:
         for kw in _PIXEL_KEYWORDS:
             if kw in ds:
                 delattr(ds, kw)
-        for _ in ds:  # read any other deferred (large) element now: the file may go away
-            pass
+        _parse_all(ds, where)  # read any other deferred (large) element now: the file may go away
         return ds
     hdr = Dataset()
     for tag in ds.keys():
@@ -840,6 +860,25 @@ def _header_without_pixels(ds: Any, *, own: bool) -> Any:
     except Exception:  # pragma: no cover - in-memory datasets without an original encoding
         pass
     return hdr
+
+
+def _parse_all(ds: Any, where: str) -> None:
+    """Convert every element of ``ds`` from its raw bytes now (pydicom parses values lazily).
+
+    A value pydicom cannot parse (an unknown VR, a sequence whose items overrun it or are
+    nested too deep) means a damaged header: refused as corrupt, naming the attribute's tag.
+    """
+    from pydicom.errors import BytesLengthException
+
+    for tag in list(ds.keys()):
+        try:
+            ds[tag]
+        except (NotImplementedError, ValueError, TypeError, KeyError, IndexError, struct.error, EOFError,
+                OSError, RecursionError, UnicodeError, BytesLengthException) as exc:
+            raise CorruptImageError(
+                f"the DICOM header of {where} is damaged: attribute {tag} cannot be read "
+                f"({type(exc).__name__}); re-export or re-send the image"
+            ) from None
 
 
 def _greyscale_bitmap_array(arr: np.ndarray, mode: str, where: str) -> np.ndarray:
@@ -958,10 +997,14 @@ def _int(ds: Any, keyword: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float (a VR of FD)
         logger.warning("attribute %s is not an integer; ignored", keyword)
         return None
+    if isinstance(value, float) and value != number:
+        logger.warning("attribute %s is not an integer; ignored", keyword)
+        return None
+    return number
 
 
 def _numbers(ds: Any, keyword: str) -> list[float] | None:
@@ -1025,8 +1068,22 @@ def _sop_class_name(ds: Any) -> str:
     uid = _str(ds, "SOPClassUID")
     if not uid:
         return "DICOM"
+    if not _UID_TEXT.fullmatch(uid):
+        return "DICOM object with an unreadable SOP Class UID"
     name = UID(uid).name
     return name if name != uid else f"SOP class {uid}"
+
+
+def _shown(text: str | None, n: int = 64) -> str:
+    """``text`` from a header, as it may appear in a message or the log: a short code string,
+    or a placeholder (a damaged header can put anything there, patient data included).
+
+    >>> _shown("MONOCHROME3"), _shown("DX\\x00SMITH^JOHN\\x1f...")
+    ('MONOCHROME3', 'an unreadable value')
+    """
+    if text is None:
+        return "?"
+    return text if _CODE_TEXT.fullmatch(text) and len(text) <= n else "an unreadable value"
 
 
 def _first_line(text: str) -> str:
