@@ -1326,6 +1326,12 @@ def from_known_length(
     length_px = math.hypot(b[0] - a[0], (b[1] - a[1]) * aspect)
     if length_px < 5.0:
         raise CalibrationError(f"known length: the two points are {length_px:.1f} px apart; place them at least 5 px apart")
+    lo, hi = SPACING_LIMITS_MM
+    if not (math.isfinite(length_px) and lo <= length / length_px <= hi):
+        raise CalibrationError(
+            f"known length: {length:g} mm over {length_px:.4g} px is {length / length_px:.3g} mm per pixel, outside "
+            f"what a radiograph has ({lo:g}-{hi:g}); check the two points and the length"
+        )
     fit_pct = 100.0 * 2.0 * math.sqrt(2.0) * click / length_px
     return Calibration(
         mm_per_px=length / length_px,

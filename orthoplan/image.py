@@ -102,6 +102,20 @@ _DECODER_PACKAGES = {
 _PIL_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, SyntaxError, EOFError, struct.error,
                ZeroDivisionError)
 
+#: What pydicom raises when it converts a damaged element's bytes (it parses values lazily):
+#: an unknown VR (NotImplementedError), a value of the wrong length (BytesLengthException, a
+#: plain Exception), items overrunning a sequence, sequences nested too deep.
+_PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    NotImplementedError, ValueError, TypeError, KeyError, IndexError, struct.error, EOFError, OSError,
+    RecursionError, UnicodeError,
+)
+try:
+    from pydicom.errors import BytesLengthException
+
+    _PARSE_ERRORS += (BytesLengthException,)
+except ImportError:  # pragma: no cover - older pydicom
+    pass
+
 #: What a UID or a code string (CS) may look like when it is shown in a message.
 _UID_TEXT = re.compile(r"[0-9.]{1,64}")
 _CODE_TEXT = re.compile(r"[A-Za-z0-9 ._\\-]{1,64}")
@@ -565,11 +579,12 @@ def _lut_header(header: Any, pi: str) -> Any:
     if "RescaleIntercept" in hdr and "RescaleSlope" not in hdr:
         hdr.RescaleSlope = 1
     fm = getattr(header, "file_meta", None)
-    if fm is not None and "TransferSyntaxUID" in fm:
+    ts = str(fm.get("TransferSyntaxUID") or "") if fm is not None else ""
+    if _UID_TEXT.fullmatch(ts):  # not whatever a damaged header holds there (a PN value, say)
         from pydicom.dataset import FileMetaDataset
 
         hdr.file_meta = FileMetaDataset()
-        hdr.file_meta.TransferSyntaxUID = fm.TransferSyntaxUID
+        hdr.file_meta.TransferSyntaxUID = ts
     return hdr
 
 
@@ -776,7 +791,7 @@ def _decode(ds: Any, where: str) -> np.ndarray:
     fm = getattr(ds, "file_meta", None)
     tsyntax = fm.get("TransferSyntaxUID") if fm is not None else None
     if not tsyntax:
-        raw = ds.get("PixelData")
+        raw = _pixel_data(ds, where)
         if isinstance(raw, (bytes, bytearray)) and bytes(raw[:4]) == _ENCAPSULATION_ITEM:
             raise CorruptImageError(
                 f"{where} has compressed pixel data but no Transfer Syntax UID in its file meta "
@@ -803,6 +818,7 @@ def _decode(ds: Any, where: str) -> np.ndarray:
             f"no decoder installed for transfer syntax {ts_text} of {where}: install "
             f"{package or 'a pydicom pixel data plugin for it'}"
         )
+    _check_data_size(ds, tsyntax, where)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -831,6 +847,138 @@ def _decode(ds: Any, where: str) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     return arr
+
+
+def _check_data_size(ds: Any, tsyntax: Any, where: str) -> None:
+    """Refuse, before decoding, pixel data that cannot hold the image the header describes.
+
+    Decoders allocate the ``Rows x Columns`` array the header claims before they find the
+    data short: a damaged header would make them allocate gigabytes. Native pixel data must
+    hold ``Rows x Columns x BitsAllocated / 8`` bytes; a JPEG, JPEG-LS or JPEG 2000
+    codestream states its own size, which must be the header's; RLE expands at most 64-fold.
+    """
+    rows, cols = _int(ds, "Rows") or 0, _int(ds, "Columns") or 0
+    raw = _pixel_data(ds, where)
+    if not isinstance(raw, (bytes, bytearray)) or not rows or not cols:
+        return
+    if not tsyntax.is_encapsulated:
+        bits = _int(ds, "BitsAllocated") or 16
+        need = (rows * cols * bits + 7) // 8
+        if len(raw) < need:
+            raise CorruptImageError(
+                f"the pixel data of {where} holds {len(raw)} bytes, but the header's {rows} x {cols} pixels of "
+                f"{bits} bits need {need}: the file is truncated or its header is damaged (re-send or re-export "
+                "the image)"
+            )
+        return
+    frame = _first_fragment(raw)
+    if frame is None:
+        return  # the decoder reports a broken encapsulation
+    size = _codestream_size(frame)
+    if size is not None and size != (rows, cols):
+        raise CorruptImageError(
+            f"the compressed pixel data of {where} is a {size[0]} x {size[1]} image, but the header says "
+            f"{rows} x {cols}: the header or the data is damaged (re-send or re-export the image)"
+        )
+    if str(tsyntax) == "1.2.840.10008.1.2.5" and len(raw) * 64 < rows * cols:
+        raise CorruptImageError(
+            f"the RLE pixel data of {where} ({len(raw)} bytes) cannot hold the header's {rows} x {cols} pixels: "
+            "the file is truncated or its header is damaged (re-send or re-export the image)"
+        )
+
+
+def _check_deferred_length(ds: Any, elem: Any, where: str, what: str) -> None:
+    """Refuse a deferred element (still on disk) whose length runs past the end of the file."""
+    length = getattr(elem, "length", 0) or 0
+    filename = getattr(ds, "filename", None)
+    if getattr(elem, "value", b"") is not None or length == 0xFFFFFFFF or not isinstance(filename, (str, os.PathLike)):
+        return
+    try:
+        size = os.path.getsize(filename)
+    except OSError:
+        return
+    if elem.value_tell + length > size:
+        raise CorruptImageError(
+            f"{what} of {where} claims {length} bytes, but the file ends {max(0, size - elem.value_tell)} bytes "
+            "after its start: the file is truncated or its header is damaged (re-send or re-export the image)"
+        )
+
+
+def _pixel_data(ds: Any, where: str) -> Any:
+    """The value of Pixel Data, read from the file now if it was deferred.
+
+    A deferred element whose length runs past the end of the file is refused before it is
+    read (a damaged length would otherwise have gigabytes read); one pydicom cannot parse
+    (a damaged VR) is refused as corrupt.
+    """
+    from pydicom.tag import Tag
+
+    tag = Tag(0x7FE00010)
+    if tag not in ds:
+        return None
+    try:
+        elem = ds.get_item(tag, keep_deferred=True)  # neither read nor converted yet
+    except _PARSE_ERRORS as exc:
+        raise CorruptImageError(
+            f"the pixel data element of {where} cannot be read ({type(exc).__name__}): the file is damaged "
+            "(re-send or re-export the image)"
+        ) from None
+    _check_deferred_length(ds, elem, where, "the pixel data")
+    try:
+        return ds[tag].value
+    except _PARSE_ERRORS as exc:
+        raise CorruptImageError(
+            f"the pixel data element of {where} cannot be read ({type(exc).__name__}): the file is damaged "
+            "(re-send or re-export the image)"
+        ) from None
+
+
+def _first_fragment(raw: bytes) -> bytes | None:
+    """The first data fragment of encapsulated pixel data (after the Basic Offset Table item)."""
+    from pydicom.encaps import generate_fragments
+
+    try:
+        fragments = generate_fragments(raw)
+        next(fragments)  # the Basic Offset Table
+        return next(fragments)
+    except (ValueError, StopIteration, struct.error, EOFError):
+        return None
+
+
+def _codestream_size(frame: bytes) -> tuple[int, int] | None:
+    """``(rows, columns)`` stated by a JPEG / JPEG-LS (SOFn) or JPEG 2000 (SIZ) codestream.
+
+    >>> siz = b"\\xff\\x4f\\xff\\x51\\x00\\x29\\x00\\x00" + (240).to_bytes(4, "big") + (200).to_bytes(4, "big") + bytes(8)
+    >>> _codestream_size(siz)
+    (200, 240)
+    """
+    head = bytes(frame[:65536])
+    if head.startswith(b"\x00\x00\x00\x0cjP  "):  # a JP2 file: the codestream follows in its box
+        at = head.find(b"\xff\x4f\xff\x51")
+        head = head[at:] if at >= 0 else b""
+    if head.startswith(b"\xff\x4f\xff\x51") and len(head) >= 24:
+        x, y, x0, y0 = struct.unpack_from(">IIII", head, 8)
+        return (y - y0, x - x0) if y > y0 and x > x0 else None
+    if not head.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 4 <= len(head):
+        if head[pos] != 0xFF:
+            return None
+        marker = head[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = int.from_bytes(head[pos + 2:pos + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7):
+            if pos + 9 > len(head):
+                return None
+            height, width = struct.unpack_from(">HH", head, pos + 5)
+            return (height, width) if height and width else None
+        if marker == 0xDA or length < 2:
+            return None
+        pos += 2 + length
+    return None
 
 
 def _header_without_pixels(ds: Any, *, own: bool, where: str = "the dataset") -> Any:
@@ -868,13 +1016,11 @@ def _parse_all(ds: Any, where: str) -> None:
     A value pydicom cannot parse (an unknown VR, a sequence whose items overrun it or are
     nested too deep) means a damaged header: refused as corrupt, naming the attribute's tag.
     """
-    from pydicom.errors import BytesLengthException
-
     for tag in list(ds.keys()):
+        _check_deferred_length(ds, ds.get_item(tag, keep_deferred=True), where, f"attribute {tag}")
         try:
             ds[tag]
-        except (NotImplementedError, ValueError, TypeError, KeyError, IndexError, struct.error, EOFError,
-                OSError, RecursionError, UnicodeError, BytesLengthException) as exc:
+        except _PARSE_ERRORS as exc:
             raise CorruptImageError(
                 f"the DICOM header of {where} is damaged: attribute {tag} cannot be read "
                 f"({type(exc).__name__}); re-export or re-send the image"
@@ -1053,8 +1199,11 @@ def _orientation_values(value: Any) -> tuple[str, ...]:
     if isinstance(value, (str, bytes)):
         text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
         items = text.split("\\")
-    else:
+    elif isinstance(value, Sequence):
         items = [str(v) for v in value]
+    else:  # a number: the attribute was written with a numeric VR
+        logger.warning("Patient Orientation is not text; ignored")
+        return ()
     out = tuple(v.strip().upper() for v in items if v and v.strip())
     if any(not v or v[0] not in "LRAPHF" for v in out):
         logger.warning("Patient Orientation contains letters other than L/R/A/P/H/F; ignored")

@@ -1003,7 +1003,15 @@ class Worker:
         parent, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, str(self.dir / "stderr.txt"), self.rlimit_mb),
                                 daemon=True)
-        self.proc.start()
+        here = str(Path(__file__).resolve().parent)
+        added = here not in sys.path
+        if added:  # the spawned worker imports this module by name, from the parent's sys.path
+            sys.path.insert(0, here)
+        try:
+            self.proc.start()
+        finally:
+            if added:
+                sys.path.remove(here)
         child.close()
         self.conn = parent
 
