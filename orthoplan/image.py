@@ -293,14 +293,17 @@ def load_bitmap(
     from PIL import Image, UnidentifiedImageError
 
     spacing = _explicit_spacing(spacing_mm) if spacing_mm is not None else SpacingTags()
+    n_bytes: int | None = None
     if isinstance(path, (bytes, bytearray, memoryview)):
         where, fp = "the image data", io.BytesIO(bytes(path))
+        n_bytes = len(path)
     elif hasattr(path, "read"):
         where, fp = "the image data", path
     else:
         fpath = _existing_path(path)
         where, fp = str(fpath), fpath
-        if fpath.stat().st_size == 0:
+        n_bytes = fpath.stat().st_size
+        if n_bytes == 0:
             raise CorruptImageError(f"{where} is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
@@ -323,6 +326,7 @@ def load_bitmap(
                 f"{where} has {rows} x {cols} pixels, more than the limit of {max_pixels}; "
                 "crop or downsample it, or raise max_pixels"
             )
+        _check_bitmap_size(img, n_bytes, where)
         try:
             n_frames = getattr(img, "n_frames", 1)  # a TIFF reads all its directories here
         except _PIL_ERRORS as exc:
@@ -1025,6 +1029,37 @@ def _parse_all(ds: Any, where: str) -> None:
                 f"the DICOM header of {where} is damaged: attribute {tag} cannot be read "
                 f"({type(exc).__name__}); re-export or re-send the image"
             ) from None
+
+
+#: Deflate (PNG) expands at most 1032-fold; with the chunks' overhead, a bound on PNG's ratio.
+_PNG_MAX_RATIO = 1100
+
+
+def _check_bitmap_size(img: Any, n_bytes: int | None, where: str) -> None:
+    """Refuse, before decoding, a bitmap whose stated size its file cannot hold.
+
+    Uncompressed (raw) TIFF data takes ``rows x columns x bytes per pixel``; PNG's deflate
+    compresses at most ~1000-fold. A damaged header claiming more would have Pillow
+    allocate the whole image before finding the data short.
+    """
+    if not n_bytes:
+        return
+    cols, rows = img.size
+    mode = img.mode
+    per_px = 0.125 if mode == "1" else 2 if mode.startswith("I;16") else 4 if mode in ("I", "F") else len(img.getbands())
+    need = rows * cols * per_px
+    tiles = getattr(img, "tile", None) or []
+    if tiles and all(t[0] == "raw" for t in tiles):
+        limit = n_bytes
+    elif img.format == "PNG":
+        limit = _PNG_MAX_RATIO * n_bytes
+    else:
+        return
+    if need > limit:
+        raise CorruptImageError(
+            f"{where} claims {rows} x {cols} pixels ({need / 1e6:.1f} MB), more than its {n_bytes} bytes can hold: "
+            "the file is truncated or its header is damaged"
+        )
 
 
 def _greyscale_bitmap_array(arr: np.ndarray, mode: str, where: str) -> np.ndarray:

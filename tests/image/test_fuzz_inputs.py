@@ -259,3 +259,45 @@ def test_known_length_implying_an_impossible_scale_is_refused():
     with pytest.raises(CalibrationError, match="outside what a radiograph has"):
         calibration.from_known_length((0.0, 0.0), (10.0, 0.0), 500.0)  # 50 mm per pixel
     assert calibration.from_known_length((0.0, 0.0), (300.0, 400.0), 100.0).mm_per_px == pytest.approx(0.2)
+
+
+def _tiff_with_size(rows: int, cols: int) -> bytes:
+    """A 20 x 30 uncompressed 16-bit TIFF whose directory claims ``rows x cols``."""
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(600, dtype=np.uint16).reshape(20, 30)).save(buf, format="TIFF")
+    data = bytearray(buf.getvalue())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for k in range(struct.unpack_from("<H", data, ifd)[0]):
+        at = ifd + 2 + 12 * k
+        tag = struct.unpack_from("<H", data, at)[0]
+        if tag in (256, 257):
+            struct.pack_into("<HHII", data, at, tag, 4, 1, cols if tag == 256 else rows)
+    return bytes(data)
+
+
+def _png_with_size(rows: int, cols: int) -> bytes:
+    import zlib
+
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(600, dtype=np.uint16).reshape(20, 30)).save(buf, format="PNG")
+    data = buf.getvalue()
+    body = struct.pack(">II", cols, rows) + data[24:29]
+    ihdr = struct.pack(">I", 13) + b"IHDR" + body + struct.pack(">I", zlib.crc32(b"IHDR" + body) & 0xFFFFFFFF)
+    return data[:8] + ihdr + data[33:]
+
+
+@pytest.mark.parametrize("make", [_tiff_with_size, _png_with_size], ids=["tiff", "png"])
+def test_bitmap_claiming_more_pixels_than_its_file_holds_is_refused_before_decoding(make, tmp_path: Path):
+    # a damaged TIFF directory claimed 524488 x 240 pixels in a 96 kB file: Pillow allocated and
+    # "decoded" 250 MB, and the ball search then ran for a minute (a hang, before the fix)
+    path = tmp_path / f"claims.{'tif' if make is _tiff_with_size else 'png'}"
+    path.write_bytes(make(60_000, 240))
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptImageError, match=r"claims 60000 x 240 pixels .* more than its \d+ bytes can hold"):
+            image.load(path, spacing_mm=0.15)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10e6
+    assert image.load(make(20, 30), spacing_mm=0.15).shape == (20, 30)  # the true size loads
