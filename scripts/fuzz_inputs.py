@@ -35,6 +35,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import functools
 import io
 import json
 import multiprocessing as mp
@@ -608,7 +609,6 @@ def m_transfer_syntax(data: bytes, rng: np.random.Generator, seed: Seed) -> tupl
         buf[ts.length_at:ts.value_at + ts.length] = len(value).to_bytes(2, "little") + value
         return bytes(buf), f"TransferSyntaxUID {old} -> {uid!r} (bytes)"
     if op == 1:
-        body = data[132:] if data[128:132] == b"DICM" else data
         meta_end = max((e.value_at + e.length for e in walk_elements(data) if e.tag >> 16 == 2), default=132)
         return data[meta_end:], "file meta and preamble removed"
     if op == 2:
@@ -913,6 +913,13 @@ def _peak_rss_mb() -> float:
     return 0.0
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> argparse.ArgumentParser:
+    from orthoplan import cli
+
+    return cli.build_parser()  # ~25 ms to build: once per worker
+
+
 def run_case_inprocess(case: Case, workdir: Path) -> Result:
     """Run ``orthoplan calibrate FILE --json [options]``'s function on ``case`` in this process."""
     from orthoplan import cli
@@ -924,7 +931,7 @@ def run_case_inprocess(case: Case, workdir: Path) -> Result:
     t0 = time.perf_counter()
     out = io.StringIO()
     try:
-        args = cli.build_parser().parse_args(argv)
+        args = _parser().parse_args(argv)
         if not case.via_path:  # the library entry point on bytes (the CLI reads paths)
             args.image = case.data
         with contextlib.redirect_stdout(out):
@@ -1104,12 +1111,12 @@ def run_cli(case: Case, workdir: Path, timeout_s: float) -> Result:
     path = workdir / f"cli-{case.index}{case.suffix}"
     path.write_bytes(case.data)
     env = dict(os.environ)
-    env.setdefault("PYTHONPATH", str(ROOT))
+    env.setdefault("PYTHONPATH", str(ROOT))  # the orthoplan of PYTHONPATH, else this checkout's
     env["PYTHONWARNINGS"] = ""
     t0 = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, "-m", "orthoplan.cli", "calibrate", str(path), "--json", *case.argv],
-                              capture_output=True, timeout=timeout_s + 30, env=env, text=True)
+                              capture_output=True, timeout=timeout_s + 30, env=env, text=True, cwd=workdir)
     except subprocess.TimeoutExpired:
         return Result(case.index, "hang", seconds=time.perf_counter() - t0)
     finally:
@@ -1121,7 +1128,7 @@ def run_cli(case: Case, workdir: Path, timeout_s: float) -> Result:
             json.loads(proc.stdout)
         except ValueError:
             outcome = "uncaught"
-    return Result(case.index, outcome, f"exit {rc}", rc, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "",
+    return Result(case.index, outcome, "usage" if rc == 2 else f"exit {rc}", rc, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "",
                   stderr=proc.stderr, seconds=time.perf_counter() - t0)
 
 

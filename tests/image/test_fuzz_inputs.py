@@ -71,14 +71,17 @@ def _element_offset(data: bytes, group: int, element: int) -> int:
     return at
 
 
-def test_unknown_vr_in_the_header_is_a_corrupt_image(make_ds, ramp_u16, secret_name):
-    # a bit flip turned SOP Instance UID's VR "UI" into "QI": pydicom reads the file and
-    # fails only when the value is converted (NotImplementedError before the fix)
+@pytest.mark.parametrize("group,element,vr,new", [(0x0008, 0x0018, b"UI", b"QI"), (0x0028, 0x0102, b"US", b"FD")],
+                         ids=["unknown-vr", "value-length"])
+def test_unparseable_header_element_is_a_corrupt_image(make_ds, ramp_u16, secret_name, group, element, vr, new):
+    # a bit flip turned SOP Instance UID's VR "UI" into "QI" (NotImplementedError), or High Bit's
+    # "US" into "FD" (2 bytes for an 8-byte value: BytesLengthException): pydicom reads the file
+    # and fails only when the value is converted, deep inside the loader (before the fix)
     data = bytearray(_bytes(make_ds(ramp_u16)))
-    at = _element_offset(bytes(data), 0x0008, 0x0018)
-    assert data[at + 4:at + 6] == b"UI"
-    data[at + 4:at + 6] = b"QI"
-    with pytest.raises(CorruptImageError, match=r"header .* damaged: attribute \(0008,0018\)") as info:
+    at = _element_offset(bytes(data), group, element)
+    assert data[at + 4:at + 6] == vr
+    data[at + 4:at + 6] = new
+    with pytest.raises(CorruptImageError, match=rf"header .* damaged: attribute \({group:04X},{element:04X}\)") as info:
         image.load(bytes(data))
     assert secret_name not in str(info.value) and "\n" not in str(info.value)
 
@@ -301,3 +304,16 @@ def test_bitmap_claiming_more_pixels_than_its_file_holds_is_refused_before_decod
         tracemalloc.stop()
     assert peak < 10e6
     assert image.load(make(20, 30), spacing_mm=0.15).shape == (20, 30)  # the true size loads
+
+
+def test_png_with_a_broken_chunk_header_is_a_corrupt_image():
+    # one byte inserted before the second IDAT chunk: Pillow raises SyntaxError("broken PNG
+    # file") while decoding (uncaught before the fix)
+    pixels = np.random.default_rng(0).integers(0, 65535, (300, 300)).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    data = buf.getvalue()
+    second = data.find(b"IDAT", data.find(b"IDAT") + 4) - 4
+    assert second > 0, "the PNG has two IDAT chunks"
+    with pytest.raises(CorruptImageError, match="could not be decoded"):
+        image.load(data[:second] + b"\xe5" + data[second:], spacing_mm=0.15)
