@@ -999,7 +999,13 @@ def _header_without_pixels(ds: Any, *, own: bool, where: str = "the dataset") ->
     for tag in ds.keys():
         if int(tag) in _PIXEL_TAGS:
             continue
-        hdr.add(ds[tag])
+        try:
+            hdr[tag] = ds.get_item(tag)  # as it is: raw (not yet parsed) elements stay raw in ds
+        except _PARSE_ERRORS as exc:  # a deferred element read now
+            raise CorruptImageError(
+                f"the DICOM header of {where} is damaged: attribute {tag} cannot be read "
+                f"({type(exc).__name__}); re-export or re-send the image"
+            ) from None
     hdr = copy.deepcopy(hdr)
     fm = getattr(ds, "file_meta", None)
     if fm is not None:
@@ -1011,6 +1017,7 @@ def _header_without_pixels(ds: Any, *, own: bool, where: str = "the dataset") ->
         hdr.set_original_encoding(*ds.original_encoding, ds.original_character_set)
     except Exception:  # pragma: no cover - in-memory datasets without an original encoding
         pass
+    _parse_all(hdr, where)  # the copy's values, parsed now: a damaged one is refused here
     return hdr
 
 

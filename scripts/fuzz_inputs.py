@@ -276,6 +276,7 @@ class Case:
     suffix: str
     argv: tuple[str, ...]  # options after ``calibrate FILE``
     via_path: bool
+    via_dataset: bool = False  # not via the path: a pydicom Dataset (a viewer's) instead of the bytes
 
 
 def _dataset(data: bytes) -> Any:
@@ -851,7 +852,8 @@ def make_case(seeds: list[Seed], campaign_seed: int, index: int) -> Case:
         config.settings.reading_validation_mode, config.settings.writing_validation_mode = saved
     return Case(index=index, seed=seed.name, kind=kind, detail=detail, data=data,
                 suffix=seed.suffix if rng.random() < 0.9 else str(rng.choice([".dcm", ".png", ".jpg", ""])),
-                argv=_options(rng, seed, absurd=kind == "cli-options"), via_path=bool(rng.random() < 0.6))
+                argv=_options(rng, seed, absurd=kind == "cli-options"), via_path=bool(rng.random() < 0.6),
+                via_dataset=bool(seed.kind == "dicom" and rng.random() < 0.5))
 
 
 # --------------------------------------------------------------------------- the worker
@@ -920,6 +922,21 @@ def _parser() -> argparse.ArgumentParser:
     return cli.build_parser()  # ~25 ms to build: once per worker
 
 
+def _dataset_or_bytes(data: bytes) -> Any:
+    """The Dataset a viewer would hand over (``pydicom.dcmread``'s, its values parsed lazily), or
+    the bytes where pydicom cannot read them (that is pydicom's refusal, not orthoplan's)."""
+    import warnings
+
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(io.BytesIO(data), force=True)
+    except Exception:
+        return data
+
+
 def run_case_inprocess(case: Case, workdir: Path) -> Result:
     """Run ``orthoplan calibrate FILE --json [options]``'s function on ``case`` in this process."""
     from orthoplan import cli
@@ -932,8 +949,8 @@ def run_case_inprocess(case: Case, workdir: Path) -> Result:
     out = io.StringIO()
     try:
         args = _parser().parse_args(argv)
-        if not case.via_path:  # the library entry point on bytes (the CLI reads paths)
-            args.image = case.data
+        if not case.via_path:  # the library entry point on bytes or a Dataset (the CLI reads paths)
+            args.image = _dataset_or_bytes(case.data) if case.via_dataset else case.data
         with contextlib.redirect_stdout(out):
             cli.cmd_calibrate(args)
         json.loads(out.getvalue())

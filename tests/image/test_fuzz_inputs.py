@@ -86,6 +86,18 @@ def test_unparseable_header_element_is_a_corrupt_image(make_ds, ramp_u16, secret
     assert secret_name not in str(info.value) and "\n" not in str(info.value)
 
 
+def test_unknown_vr_in_a_viewers_dataset_is_a_corrupt_image(make_ds, ramp_u16):
+    # the Dataset a viewer read with pydicom.dcmread (values parsed lazily) and hands over:
+    # copying its header converted the damaged element (NotImplementedError before the fix)
+    data = bytearray(_bytes(make_ds(ramp_u16)))
+    at = _element_offset(bytes(data), 0x0008, 0x0060)
+    data[at + 4:at + 6] = b"CR"  # Modality's VR "CS" -> "CR": no such VR
+    ds = pydicom.dcmread(io.BytesIO(bytes(data)))
+    with pytest.raises(CorruptImageError, match=r"attribute \(0008,0060\)"):
+        image.load(ds)
+    assert ds.get_item(0x00080060).VR == "CR", "the viewer's dataset is left as it was"
+
+
 def test_unknown_vr_of_the_pixel_data_is_a_corrupt_image(make_ds, ramp_u16, tmp_path: Path):
     data = bytearray(_bytes(make_ds(ramp_u16)))
     at = _element_offset(bytes(data), 0x7FE0, 0x0010)
