@@ -30,9 +30,9 @@ import logging
 import pydicom
 from pydicom.uid import generate_uid
 
-from ..errors import DicomOutputError, OrthoplanError
+from ..errors import DicomOutputError
 from ..model import Plan
-from .sr import copy_patient_and_study, evidence_header, file_dataset, local_datetime, scrub
+from .sr import build_scrubbed, copy_patient_and_study, evidence_header, file_dataset, local_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -110,13 +110,7 @@ def build_encapsulated_pdf(
     if len(data) > 0xFFFFFFFE:
         raise DicomOutputError("the plan document is too large for DICOM (4 GiB)")
     ev = evidence_header(source)
-    try:
-        return _build(plan, ev, data, series_number)
-    except OrthoplanError as exc:
-        raise DicomOutputError(scrub(str(exc), ev)) from None
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-        message = f"could not build the plan's Encapsulated PDF: {type(exc).__name__}: {exc}"
-        raise DicomOutputError(scrub(message, ev)) from None
+    return build_scrubbed("the plan's Encapsulated PDF", ev, lambda: _build(plan, ev, data, series_number))
 
 
 def _build(plan: Plan, ev: pydicom.Dataset, data: bytes, series_number: int | None) -> pydicom.Dataset:

@@ -30,9 +30,9 @@ import numpy as np
 import pydicom
 from pydicom.uid import generate_uid
 
-from ..errors import DicomOutputError, OrthoplanError
+from ..errors import DicomOutputError
 from ..model import Plan
-from .sr import evidence_header, local_datetime, person_name, revision_series_entropy, scrub, series_numbers
+from .sr import build_scrubbed, evidence_header, local_datetime, person_name, revision_series_entropy, series_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -236,13 +236,7 @@ def build_gsps(plan: Plan, source: pydicom.Dataset, layers: Sequence, *,
     >>> pr = build_gsps(plan, radiograph.dataset, plan_overlay(plan))   # doctest: +SKIP
     """
     ev = evidence_header(source)
-    try:
-        return _build(plan, ev, layers, series_number)
-    except OrthoplanError as exc:
-        raise DicomOutputError(scrub(str(exc), ev)) from None
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-        message = f"could not build the plan's presentation state: {type(exc).__name__}: {exc}"
-        raise DicomOutputError(scrub(message, ev)) from None
+    return build_scrubbed("the plan's presentation state", ev, lambda: _build(plan, ev, layers, series_number))
 
 
 def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int):

@@ -38,7 +38,7 @@ import datetime as _dt
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -162,6 +162,17 @@ def _fail(message: str, source: pydicom.Dataset | None, exc: BaseException | Non
     if exc is not None:
         message = f"{message}: {type(exc).__name__}: {exc}"
     return DicomOutputError(scrub(message, source))
+
+
+def build_scrubbed(what: str, ev: pydicom.Dataset, build: Callable[[], pydicom.Dataset]) -> pydicom.Dataset:
+    """``build()``, with any failure turned into one :class:`DicomOutputError` whose message
+    names ``what`` and carries no patient identifier of ``ev`` (:func:`scrub`)."""
+    try:
+        return build()
+    except OrthoplanError as exc:
+        raise DicomOutputError(scrub(str(exc), ev)) from None
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        raise _fail(f"could not build {what}", ev, exc) from None
 
 
 def person_name(author: str) -> str:
@@ -782,12 +793,8 @@ def build_sr(
     True
     """
     ev = evidence_header(source)
-    try:
-        return _build_sr(plan, ev, previous, institution_name, series_number)
-    except OrthoplanError as exc:
-        raise DicomOutputError(scrub(str(exc), ev)) from None
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-        raise _fail("could not build the plan's DICOM SR", ev, exc) from None
+    return build_scrubbed("the plan's DICOM SR", ev,
+                          lambda: _build_sr(plan, ev, previous, institution_name, series_number))
 
 
 def _build_sr(plan, ev, previous, institution_name, series_number) -> pydicom.Dataset:
