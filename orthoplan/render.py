@@ -294,21 +294,28 @@ def _place_legend(legend: Any, ax: Any, renderer: Any, frame: Any, obstacles: li
     spots = ((x1 - dx, y_bottom - dy, "right", "bottom"), (x0 + dx, y_bottom - dy, "left", "bottom"),
              (x1 - dx, y_top + dy, "right", "top"), (x0 + dx, y_top + dy, "left", "top"),
              ((x0 + x1) / 2, y_bottom - dy, "center", "bottom"), ((x0 + x1) / 2, y_top + dy, "center", "top"))
+
+    def put(spot: tuple) -> None:
+        legend.set_position(spot[:2])
+        legend.set_ha(spot[2])
+        legend.set_va(spot[3])
+
+    _place_best(legend, spots, put, renderer, frame, obstacles)
+
+
+def _place_best(artist: Any, spots: Any, put: Any, renderer: Any, frame: Any, obstacles: list) -> None:
+    """``put(artist at spot)`` for the first of ``spots`` whose box covers none of ``obstacles``
+    and stays inside ``frame``, else for the one that covers the least of them."""
     best = None
-    for x, y, ha, va in spots:
-        legend.set_position((x, y))
-        legend.set_ha(ha)
-        legend.set_va(va)
-        bb = _box(legend, renderer)
+    for spot in spots:
+        put(spot)
+        bb = _box(artist, renderer)
         cost = _overlap(bb, obstacles) + (0.0 if _inside(bb, frame) else 1e9)
         if best is None or cost < best[0]:
-            best = (cost, x, y, ha, va)
+            best = (cost, spot)
         if cost == 0:
             return
-    _cost, x, y, ha, va = best
-    legend.set_position((x, y))
-    legend.set_ha(ha)
-    legend.set_va(va)
+    put(best[1])
 
 
 def tidy_text(fig: Any, ax: Any, artists: list[Any], *, fixed: list[Any] = (), legend: Any = None) -> None:
@@ -362,20 +369,11 @@ def tidy_text(fig: Any, ax: Any, artists: list[Any], *, fixed: list[Any] = (), l
     for i, a in enumerate(labels):
         obstacles = placed + [m for j, m in enumerate(markers) if j != i]
         unit = a.get_fontsize() * 0.9 / 6
-        best = None
-        for dx, dy, ha, va in _LABEL_SPOTS:
-            dx, dy = dx * unit, dy * unit
-            a.xyann = (dx, dy)
-            a.set_ha(ha)
-            a.set_va(va)
-            bb = _box(a, renderer)
-            cost = _overlap(bb, obstacles) + (0.0 if _inside(bb, frame) else 1e9)
-            if best is None or cost < best[0]:
-                best = (cost, dx, dy, ha, va)
-            if cost == 0:
-                break
-        _cost, dx, dy, ha, va = best
-        a.xyann = (dx, dy)
-        a.set_ha(ha)
-        a.set_va(va)
+
+        def put(spot: tuple, a: Any = a, unit: float = unit) -> None:
+            a.xyann = (spot[0] * unit, spot[1] * unit)
+            a.set_ha(spot[2])
+            a.set_va(spot[3])
+
+        _place_best(a, _LABEL_SPOTS, put, renderer, frame, obstacles)
         placed.append(_box(a, renderer))
