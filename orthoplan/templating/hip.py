@@ -137,6 +137,9 @@ EDGE_CUP_RATIO = 1.155
 EDGE_CUP_RATIO_95 = (0.977, 1.417)
 #: A neck cut more than this far below the lesser trochanter's tip is outside the anatomy.
 MAX_CUT_BELOW_LT_MM = 10.0
+#: A stem whose head centre lands further than this from the cup's centre cannot be reduced
+#: onto it: the femur would move that far (lengthening and offset beyond any plan).
+MAX_REDUCTION_MM = 35.0
 
 #: The predicted values (``{side}`` is the templated side).
 PREDICTED_NAMES = (
@@ -678,7 +681,8 @@ def template_hip(
     TemplatingError
         Landmarks needed for a placement are missing, or the canal cannot be measured; or
         (unless ``force``) the size needed lies beyond the family, the canal is narrower than
-        the smallest stem, or the neck cut lies outside the femur.
+        the smallest stem, the neck cut lies outside the femur, or the stem's head lands more than
+        :data:`MAX_REDUCTION_MM` from the cup's centre.
 
     Notes
     -----
@@ -839,6 +843,14 @@ def template_hip(
     out, level = assemble(L)
     if not any(n.startswith(f"FORCED: stem {side.value}: the neck cut") for n in notes):
         notes += check_cut(level)
+    head_p = out.placement("head", side)
+    reach_mm = float(np.linalg.norm(to_mm(np.array(cup_p.xy) - np.array(head_p.xy), cal)))
+    if reach_mm > MAX_REDUCTION_MM:
+        text = (f"the {side.value} stem's head lands {reach_mm:.0f} mm from the cup's centre (reducing it moves "
+                f"the femur that far; at most {MAX_REDUCTION_MM:g} mm)")
+        if not force:
+            raise TemplatingError(f"{text}: check the landmarks, the cup centre and the stem, or force it")
+        notes.append(f"FORCED: stem {side.value}: {text}")
     if not (USUAL_RESECTION_ABOVE_LT_MM[0] <= level <= USUAL_RESECTION_ABOVE_LT_MM[1]):
         notes.append(
             f"stem {side.value}: the neck cut is {level:.0f} mm above the lesser trochanter (usually "

@@ -117,3 +117,17 @@ def test_cli_refuses_an_impossible_cut_and_forces_it(tmp_path):
     r = subprocess.run(base + ["--force"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "FORCED" in json.dumps(json.loads(r.stdout))
+
+
+def test_a_stem_that_cannot_be_reduced_onto_the_cup_is_refused_unless_forced(catalog, case0):
+    """Issue 15: a component outside the femur. A cup centre put 60 mm above the head (a wrong
+    click) leaves the stem's head far from the cup: refused, and marked FORCED when forced."""
+    _case, rad, plan = case0
+    head = plan.landmarks["femoral_head_center_left"]
+    far = (head.x, head.y - 60.0 / plan.calibration.mm_per_px)
+    with pytest.raises(TemplatingError, match="stem's head lands .* mm from the cup's centre"):
+        template_hip(plan, rad, catalog, "left", cup_center=far, resection_above_lt_mm=15.0)
+    forced = template_hip(plan, rad, catalog, "left", cup_center=far, resection_above_lt_mm=15.0, force=True)
+    assert any(n.startswith("FORCED: stem left: the left stem's head lands") for n in forced.notes)
+    ok = template_hip(plan, rad, catalog, "left", resection_above_lt_mm=15.0)
+    assert not any(n.startswith("FORCED") for n in ok.notes)
