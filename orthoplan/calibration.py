@@ -248,7 +248,6 @@ def _coarse_candidates(img: np.ndarray, rmin: float, rmax: float, aspect: float,
     f = max(1, int(rmin // 5))
     f = max(f, int(math.ceil(max(img.shape) / 1200)))
     f = min(f, max(1, int(rmin // 3)))  # keep at least ~3 coarse pixels of radius
-    rows, cols = (img.shape[0] // f) * f, (img.shape[1] // f) * f
     small = block_mean(img, f) if f > 1 else img
     lo, hi = np.percentile(small, [40.0, 99.99])
     if not hi > lo:
@@ -285,13 +284,7 @@ def _coarse_candidates(img: np.ndarray, rmin: float, rmax: float, aspect: float,
             r = (rad[k] + 0.5) * f
             best.append((float(support[k]), float(x), float(y), float(r)))
     best.sort(key=lambda t: (-t[0], -t[3]))
-    out: list[tuple[float, float, float]] = []
-    for _, x, y, r in best:
-        if any(math.hypot(x - ox, y - oy) < 0.5 * min(r, orr) for ox, oy, orr in out):
-            continue
-        out.append((x, y, r))
-        if len(out) >= limit:
-            break
+    out = _distinct_circles((t[1:] for t in best), limit=limit)
     # domes: a weakly attenuating ball is brightest at its centre with a soft rim, so no
     # threshold cuts it at its true size; a scale-normalised Laplacian of Gaussian finds it
     # a soft rim's gradient survives a finer grid better: ~4 grid px of radius, at most ~0.5 Mpx
@@ -299,10 +292,22 @@ def _coarse_candidates(img: np.ndarray, rmin: float, rmax: float, aspect: float,
     small_h = block_mean(img, fh) if fh > 1 else img
     hough = _hough_candidates(small_h, rmin / fh, rmax / fh, fh, aspect, limit=8)
     blobs = _blob_candidates(small_h, rmin / fh, rmax / fh, fh, sampling)
-    for x, y, r in blobs + hough:
-        if any(math.hypot(x - ox, y - oy) < 0.5 * min(r, orr) for ox, oy, orr in out):
-            continue
-        out.append((x, y, r))
+    return _distinct_circles(blobs + hough, out)
+
+
+def _distinct_circles(circles, out: list | None = None, limit: int | None = None) -> list[tuple[float, float, float]]:
+    """``out`` extended by those ``(x, y, r)`` of ``circles`` (best first) whose centre is not
+    within half a radius of one already kept, up to ``limit`` circles in all.
+
+    >>> _distinct_circles([(0, 0, 10), (3, 0, 10), (30, 0, 10)])
+    [(0, 0, 10), (30, 0, 10)]
+    """
+    out = [] if out is None else out
+    for x, y, r in circles:
+        if limit is not None and len(out) >= limit:
+            break
+        if not any(math.hypot(x - ox, y - oy) < 0.5 * min(r, orr) for ox, oy, orr in out):
+            out.append((x, y, r))
     return out
 
 
@@ -344,14 +349,7 @@ def _hough_candidates(small: np.ndarray, smin: float, smax: float, f: int, aspec
         for k in np.argsort(acc[pr, pc])[::-1][:2]:  # the best two of each radius
             found.append((float(acc[pr[k], pc[k]]), (pc[k] + 0.5) * f, (pr[k] + 0.5) * f, float(rad * f)))
     found.sort(key=lambda t: -t[0])
-    out: list[tuple[float, float, float]] = []
-    for _, x0, y0, r0 in found:
-        if any(math.hypot(x0 - ox, y0 - oy) < 0.5 * min(r0, orr) for ox, oy, orr in out):
-            continue
-        out.append((x0, y0, r0))
-        if len(out) >= limit:
-            break
-    return out
+    return _distinct_circles((t[1:] for t in found), limit=limit)
 
 
 def _blob_candidates(small: np.ndarray, smin: float, smax: float, f: int, sampling: tuple[float, float],
@@ -383,14 +381,7 @@ def _blob_candidates(small: np.ndarray, smin: float, smax: float, f: int, sampli
         for k in top:                              # must not crowd out a large faint dome)
             found.append((float(resp[rr[k], cc[k]]), (cc[k] + 0.5) * g * f, (rr[k] + 0.5) * g * f, float(rad * f)))
     found.sort(key=lambda t: -t[0])
-    out: list[tuple[float, float, float]] = []
-    for _, x, y, r in found:
-        if any(math.hypot(x - ox, y - oy) < 0.5 * min(r, orr) for ox, oy, orr in out):
-            continue
-        out.append((x, y, r))
-        if len(out) >= 2 * limit:
-            break
-    return out
+    return _distinct_circles((t[1:] for t in found), limit=2 * limit)
 
 
 def _ray_edges(

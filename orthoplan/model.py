@@ -586,8 +586,11 @@ class Calibration:
         >>> Calibration(0.2, "ball-marker", 5.0).length_interval_mm(-10.0)
         (-10.5, -9.5)
         """
+        length_mm = float(length_mm)
+        if not math.isfinite(length_mm):
+            raise MeasurementError(f"a length must be a finite number to have an interval, got {length_mm}")
         u = self.uncertainty_pct / 100.0
-        a, b = float(length_mm) * (1.0 - u), float(length_mm) * (1.0 + u)
+        a, b = length_mm * (1.0 - u), length_mm * (1.0 + u)
         return (min(a, b), max(a, b))
 
     @property

@@ -32,7 +32,7 @@ from pydicom.uid import generate_uid
 
 from ..errors import DicomOutputError
 from ..model import Plan
-from .sr import build_scrubbed, copy_patient_and_study, evidence_header, file_dataset, local_datetime
+from .sr import build_scrubbed, evidence_header, file_dataset, local_datetime, new_instance
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 #: (code value, scheme, meaning) of the document's concept name when the plan places implants.
 IMPLANTATION_PLAN = ("112345", "DCM", "Implantation Plan")
-_CHARSET = "ISO_IR 192"  # UTF-8: the title and copied names may hold any character
 
 
 def encapsulated_pdf_uids(plan: Plan) -> tuple[str, str]:
@@ -124,15 +123,8 @@ def _build(plan: Plan, ev: pydicom.Dataset, data: bytes, series_number: int | No
     date, time = when.strftime("%Y%m%d"), when.strftime("%H%M%S")
     series_uid, sop_uid = encapsulated_pdf_uids(plan)
 
-    ds = pydicom.Dataset()
-    # SOP Common
-    ds.SpecificCharacterSet = _CHARSET
-    ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
-    ds.SOPClassUID, ds.SOPInstanceUID = ENCAPSULATED_PDF, sop_uid
-    if tz_offset is not None:
-        ds.TimezoneOffsetFromUTC = tz_offset
-    # Patient, General Study (and Patient Study) from the radiograph
-    copy_patient_and_study(ev, ds)
+    # SOP Common, Patient, General Study (and Patient Study) from the radiograph
+    ds = new_instance(ENCAPSULATED_PDF, sop_uid, ev, date, time, tz_offset)
     # Encapsulated Document Series
     ds.Modality = "DOC"
     ds.SeriesInstanceUID, ds.SeriesNumber = series_uid, int(series_number)

@@ -721,6 +721,20 @@ _COPIED = (
 )
 
 
+def new_instance(sop_class: str, sop_uid: str, ev: pydicom.Dataset, date: str, time: str,
+                 tz_offset: str | None) -> pydicom.Dataset:
+    """A new dataset with the SOP Common module (UTF-8, creation date and time, time zone) and
+    the patient and study of the image ``ev``: how every object orthoplan writes begins."""
+    ds = pydicom.Dataset()
+    ds.SpecificCharacterSet = _CHARSET
+    ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, sop_uid
+    if tz_offset is not None:
+        ds.TimezoneOffsetFromUTC = tz_offset
+    copy_patient_and_study(ev, ds)
+    return ds
+
+
 def copy_patient_and_study(ev: pydicom.Dataset, ds: pydicom.Dataset) -> None:
     """Copy the patient and study attributes of the image ``ev`` into ``ds``."""
     for kw in _COPIED:
@@ -814,13 +828,7 @@ def _build_sr(plan, ev, previous, institution_name, series_number) -> pydicom.Da
     series_uid, sop_uid = sr_uids(plan)
     final = plan.status == "final"
 
-    ds = pydicom.Dataset()
-    ds.SpecificCharacterSet = _CHARSET
-    ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
-    ds.SOPClassUID, ds.SOPInstanceUID = COMPREHENSIVE_SR, sop_uid
-    if tz_offset is not None:
-        ds.TimezoneOffsetFromUTC = tz_offset
-    copy_patient_and_study(ev, ds)
+    ds = new_instance(COMPREHENSIVE_SR, sop_uid, ev, date, time, tz_offset)
     ds.ContentDate, ds.ContentTime = date, time
     ds.Modality = "SR"
     ds.SeriesInstanceUID, ds.SeriesNumber = series_uid, int(series_number)

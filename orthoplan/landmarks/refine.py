@@ -35,6 +35,7 @@ import math
 
 import numpy as np
 
+from ..errors import LandmarkError
 from ..model import Calibration, Landmark, LandmarkName, LandmarkSource, Radiograph
 from . import femur, pelvis
 from .context import make_context
@@ -112,7 +113,12 @@ def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[fl
     >>> _ = os.environ.pop("ORTHOPLAN_DETECTOR") if before is None else os.environ.update(ORTHOPLAN_DETECTOR=before)
     """
     lname = LandmarkName.parse(name)
-    click = np.asarray(approx_xy, dtype=float).reshape(2)
+    try:
+        click = np.asarray(approx_xy, dtype=float).reshape(2)
+    except (TypeError, ValueError):
+        raise LandmarkError(f"refine {lname.value}: the click must be an (x, y) pair of numbers, got {approx_xy!r}") from None
+    if not np.all(np.isfinite(click)):
+        raise LandmarkError(f"refine {lname.value}: the click must be finite, got {click.tolist()}")
     knee_view = _knee_view(radiograph, lname)
     if knee_view is not None:
         return _refine_knee(radiograph, lname, click, calibration, knee_view)
@@ -178,9 +184,15 @@ def snap_or_click(name: LandmarkName | str, click, found_xy, confidence: float, 
     'manual'
     """
     lname = LandmarkName.parse(name)
-    click = np.asarray(click, dtype=float).reshape(2)
-    x, y = float(found_xy[0]), float(found_xy[1])
-    conf = float(np.clip(confidence, 0.0, 1.0))
+    try:
+        click = np.asarray(click, dtype=float).reshape(2)
+        x, y, conf = float(found_xy[0]), float(found_xy[1]), float(confidence)
+    except (TypeError, ValueError, IndexError):
+        raise LandmarkError(f"refine {lname.value}: the click and the found point are (x, y) pairs of numbers") from None
+    if not np.all(np.isfinite([*click, x, y, conf, mm_per_px])) or mm_per_px <= 0:
+        raise LandmarkError(f"refine {lname.value}: the click, the found point, the confidence and the scale must be "
+                            "finite numbers (the scale positive)")
+    conf = float(np.clip(conf, 0.0, 1.0))
     if conf < min_confidence or math.hypot(x - click[0], y - click[1]) * mm_per_px > SNAP_MM:
         return _keep_click(lname, click)
     return Landmark(lname, x, y, conf, LandmarkSource.REFINED, radius_px)

@@ -91,3 +91,14 @@ def test_snap_or_click_rule(confidence, found, expected):
     lm = snap_or_click("teardrop_left", (100.0, 100.0), found, confidence, 0.2)
     assert lm.source.value == expected
     assert lm.xy == (found if expected == "refined" else (100.0, 100.0))
+
+
+@pytest.mark.parametrize("click", ["abc", (1.0,), (float("nan"), 3.0)])
+def test_a_bad_click_is_a_landmark_error(case, click):
+    from orthoplan.errors import LandmarkError
+    from orthoplan.landmarks.refine import snap_or_click
+
+    with pytest.raises(LandmarkError, match="refine teardrop_left: the click"):
+        refine(case.radiograph, "teardrop_left", click)
+    with pytest.raises(LandmarkError, match="refine teardrop_left"):
+        snap_or_click("teardrop_left", (1.0, 2.0), (float("nan"), 2.0), 0.9, 0.2)

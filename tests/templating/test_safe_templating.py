@@ -102,6 +102,10 @@ def test_lengths_carry_the_scale_interval_and_angles_none(case0):
     assert back.measurements["lld_teardrop_mm"].interval == lld.interval
     with pytest.raises(Exception, match="must be finite and contain the value"):
         Measurement("x_mm", 10.0, "mm", interval=(11.0, 12.0))
+    from orthoplan.errors import MeasurementError
+
+    with pytest.raises(MeasurementError, match="finite number to have an interval"):
+        p.calibration.length_interval_mm(float("nan"))
 
 
 def test_cli_refuses_an_impossible_cut_and_forces_it(tmp_path):
