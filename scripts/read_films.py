@@ -6,6 +6,8 @@ in the film's *stored* pixel coordinates (DICOM convention: (0, 0) is the top-le
 the top-left pixel), so a point read off a picture is written down as it is.
 
     python scripts/read_films.py new   IMAGE --reader R --dir datasets/fracatlas-hip/references
+    python scripts/read_films.py new   IMAGE --reader R --dir datasets/fracatlas-knee/references --view knee-ap
+    python scripts/read_films.py names --view knee-lateral      # the vocabulary of a view
     python scripts/read_films.py show  IMAGE                    # the whole film, CLAHE, grid
     python scripts/read_films.py zoom  IMAGE X Y [--half 25]    # a crop around (X, Y), 6-8x
     python scripts/read_films.py circle "x,y" "x,y" ...         # circle through outline points
@@ -39,7 +41,30 @@ METHOD = ("read by eye on CLAHE-enhanced crops upscaled 4-8x with a grid in stor
 
 ABBREV = {"femoral_head_center": "H", "teardrop": "TD", "ischial_tuberosity": "IT", "lesser_trochanter": "LT",
           "greater_trochanter": "GT", "acetabular_lateral_edge": "LE", "sourcil_medial": "SM",
-          "femoral_neck_center": "NC", "femoral_shaft_proximal": "SP", "femoral_shaft_distal": "SD"}
+          "femoral_neck_center": "NC", "femoral_shaft_proximal": "SP", "femoral_shaft_distal": "SD",
+          # knee views
+          "femoral_condyle_medial": "FCm", "femoral_condyle_lateral": "FCl", "tibial_plateau_medial": "TPm",
+          "tibial_plateau_lateral": "TPl", "femoral_epicondyle_medial": "EPm", "femoral_epicondyle_lateral": "EPl",
+          "femoral_knee_center": "FKC", "tibial_knee_center": "TKC", "knee_femoral_axis_proximal": "FAp",
+          "knee_femoral_axis_distal": "FAd", "knee_tibial_axis_proximal": "TAp", "knee_tibial_axis_distal": "TAd",
+          "femoral_anterior_cortex": "FAC", "femoral_posterior_cortex": "FPC", "femoral_posterior_condyle": "PCo",
+          "tibial_plateau_anterior": "TPa", "tibial_plateau_posterior": "TPp"}
+
+#: What a reader reads on each view (anatomies; each gets ``_right`` / ``_left``). Definitions:
+#: docs/landmarks.md; reading notes: docs/reading-films.md.
+VOCABULARY = {
+    "ap-pelvis": ("femoral_head_center", "teardrop", "ischial_tuberosity", "lesser_trochanter",
+                  "greater_trochanter", "acetabular_lateral_edge", "sourcil_medial", "femoral_neck_center",
+                  "femoral_shaft_proximal", "femoral_shaft_distal"),
+    "knee-ap": ("femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial",
+                "tibial_plateau_lateral", "femoral_epicondyle_medial", "femoral_epicondyle_lateral",
+                "femoral_knee_center", "tibial_knee_center", "knee_femoral_axis_proximal",
+                "knee_femoral_axis_distal", "knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
+    "knee-lateral": ("femoral_anterior_cortex", "femoral_posterior_cortex", "femoral_posterior_condyle",
+                     "tibial_plateau_anterior", "tibial_plateau_posterior", "knee_femoral_axis_proximal",
+                     "knee_femoral_axis_distal", "knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
+}
+VOCABULARY["ap-hip"] = VOCABULARY["ap-pelvis"]
 
 
 def _font(size: int):
@@ -177,12 +202,20 @@ def cmd_new(a) -> None:
     if target.exists() and not a.force:
         sys.exit(f"{target} exists (--force to overwrite)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"format": FORMAT, "image": rel, "width": w, "height": h, "view": "ap-pelvis", "usable": True,
-           "patient": "adult", "superior": "up", "sides_from": "assumed standard AP display (no marker)",
+    sides = ("assumed standard AP display (no marker)" if a.view in ("ap-pelvis", "ap-hip")
+             else "to be decided: fibula lateral on an AP film; an L/R marker; else side_known false")
+    doc = {"format": FORMAT, "image": rel, "width": w, "height": h, "view": a.view, "usable": True,
+           "patient": "adult", "superior": "up", "sides_from": sides,
            "findings": [], "reader": a.reader, "read_on": dt.date.today().isoformat(), "method": METHOD,
            "landmarks": {}, "missing": {}, "notes": ""}
     target.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"{target}  ({w} x {h}); {_side_hint('up')}")
+    print(f"{target}  ({w} x {h}, view {a.view}); {_side_hint('up')}")
+    print("read: " + ", ".join(VOCABULARY[a.view]) + " (each _right / _left)")
+
+
+def cmd_names(a) -> None:
+    for anatomy in VOCABULARY[a.view]:
+        print(f"{anatomy:30s} {ABBREV.get(anatomy, '')}")
 
 
 def _image_of(ref, reference_path: str, root: str | None) -> Path:
@@ -222,6 +255,11 @@ def cmd_check(a) -> None:
         z = min(8.0, 700.0 / max(x1 - x0, y1 - y0))
         paths.append(_save(render(img, x0, y0, x1, y1, z, marks, circles), f"{ref.stem}-check-{side}.png"))
     print(f"ok: {len(ref.points)} points, {len(ref.missing)} missing; view {ref.view}, patient {ref.patient}")
+    sides = {n.rsplit("_", 1)[1] for n in list(ref.points) + list(ref.missing)}
+    unread = [f"{anatomy}_{side}" for side in sorted(sides) for anatomy in VOCABULARY.get(ref.view, ())
+              if f"{anatomy}_{side}" not in ref.points and f"{anatomy}_{side}" not in ref.missing]
+    if ref.usable and unread:
+        print("NOT YET READ OR MISSING (read them, or give the reason in 'missing'): " + ", ".join(unread))
     for n, p in sorted(ref.points.items()):
         extra = f" r={p.radius:.1f} rms={p.fit_rms:.2f}" if p.radius and p.fit_rms is not None else ""
         print(f"  {n:34s} ({p.x:7.1f}, {p.y:7.1f}) {p.certainty}{extra}")
@@ -251,8 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--reader", required=True)
     s.add_argument("--dir", required=True, help="the reading's folder")
     s.add_argument("--root", help="the data set's root (default: the image's folder's parent)")
+    s.add_argument("--view", default="ap-pelvis", choices=sorted(VOCABULARY))
     s.add_argument("--force", action="store_true")
     s.set_defaults(run=cmd_new)
+    s = sub.add_parser("names", help="the landmark vocabulary of a view")
+    s.add_argument("--view", default="ap-pelvis", choices=sorted(VOCABULARY))
+    s.set_defaults(run=cmd_names)
     s = sub.add_parser("check", help="validate a reference and draw every point")
     s.add_argument("reference")
     s.add_argument("--root", help="the data set's root (default: ../shared/data/real/<data set>)")

@@ -11,6 +11,8 @@ One JSON file per film and reading (``datasets/<set>/<reading>/<image stem>.json
       "patient": "adult",                     # adult | adolescent | child | unknown
       "superior": "up",                       # where the patient's head is in the stored film
       "sides_from": "assumed standard AP display (no marker)",
+      "side_known": true,                     # false: which knee is not on the film (lateral, no
+                                              # marker); its points are then named _right
       "findings": ["plate in the left proximal femur"],
       "reader": "reader-a", "read_on": "2026-12-06",
       "method": "CLAHE crops at 6-8x with a pixel grid (scripts/read_films.py)",
@@ -94,6 +96,7 @@ class Reference:
     patient: str = "unknown"
     superior: str = "up"
     sides_from: str = ""
+    side_known: bool = True
     findings: tuple[str, ...] = ()
     read_on: str = ""
     method: str = ""
@@ -139,6 +142,12 @@ def _point(name: str, value: Mapping[str, Any], width: int, height: int, where: 
                           outline, None if rms is None else float(rms))
 
 
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise LandmarkError(f"{where}: side_known must be true or false")
+    return value
+
+
 def parse_reference(data: Mapping[str, Any], where: str = "reference") -> Reference:
     """Validate a reference document (a parsed JSON object) and return a :class:`Reference`.
 
@@ -174,7 +183,8 @@ def parse_reference(data: Mapping[str, Any], where: str = "reference") -> Refere
     return Reference(
         image=data["image"], width=width, height=height, view=view, usable=bool(data.get("usable", True)),
         reader=data["reader"], points=points, missing=missing, patient=patient, superior=superior,
-        sides_from=str(data.get("sides_from", "")), findings=tuple(map(str, data.get("findings", ()) or ())),
+        sides_from=str(data.get("sides_from", "")), side_known=_flag(data.get("side_known", True), where),
+        findings=tuple(map(str, data.get("findings", ()) or ())),
         read_on=str(data.get("read_on", "")), method=str(data.get("method", "")), notes=str(data.get("notes", "")),
         path=where,
     )
@@ -208,6 +218,7 @@ def reference_to_dict(ref: Reference) -> dict:
         lms[name] = d
     return {"format": FORMAT, "image": ref.image, "width": ref.width, "height": ref.height, "view": ref.view,
             "usable": ref.usable, "patient": ref.patient, "superior": ref.superior, "sides_from": ref.sides_from,
+            "side_known": ref.side_known,
             "findings": list(ref.findings), "reader": ref.reader, "read_on": ref.read_on, "method": ref.method,
             "landmarks": lms, "missing": dict(ref.missing), "notes": ref.notes}
 
