@@ -38,6 +38,9 @@ from orthoplan.landmarks.references import FORMAT, load_reference, reference_to_
 OUT = Path(os.environ.get("READ_FILMS_OUT", "/tmp/read-films"))
 METHOD = ("read by eye on CLAHE-enhanced crops upscaled 4-8x with a grid in stored-pixel coordinates "
           "(scripts/read_films.py); heads fitted to >= 8 outline points; every point checked drawn on the film")
+KNEE_METHOD = ("read by eye on CLAHE-enhanced crops upscaled 4-8x with a grid in stored-pixel coordinates "
+               "(scripts/read_films.py), as docs/reading-films.md says for the view; every point checked drawn "
+               "on the film")
 
 ABBREV = {"femoral_head_center": "H", "teardrop": "TD", "ischial_tuberosity": "IT", "lesser_trochanter": "LT",
           "greater_trochanter": "GT", "acetabular_lateral_edge": "LE", "sourcil_medial": "SM",
@@ -206,7 +209,8 @@ def cmd_new(a) -> None:
              else "to be decided: fibula lateral on an AP film; an L/R marker; else side_known false")
     doc = {"format": FORMAT, "image": rel, "width": w, "height": h, "view": a.view, "usable": True,
            "patient": "adult", "superior": "up", "sides_from": sides,
-           "findings": [], "reader": a.reader, "read_on": dt.date.today().isoformat(), "method": METHOD,
+           "findings": [], "reader": a.reader, "read_on": dt.date.today().isoformat(),
+           "method": KNEE_METHOD if a.view.startswith("knee") else METHOD,
            "landmarks": {}, "missing": {}, "notes": ""}
     target.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{target}  ({w} x {h}, view {a.view}); {_side_hint('up')}")

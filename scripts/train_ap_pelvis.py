@@ -8,7 +8,9 @@
 2. the model trained by the same recipe on every usable reference plus the phantoms, seed 0,
    written to ``orthoplan/landmarks/models/ap-pelvis.{onnx,json,npz}``;
 3. its confidence table (per anatomy: peak score -> the held-out rate within 10 % of the head
-   diameter) from the cross-validation rows, written into ``ap-pelvis.json``.
+   diameter *of the true point*, the readers' own error removed with the films read twice:
+   :func:`orthoplan.landmarks.crossval.confidence_table`) from the cross-validation rows,
+   written into ``ap-pelvis.json``.
 
 Needs the ``[train]`` extra and the FracAtlas films in ``../shared/data/real/fracatlas-hip``
 (or ``$ORTHOPLAN_SHARED_DATA/real/fracatlas-hip``).
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
     ap.add_argument("--root", default=str(shared / "real" / "fracatlas-hip"))
     ap.add_argument("--refs", default=str(REPO / "datasets" / "fracatlas-hip" / "references"))
+    ap.add_argument("--second", default=str(REPO / "datasets" / "fracatlas-hip" / "second-reading"),
+                    help="second, independent readings: confidence against the truth (deconvolved)")
     ap.add_argument("--out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "ap-pelvis"))
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
@@ -67,11 +71,8 @@ def main(argv: list[str] | None = None) -> int:
               "(run again with --skip-cv --skip-train once they exist)")
         return 0
     rows = crossval.rows_from_json(json.loads(rows_path.read_text()))
-    tables = {}
-    for anatomy in crossval.ANATOMIES:
-        rs = [r for r in rows if r.anatomy == anatomy and r.score is not None and r.error_pct is not None]
-        tables[anatomy] = crossval.confidence_table([r.score for r in rs],
-                                                    [r.error_pct <= crossval.TOLERANCE_PCT for r in rs])
+    second = load_references(a.second) if Path(a.second).is_dir() else []
+    tables = crossval.confidence_tables(rows, crossval.reader_differences(refs, second) if second else None)
     meta_path = Path(a.out).with_suffix(".json")
     meta = json.loads(meta_path.read_text())
     meta["confidence"] = tables

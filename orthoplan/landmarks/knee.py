@@ -33,7 +33,9 @@ synthetic phantom (:mod:`orthoplan.phantoms.knee`); on real films they approxima
 definitions.
 
 Every landmark carries a confidence in [0, 1]; landmarks below ``MIN_CONFIDENCE`` and
-landmarks not found are listed in ``Landmarks.missing`` with the reason.
+landmarks not found are listed in ``Landmarks.missing`` with the reason. A film of two
+projections side by side (an AP and a lateral on one image, recognised by
+:func:`.views.classify_knee_view`) is not read: every landmark is missing with that reason.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from ..errors import LandmarkError
 from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Calibration, Landmark, LandmarkName, Landmarks,
                      LandmarkSource, Radiograph, Side)
 from .common import WorkImage, block_mean, sample, scale_of, subpixel_peak
+from .views import TWO_VIEW_REASON, classify_knee_view
 
 log = logging.getLogger(__name__)
 
@@ -697,15 +700,19 @@ def detect_knee_details(radiograph: Radiograph, calibration: Calibration | None 
         notes.append("image scale assumed: sizes and confidences are less certain")
     found: list[Landmark] = []
     missing: dict[str, str] = {}
+    two_view = _two_views(radiograph)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
+            if two_view:
+                notes.append(two_view)
+                raise StageMiss(TWO_VIEW_REASON)
             if view == "knee-ap":
                 side, found, missing = _ap(img, radiograph, side, notes)
             else:
                 found, missing = _lateral(img, radiograph, side, notes)
         except StageMiss as e:
-            missing = {a: f"knee not found: {e}" for a in anatomies}
+            missing = {a: (str(e) if two_view else f"knee not found: {e}") for a in anatomies}
             found = []
     sides = (side,) if side is not None else (Side.RIGHT, Side.LEFT)
     out_missing: dict[LandmarkName, str] = {}
@@ -719,6 +726,14 @@ def detect_knee_details(radiograph: Radiograph, calibration: Calibration | None 
     lms = Landmarks.from_landmarks(found, out_missing)
     log.info("%s landmarks: %d found, %d missing", view, len(lms), len(lms.missing))
     return KneeDetection(lms, side, tuple(notes))
+
+
+def _two_views(radiograph: Radiograph) -> str | None:
+    """The note for a film of two projections side by side (:mod:`.views`), else None."""
+    guess = classify_knee_view(radiograph.display)
+    if not guess.two_view:
+        return None
+    return f"{TWO_VIEW_REASON} (view classifier: probability {guess.probabilities['two-view']:.2f})"
 
 
 def knee_view_of(radiograph: Radiograph) -> str | None:

@@ -1,0 +1,207 @@
+"""Which view a knee film shows: :func:`classify_knee_view`.
+
+A knee film may be an AP view, a lateral view, two projections side by side on one image (an
+AP and a lateral, each on its own exposure field), or a long film of the whole leg. The knee
+detectors read one view of one knee: a two-view image read as one knee gives nonsense, so it
+is recognised and refused (:data:`TWO_VIEW_REASON`).
+
+The classifier is small and linear: the film letterboxed into 128 × 128 pixels, its histogram
+of oriented gradients (:func:`skimage.feature.hog`), its mean column and row profiles and its
+aspect ratio (:func:`view_features`), then multinomial logistic regression
+(:func:`fit_view_model`, L-BFGS from SciPy). The shipped weights
+(``models/knee-view.npz``) were fitted on the FracAtlas knee films (CC BY 4.0) by
+``python scripts/train_knee_views.py``, whose 5-fold cross-validation is in
+``docs/accuracy.md``. The labels are the data set's index (views judged by eye from
+thumbnails), so a few are wrong.
+
+Examples
+--------
+>>> from orthoplan.phantoms import knee as phantom                      # doctest: +SKIP
+>>> guess = classify_knee_view(rad)                                     # doctest: +SKIP
+>>> guess.view, round(guess.probabilities["two-view"], 2)               # doctest: +SKIP
+('knee-ap', 0.01)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..errors import LandmarkError
+
+__all__ = ["VIEW_CLASSES", "ViewGuess", "ViewModel", "view_features", "fit_view_model", "classify_knee_view",
+           "load_view_model", "TWO_VIEW_REASON", "TWO_VIEW_MIN_PROBABILITY"]
+
+#: The classes, in the order of the model's outputs.
+VIEW_CLASSES = ("knee-ap", "knee-lateral", "two-view", "long-leg")
+#: Side of the square the film is letterboxed into before its features are taken.
+FEATURE_SIZE = 128
+#: A film is taken for two views side by side from this probability on (see the cross-validation
+#: on the FracAtlas knee films in docs/accuracy.md: at 0.8 about 9 in 10 two-view films are
+#: found and 1 in 500 single views is taken for two).
+TWO_VIEW_MIN_PROBABILITY = 0.8
+TWO_VIEW_REASON = ("two projections side by side on one image (an AP and a lateral view): crop one view "
+                   "and read it on its own")
+MODEL_FORMAT = "orthoplan-view-model/1"
+
+
+@dataclass(frozen=True)
+class ViewModel:
+    """Multinomial logistic regression over standardised features."""
+
+    classes: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray  # (features, classes)
+    bias: np.ndarray     # (classes,)
+    meta: Mapping[str, object] = field(default_factory=dict)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities for one feature vector ``(F,)`` or a batch ``(N, F)``."""
+        f = np.atleast_2d(np.asarray(features, np.float64))
+        if f.shape[1] != self.mean.size:
+            raise LandmarkError(f"view model: {f.shape[1]} features given, the model takes {self.mean.size}")
+        z = ((f - self.mean) / self.scale) @ self.weights + self.bias
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        p = z / z.sum(axis=1, keepdims=True)
+        return p[0] if np.ndim(features) == 1 else p
+
+
+@dataclass(frozen=True)
+class ViewGuess:
+    """The most probable view and every class's probability."""
+
+    view: str
+    probabilities: Mapping[str, float]
+
+    @property
+    def two_view(self) -> bool:
+        """Two projections side by side (probability ≥ :data:`TWO_VIEW_MIN_PROBABILITY`)."""
+        return self.probabilities.get("two-view", 0.0) >= TWO_VIEW_MIN_PROBABILITY
+
+
+def view_features(display: np.ndarray) -> np.ndarray:
+    """The classifier's features of a display image (bone bright, any size).
+
+    >>> view_features(np.random.default_rng(0).random((454, 373))).shape
+    (1829,)
+    """
+    from skimage.feature import hog
+    from skimage.transform import resize
+
+    from ..geometry import block_mean
+
+    a = np.asarray(display, dtype=np.float32)
+    if a.ndim != 2 or min(a.shape) < 8:
+        raise LandmarkError("view: the image must be a 2-D array of at least 8 x 8 pixels")
+    h, w = a.shape
+    factor = max(h, w) // (2 * FEATURE_SIZE)
+    b = block_mean(a, factor) if factor > 1 else a  # fast to about twice the size, then smooth resizing
+    if not np.all(np.isfinite(b)):  # a non-finite pixel makes its block non-finite
+        raise LandmarkError("view: the image has non-finite pixel values")
+    lo, hi = float(b.min()), float(b.max())
+    b = (b - lo) / (hi - lo) if hi > lo else np.zeros_like(b)
+    s = FEATURE_SIZE / max(b.shape)
+    small = resize(b, (max(1, round(b.shape[0] * s)), max(1, round(b.shape[1] * s))), anti_aliasing=True)
+    box = np.zeros((FEATURE_SIZE, FEATURE_SIZE), np.float32)
+    box[:small.shape[0], :small.shape[1]] = small
+    grads = hog(box, orientations=9, pixels_per_cell=(16, 16), cells_per_block=(2, 2))
+    cols = resize(box.mean(axis=0)[None], (1, 32))[0]
+    rows = resize(box.mean(axis=1)[None], (1, 32))[0]
+    return np.concatenate([grads, cols, rows, [h / w]]).astype(np.float64)
+
+
+def fit_view_model(features: np.ndarray, labels: Sequence[int], classes: Sequence[str] = VIEW_CLASSES,
+                   l2: float = 1e-3, meta: Mapping[str, object] | None = None) -> ViewModel:
+    """Fit the classifier: class-balanced cross-entropy plus ``l2`` times the squared weights,
+    minimised by L-BFGS (deterministic: no random start)."""
+    from scipy.optimize import minimize
+
+    x = np.asarray(features, np.float64)
+    y = np.asarray(labels, int)
+    k = len(classes)
+    if x.ndim != 2 or x.shape[0] != y.size or y.size == 0 or y.min() < 0 or y.max() >= k:
+        raise ValueError("fit_view_model: one label in range per feature row is needed")
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    xs = (x - mean) / scale
+    n, f = xs.shape
+    counts = np.bincount(y, minlength=k).clip(1)
+    w_cls = n / (k * counts)
+    sample_w = w_cls[y]
+    onehot = np.eye(k)[y]
+
+    def loss(theta):
+        wts, b = theta[: f * k].reshape(f, k), theta[f * k:]
+        z = xs @ wts + b
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        value = -(sample_w * (onehot * logp).sum(axis=1)).sum() / sample_w.sum() + l2 * (wts ** 2).sum()
+        g = (np.exp(logp) - onehot) * sample_w[:, None] / sample_w.sum()
+        return value, np.concatenate([(xs.T @ g + 2 * l2 * wts).ravel(), g.sum(axis=0)])
+
+    res = minimize(loss, np.zeros(f * k + k), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    wts, b = res.x[: f * k].reshape(f, k), res.x[f * k:]
+    return ViewModel(tuple(classes), mean, scale, wts, b, dict(meta or {}))
+
+
+def save_view_model(model: ViewModel, path: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``<path>.npz`` (the numbers) and ``<path>.json`` (classes and how it was made)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(p.with_suffix(".npz"), mean=model.mean, scale=model.scale, weights=model.weights,
+                        bias=model.bias)
+    p.with_suffix(".json").write_text(json.dumps({"format": MODEL_FORMAT, "classes": list(model.classes),
+                                                  **model.meta}, indent=1) + "\n")
+    return p.with_suffix(".npz"), p.with_suffix(".json")
+
+
+def default_view_model_path() -> Path:
+    return Path(__file__).with_name("models") / "knee-view"
+
+
+def load_view_model(path: str | os.PathLike | None = None) -> ViewModel:
+    """The view model at ``path`` (``.npz`` + ``.json``), by default the shipped one; loaded once."""
+    p = Path(path) if path is not None else default_view_model_path()
+    p = p.with_suffix("")
+    try:
+        stat = p.with_suffix(".npz").stat()
+    except OSError:
+        raise LandmarkError(f"view model {p.name}: not found") from None
+    return _load(str(p), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, _mtime: int, _size: int) -> ViewModel:
+    p = Path(path)
+    try:
+        meta = json.loads(p.with_suffix(".json").read_text())
+        with np.load(p.with_suffix(".npz")) as z:
+            arrays = {k: np.asarray(z[k], np.float64) for k in ("mean", "scale", "weights", "bias")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise LandmarkError(f"view model {p.name}: unreadable ({exc.__class__.__name__})") from None
+    if meta.get("format") != MODEL_FORMAT:
+        raise LandmarkError(f"view model {p.name}: format must be {MODEL_FORMAT!r}")
+    classes = tuple(meta.get("classes", ()))
+    if arrays["weights"].shape != (arrays["mean"].size, len(classes)):
+        raise LandmarkError(f"view model {p.name}: weights do not match its classes and features")
+    return ViewModel(classes, arrays["mean"], arrays["scale"], arrays["weights"], arrays["bias"],
+                     {k: v for k, v in meta.items() if k not in ("format", "classes")})
+
+
+def classify_knee_view(display: np.ndarray, model: ViewModel | None = None) -> ViewGuess:
+    """The view of a knee film's display image (bone bright): see the module docstring.
+
+    >>> guess = classify_knee_view(np.zeros((300, 250)))
+    >>> sorted(guess.probabilities) == sorted(VIEW_CLASSES)
+    True
+    """
+    m = model or load_view_model()
+    p = m.probabilities(view_features(display))
+    probs = {c: float(v) for c, v in zip(m.classes, p)}
+    return ViewGuess(max(probs, key=probs.get), probs)
