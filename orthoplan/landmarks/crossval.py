@@ -34,11 +34,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..model import LandmarkName
+from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkName
 from .references import Reference, load_references
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,50 @@ def head_diameter(ref: Reference, side: str) -> float | None:
     return None
 
 
-def score(ref: Reference, landmarks, raw: dict[str, float] | None = None, fold: int = -1) -> list[Row]:
-    """Rows comparing a detection (:class:`~orthoplan.model.Landmarks`) with a reference."""
+def _distance(ref: Reference, a: str, b: str) -> float | None:
+    p, q = ref.points.get(a), ref.points.get(b)
+    return None if p is None or q is None else math.hypot(p.x - q.x, p.y - q.y) or None
+
+
+def condylar_width(ref: Reference, side: str) -> float | None:
+    """The femoral condylar width (px) of ``side`` on an AP knee reading: epicondyle to epicondyle."""
+    return _distance(ref, f"femoral_epicondyle_medial_{side}", f"femoral_epicondyle_lateral_{side}")
+
+
+def femoral_ap_width(ref: Reference, side: str) -> float | None:
+    """The femoral AP dimension (px) of ``side`` on a lateral knee reading: anterior cortex to
+    posterior condyle."""
+    return _distance(ref, f"femoral_anterior_cortex_{side}", f"femoral_posterior_condyle_{side}")
+
+
+@dataclass(frozen=True)
+class FilmView:
+    """What a real-film evaluation of a view measures: its anatomies, and the size of the
+    anatomy (per film and side, px) that errors are given in percent of."""
+
+    view: str
+    anatomies: tuple[str, ...]
+    size_label: str
+    size: Callable[[Reference, str], float | None]
+    #: a typical adult size in mm: a film without a scale is given ``size_mm / size_px`` (a
+    #: plausible scale, as a user would give with --spacing) when a detector needs one
+    size_mm: float
+
+
+AP_PELVIS = FilmView("ap-pelvis", ANATOMIES, "head Ø", head_diameter, 48.0)
+KNEE_AP = FilmView("knee-ap", KNEE_AP_ANATOMY + ("femoral_knee_center", "tibial_knee_center"), "condylar width",
+                   condylar_width, 80.0)
+KNEE_LATERAL = FilmView("knee-lateral", KNEE_LATERAL_ANATOMY, "femoral AP width", femoral_ap_width, 65.0)
+FILM_VIEWS = {v.view: v for v in (AP_PELVIS, KNEE_AP, KNEE_LATERAL)}
+
+
+def score(ref: Reference, landmarks, raw: dict[str, float] | None = None, fold: int = -1,
+          view: FilmView = AP_PELVIS) -> list[Row]:
+    """Rows comparing a detection (:class:`~orthoplan.model.Landmarks`) with a reference; errors
+    in percent of the view's size (``Row.head_diameter_px`` holds it, whatever the view)."""
     rows = []
     raw = raw or {}
-    names = {n.value for n in LandmarkName if n.anatomy in ANATOMIES}
+    names = {n.value for n in LandmarkName if n.anatomy in view.anatomies}
     for name in sorted(names):
         p = ref.points.get(name) if ref.usable else None
         d = landmarks.get(name) if name in landmarks else None
@@ -106,7 +145,7 @@ def score(ref: Reference, landmarks, raw: dict[str, float] | None = None, fold: 
             rerr = 100.0 * (d.radius_px - p.radius) / p.radius
         rows.append(Row(ref.stem, name, ref.patient if ref.usable else "not-ap", fold,
                         None if p is None else p.xy, None if d is None else (d.x, d.y),
-                        None if d is None else d.confidence, raw.get(name), head_diameter(ref, side), rerr))
+                        None if d is None else d.confidence, raw.get(name), view.size(ref, side), rerr))
     return rows
 
 
@@ -115,13 +154,14 @@ def _stats(values: Sequence[float]) -> tuple[float, float, float]:
     return (float(np.median(a)), float(np.mean(a)), float(np.percentile(a, 95))) if a.size else (math.nan,) * 3
 
 
-def summarize(rows: Iterable[Row], patients: Sequence[str] = ("adult",)) -> dict[str, dict]:
+def summarize(rows: Iterable[Row], patients: Sequence[str] = ("adult",), view: FilmView = AP_PELVIS
+              ) -> dict[str, dict]:
     """Per anatomy: reference points, found, median/mean/p95 error (px and % of the head
     diameter), confident misses (reported ≥ 0.8 and off by more than the tolerance, or
     reported where the reference has no such point)."""
     out: dict[str, dict] = {}
     rows = list(rows)
-    for anatomy in ANATOMIES:
+    for anatomy in view.anatomies:
         rs = [r for r in rows if r.anatomy == anatomy]
         ref_rows = [r for r in rs if r.ref_xy is not None and r.patient in patients]
         found = [r for r in ref_rows if r.det_xy is not None]
@@ -287,19 +327,19 @@ def apply_table(table: dict, score_value: float) -> float:
     return float(table["confidence"][i]) if i >= 0 else 0.0
 
 
-def _reader_pairs(first: Sequence[Reference], second: Sequence[Reference]) -> list[Row]:
+def _reader_pairs(first: Sequence[Reference], second: Sequence[Reference], view: FilmView = AP_PELVIS) -> list[Row]:
     """A row per point read on both readings of a film (first reading as the reference)."""
     by = {r.stem: r for r in first}
     rows = []
     for b in second:
         a = by.get(b.stem)
-        if a is None or not (a.usable and b.usable):
+        if a is None or not (a.usable and b.usable) or (view is not AP_PELVIS and a.view != view.view):
             continue
         for name, p in b.points.items():
             q = a.points.get(name)
-            if q is None or name.rsplit("_", 1)[0] not in ANATOMIES:
+            if q is None or name.rsplit("_", 1)[0] not in view.anatomies:
                 continue
-            hd = head_diameter(a, name.rsplit("_", 1)[1])
+            hd = view.size(a, name.rsplit("_", 1)[1])
             rerr = 100.0 * (p.radius - q.radius) / q.radius if p.radius and q.radius else None
             rows.append(Row(a.stem, name, a.patient, -1, q.xy, p.xy, None, None, hd, rerr))
     return rows
@@ -314,11 +354,12 @@ def reader_differences(first: Sequence[Reference], second: Sequence[Reference]) 
     return out
 
 
-def reader_agreement(first: Sequence[Reference], second: Sequence[Reference]) -> dict[str, dict]:
+def reader_agreement(first: Sequence[Reference], second: Sequence[Reference], view: FilmView = AP_PELVIS
+                     ) -> dict[str, dict]:
     """Per anatomy, the difference between two independent readings of the same films."""
-    rows = _reader_pairs(first, second)
+    rows = _reader_pairs(first, second, view)
     out = {}
-    for anatomy in ANATOMIES:
+    for anatomy in view.anatomies:
         rs = [r for r in rows if r.anatomy == anatomy]
         pct = [r.error_pct for r in rs if r.error_pct is not None]
         radius = [abs(r.radius_err_pct) for r in rs if r.radius_err_pct is not None]
@@ -685,9 +726,9 @@ def _f(v: float, nd: int = 1) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{nd}f}"
 
 
-def markdown_accuracy(summary: dict[str, dict], title: str) -> str:
+def markdown_accuracy(summary: dict[str, dict], title: str, size_label: str = "head Ø") -> str:
     lines = [f"**{title}**", "",
-             "| landmark | reference points | found | median px | mean px | p95 px | median % head Ø | mean % | p95 % "
+             f"| landmark | reference points | found | median px | mean px | p95 px | median % {size_label} | mean % | p95 % "
              "| within 10 % | confident (≥ 0.8) | confident misses |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for a, s in summary.items():
@@ -700,18 +741,52 @@ def markdown_accuracy(summary: dict[str, dict], title: str) -> str:
     return "\n".join(lines)
 
 
-def markdown_agreement(agree: dict[str, dict]) -> str:
+def markdown_agreement(agree: dict[str, dict], size_label: str = "head Ø") -> str:
     lines = [f"**Reader-to-reader difference** ({agree['_films']} films read twice, independently)", "",
-             "| landmark | pairs | median px | mean px | p95 px | median % head Ø | mean % | p95 % |",
+             f"| landmark | pairs | median px | mean px | p95 px | median % {size_label} | mean % | p95 % |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for a in ANATOMIES:
+    for a in [k for k in agree if not k.startswith("_")]:
         s = agree[a]
         lines.append(f"| {a} | {s['pairs']} | {_f(s['px'][0])} | {_f(s['px'][1])} | {_f(s['px'][2])} | "
                      f"{_f(s['pct'][0])} | {_f(s['pct'][1])} | {_f(s['pct'][2])} |")
-    h = agree["femoral_head_center"].get("radius_pct")
+    h = agree.get("femoral_head_center", {}).get("radius_pct")
     if h:
         lines += ["", f"Head radius difference: median {_f(h[0])} %, mean {_f(h[1])} %, p95 {_f(h[2])} %."]
     return "\n".join(lines)
+
+
+def evaluate_classical_knee(refs: Sequence[Reference], root: str | Path, view: FilmView) -> list[Row]:
+    """The classical knee detector (:func:`orthoplan.landmarks.knee.detect_knee_details`) on
+    real knee films, scored against their readings (no training: nothing is held out).
+
+    Each film is given the side its reader decided and a plausible scale, the view's typical
+    adult size over its size read on the film (``view.size_mm``; as a user would give with
+    ``--spacing``). A film without that size read is left out. Children are kept (their rows
+    say so)."""
+    from ..errors import LandmarkError
+    from ..model import Calibration
+    from ..pipeline import load_radiograph
+    from .knee import detect_knee_details
+
+    rows: list[Row] = []
+    for ref in refs:
+        if not ref.usable or ref.view != view.view:
+            continue
+        sides = sorted({n.rsplit("_", 1)[1] for n in ref.points})
+        for side in sides:
+            size = view.size(ref, side)
+            if not size:
+                continue
+            try:
+                rad = load_radiograph(str(Path(root) / ref.image))
+                cal = Calibration(view.size_mm / size, "explicit-spacing", 10.0)
+                det = detect_knee_details(rad, cal, view=view.view, side=side)
+            except LandmarkError as exc:
+                log.info("%s %s: %s", ref.stem, side, exc)
+                continue
+            mine = [r for r in score(ref, det.landmarks, view=view) if r.name.endswith("_" + side)]
+            rows.extend(mine)
+    return rows
 
 
 def rows_to_json(rows: Sequence[Row]) -> list[dict]:
@@ -735,15 +810,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default="/tmp/orthoplan-cv")
     ap.add_argument("--rows", help="write (or, with --report-only, read) the scored rows as JSON")
     ap.add_argument("--report-only", action="store_true", help="only print the tables from --rows")
+    ap.add_argument("--view", default="ap-pelvis", choices=sorted(FILM_VIEWS),
+                    help="the view of the references; knee views measure the classical knee detector")
     ap.add_argument("--refine", action="store_true",
                     help="also snap simulated clicks with each fold's model (after the folds are trained)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     refs = load_references(a.refs)
     second = load_references(a.second) if a.second else []
+    view = FILM_VIEWS[a.view]
     if second:
-        print(markdown_agreement(reader_agreement(refs, second)))
+        print(markdown_agreement(reader_agreement(refs, second, view), view.size_label))
         print()
+    if view is not AP_PELVIS:
+        rows = evaluate_classical_knee(refs, a.root, view)
+        n_films = len({r.film for r in rows})
+        for patients, label in ((("adult",), "adults"), (("adolescent", "child"), "children and adolescents")):
+            print(markdown_accuracy(summarize(rows, patients, view),
+                                    f"Real {view.view} films, {label}: the classical knee detector ({n_films} films)",
+                                    view.size_label))
+            print()
+        return 0
     if a.report_only:
         rows = rows_from_json(json.loads(Path(a.rows).read_text()))
     else:
