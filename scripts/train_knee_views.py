@@ -12,6 +12,10 @@
    printed as markdown (``docs/accuracy.md``).
 3. The model fitted on every film, written to ``orthoplan/landmarks/models/knee-view.{npz,json}``
    with the command, the seed and the cross-validation figures.
+4. The fibula-side model (``knee-fibula``): on which side of a head-up AP knee image the fibula
+   lies, learned from the AP knee films read in ``datasets/fracatlas-knee/references`` (one
+   knee each; its lateral side from the readers' lateral and medial points) and their mirror
+   images; cross-validated by film the same way, then fitted on all.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from orthoplan.landmarks.views import VIEW_CLASSES, fit_view_model, save_view_model, view_features  # noqa: E402
+from orthoplan.landmarks.references import load_references  # noqa: E402
+from orthoplan.landmarks.views import (FIBULA_CLASSES, FIBULA_MIN_PROBABILITY, VIEW_CLASSES,  # noqa: E402
+                                       fit_view_model, save_view_model, view_features)
 
 #: index.csv's view names -> the classifier's classes
 LABELS = {"knee-ap": "knee-ap", "knee-lateral": "knee-lateral", "knee-other": "two-view", "long-leg": "long-leg"}
@@ -88,6 +94,54 @@ def report(y: np.ndarray, p: np.ndarray, k: int) -> tuple[str, dict]:
     return "\n".join(lines), figures
 
 
+def fibula_examples(refs, root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels (0: fibula on the image's left) and film index of every usable head-up
+    AP knee reading of one knee, each with its mirror image (label swapped)."""
+    x, y, g = [], [], []
+    for i, ref in enumerate(refs):
+        sides = {n.rsplit("_", 1)[1] for n in ref.points}
+        if not ref.usable or ref.view != "knee-ap" or ref.superior != "up" or len(sides) != 1:
+            continue
+        side = sides.pop()
+        lat = ref.points.get(f"tibial_plateau_lateral_{side}") or ref.points.get(f"femoral_epicondyle_lateral_{side}")
+        med = ref.points.get(f"tibial_plateau_medial_{side}") or ref.points.get(f"femoral_epicondyle_medial_{side}")
+        if lat is None or med is None:
+            continue
+        label = 0 if lat.x < med.x else 1
+        d = load_display(root / ref.image)
+        for img, lab in ((d, label), (d[:, ::-1], 1 - label)):
+            x.append(view_features(img))
+            y.append(lab)
+            g.append(i)
+    return np.array(x), np.array(y), np.array(g)
+
+
+def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int) -> tuple[str, dict]:
+    films = np.unique(g)
+    rng = np.random.default_rng(seed)
+    fold_of = dict(zip(films, rng.integers(0, k, films.size)))
+    fold = np.array([fold_of[v] for v in g])
+    p = np.zeros(y.size)
+    for f in range(k):
+        m = fit_view_model(x[fold != f], y[fold != f], classes=FIBULA_CLASSES, l2=FIBULA_L2)
+        p[fold == f] = m.probabilities(x[fold == f])[:, 1]
+    pred = (p >= 0.5).astype(int)
+    sure = np.maximum(p, 1 - p) >= FIBULA_MIN_PROBABILITY
+    figures = {"films": int(films.size), "accuracy": float(np.mean(pred == y)), "decided": float(np.mean(sure)),
+               "accuracy_decided": float(np.mean(pred[sure] == y[sure])) if sure.any() else None,
+               "threshold": FIBULA_MIN_PROBABILITY}
+    text = (f"**Fibula side on real AP knee films: {k}-fold cross-validation by film ({films.size} films read in "
+            f"`datasets/fracatlas-knee`, each also mirrored: {y.size} images)** — right side of the image "
+            f"{100 * figures['accuracy']:.1f} % of the time; at probability ≥ {FIBULA_MIN_PROBABILITY} "
+            f"{100 * figures['decided']:.0f} % of the images are decided, "
+            f"{100 * (figures['accuracy_decided'] or 0):.1f} % of them rightly "
+            f"({int(np.sum(pred[sure] != y[sure]))} wrong of {int(sure.sum())}).")
+    return text, figures
+
+
+FIBULA_L2 = 1e-2
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -96,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, help="only the first N films of each view (a quick run)")
+    ap.add_argument("--references", default=str(REPO / "datasets" / "fracatlas-knee" / "references"),
+                    help="knee readings (the fibula model's labels)")
+    ap.add_argument("--fibula-out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "knee-fibula"))
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     root = Path(a.root)
@@ -116,6 +173,21 @@ def main(argv: list[str] | None = None) -> int:
         "cross_validation": {"folds": a.folds, **figures}, "attribution": ATTRIBUTION})
     paths = save_view_model(model, a.out)
     print(f"\nwrote {paths[0]} and {paths[1]}")
+    refs = load_references(a.references) if Path(a.references).is_dir() else []
+    if a.limit:
+        refs = refs[: 2 * a.limit]
+    fx, fy, fg = fibula_examples(refs, root)
+    if fy.size < 20:
+        print(f"\nfibula model: only {fy.size // 2} AP knee readings of one knee: not written")
+        return 0
+    ftext, ffig = fibula_report(fx, fy, fg, a.folds, a.seed)
+    print("\n" + ftext)
+    fmodel = fit_view_model(fx, fy, classes=FIBULA_CLASSES, l2=FIBULA_L2, meta={
+        "trained": {"command": command.strip(), "seed": a.seed, "films": int(np.unique(fg).size), "l2": FIBULA_L2,
+                    "labels": "the readers' lateral and medial points (datasets/fracatlas-knee), and mirror images"},
+        "cross_validation": {"folds": a.folds, **ffig}, "attribution": ATTRIBUTION})
+    fpaths = save_view_model(fmodel, a.fibula_out)
+    print(f"\nwrote {fpaths[0]} and {fpaths[1]}")
     return 0
 
 

@@ -52,7 +52,7 @@ from ..errors import LandmarkError
 from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Calibration, Landmark, LandmarkName, Landmarks,
                      LandmarkSource, Radiograph, Side)
 from .common import WorkImage, block_mean, sample, scale_of, subpixel_peak
-from .views import TWO_VIEW_REASON, classify_knee_view
+from .views import FIBULA_MIN_PROBABILITY, TWO_VIEW_REASON, classify_knee_view, fibula_side
 
 log = logging.getLogger(__name__)
 
@@ -472,13 +472,13 @@ def _ap(img: LimbImage, radiograph: Radiograph, side: Side | None, notes: list[s
     cconf = float(np.clip(ok.mean() * 1.6, 0, 1)) * (1.0 if 25.0 <= gap <= 70.0 else 0.3)
     # side from the fibula when not given: it lies beside the tibia, laterally
     if side is None:
-        lat_x = _fibula_side(img, tib, jt)
+        lat_x, p, how = _fibula_direction(radiograph, img, tib, jt)
         if lat_x is None:
-            raise StageMiss("the knee's side is not in the header and no fibula was found: give the side")
+            raise StageMiss(f"the knee's side is not in the header and {how}: give the side")
         from .common import side_from_lateral
 
         side = side_from_lateral(radiograph, lat_x)
-        notes.append(f"side from the fibula's position: {side.value} knee")
+        notes.append(f"side from the fibula's position: {side.value} knee ({how})")
         cconf *= 0.9
     lat_x = radiograph.orientation.lateral_x(side)
     cl, cm = (pa, pb) if (pa[0] - pb[0]) * lat_x > 0 else (pb, pa)
@@ -537,6 +537,34 @@ def _ap(img: LimbImage, radiograph: Radiograph, side: Side | None, notes: list[s
         found.append(_lm(anatomy, side, C0 + (lv * n_p + sgn * u * jf) / img.mm,
                          float(np.clip(np.isfinite(pos).mean() * 1.3, 0, 1)) * cconf * img.conf_scale))
     return side, found, missing
+
+
+#: Below :data:`.views.FIBULA_MIN_PROBABILITY`, the learned fibula side is still taken from this
+#: probability on when the classical search (:func:`_fibula_side`) finds the fibula on the same side.
+FIBULA_AGREED_PROBABILITY = 0.6
+
+
+def _fibula_direction(radiograph: Radiograph, img: LimbImage, tib: _Axis, jt: _Joint
+                      ) -> tuple[int | None, float, str]:
+    """The image x-direction (+1: +x) of the fibula, hence of the lateral side; its probability;
+    and how it was decided (or why not).
+
+    The learned model (:func:`.views.fibula_side`, on the head-up image) decides alone from
+    :data:`.views.FIBULA_MIN_PROBABILITY`; from :data:`FIBULA_AGREED_PROBABILITY` on it decides
+    only when the classical search agrees. The classical search alone decides nothing: on real
+    AP knee films it put the fibula on the wrong side of 6 of the 25 films it decided
+    (docs/accuracy.md)."""
+    sup = radiograph.orientation.superior_y
+    display = np.asarray(radiograph.display)
+    direction, p = fibula_side(display if sup == -1 else display[::-1], min_probability=FIBULA_AGREED_PROBABILITY)
+    if direction is None:
+        return None, p, f"the fibula's side is not clear (probability {p:.2f})"
+    if p >= FIBULA_MIN_PROBABILITY:
+        return direction, p, f"probability {p:.2f}"
+    classical = _fibula_side(img, tib, jt)
+    if classical == direction:
+        return direction, p, f"probability {p:.2f}, and the classical search agrees"
+    return None, p, f"the fibula's side is not clear (probability {p:.2f}, the classical search does not confirm it)"
 
 
 def _fibula_side(img: LimbImage, tib: _Axis, jt: _Joint) -> int | None:

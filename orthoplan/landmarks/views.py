@@ -36,7 +36,8 @@ import numpy as np
 from ..errors import LandmarkError
 
 __all__ = ["VIEW_CLASSES", "ViewGuess", "ViewModel", "view_features", "fit_view_model", "classify_knee_view",
-           "load_view_model", "TWO_VIEW_REASON", "TWO_VIEW_MIN_PROBABILITY"]
+           "load_view_model", "TWO_VIEW_REASON", "TWO_VIEW_MIN_PROBABILITY", "FIBULA_CLASSES", "fibula_side",
+           "FIBULA_MIN_PROBABILITY"]
 
 #: The classes, in the order of the model's outputs.
 VIEW_CLASSES = ("knee-ap", "knee-lateral", "two-view", "long-leg")
@@ -49,6 +50,11 @@ TWO_VIEW_MIN_PROBABILITY = 0.8
 TWO_VIEW_REASON = ("two projections side by side on one image (an AP and a lateral view): crop one view "
                    "and read it on its own")
 MODEL_FORMAT = "orthoplan-view-model/1"
+#: The fibula model's classes: on which side of the head-up AP knee image the fibula lies.
+FIBULA_CLASSES = ("image-left", "image-right")
+#: The fibula's side is taken from this probability on (cross-validated on real AP knee films:
+#: docs/accuracy.md); below it the side is not decided.
+FIBULA_MIN_PROBABILITY = 0.8
 
 
 @dataclass(frozen=True)
@@ -161,8 +167,8 @@ def save_view_model(model: ViewModel, path: str | os.PathLike) -> tuple[Path, Pa
     return p.with_suffix(".npz"), p.with_suffix(".json")
 
 
-def default_view_model_path() -> Path:
-    return Path(__file__).with_name("models") / "knee-view"
+def default_view_model_path(name: str = "knee-view") -> Path:
+    return Path(__file__).with_name("models") / name
 
 
 def load_view_model(path: str | os.PathLike | None = None) -> ViewModel:
@@ -205,3 +211,26 @@ def classify_knee_view(display: np.ndarray, model: ViewModel | None = None) -> V
     p = m.probabilities(view_features(display))
     probs = {c: float(v) for c, v in zip(m.classes, p)}
     return ViewGuess(max(probs, key=probs.get), probs)
+
+
+def fibula_side(display: np.ndarray, model: ViewModel | None = None,
+                min_probability: float = FIBULA_MIN_PROBABILITY) -> tuple[int | None, float]:
+    """On which side of a *head-up* AP knee image (one knee) the fibula lies: ``+1`` towards the
+    image's right (+x), ``-1`` towards its left, ``None`` when the model is less sure than
+    ``min_probability`` (:data:`FIBULA_MIN_PROBABILITY`); and the model's probability of its answer.
+
+    The fibula lies laterally, so with the patient's orientation this gives the knee's side.
+    The model (``models/knee-fibula``) is the view classifier's features and fit, trained on
+    the AP knee films read in ``datasets/fracatlas-knee`` and their mirror images
+    (``python scripts/train_knee_views.py``).
+
+    >>> side, p = fibula_side(np.zeros((300, 250)))
+    >>> side in (-1, 1, None) and 0.5 <= p <= 1.0
+    True
+    """
+    m = model or load_view_model(default_view_model_path("knee-fibula"))
+    p_right = float(m.probabilities(view_features(display))[m.classes.index("image-right")])
+    p = max(p_right, 1.0 - p_right)
+    if p < min_probability:
+        return None, p
+    return (1 if p_right >= 0.5 else -1), p
