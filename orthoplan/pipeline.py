@@ -88,6 +88,15 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
     return landmarks.detect(radiograph, calibration, view=view, model=model)
 
 
+def with_positional_sigma(landmarks: Landmarks) -> Landmarks:
+    """The landmarks with a person's points given a reader's positional uncertainty where none is
+    set yet (:func:`orthoplan.landmarks.uncertainty.with_positional_sigma`); the learned
+    detector's points already carry the detector's."""
+    from .landmarks.uncertainty import with_positional_sigma as fill
+
+    return fill(landmarks)
+
+
 def measure(
     landmarks: Landmarks, calibration: Calibration, radiograph_or_plan: Any, view: str | None = None
 ) -> Measurements:
@@ -244,6 +253,7 @@ def plan_radiograph(
             landmarks = detect_landmarks(radiograph, calibration, view) if detect else Landmarks()
     elif view == "knee-lateral":
         _check_lateral_knee_sides(radiograph, landmarks, side)
+    landmarks = with_positional_sigma(landmarks)
     measurements = measure(landmarks, calibration, radiograph, view)
     if calibration.assumed:
         notes.append(calibration.label)  # "ASSUMED SCALE — ..." (the label says it once)
@@ -284,7 +294,8 @@ def _check_lateral_knee_sides(radiograph: Radiograph, landmarks: Landmarks, side
 def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ()) -> Plan:
     """The plan with landmarks replaced/added (and some removed), re-measured.
 
-    Cheap: only the measurement stage runs again.
+    Cheap: only the measurement stage runs again. A moved point (``Landmark.moved_to``) gets a
+    reader's positional uncertainty (:func:`with_positional_sigma`).
 
     >>> # plan2 = update_landmarks(plan, plan.landmarks["teardrop_left"].moved_to(810, 642))
     """
@@ -293,6 +304,7 @@ def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ())
         lms = lms.with_landmark(lm)
     for name in remove:
         lms = lms.without(name)
+    lms = with_positional_sigma(lms)
     return _repredict(replace(plan, landmarks=lms, measurements=measure(lms, plan.calibration, plan)))
 
 
