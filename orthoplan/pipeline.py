@@ -49,8 +49,10 @@ def calibrate_radiograph(
     ball_diameter_mm: float | None = 25.0,
     known_length: tuple[tuple[float, float], tuple[float, float], float] | None = None,
     assume_magnification: float | None = None,
+    ball_at: tuple[float, float] | None = None,
 ) -> Calibration:
-    """Calibrate by the rules of :func:`orthoplan.calibration.calibrate`."""
+    """Calibrate by the rules of :func:`orthoplan.calibration.calibrate` (``ball_at``: a point
+    inside the ball to use where several candidates score alike)."""
     from . import calibration
 
     return calibration.calibrate(
@@ -58,6 +60,7 @@ def calibrate_radiograph(
         ball_diameter_mm=ball_diameter_mm,
         known_length=known_length,
         assume_magnification=assume_magnification,
+        ball_at=ball_at,
     )
 
 
@@ -205,6 +208,7 @@ def plan_radiograph(
     author: str | None = None,
     view: str | None = None,
     side: str | None = None,
+    ball_at: tuple[float, float] | None = None,
 ) -> Plan:
     """Build a plan: calibrate (unless given), detect landmarks (unless given), measure.
 
@@ -219,8 +223,9 @@ def plan_radiograph(
         Use this calibration instead of calibrating.
     landmarks
         Use these landmarks (e.g. from a file); otherwise detect them when ``detect``.
-    ball_diameter_mm, known_length, assume_magnification
-        Passed to :func:`calibrate_radiograph`. Planning on an uncalibrated image is an
+    ball_diameter_mm, known_length, assume_magnification, ball_at
+        Passed to :func:`calibrate_radiograph` (``ball_at``: ``(x, y)`` in stored pixels inside
+        the calibration ball to use). Planning on an uncalibrated image is an
         error unless ``assume_magnification`` is given, and the plan then says so.
 
     Raises
@@ -234,6 +239,7 @@ def plan_radiograph(
             ball_diameter_mm=ball_diameter_mm,
             known_length=known_length,
             assume_magnification=assume_magnification,
+            ball_at=ball_at,
         )
     view = view or infer_view(radiograph)
     if view not in VIEWS:
