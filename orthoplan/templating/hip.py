@@ -581,7 +581,7 @@ def stem_outside_femur(plan: Plan, stem: Placement, stem_size: StemSize) -> tupl
 
     Examples
     --------
-    >>> # refusal, note = stem_outside_femur(plan, plan.placement("stem", "left"), size)  # doctest: +SKIP
+    >>> refusal, note = stem_outside_femur(plan, plan.placement("stem", "left"), size)  # doctest: +SKIP
     """
     side = stem.side
     cal = plan.calibration
