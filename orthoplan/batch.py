@@ -213,8 +213,8 @@ def columns(include_patient_id: bool = False) -> list[str]:
     names = list(measurement_names()) + list(lower_limb_measurement_names())
     for view in ("knee-ap", "knee-lateral"):  # AP and lateral knee views (jlca is the long-leg's column)
         names += [n for n in knee_measurement_names(view) if n not in names]
-    for n in names:  # each length with its 95 % interval from the scale
-        cols += [n, f"{n}_lo95", f"{n}_hi95"] if n.endswith("_mm") else [n]
+    for n in names:  # each value with its 95 % interval (scale, and landmark positions where known)
+        cols += [n, f"{n}_lo95", f"{n}_hi95"]
     cols.append("implausible")
     for name in LandmarkName:
         cols += [f"{name.value}_x", f"{name.value}_y", f"{name.value}_confidence"]

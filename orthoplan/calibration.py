@@ -1046,6 +1046,7 @@ def from_ball(
     candidate: BallCandidate | None = None,
     placement: Literal["unknown", "hip-level"] = "unknown",
     min_score: float = MIN_BALL_SCORE,
+    ball_at: tuple[float, float] | None = None,
 ) -> Calibration:
     """Scale from a calibration ball of known diameter, found automatically.
 
@@ -1067,11 +1068,19 @@ def from_ball(
         ``"unknown"`` or ``"hip-level"`` (the ball was placed at the height of the hip).
     min_score
         Candidates scoring below this are not balls.
+    ball_at
+        ``(x, y)`` in stored pixels: a person's choice among the candidates (see
+        :func:`choose_candidate_at`): the acceptable candidate whose circle contains the
+        point, the nearest centre if several do. The choice is the person's, so near-equal
+        other candidates are no ambiguity (nothing is widened) and the details keep
+        ``chosen_at``.
 
     Raises
     ------
     CalibrationError
-        No round object of plausible size and good score was found.
+        No round object of plausible size and good score was found; with ``ball_at``, no
+        acceptable candidate there (the message says what lies there, or where the
+        candidates are).
 
     Examples
     --------
@@ -1116,7 +1125,10 @@ def from_ball(
                 good.append(c)
             else:
                 rejected.append((c, why))
-        if not good:
+        if ball_at is not None:
+            candidate = choose_candidate_at(ball_at, good, rejected, d)
+            others = [c for c in ranked if c is not candidate]
+        elif not good:
             best = ""
             strong = [(c, why) for c, why in rejected if c.score >= min_score]
             if strong:
@@ -1127,9 +1139,10 @@ def from_ball(
             where = f"radius {rng[0]:.0f}-{rng[1]:.0f} px from {basis}" if rng else "a wide radius range"
             raise CalibrationError(f"no {d:g} mm calibration ball found (searched {where}){best}; "
                                    "give a known length or object, or check the ball is fully in the image")
-        candidate = good[0]
-        others = [c for c in ranked if c is not candidate]
-        ambiguous = [c for c in good[1:] if c.score >= AMBIGUITY_SCORE_RATIO * candidate.score]
+        else:
+            candidate = good[0]
+            others = [c for c in ranked if c is not candidate]
+            ambiguous = [c for c in good[1:] if c.score >= AMBIGUITY_SCORE_RATIO * candidate.score]
     else:
         if not isinstance(candidate, BallCandidate) or not (candidate.radius_px > 0):
             raise CalibrationError(f"candidate must be a BallCandidate with a positive radius, got {candidate!r}")
@@ -1152,11 +1165,13 @@ def from_ball(
         ambiguous_with.append({**c.to_dict(), "mm_per_px": round(s_c, 6), "difference_pct": round(diff, 2)})
         x1, x2 = c.x - c.radius_px, c.x + c.radius_px
         use_other = f"--known-length {x1:.0f} {c.y:.0f} {x2:.0f} {c.y:.0f} {d:g}"
+        choose = (f"choose the ball with --ball-at {candidate.x:.0f},{candidate.y:.0f} (the chosen one) or "
+                  f"--ball-at {c.x:.0f},{c.y:.0f} (the other)")
         if abs(diff) <= 1.0:
             warnings.append(
                 f"ambiguous calibration ball: two candidates of the same size score alike as a {d:g} mm ball, the "
                 f"chosen one ({where(candidate)}) and another ({where(c)}); the scale is the same either way "
-                f"({diff:+.1f} %), but check that they are {d:g} mm balls"
+                f"({diff:+.1f} %), but check that they are {d:g} mm balls; {choose}"
             )
             continue
         # widen the interval around the chosen scale until it holds the other one's interval too
@@ -1166,11 +1181,13 @@ def from_ball(
         warnings.append(
             f"ambiguous calibration ball: two round objects score alike as a {d:g} mm ball, the chosen one "
             f"({where(candidate)}: {mm_per_px:.4f} mm/px) and another ({where(c)}: {s_c:.4f} mm/px, {diff:+.1f} %); "
-            f"the uncertainty is widened to ±{unc:.1f} % to cover both. Check which is the ball; to use the other, "
-            f"measure across it: {use_other}"
+            f"the uncertainty is widened to ±{unc:.1f} % to cover both. Check which is the ball and {choose}; "
+            f"or measure across the other: {use_other}"
         )
     amb_ids = {id(c) for c in ambiguous}
     strong = [c for c in others if id(c) not in amb_ids and c.score >= min_score and c.score >= 0.7 * candidate.score]
+    if ball_at is not None:
+        strong = []  # a person chose this one among them
     reasons = {id(c): why for c, why in rejected}
     for c in strong[:1]:
         if id(c) in reasons and reasons[id(c)].startswith("implies"):
@@ -1203,6 +1220,8 @@ def from_ball(
     }
     if gate is not None:
         details["magnification_limits"] = list(gate)
+    if ball_at is not None:
+        details["chosen_at"] = [float(ball_at[0]), float(ball_at[1])]
     if ambiguous_with:
         details["ambiguous_with"] = ambiguous_with
     if rejected:
@@ -1217,6 +1236,50 @@ def from_ball(
         details=details,
         warnings=tuple(warnings),
     )
+
+
+def choose_candidate_at(point: tuple[float, float], good: Sequence[BallCandidate],
+                        rejected: Sequence[tuple[BallCandidate, str]], diameter_mm: float) -> BallCandidate:
+    """The acceptable candidate whose circle holds ``point`` (stored pixels): the nearest centre
+    if several do.
+
+    Raises
+    ------
+    CalibrationError
+        None there: the message says why a rejected candidate there is no ball, or lists where
+        the acceptable candidates are.
+
+    Examples
+    --------
+    >>> a = BallCandidate(100.0, 100.0, 20.0, 0.9)
+    >>> b = BallCandidate(300.0, 100.0, 25.0, 0.9)
+    >>> choose_candidate_at((310, 95), [a, b], [], 25.0) is b
+    True
+    """
+    try:
+        x, y = (float(v) for v in point)
+    except (TypeError, ValueError):
+        raise CalibrationError(f"the ball's position must be two numbers x,y in pixels, got {point!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise CalibrationError(f"the ball's position must be finite pixels, got {x!r},{y!r}")
+
+    def distance(c: BallCandidate) -> float:
+        return math.hypot(c.x - x, c.y - y)
+
+    here = sorted((c for c in good if distance(c) <= c.radius_px), key=distance)
+    if here:
+        return here[0]
+    there = sorted(((c, why) for c, why in rejected if distance(c) <= c.radius_px), key=lambda p: distance(p[0]))
+    if there:
+        c, why = there[0]
+        raise CalibrationError(
+            f"the round object at x={c.x:.0f}, y={c.y:.0f} (radius {c.radius_px:.0f} px) is not taken for the "
+            f"{diameter_mm:g} mm ball: it {why}; give a known length (--known-length) instead")
+    listed = "; ".join(f"x={c.x:.0f}, y={c.y:.0f} (radius {c.radius_px:.0f} px)" for c in good[:4])
+    raise CalibrationError(
+        f"no {diameter_mm:g} mm calibration ball at x={x:.0f}, y={y:.0f}"
+        + (f": the candidates are at {listed}" if listed else ": no candidate was found in the image")
+        + "; give --ball-at inside one of them, or a known length")
 
 
 def _ball_magnification_gate(tags: SpacingTags) -> tuple[float, float]:
@@ -1552,6 +1615,7 @@ def calibrate(
     known_length: Any = None,
     assume_magnification: float | None = None,
     ball_placement: Literal["unknown", "hip-level"] = "unknown",
+    ball_at: tuple[float, float] | None = None,
 ) -> Calibration:
     """The best available scale of ``radiograph``, never silent about its basis.
 
@@ -1574,6 +1638,11 @@ def calibrate(
         Opt in to ``detector spacing / assume_magnification`` as the last resort.
     ball_placement
         ``"unknown"`` (±8 %) or ``"hip-level"`` (±3 %).
+    ball_at
+        ``(x, y)`` (stored pixels) inside the ball to use, where the search finds several
+        candidates (:func:`from_ball`); no ball there is an error, never a fall-back to
+        another scale. Needs the ball search (not with ``known_length`` or
+        ``ball_diameter_mm=None``).
 
     Examples
     --------
@@ -1585,7 +1654,12 @@ def calibrate(
         assume_magnification = _check_positive(assume_magnification, "assume_magnification", *MAGNIFICATION_LIMITS)
     reasons: list[str] = []
     measured: Calibration | None = None
-    if known_length is not None:
+    if ball_at is not None and (known_length is not None or ball_diameter_mm is None):
+        raise CalibrationError("the ball's position (--ball-at) chooses a calibration ball: it cannot be combined "
+                               "with a known length or --no-ball")
+    if ball_at is not None:
+        measured = from_ball(radiograph, ball_diameter_mm, placement=ball_placement, ball_at=ball_at)
+    elif known_length is not None:
         p1, p2, length, extra = _parse_known_length(known_length)
         measured = from_known_length(p1, p2, length, aspect_ratio=_aspect_from_tags(radiograph), **extra)
     elif ball_diameter_mm is not None:

@@ -92,7 +92,23 @@ def _calibrate(args: argparse.Namespace, radiograph):
         ball_diameter_mm=None if args.no_ball else args.ball_mm,
         known_length=known,
         assume_magnification=args.assume_magnification,
+        ball_at=getattr(args, "ball_at", None),
     )
+
+
+def _ball_point(text: str) -> tuple[float, float]:
+    """``--ball-at X,Y`` → ``(x, y)``."""
+    try:
+        x, y = (float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y in image pixels (e.g. 812,240), got {text!r}") from None
+    return (x, y)
+
+
+def _add_ball_at_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ball-at", type=_ball_point, metavar="X,Y",
+                   help="a point (image pixels) inside the calibration ball to use, when several round objects "
+                        "score alike (the ambiguity warning names their centres); no ball there: exit 5")
 
 
 def _read_landmarks(path: str):
@@ -283,7 +299,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def _calibration_options_given(args: argparse.Namespace) -> bool:
     """Whether any calibration option differs from its default (``_add_calibration_args``)."""
     return (args.ball_mm != 25.0 or args.no_ball or args.known_length is not None
-            or args.assume_magnification is not None or args.spacing is not None)
+            or args.assume_magnification is not None or args.spacing is not None
+            or getattr(args, "ball_at", None) is not None)
 
 
 def _revision_start(args: argparse.Namespace, rad, landmarks):
@@ -893,6 +910,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("calibrate", help="print the image's calibration (scale, source, uncertainty)")
     c.add_argument("image", help=_IMAGE_HELP)
     _add_calibration_args(c)
+    _add_ball_at_arg(c)
     c.add_argument("--json", action="store_true", help=_JSON_HELP)
     c.set_defaults(func=cmd_calibrate)
 
@@ -954,6 +972,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 0.625, the Fujisawa point, for hto; 0.5 for dfo)")
     o.add_argument("--wedge", choices=("opening", "closing"), default="opening", help="wedge type (default opening)")
     _add_calibration_args(pl)
+    _add_ball_at_arg(pl)
     _add_view_arg(pl)
     pl.set_defaults(func=cmd_plan)
 

@@ -645,7 +645,9 @@ class Landmark:
     """One named point in image coordinates (pixels, DICOM origin).
 
     Circles (femoral heads) carry ``radius_px``. ``confidence`` is in [0, 1]; manual
-    landmarks have confidence 1.
+    landmarks have confidence 1. ``sigma_px`` is the 1-σ positional uncertainty per axis in
+    pixels where one is known (:mod:`orthoplan.landmarks.uncertainty`), else ``None``; the
+    measurements propagate it into their intervals.
     """
 
     name: LandmarkName
@@ -654,6 +656,7 @@ class Landmark:
     confidence: float = 1.0
     source: LandmarkSource = LandmarkSource.MANUAL
     radius_px: float | None = None
+    sigma_px: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", LandmarkName.parse(self.name))
@@ -671,14 +674,20 @@ class Landmark:
             if r <= 0:
                 raise LandmarkError(f"{self.name.value}: radius must be positive, got {r}")
             object.__setattr__(self, "radius_px", _float32(r))
+        if self.sigma_px is not None:
+            s = _require_finite(f"{self.name.value}.sigma_px", self.sigma_px)
+            if s < 0:
+                raise LandmarkError(f"{self.name.value}: positional uncertainty must be >= 0 px, got {s}")
+            object.__setattr__(self, "sigma_px", _float32(s))
 
     @property
     def xy(self) -> tuple[float, float]:
         return (self.x, self.y)
 
     def moved_to(self, x: float, y: float, source: LandmarkSource = LandmarkSource.MANUAL) -> Landmark:
-        """A copy at ``(x, y)``, placed by a person (confidence 1)."""
-        return replace(self, x=x, y=y, source=source, confidence=1.0)
+        """A copy at ``(x, y)``, placed by a person (confidence 1); its positional uncertainty is
+        no longer known (the pipeline gives it a reader's, see :mod:`orthoplan.landmarks.uncertainty`)."""
+        return replace(self, x=x, y=y, source=source, confidence=1.0, sigma_px=None)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -689,11 +698,13 @@ class Landmark:
         }
         if self.radius_px is not None:
             d["radius"] = self.radius_px
+        if self.sigma_px is not None:
+            d["sigma_px"] = self.sigma_px
         return d
 
     @classmethod
     def from_value(cls, name: str | LandmarkName, value: Any) -> Landmark:
-        """Build from ``[x, y]`` or ``{"x":…, "y":…, "confidence"?, "source"?, "radius"?}``."""
+        """Build from ``[x, y]`` or ``{"x":…, "y":…, "confidence"?, "source"?, "radius"?, "sigma_px"?}``."""
         lname = LandmarkName.parse(name)
         if isinstance(value, Mapping):
             if "x" not in value or "y" not in value:
@@ -705,6 +716,7 @@ class Landmark:
                 confidence=value.get("confidence", 1.0),
                 source=value.get("source", LandmarkSource.MANUAL),
                 radius_px=value.get("radius"),
+                sigma_px=value.get("sigma_px"),
             )
         if isinstance(value, (list, tuple)) and len(value) in (2, 3):
             try:
@@ -837,8 +849,10 @@ class Measurement:
     """One measured value at the anatomy, with the landmarks it was computed from.
 
     ``interval`` is the 95 % interval ``(low, high)`` of the value in its unit where one is
-    known: for lengths, the calibration's interval (a length scales with mm per pixel);
-    ``None`` where no interval is claimed (angles are scale-free).
+    known: for lengths, the calibration's interval (a length scales with mm per pixel),
+    widened by the landmarks' positional uncertainty where they carry one; for angles, the
+    positional one alone; ``None`` where no interval is claimed (an angle whose landmarks
+    have no ``sigma_px``). See :func:`orthoplan.measurements.common.combined_interval`.
 
     >>> m = Measurement("femoral_offset_left_mm", 40.0, "mm", interval=(38.0, 42.0))
     >>> m.to_dict()["interval_95"], m.interval_text

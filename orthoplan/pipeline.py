@@ -49,8 +49,10 @@ def calibrate_radiograph(
     ball_diameter_mm: float | None = 25.0,
     known_length: tuple[tuple[float, float], tuple[float, float], float] | None = None,
     assume_magnification: float | None = None,
+    ball_at: tuple[float, float] | None = None,
 ) -> Calibration:
-    """Calibrate by the rules of :func:`orthoplan.calibration.calibrate`."""
+    """Calibrate by the rules of :func:`orthoplan.calibration.calibrate` (``ball_at``: a point
+    inside the ball to use where several candidates score alike)."""
     from . import calibration
 
     return calibration.calibrate(
@@ -58,6 +60,7 @@ def calibrate_radiograph(
         ball_diameter_mm=ball_diameter_mm,
         known_length=known_length,
         assume_magnification=assume_magnification,
+        ball_at=ball_at,
     )
 
 
@@ -86,6 +89,15 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
     if view in KNEE_VIEWS:
         return landmarks.detect(radiograph, calibration, view=view, side=knee_side(radiograph, view, side))
     return landmarks.detect(radiograph, calibration, view=view, model=model)
+
+
+def with_positional_sigma(landmarks: Landmarks) -> Landmarks:
+    """The landmarks with a person's points given a reader's positional uncertainty where none is
+    set yet (:func:`orthoplan.landmarks.uncertainty.with_positional_sigma`); the learned
+    detector's points already carry the detector's."""
+    from .landmarks.uncertainty import with_positional_sigma as fill
+
+    return fill(landmarks)
 
 
 def measure(
@@ -196,6 +208,7 @@ def plan_radiograph(
     author: str | None = None,
     view: str | None = None,
     side: str | None = None,
+    ball_at: tuple[float, float] | None = None,
 ) -> Plan:
     """Build a plan: calibrate (unless given), detect landmarks (unless given), measure.
 
@@ -210,8 +223,9 @@ def plan_radiograph(
         Use this calibration instead of calibrating.
     landmarks
         Use these landmarks (e.g. from a file); otherwise detect them when ``detect``.
-    ball_diameter_mm, known_length, assume_magnification
-        Passed to :func:`calibrate_radiograph`. Planning on an uncalibrated image is an
+    ball_diameter_mm, known_length, assume_magnification, ball_at
+        Passed to :func:`calibrate_radiograph` (``ball_at``: ``(x, y)`` in stored pixels inside
+        the calibration ball to use). Planning on an uncalibrated image is an
         error unless ``assume_magnification`` is given, and the plan then says so.
 
     Raises
@@ -225,6 +239,7 @@ def plan_radiograph(
             ball_diameter_mm=ball_diameter_mm,
             known_length=known_length,
             assume_magnification=assume_magnification,
+            ball_at=ball_at,
         )
     view = view or infer_view(radiograph)
     if view not in VIEWS:
@@ -244,6 +259,7 @@ def plan_radiograph(
             landmarks = detect_landmarks(radiograph, calibration, view) if detect else Landmarks()
     elif view == "knee-lateral":
         _check_lateral_knee_sides(radiograph, landmarks, side)
+    landmarks = with_positional_sigma(landmarks)
     measurements = measure(landmarks, calibration, radiograph, view)
     if calibration.assumed:
         notes.append(calibration.label)  # "ASSUMED SCALE — ..." (the label says it once)
@@ -284,7 +300,8 @@ def _check_lateral_knee_sides(radiograph: Radiograph, landmarks: Landmarks, side
 def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ()) -> Plan:
     """The plan with landmarks replaced/added (and some removed), re-measured.
 
-    Cheap: only the measurement stage runs again.
+    Cheap: only the measurement stage runs again. A moved point (``Landmark.moved_to``) gets a
+    reader's positional uncertainty (:func:`with_positional_sigma`).
 
     >>> # plan2 = update_landmarks(plan, plan.landmarks["teardrop_left"].moved_to(810, 642))
     """
@@ -293,6 +310,7 @@ def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ())
         lms = lms.with_landmark(lm)
     for name in remove:
         lms = lms.without(name)
+    lms = with_positional_sigma(lms)
     return _repredict(replace(plan, landmarks=lms, measurements=measure(lms, plan.calibration, plan)))
 
 

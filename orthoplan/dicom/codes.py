@@ -137,6 +137,7 @@ MEASUREMENT_MISSING = _p("MS-MISSING", "Measurement not available")
 MEASUREMENT_NOTE = _p("MS-NOTE", "Measurement note")
 MEASUREMENT_ORDER = _p("MS-ORDER", "Measurement order")
 MEASUREMENT_LANDMARKS = _p("MS-LANDMARKS", "Landmarks of a measurement")
+MEASUREMENT_INTERVAL = _p("MS-INTERVAL", "95 % interval of a value (JSON [low, high])")
 
 # --------------------------------------------------------------------------- private: calibration
 
@@ -220,6 +221,7 @@ LANDMARK_MODIFIERS: Mapping[str, Code] = MappingProxyType(
      "knee_tibial_axis_proximal": PROXIMAL, "knee_tibial_axis_distal": DISTAL}
 )
 LM_CONFIDENCE = _p("LM-CONFIDENCE", "Landmark confidence")
+LM_SIGMA = _p("LM-SIGMA", "Landmark positional uncertainty (1 SD per axis)")
 LANDMARK_SOURCE_CODES: Mapping[LandmarkSource, Code] = MappingProxyType(
     {
         LandmarkSource.AUTO: _p("LM-SRC-AUTO", "Automatic detection"),

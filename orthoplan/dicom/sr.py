@@ -38,7 +38,7 @@ import datetime as _dt
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -401,6 +401,8 @@ def _landmark_group(plan: Plan, lm: Landmark, ref: tuple[str, str]) -> pydicom.D
         finding_site(C.landmark_site_code(anatomy), side, C.LANDMARK_MODIFIERS.get(anatomy)),
         num("CONTAINS", C.LM_CONFIDENCE, lm.confidence, C.UNIT_ONE),
     ]
+    if lm.sigma_px is not None:
+        content.append(num("CONTAINS", C.LM_SIGMA, lm.sigma_px, C.UNIT_PIXEL))
     if lm.radius_px is not None:
         content.append(num("CONTAINS", C.RADIUS, lm.radius_px, C.UNIT_PIXEL))
         region = scoord("CONTAINS", C.IMAGE_REGION, "CIRCLE", [(lm.x, lm.y), (lm.x + lm.radius_px, lm.y)], ref)
@@ -465,12 +467,46 @@ def _measurement_group(plan: Plan, key: str, items: list[Measurement], ref: tupl
 
 
 
-def _with_interval(m: Measurement, calibration: Calibration) -> Measurement:
-    """A length read back gets its 95 % interval from the calibration group's uncertainty, the
-    rule it was made by (:meth:`~orthoplan.model.Calibration.length_interval_mm`). The SR does not
-    carry it per value: PixelMed's TID 300 rows take any NUM child of a measurement as INFERRED
+def _calibration_interval(m: Measurement, calibration: Calibration) -> tuple[float, float] | None:
+    """The interval of a value from the calibration alone: a length's
+    (:meth:`~orthoplan.model.Calibration.length_interval_mm`), none for an angle."""
+    return calibration.length_interval_mm(m.value) if m.unit == "mm" else None
+
+
+def _with_interval(m: Measurement, calibration: Calibration, stored: Mapping[str, tuple[float, float]],
+                   scope: str) -> Measurement:
+    """A value read back gets its 95 % interval: the one stored for it (``scope name`` in the
+    ``MS-INTERVAL`` texts, written where the landmarks' positional uncertainty widened it, see
+    :func:`_interval_texts`), else the calibration's rule it was made by. The SR does not carry
+    it under the value: PixelMed's TID 300 rows take any NUM child of a measurement as INFERRED
     FROM, so TID 310's "range of measurement uncertainty" items fail validation there."""
-    return replace(m, interval=calibration.length_interval_mm(m.value) if m.unit == "mm" else None)
+    interval = stored.get(f"{scope} {m.name}")
+    return replace(m, interval=interval if interval is not None else _calibration_interval(m, calibration))
+
+
+def _interval_texts(plan: Plan) -> list[tuple[str, str]]:
+    """``(scope name, "[low, high]")`` for every value whose interval is not the calibration's
+    rule (widened by its landmarks' positional uncertainty): measurements, templating predictions
+    and each osteotomy's predictions. Values are written with ``repr`` (read back exactly)."""
+    scoped = [("measurement", m) for m in plan.measurements] + [("prediction", m) for m in plan.predictions]
+    scoped += [(f"osteotomy-{o.side.value}", m) for o in plan.osteotomies for m in o.predicted]
+    out = []
+    for scope, m in scoped:
+        if m.interval is not None and m.interval != _calibration_interval(m, plan.calibration):
+            out.append((f"{scope} {m.name}", f"[{float(m.interval[0])!r}, {float(m.interval[1])!r}]"))
+    return out
+
+
+def _read_intervals(texts: dict) -> dict[str, tuple[float, float]]:
+    out = {}
+    for text in texts.get(_k(C.MEASUREMENT_INTERVAL), []):
+        key, rest = _split(text)
+        try:
+            lo, hi = (float(v) for v in json.loads(rest))
+        except (ValueError, TypeError) as exc:
+            raise DicomOutputError(f"malformed interval text for {key[:60]!r}: {exc}") from None
+        out[key] = (lo, hi)
+    return out
 
 
 def _calibration_group(plan: Plan) -> pydicom.Dataset:
@@ -611,6 +647,7 @@ def _qualitative_evaluations(plan: Plan, grouped_order: list[str]) -> pydicom.Da
         items += [t(C.OST_PREDICTION_MISSING, f"{o.side.value}: {n}: {r}") for n, r in o.predicted.missing]
     for m in plan.measurements:
         items += [t(C.MEASUREMENT_NOTE, f"{m.name}: {n}") for n in m.notes]
+    items += [t(C.MEASUREMENT_INTERVAL, f"{key}: {value}") for key, value in _interval_texts(plan)]
     for name, lms in _ambiguous_measurements(plan).items():
         items.append(t(C.MEASUREMENT_LANDMARKS, f"{name}: " + ", ".join(n.value for n in lms)))
     original = [m.name for m in plan.measurements]
@@ -1092,9 +1129,11 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
                 raw_measurements.append((Measurement(name, _num_value(num), unit, (), side), points))
     if calibration is None:
         raise _not_a_plan("no calibration group")
-    predicted = [_with_interval(m, calibration) for m in predicted]
-    osteotomy_predicted = {k: [_with_interval(m, calibration) for m in v] for k, v in osteotomy_predicted.items()}
-    raw_measurements = [(_with_interval(m, calibration), pts) for m, pts in raw_measurements]
+    stored = _read_intervals(texts)
+    predicted = [_with_interval(m, calibration, stored, "prediction") for m in predicted]
+    osteotomy_predicted = {k: [_with_interval(m, calibration, stored, f"osteotomy-{getattr(k, 'value', k)}") for m in v]
+                           for k, v in osteotomy_predicted.items()}
+    raw_measurements = [(_with_interval(m, calibration, stored, "measurement"), pts) for m, pts in raw_measurements]
 
     by_position: dict[tuple[float, float], list[LandmarkName]] = {}
     for lm in landmarks:
@@ -1234,6 +1273,7 @@ def _read_landmark(group: pydicom.Dataset, anatomy: str, sources: dict) -> Landm
         confidence=nums[_k(C.LM_CONFIDENCE)],
         source=sources[_evaluation(group, C.MEASUREMENT_METHOD)],
         radius_px=nums.get(_k(C.RADIUS)),
+        sigma_px=nums.get(_k(C.LM_SIGMA)),
     )
 
 

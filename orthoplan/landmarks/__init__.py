@@ -10,7 +10,8 @@ scale turns into pixels:
 
 :func:`detect` returns :class:`~orthoplan.model.Landmarks`: every landmark found, with a
 confidence in [0, 1] (``source="auto"``), and for every landmark not found a reason in
-``Landmarks.missing``. Sides are the patient's, from ``radiograph.orientation``. Two
+``Landmarks.missing``; the learned detector's points carry their positional uncertainty
+(``sigma_px``, :mod:`.uncertainty`). Sides are the patient's, from ``radiograph.orientation``. Two
 femoral heads of one size at one height are a pelvis; a single head only with its femur
 running towards the feet and the hemipelvis beside it (:func:`pelvis.no_pelvis_reason`),
 else nothing is reported ("no pelvis found", e.g. a lateral hip view).
@@ -32,17 +33,19 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..model import Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
 from . import femur, pelvis
 from .context import Context, make_context
+from .uncertainty import with_positional_sigma
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect", "detect_details", "default_method", "METHODS", "detect_long_leg", "detect_knee", "refine", "Detection"]
+__all__ = ["detect", "detect_details", "default_method", "METHODS", "detect_long_leg", "detect_knee", "refine", "Detection",
+           "with_positional_sigma"]
 
 #: Distance of the distal shaft point below the proximal one (mm), when the image allows.
 SHAFT_SPAN_MM = 110.0
@@ -178,6 +181,8 @@ def detect_details(radiograph: Radiograph, calibration: Calibration | None = Non
         from .learned import detect_learned
 
         d = detect_learned(radiograph, calibration, model=model)
+        # each point's positional uncertainty, from the detector's error measured on real films
+        d = replace(d, landmarks=with_positional_sigma(d.landmarks, detector="learned"))
         log.info("landmarks (learned): %d found, %d missing", len(d.landmarks), len(d.landmarks.missing))
         return d
     if method != "classical":

@@ -95,6 +95,10 @@ __all__ = [
     "resection_for_length_mm",
     "shaft_axis_angle_deg",
     "templating_summary",
+    "stem_tip_px",
+    "stem_outside_femur",
+    "STEM_TIP_MAX_OFF_AXIS_MM",
+    "STEM_BEYOND_FILM_MAX_FRACTION",
 ]
 
 log = logging.getLogger(__name__)
@@ -140,6 +144,15 @@ MAX_CUT_BELOW_LT_MM = 10.0
 #: A stem whose head centre lands further than this from the cup's centre cannot be reduced
 #: onto it: the femur would move that far (lengthening and offset beyond any plan).
 MAX_REDUCTION_MM = 35.0
+
+#: A stem tip farther than this from the femoral shaft axis (the line through the shaft
+#: landmarks) has left the canal: half the width of a wide adult femoral canal at the isthmus
+#: (about 24 mm; most are 10-16 mm), so a tip beyond it is outside the femur on any film.
+STEM_TIP_MAX_OFF_AXIS_MM = 12.0
+#: A stem of which more than this fraction of its length below the neck cut lies beyond the
+#: film is longer than the femur shown (refused unless forced); a tip just beyond the film's
+#: edge, common on an AP pelvis, gets a note only (its distal fit is not seen).
+STEM_BEYOND_FILM_MAX_FRACTION = 0.5
 
 #: The predicted values (``{side}`` is the templated side).
 PREDICTED_NAMES = (
@@ -546,6 +559,66 @@ def _stem_taper_for_cut(stem_size: StemSize, cut_axis_px: np.ndarray, n: np.ndar
     return cut_axis_px + (stem_size.horizontal_offset_mm * n - stem_size.resection_level_mm * d) * px_per_mm(cal)
 
 
+def stem_tip_px(plan: Plan, stem: Placement, stem_size: StemSize) -> np.ndarray:
+    """The stem's distal tip in image pixels: on its axis, ``stem_length_mm`` below the taper point."""
+    return _stem_frame_to_px(stem, plan.calibration, plan.orientation,
+                             (-stem_size.horizontal_offset_mm, stem_size.stem_length_mm))[0]
+
+
+def stem_outside_femur(plan: Plan, stem: Placement, stem_size: StemSize) -> tuple[str | None, str | None]:
+    """``(refusal, note)``: why the placed stem leaves the femur (``None`` when it does not), and
+    a note where the film does not show all of it.
+
+    Refused:
+
+    * its tip lies farther than :data:`STEM_TIP_MAX_OFF_AXIS_MM` from the femoral shaft axis
+      (the line through ``femoral_shaft_proximal`` and ``_distal``): outside the canal;
+    * more than :data:`STEM_BEYOND_FILM_MAX_FRACTION` of its length below the neck cut lies
+      beyond the image: the stem is longer than the femur shown.
+
+    A tip beyond the image by less is a note: its fit in the distal canal is not seen. Without
+    the shaft landmarks the axis check is skipped (the placement needed them anyway).
+
+    Examples
+    --------
+    >>> refusal, note = stem_outside_femur(plan, plan.placement("stem", "left"), size)  # doctest: +SKIP
+    """
+    side = stem.side
+    cal = plan.calibration
+    tip = stem_tip_px(plan, stem, stem_size)
+    sp = plan.landmarks.get(LandmarkName.of("femoral_shaft_proximal", side))
+    sd = plan.landmarks.get(LandmarkName.of("femoral_shaft_distal", side))
+    if sp is not None and sd is not None and float(np.linalg.norm(np.subtract(sd.xy, sp.xy))) >= 5.0:
+        foot = project_onto_line(tip, np.array(sp.xy), np.array(sd.xy))
+        off_mm = float(np.linalg.norm(to_mm(tip - foot, cal)))
+        if off_mm > STEM_TIP_MAX_OFF_AXIS_MM:
+            return (f"the {side.value} stem's tip lies {off_mm:.0f} mm from the femoral shaft axis (a canal is at most "
+                    f"about {2 * STEM_TIP_MAX_OFF_AXIS_MM:g} mm wide): the stem leaves the femur"), None
+    rows, cols = plan.image.rows, plan.image.columns
+    if rows <= 0 or cols <= 0:
+        return None, None
+    lo, hi = np.zeros(2), np.array([cols - 1.0, rows - 1.0])
+    if bool(np.all(tip >= lo) and np.all(tip <= hi)):
+        return None, None
+    cut = _cut_axis_px(stem, stem_size, plan)
+    # the fraction of the axis from the cut to the tip that lies inside the image
+    inside = 1.0
+    step = tip - cut
+    for k in range(2):
+        for bound in (lo[k], hi[k]):
+            if (tip[k] - bound) * (cut[k] - bound) < 0.0:  # the axis crosses this edge
+                inside = min(inside, (bound - cut[k]) / step[k])
+    if not (np.all(cut >= lo) and np.all(cut <= hi)):
+        inside = 0.0
+    below_cut_mm = float(np.linalg.norm(to_mm(tip - cut, cal)))
+    beyond_mm = (1.0 - inside) * below_cut_mm
+    if 1.0 - inside > STEM_BEYOND_FILM_MAX_FRACTION:
+        return (f"{beyond_mm:.0f} mm of the {side.value} stem's {below_cut_mm:.0f} mm below the neck cut lie beyond the "
+                "image: the stem is longer than the femur shown"), None
+    return None, (f"stem {side.value}: its tip lies {beyond_mm:.0f} mm beyond the image: its fit in the distal canal "
+                  "is not seen on this film")
+
+
 def _cut_axis_px(stem: Placement, stem_size: StemSize, plan: Plan) -> np.ndarray:
     """The shaft-axis point of a placed stem at its resection depth (px)."""
     return _stem_frame_to_px(
@@ -663,7 +736,8 @@ def template_hip(
         side's offset is kept, and the cut follows from the stem's depth.
     force
         Template even where the plan is impossible as measured (a size beyond the family, a
-        canal narrower than the smallest stem, a neck cut outside the femur); each forced
+        canal narrower than the smallest stem, a neck cut outside the femur, a stem leaving the
+        femur); each forced
         choice is noted with ``FORCED:`` in the plan (its report, SR and picture show it).
     measure
         The hip measuring function (:data:`~orthoplan.templating.common.MeasureHip`) that
@@ -681,8 +755,9 @@ def template_hip(
     TemplatingError
         Landmarks needed for a placement are missing, or the canal cannot be measured; or
         (unless ``force``) the size needed lies beyond the family, the canal is narrower than
-        the smallest stem, the neck cut lies outside the femur, or the stem's head lands more than
-        :data:`MAX_REDUCTION_MM` from the cup's centre.
+        the smallest stem, the neck cut lies outside the femur, the stem's head lands more than
+        :data:`MAX_REDUCTION_MM` from the cup's centre, or the stem leaves the femur
+        (:func:`stem_outside_femur`: its tip off the shaft axis, or most of it beyond the film).
 
     Notes
     -----
@@ -851,6 +926,14 @@ def template_hip(
         if not force:
             raise TemplatingError(f"{text}: check the landmarks, the cup centre and the stem, or force it")
         notes.append(f"FORCED: stem {side.value}: {text}")
+    outside, film_note = stem_outside_femur(out, out.placement("stem", side), stem)
+    if film_note is not None:
+        notes.append(film_note)
+    if outside is not None:
+        if not force:
+            raise TemplatingError(f"{outside}: check the shaft landmarks and the stem size (a shorter stem, or a film "
+                                  "showing more of the femur), or force it")
+        notes.append(f"FORCED: stem {side.value}: {outside}")
     if not (USUAL_RESECTION_ABOVE_LT_MM[0] <= level <= USUAL_RESECTION_ABOVE_LT_MM[1]):
         notes.append(
             f"stem {side.value}: the neck cut is {level:.0f} mm above the lesser trochanter (usually "

@@ -170,6 +170,37 @@ def test_near_equal_candidates_of_different_size_widen_the_interval_to_cover_bot
     assert "--known-length" in amb[0]  # how to use the other one, in a form the CLI accepts
 
 
+def test_the_ambiguity_warning_names_ball_at_with_both_centres():
+    r1, r2 = r_px(25, 1.12), r_px(25, 1.26)
+    rad = film(steel=[(220, 330, r1), (660, 400, r2)], spacing=IPS)
+    amb = [w for w in from_ball(rad, 25.0).warnings if "ambiguous" in w]
+    assert amb and "--ball-at 220,330" in amb[0] and "--ball-at 660,400" in amb[0], amb
+
+
+@pytest.mark.parametrize("pick, r_index", [((660, 400), 1), ((235, 318), 0)])
+def test_ball_at_chooses_among_ambiguous_candidates_without_widening(pick, r_index):
+    """A person's choice (a point inside the ball) settles the ambiguity: that ball's scale, the
+    interval of one ball, no ambiguity warning; the choice is recorded."""
+    rs = (r_px(25, 1.12), r_px(25, 1.26))
+    rad = film(steel=[(220, 330, rs[0]), (660, 400, rs[1])], spacing=IPS)
+    cal = calibrate(rad, ball_diameter_mm=25.0, ball_at=pick)
+    assert cal.mm_per_px == pytest.approx(25.0 / (2 * rs[r_index]), rel=0.01)
+    assert cal.uncertainty_pct < 10.0
+    assert not [w for w in cal.warnings if "ambiguous" in w or "two round objects" in w], cal.warnings
+    assert cal.details["chosen_at"] == [float(pick[0]), float(pick[1])]
+
+
+def test_ball_at_where_there_is_no_ball_is_refused_never_replaced_by_another_scale():
+    r = r_px(25, 1.15)
+    rad = film(steel=[(220, 330, r), (650, 350, r_px(25, 1.45))], spacing=IPS)
+    with pytest.raises(CalibrationError, match=r"no 25 mm calibration ball at x=500, y=600: the candidates are at x=220"):
+        calibrate(rad, ball_diameter_mm=25.0, ball_at=(500, 600))
+    with pytest.raises(CalibrationError, match=r"x=650, y=350 .* not taken for the 25 mm ball: it implies"):
+        calibrate(rad, ball_diameter_mm=25.0, ball_at=(655, 345))
+    with pytest.raises(CalibrationError, match="cannot be combined"):
+        calibrate(rad, ball_diameter_mm=None, ball_at=(220, 330))
+
+
 # --------------------------------------------------------------------------- cut by the film's edge
 
 

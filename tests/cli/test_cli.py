@@ -135,3 +135,28 @@ def test_bad_landmark_file(case_dir: Path, tmp_path: Path):
     lf.write_text('{"landmarks": {"teardrop_middle": [1, 2]}}')
     proc = run("measure", str(case_dir / "image.dcm"), "--landmarks", str(lf), check=False)
     assert proc.returncode == 6 and "teardrop_middle" in proc.stderr
+
+
+def test_calibrate_and_plan_ball_at_choose_the_ball_or_exit_5(tmp_path: Path):
+    """Issue 15: --ball-at picks the candidate whose circle holds the point (a ball beside a round
+    bone shadow); the shadow, or a point with no candidate, is a clear refusal, exit 5."""
+    case = phantom.make_pelvis(seed=1, rows=800, columns=960, detector_spacing_mm=0.375, magnification=1.15,
+                               ball_material="steel", round_shadow_mm=26.0, round_shadow_offset_mm=(55.0, -10.0),
+                               calibration_tags="imager", ball_position="thigh")
+    path = tmp_path / "shadow.dcm"
+    case.dataset.save_as(path, enforce_file_format=True)
+    bx, by = case.ball["x"], case.ball["y"]
+    inside = f"{bx + 10:.0f},{by - 10:.0f}"
+    out = json.loads(run("calibrate", str(path), "--ball-at", inside, "--json").stdout)
+    assert out["details"]["center_xy"] == pytest.approx([bx, by], abs=1.0)
+    lo, hi = out["interval_mm_per_px"]
+    assert lo <= case.mm_per_px <= hi
+    # the shadow: 55 mm right of and 10 mm above the ball, at the detector
+    sx, sy = bx + 55.0 / 0.375, by - 10.0 / 0.375
+    shadow = run("calibrate", str(path), "--ball-at", f"{sx:.0f},{sy:.0f}", check=False)
+    assert shadow.returncode == 5, shadow.stderr
+    assert "not taken for the 25 mm ball" in shadow.stderr or "no 25 mm calibration ball at" in shadow.stderr
+    nothing = run("plan", str(path), "--ball-at", "480,40", "--out", str(tmp_path / "p"), "--no-dicom", check=False)
+    assert nothing.returncode == 5, nothing.stderr
+    assert f"the candidates are at x={bx:.0f}" in nothing.stderr and "Traceback" not in nothing.stderr
+    assert not (tmp_path / "p" / "plan.json").exists()

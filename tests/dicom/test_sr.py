@@ -18,7 +18,7 @@ from orthoplan.dicom import build_sr, plan_from_sr, run_dciodvfy, run_dsrdump, s
 from orthoplan.dicom import codes as C
 from orthoplan.errors import DicomOutputError
 from orthoplan.measurements import measurement_names
-from orthoplan.model import LandmarkName, Measurement, Measurements, Side
+from orthoplan.model import LandmarkName, Landmarks, Measurement, Measurements, Side
 from orthoplan.pipeline import revise_plan
 
 
@@ -49,11 +49,35 @@ def written(tmp_path_factory, cr_header, cr_plan, dx_header, dx_plan, cr_landmar
         "dx-rich": (dx_plan, dx_header),
         "cr-partial": (make_partial_plan(cr_header, cr_landmarks), cr_header),
         "dx-partial": (make_partial_plan(dx_header, dx_landmarks), dx_header),
+        # issue 15: landmarks with a positional σ, so values carry widened intervals
+        "dx-sigma": (make_rich_plan(dx_header, _with_sigma(dx_landmarks)), dx_header),
     }
     return {k: (plan, header, _write(build_sr(plan, header), d / f"{k}.dcm")) for k, (plan, header) in plans.items()}
 
 
-KEYS = ["cr-rich", "dx-rich", "cr-partial", "dx-partial"]
+KEYS = ["cr-rich", "dx-rich", "cr-partial", "dx-partial", "dx-sigma"]
+
+
+def _with_sigma(landmarks):
+    """The landmarks with the real-film σ (the learned detector's for ``auto`` ones)."""
+    from orthoplan.landmarks.uncertainty import with_positional_sigma
+
+    return list(with_positional_sigma(Landmarks(tuple(landmarks)), detector="learned"))
+
+
+def test_positional_intervals_and_sigmas_read_back_from_the_sr(written):
+    """Issue 15: each landmark's σ and each value's widened interval (angles too) come back
+    exactly; they are not the calibration's rule that an SR without them falls back to."""
+    plan, _header, path = written["dx-sigma"]
+    back = plan_from_sr(pydicom.dcmread(path))
+    assert all(lm.sigma_px is not None for lm in plan.landmarks)
+    assert [lm.sigma_px for lm in back.landmarks] == [lm.sigma_px for lm in plan.landmarks]
+    for m in plan.measurements:
+        assert m.interval is not None, m.name
+        assert back.measurements[m.name].interval == m.interval, m.name
+        if m.unit == "mm":  # wider than the scale alone
+            lo, hi = plan.calibration.length_interval_mm(m.value)
+            assert m.interval[1] - m.interval[0] > hi - lo, m.name
 
 
 # --------------------------------------------------------------------------- round trip

@@ -63,3 +63,19 @@ def test_pixelmed_validates_the_tid1500_template(tmp_path, cr_header, cr_plan):
     """PixelMed checks the template rows themselves (not only the IOD); ~10-20 s."""
     path = _write(build_sr(cr_plan, cr_header), tmp_path / "sr.dcm")
     assert validate.run_pixelmed_sr_validator(path) == []
+
+
+@pytest.mark.slow
+def test_pixelmed_accepts_landmark_sigmas_and_stored_intervals(tmp_path, dx_header, dx_landmarks):
+    """Issue 15: the LM-SIGMA NUMs and MS-INTERVAL texts keep the SR valid for PixelMed and dciodvfy."""
+    from dicom_plans import make_rich_plan
+
+    from orthoplan.landmarks.uncertainty import with_positional_sigma
+    from orthoplan.model import Landmarks
+
+    lms = with_positional_sigma(Landmarks(tuple(dx_landmarks)), detector="learned")
+    plan = make_rich_plan(dx_header, list(lms))
+    assert any(m.unit == "deg" and m.interval is not None for m in plan.measurements)
+    path = _write(build_sr(plan, dx_header), tmp_path / "sr.dcm")
+    assert validate.run_pixelmed_sr_validator(path) == []
+    assert run_dciodvfy(path) == []

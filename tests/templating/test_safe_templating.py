@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from orthoplan.errors import TemplatingError
-from orthoplan.model import Calibration, Landmark, Measurement, Plan
+from orthoplan.model import Calibration, Landmark, Landmarks, Measurement, Plan
 from orthoplan.pipeline import recalibrate, template_hip
 
 
@@ -92,12 +92,19 @@ def test_a_cup_sized_without_a_head_circle_says_how_far_to_trust_it(catalog, cas
 
 
 def test_lengths_carry_the_scale_interval_and_angles_none(case0):
+    """Landmarks without a positional σ: a length has the scale's interval, an angle none (with
+    one, both widen: tests/measurements/test_positional_interval.py)."""
     _case, _rad, plan = case0
-    p = _on_scale(plan, 1.0, 5.0)
+    bare = replace(plan, landmarks=Landmarks(tuple(replace(lm, sigma_px=None) for lm in plan.landmarks),
+                                             plan.landmarks.missing))
+    p = _on_scale(bare, 1.0, 5.0)
     lld = p.measurements["lld_teardrop_mm"]
     lo, hi = lld.interval
     assert (lo, hi) == pytest.approx(tuple(sorted((lld.value * 0.95, lld.value * 1.05))))
     assert p.measurements["lcea_left_deg"].interval is None
+    widened = _on_scale(plan, 1.0, 5.0).measurements  # a person's landmarks: a reader's σ
+    assert widened["lld_teardrop_mm"].interval[1] - widened["lld_teardrop_mm"].interval[0] > hi - lo
+    assert widened["lcea_left_deg"].interval is not None
     back = Plan.from_json(p.to_json())
     assert back.measurements["lld_teardrop_mm"].interval == lld.interval
     with pytest.raises(Exception, match="must be finite and contain the value"):
@@ -135,3 +142,54 @@ def test_a_stem_that_cannot_be_reduced_onto_the_cup_is_refused_unless_forced(cat
     assert any(n.startswith("FORCED: stem left: the left stem's head lands") for n in forced.notes)
     ok = template_hip(plan, rad, catalog, "left", resection_above_lt_mm=15.0)
     assert not any(n.startswith("FORCED") for n in ok.notes)
+
+
+def _cropped(plan, rows):
+    """The plan on a film that ends at ``rows`` (the femur shown that far)."""
+    return replace(plan, image=replace(plan.image, rows=int(rows)))
+
+
+def test_a_stem_longer_than_the_femur_shown_is_refused_unless_forced(catalog, case0):
+    """Issue 15: a component outside the femur. A film that ends 30 mm below the lesser
+    trochanter shows well under half of the stem below the cut: refused; forced, marked FORCED.
+    A tip just beyond the film's edge is only a note."""
+    from orthoplan.templating import find_family, stem_tip_px
+
+    _case, _rad, plan = case0
+    ok = template_hip(plan, None, catalog, "left", stem_size="1", resection_above_lt_mm=15.0)
+    assert not any("beyond the image" in n or n.startswith("FORCED") for n in ok.notes)
+    lt = plan.landmarks["lesser_trochanter_left"]
+    short = _cropped(plan, lt.y + 30.0 / plan.calibration.mm_per_px)
+    with pytest.raises(TemplatingError, match=r"mm of the left stem's .* mm below the neck cut lie beyond the image: "
+                                              r"the stem is longer than the femur shown.*force it"):
+        template_hip(short, None, catalog, "left", stem_size="1", resection_above_lt_mm=15.0)
+    forced = template_hip(short, None, catalog, "left", stem_size="1", resection_above_lt_mm=15.0, force=True)
+    assert any(n.startswith("FORCED: stem left: ") and "longer than the femur shown" in n for n in forced.notes)
+    stem = ok.placement("stem", "left")
+    size = next(s for s in find_family(catalog, stem, "stem").sizes if s.label == stem.size)
+    tip_y = float(stem_tip_px(ok, stem, size)[1])
+    edge = template_hip(_cropped(plan, tip_y - 10.0 / plan.calibration.mm_per_px), None, catalog, "left",
+                        stem_size="1", resection_above_lt_mm=15.0)
+    note = next(n for n in edge.notes if n.startswith("stem left: its tip lies "))
+    assert "beyond the image: its fit in the distal canal is not seen" in note
+    assert float(note.split("tip lies ")[1].split(" mm")[0]) == pytest.approx(10.0, abs=1.0)  # along a near-vertical axis
+    assert not any(n.startswith("FORCED") for n in edge.notes)
+
+
+def test_a_stem_tip_off_the_shaft_axis_is_outside_the_femur(catalog, case0):
+    """A stem turned 15° about its taper point (a constructed bad placement): its tip, ~40 mm
+    off the shaft axis, has left the canal."""
+    from orthoplan.templating import find_family, stem_outside_femur
+
+    _case, _rad, plan = case0
+    ok = template_hip(plan, None, catalog, "left", stem_size="1", resection_above_lt_mm=15.0)
+    stem = ok.placement("stem", "left")
+    size = next(s for s in find_family(catalog, stem, "stem").sizes if s.label == stem.size)
+    assert stem_outside_femur(ok, stem, size) == (None, None)
+    turned = replace(stem, angle_deg=stem.angle_deg + 15.0)
+    refusal, _note = stem_outside_femur(ok, turned, size)
+    assert refusal is not None and "stem's tip lies" in refusal and "from the femoral shaft axis" in refusal
+    import math
+    expected_mm = size.stem_length_mm * math.sin(math.radians(15.0))  # taper to tip, turned 15°, about
+    got = float(refusal.split("tip lies ")[1].split(" mm")[0])
+    assert abs(got - expected_mm) < 0.25 * expected_mm
