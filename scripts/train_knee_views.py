@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwrote {paths[0]} and {paths[1]}")
     refs = load_references(a.references) if Path(a.references).is_dir() else []
     if a.limit:
-        refs = refs[: 2 * a.limit]
+        refs = refs[: 4 * a.limit]
     fx, fy, fg = fibula_examples(refs, root)
     if fy.size < 20:
         print(f"\nfibula model: only {fy.size // 2} AP knee readings of one knee: not written")

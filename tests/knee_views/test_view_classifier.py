@@ -94,9 +94,10 @@ def test_bad_inputs_and_models_are_clear_errors(tmp_path):
 
 def test_the_training_script_writes_a_model_that_loads(tmp_path, real_dir):
     """`scripts/train_knee_views.py` end to end on a few films per view (a quick run)."""
-    out = tmp_path / "kv"
+    out, fib = tmp_path / "kv", tmp_path / "fib"
     res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_knee_views.py"), "--limit", "8",
-                          "--folds", "2", "--out", str(out), "--root", str(real_dir / "fracatlas-knee")],
+                          "--folds", "2", "--out", str(out), "--fibula-out", str(fib),
+                          "--root", str(real_dir / "fracatlas-knee")],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "two-view films found" in res.stdout
@@ -104,3 +105,5 @@ def test_the_training_script_writes_a_model_that_loads(tmp_path, real_dir):
     assert meta["trained"]["films"] == 32 and "FracAtlas" in meta["attribution"]
     model = load_view_model(out)
     assert model.weights.shape == (1829, 4)
+    assert "Fibula side on real AP knee films" in res.stdout     # 16 knee readings: enough for a fibula model
+    assert load_view_model(fib).classes == ("image-left", "image-right")
