@@ -40,6 +40,7 @@ import numpy as np
 
 from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkName
 from .references import Reference, load_references
+from .uncertainty import MEDIAN_TO_SIGMA
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def summarize(rows: Iterable[Row], patients: Sequence[str] = ("adult",), view: F
 #: Median radial distance between two independent readers, per unit of one reader's per-axis
 #: spread σ: the difference of two isotropic 2-D Gaussians of spread σ is one of spread σ√2,
 #: whose median radius is σ√2·√(2 ln 2).
-PAIR_MEDIAN_PER_SIGMA = math.sqrt(2.0) * math.sqrt(2.0 * math.log(2.0))
+PAIR_MEDIAN_PER_SIGMA = math.sqrt(2.0) * MEDIAN_TO_SIGMA
 #: Radial extent (% of the head diameter) over which a gross miss is spread in the error model.
 GROSS_EXTENT_PCT = 100.0
 
@@ -226,7 +227,7 @@ def deconvolved_rate(errors_pct, reader_sigma_pct, tolerance_pct: float = TOLERA
     sr2 = np.broadcast_to(np.asarray(reader_sigma_pct, float) ** 2, r.shape[:1]).astype(float)
     floor = sr2 + 1e-6
     med = np.median(r, axis=1)
-    tau2 = np.maximum(med ** 2 / (2.0 * math.log(2.0)), floor)
+    tau2 = np.maximum((med / MEDIAN_TO_SIGMA) ** 2, floor)
     gross = np.full(r.shape[0], 0.05)
     r2 = r * r
     for _ in range(iters):
@@ -427,7 +428,7 @@ def three_reader_medians(t: np.ndarray, *, n_boot: int = 2000, seed: int = 0) ->
         d, a, b = t[ix, 0], t[ix, 1], t[ix, 2]
         da, db, ab = (float(((u - v) ** 2).sum(1).mean()) for u, v in ((d, a), (d, b), (a, b)))
         var = np.array([da + db - ab, da + ab - db, db + ab - da]) / 4.0  # per-axis variances
-        return np.sqrt(np.clip(var, 0.0, None)) * math.sqrt(2.0 * math.log(2.0))
+        return np.sqrt(np.clip(var, 0.0, None)) * MEDIAN_TO_SIGMA
 
     n = len(t)
     est = spreads(np.arange(n))

@@ -170,3 +170,31 @@ def test_confidence_against_the_truth_is_a_lower_bound_that_can_reach_0_8():
     assert apply_table(truth, 0.01) < apply_table(truth, 0.99)
     with pytest.raises(ValueError, match="at least 8"):
         confidence_table(score, to_reader, reader_differences_pct=pairs[:5])
+
+
+def test_the_error_model_predicts_agreement_with_the_mean_of_two_readings():
+    """Simulated films read twice (readers 4 % per axis off the truth) and a detector 3 % off:
+    fitted against the first reading, the model predicts how many detections lie within 10 %
+    of the *mean* of the two readings, and that many do; the calibration check's estimate
+    against the truth is above the share within 10 % of the one reading."""
+    from orthoplan.landmarks.crossval import Row, calibration_check, mean_reading_check, reader_differences
+
+    rng = np.random.default_rng(8)
+    first, second, rows = [], [], []
+    outline = lambda cx, cy: [[cx + 50 * np.cos(a), cy + 50 * np.sin(a)] for a in np.linspace(0, 5, 8)]
+    for i in range(400):
+        head = rng.uniform(80, 220, 2)
+        truth = head + rng.uniform(-30, 30, 2)
+        a, b = truth + rng.normal(0, 4, 2), truth + rng.normal(0, 4, 2)
+        d = truth + rng.normal(0, 3, 2)
+        for reader, xy, out in (("r1", a, first), ("r2", b, second)):
+            out.append(parse_reference(_doc(image=f"images/f{i}.jpg", reader=reader, patient="adult", landmarks={
+                "femoral_head_center_right": {"certainty": "clear", "outline": outline(*head)},
+                "teardrop_right": {"certainty": "clear", "x": float(xy[0]), "y": float(xy[1])}})))
+        rows.append(Row(f"f{i}", "teardrop_right", "adult", 0, tuple(a), tuple(d), 0.7, 1.0, 100.0))
+    diffs = reader_differences(first, second)
+    check = mean_reading_check(rows, first, second, diffs)["teardrop"]
+    assert check["n"] == 400 and check["reader_sigma_pct"] == pytest.approx(4.0, abs=0.4)
+    assert check["predicted"] == pytest.approx(check["observed"], abs=0.05)
+    band = calibration_check(rows, rows, diffs, bands=((0.6, 0.8),))[0]
+    assert band["n"] == 400 and band["estimated_truth"] > band["observed"] + 0.05
