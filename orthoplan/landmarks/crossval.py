@@ -408,7 +408,8 @@ def three_reader_estimate(rows: Sequence[Row], first: Sequence[Reference], secon
 
 
 def three_reader_medians(t: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Grubbs' estimate of each reader's median radial error against the truth.
+    """Grubbs' estimate of each reader's median radial error against the truth, from the
+    median pairwise distances (robust to a few gross disagreements).
 
     Parameters
     ----------
@@ -421,12 +422,15 @@ def three_reader_medians(t: np.ndarray, *, n_boot: int = 2000, seed: int = 0) ->
     >>> truth = rng.uniform(0, 100, (20000, 1, 2))
     >>> t = truth + rng.normal(0, 1, (20000, 3, 2)) * np.array([1.0, 2.0, 2.0])[:, None]
     >>> e = three_reader_medians(t, n_boot=20)
-    >>> round(e["detector_pct"], 1), round(e["reader_a_pct"], 1)  # 1.18 σ and 2.35 σ
-    (1.2, 2.4)
+    >>> abs(e["detector_pct"] - 1.18) < 0.06, abs(e["reader_a_pct"] - 2.35) < 0.06  # 1.18 σ and 2.35 σ
+    (True, True)
     """
     def spreads(ix: np.ndarray) -> np.ndarray:
         d, a, b = t[ix, 0], t[ix, 1], t[ix, 2]
-        da, db, ab = (float(((u - v) ** 2).sum(1).mean()) for u, v in ((d, a), (d, b), (a, b)))
+        # mean squared distances, each from its median (2 (median / √(2 ln 2))² for a round
+        # Gaussian): robust to a few gross disagreements, e.g. a film's sides read the other way
+        da, db, ab = (2.0 * (float(np.median(np.linalg.norm(u - v, axis=1))) / MEDIAN_TO_SIGMA) ** 2
+                      for u, v in ((d, a), (d, b), (a, b)))
         var = np.array([da + db - ab, da + ab - db, db + ab - da]) / 4.0  # per-axis variances
         return np.sqrt(np.clip(var, 0.0, None)) * MEDIAN_TO_SIGMA
 
