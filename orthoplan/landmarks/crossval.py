@@ -746,8 +746,9 @@ def markdown_accuracy(summary: dict[str, dict], title: str, size_label: str = "h
     return "\n".join(lines)
 
 
-def markdown_agreement(agree: dict[str, dict], size_label: str = "head Ø") -> str:
-    lines = [f"**Reader-to-reader difference** ({agree['_films']} films read twice, independently)", "",
+def markdown_agreement(agree: dict[str, dict], size_label: str = "head Ø", title: str = "Reader-to-reader difference"
+                       ) -> str:
+    lines = [f"**{title}** ({agree['_films']} films read twice, independently)", "",
              f"| landmark | pairs | median px | mean px | p95 px | median % {size_label} | mean % | p95 % |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for a in [k for k in agree if not k.startswith("_")]:
@@ -825,7 +826,8 @@ def main(argv: list[str] | None = None) -> int:
     second = load_references(a.second) if a.second else []
     view = FILM_VIEWS[a.view]
     if second:
-        print(markdown_agreement(reader_agreement(refs, second, view), view.size_label))
+        print(markdown_agreement(reader_agreement(refs, second, view), view.size_label,
+                                 "Reader-to-reader difference" + ("" if view is AP_PELVIS else f", real {view.view} films")))
         print()
     if view is not AP_PELVIS:
         rows = evaluate_classical_knee(refs, a.root, view)
