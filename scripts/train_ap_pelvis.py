@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = crossval.rows_from_json(json.loads(rows_path.read_text()))
     second = load_references(a.second) if Path(a.second).is_dir() else []
-    tables = crossval.confidence_tables(rows, crossval.reader_differences(refs, second) if second else None)
+    tables = crossval.confidence_tables(rows, crossval.truth_differences(rows, refs, second) if second else None)
     meta_path = Path(a.out).with_suffix(".json")
     meta = json.loads(meta_path.read_text())
     meta["confidence"] = tables

@@ -130,12 +130,17 @@ def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int
     figures = {"films": int(films.size), "accuracy": float(np.mean(pred == y)), "decided": float(np.mean(sure)),
                "accuracy_decided": float(np.mean(pred[sure] == y[sure])) if sure.any() else None,
                "threshold": FIBULA_MIN_PROBABILITY}
-    text = (f"**Fibula side on real AP knee films: {k}-fold cross-validation by film ({films.size} films read in "
-            f"`datasets/fracatlas-knee`, each also mirrored: {y.size} images)** — right side of the image "
-            f"{100 * figures['accuracy']:.1f} % of the time; at probability ≥ {FIBULA_MIN_PROBABILITY} "
-            f"{100 * figures['decided']:.0f} % of the images are decided, "
-            f"{100 * (figures['accuracy_decided'] or 0):.1f} % of them rightly "
-            f"({int(np.sum(pred[sure] != y[sure]))} wrong of {int(sure.sum())}).")
+    lines = [f"**Fibula side on real AP knee films: {k}-fold cross-validation by film ({films.size} films read in "
+             f"`datasets/fracatlas-knee`, each also mirrored: {y.size} images)** — the fibula's side of the image "
+             f"right {100 * figures['accuracy']:.1f} % of the time", "",
+             "| probability ≥ | images decided | decided rightly | wrong |", "| ---: | ---: | ---: | ---: |"]
+    for t in (FIBULA_MIN_PROBABILITY, 0.9, 0.95):
+        sel = np.maximum(p, 1 - p) >= t
+        lines.append(f"| {t} | {100 * np.mean(sel):.0f} % | {100 * np.mean(pred[sel] == y[sel]):.1f} % | "
+                     f"{int(np.sum(pred[sel] != y[sel]))} of {int(sel.sum())} |")
+    wrong = sorted({int(v) for v in g[sure & (pred != y)]})
+    figures["wrong_films"] = wrong
+    text = "\n".join(lines)
     return text, figures
 
 
@@ -181,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nfibula model: only {fy.size // 2} AP knee readings of one knee: not written")
         return 0
     ftext, ffig = fibula_report(fx, fy, fg, a.folds, a.seed)
+    ffig["wrong_films"] = [refs[i].stem for i in ffig["wrong_films"]]
+    logging.info("fibula side wrong at >= %s on: %s", FIBULA_MIN_PROBABILITY, ", ".join(ffig["wrong_films"]))
     print("\n" + ftext)
     fmodel = fit_view_model(fx, fy, classes=FIBULA_CLASSES, l2=FIBULA_L2, meta={
         "trained": {"command": command.strip(), "seed": a.seed, "films": int(np.unique(fg).size), "l2": FIBULA_L2,

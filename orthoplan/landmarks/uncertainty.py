@@ -1,9 +1,14 @@
 """How far a landmark may lie from the anatomy it names: a 1-σ positional uncertainty in pixels.
 
-The figures are measured on real AP pelvis films (``docs/accuracy.md``, table "The detector's
-error against the truth, estimated from three readers"): the median radial error, in percent of
-the femoral head diameter, of the learned detector and of a person clicking, each against the
-truth estimated from three independent readings (Grubbs' estimator). Taking the error as a round
+The figures are measured on real AP pelvis films (``docs/accuracy.md``): the median radial
+error, in percent of the femoral head diameter, against the (unknown) true point,
+- of the learned detector: table "The detector's error against the truth, estimated from three
+  readers" (Grubbs' estimator from median distances, on the films read twice);
+- of a person clicking: the median distance between two independent readings of the same
+  point (table "Reader-to-reader difference") over √2, the same reader's error twice.
+
+Printed by ``python -m orthoplan.landmarks.crossval ... --report-only`` (see docs/accuracy.md);
+update both tables together when the references change. Taking the error as a round
 Gaussian with standard deviation σ per axis, the median radial error is σ·√(2 ln 2) ≈ 1.1774 σ,
 so ``σ = median / 1.1774``; in pixels, ``σ_px = σ_% / 100 × head diameter in px`` of the same
 film (the mean of the femoral head circles of its landmarks).
