@@ -198,3 +198,32 @@ def test_the_error_model_predicts_agreement_with_the_mean_of_two_readings():
     assert check["predicted"] == pytest.approx(check["observed"], abs=0.05)
     band = calibration_check(rows, rows, diffs, bands=((0.6, 0.8),))[0]
     assert band["n"] == 400 and band["estimated_truth"] > band["observed"] + 0.05
+
+
+def test_confidence_is_fitted_against_the_truth_only_where_the_error_model_is_confirmed():
+    """The detector learned the first reader's habit. Where the second reader places a point
+    systematically elsewhere (ischial tuberosity, 8 % lower), the readers seem to differ more
+    than the first reading errs; removing that would flatter the detector, and the check on the
+    mean of two readings refuses it. Where both readers are unbiased (teardrop), it is kept."""
+    from orthoplan.landmarks.crossval import Row, truth_differences
+
+    rng = np.random.default_rng(9)
+    first, second, rows = [], [], []
+    outline = lambda cx, cy: [[cx + 50 * np.cos(a), cy + 50 * np.sin(a)] for a in np.linspace(0, 5, 8)]
+    for i in range(300):
+        head = rng.uniform(80, 220, 2)
+        pts = {}
+        for anatomy, habit in (("teardrop", 0.0), ("ischial_tuberosity", 8.0)):
+            truth = head + rng.uniform(-30, 30, 2)
+            a = truth + rng.normal(0, 3, 2)
+            b = truth + rng.normal(0, 3, 2) + (0.0, habit)
+            d = a + rng.normal(0, 2, 2)                      # learned the first reader's points
+            pts[anatomy] = (a, b)
+            rows.append(Row(f"f{i}", f"{anatomy}_right", "adult", 0, tuple(a), tuple(d), 0.7, 1.0, 100.0))
+        for reader, k, out in (("r1", 0, first), ("r2", 1, second)):
+            lms = {"femoral_head_center_right": {"certainty": "clear", "outline": outline(*head)}}
+            lms.update({f"{an}_right": {"certainty": "clear", "x": float(v[k][0]), "y": float(v[k][1])}
+                        for an, v in pts.items()})
+            out.append(parse_reference(_doc(image=f"images/f{i}.jpg", reader=reader, patient="adult", landmarks=lms)))
+    kept = truth_differences(rows, first, second)
+    assert "teardrop" in kept and "ischial_tuberosity" not in kept
