@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "cross_validation": {"folds": a.folds, **figures}, "attribution": ATTRIBUTION})
     paths = save_view_model(model, a.out)
     print(f"\nwrote {paths[0]} and {paths[1]}")
-    refs = load_references(a.references) if Path(a.references).is_dir() else []
+    refs = [r for r in (load_references(a.references) if Path(a.references).is_dir() else []) if r.view == "knee-ap"]
     if a.limit:
         refs = refs[: 4 * a.limit]
     fx, fy, fg = fibula_examples(refs, root)
