@@ -188,6 +188,12 @@ def summarize(rows: Iterable[Row], patients: Sequence[str] = ("adult",), view: F
 #: spread σ: the difference of two isotropic 2-D Gaussians of spread σ is one of spread σ√2,
 #: whose median radius is σ√2·√(2 ln 2).
 PAIR_MEDIAN_PER_SIGMA = math.sqrt(2.0) * MEDIAN_TO_SIGMA
+#: The highest within-tolerance rate that the error model alone may give a score level
+#: (:func:`confidence_table` maps it below 0.8): "within 5 mm in ≥ 95 % of cases" must be seen
+#: against the references themselves. Measured why: on the films read twice, the ischial
+#: tuberosities that the model put at ≥ 0.8 were more than 10 % from the *mean* of two readings
+#: in 5 of 19 cases, twice what the readings' own error explains.
+MAX_MODELLED_RATE = 0.949
 #: Radial extent (% of the head diameter) over which a gross miss is spread in the error model.
 GROSS_EXTENT_PCT = 100.0
 
@@ -260,16 +266,20 @@ def confidence_table(scores: Sequence[float], errors_pct: Sequence[float], min_s
 
     Without ``reader_differences_pct`` the rate is against the reference reading itself (Wilson
     bound): a reference's own error then counts as the detector's. With the distances between
-    two independent readings of the same points (films read twice), the rate is against the
-    *truth*: each reader's spread is estimated from those differences (their median is
-    :data:`PAIR_MEDIAN_PER_SIGMA` σ) and removed by :func:`deconvolved_rate`; the bound is the 2.5th
-    percentile of a bootstrap over both the detector's points and the reader pairs (seeded).
+    two independent readings of the same points (films read twice), the rate is also estimated
+    against the *truth*: each reader's spread is estimated from those differences (their median
+    is :data:`PAIR_MEDIAN_PER_SIGMA` σ) and removed by :func:`deconvolved_rate`; that bound is
+    the 2.5th percentile of a bootstrap over both the detector's points and the reader pairs
+    (seeded). The higher of the two bounds is used, but a modelled one never above
+    :data:`MAX_MODELLED_RATE`: the model may raise a confidence within 0.3–0.79, and only the
+    references themselves can give 0.8.
     """
     s = np.asarray(scores, float)
     e = np.asarray(errors_pct, float)
     ok = e <= TOLERANCE_PCT
     table = {"score": [-1e9], "confidence": [0.0], "tolerance_pct_head_diameter": TOLERANCE_PCT, "n": int(s.size),
-             "against": "the reference reading" if reader_differences_pct is None else "the truth, deconvolved"}
+             "against": "the reference reading" if reader_differences_pct is None else
+             "the truth where the error model shows it (below 0.8), else the reference reading"}
     if s.size < min_support:
         return table
     if reader_differences_pct is not None:
@@ -287,12 +297,13 @@ def confidence_table(scores: Sequence[float], errors_pct: Sequence[float], min_s
         if n < min_support:
             bounds.append(np.nan)
             continue
-        if reader_differences_pct is None:
-            p, z = sel.mean(), 1.96
-            lo = (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
-        else:
+        p, z = sel.mean(), 1.96
+        lo = (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+        if reader_differences_pct is not None and lo < 0.95:
+            # against the truth: a model's estimate may raise a confidence, but not to 0.8 and
+            # above, which only the references themselves can show (below, MAX_MODELLED)
             boot = sel_e[rng.integers(0, n, (n_boot, n))]
-            lo = float(np.percentile(deconvolved_rate(boot, sigma_boot)[0], 2.5))
+            lo = min(max(lo, float(np.percentile(deconvolved_rate(boot, sigma_boot)[0], 2.5))), MAX_MODELLED_RATE)
         bounds.append(lo)
     b = np.asarray(bounds)
     keep = np.isfinite(b)

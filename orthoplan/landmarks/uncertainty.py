@@ -29,14 +29,14 @@ head diameters.
 Examples
 --------
 >>> from orthoplan.model import Landmark, Landmarks
->>> round(sigma_px("femoral_head_center", "auto", 100.0), 3)  # 3.6 % of 100 px / 1.1774
-3.058
+>>> round(sigma_px("femoral_head_center", "auto", 100.0), 3)  # 4.1 % of 100 px / 1.1774
+3.482
 >>> sigma_px("knee_femoral_axis_proximal", "manual", 100.0) is None
 True
 >>> lms = Landmarks.from_landmarks([Landmark("femoral_head_center_left", 500, 400, radius_px=50.0),
 ...                                 Landmark("teardrop_left", 420, 480)])
->>> round(with_positional_sigma(lms)["teardrop_left"].sigma_px, 2)  # a person's click: 12.3 %
-10.45
+>>> round(with_positional_sigma(lms)["teardrop_left"].sigma_px, 2)  # a person's click: 11.4 %
+9.68
 """
 
 from __future__ import annotations
@@ -63,31 +63,31 @@ MEDIAN_TO_SIGMA = math.sqrt(2.0 * math.log(2.0))
 
 #: The learned detector's estimated median error against the truth (% of the head diameter).
 DETECTOR_MEDIAN_PCT: Mapping[str, float] = MappingProxyType({
-    "femoral_head_center": 3.6,
-    "teardrop": 12.5,
-    "ischial_tuberosity": 3.9,
-    "lesser_trochanter": 6.7,
-    "greater_trochanter": 6.3,
-    "acetabular_lateral_edge": 3.5,
-    "sourcil_medial": 3.5,
-    "femoral_neck_center": 5.5,
-    "femoral_shaft_proximal": 9.6,
-    "femoral_shaft_distal": 24.6,
+    "femoral_head_center": 4.1,
+    "teardrop": 10.2,
+    "ischial_tuberosity": 5.0,
+    "lesser_trochanter": 5.5,
+    "greater_trochanter": 7.2,
+    "acetabular_lateral_edge": 4.6,
+    "sourcil_medial": 5.2,
+    "femoral_neck_center": 7.0,
+    "femoral_shaft_proximal": 9.3,
+    "femoral_shaft_distal": 5.3,
 })
 
 #: A reader's estimated median error against the truth (% of the head diameter; mean of the
 #: two readings' estimates).
 READER_MEDIAN_PCT: Mapping[str, float] = MappingProxyType({
-    "femoral_head_center": 5.5,
-    "teardrop": 12.3,
-    "ischial_tuberosity": 9.2,
-    "lesser_trochanter": 6.4,
-    "greater_trochanter": 5.8,
-    "acetabular_lateral_edge": 4.2,
-    "sourcil_medial": 10.3,
-    "femoral_neck_center": 8.8,
-    "femoral_shaft_proximal": 5.2,
-    "femoral_shaft_distal": 11.5,
+    "femoral_head_center": 4.9,
+    "teardrop": 11.4,
+    "ischial_tuberosity": 8.3,
+    "lesser_trochanter": 5.8,
+    "greater_trochanter": 5.6,
+    "acetabular_lateral_edge": 4.1,
+    "sourcil_medial": 8.8,
+    "femoral_neck_center": 7.3,
+    "femoral_shaft_proximal": 13.8,
+    "femoral_shaft_distal": 10.4,
 })
 
 #: The automatic detectors whose points have measured figures (the classical one has none).
@@ -110,8 +110,8 @@ def sigma_px(anatomy: str, source: LandmarkSource | str, head_diameter_px: float
     detector
         Which automatic detector placed an ``auto`` point (``"learned"`` or ``"classical"``).
 
-    >>> round(sigma_px("teardrop", "refined", 50.0), 3)  # max(12.5, 12.3) % of 50 px / 1.1774
-    5.308
+    >>> round(sigma_px("teardrop", "refined", 50.0), 3)  # max(10.2, 11.4) % of 50 px / 1.1774
+    4.841
     >>> sigma_px("teardrop", "auto", 50.0, detector="classical") is None
     True
     """
@@ -158,7 +158,7 @@ def with_positional_sigma(landmarks: Landmarks, detector: str | None = None) -> 
     >>> with_positional_sigma(lms)["femoral_head_center_left"].sigma_px is None
     True
     >>> round(with_positional_sigma(lms, "learned")["femoral_head_center_left"].sigma_px, 3)
-    1.529
+    1.741
     """
     diameter = head_diameter_px(landmarks)
     if diameter is None:

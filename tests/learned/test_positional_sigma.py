@@ -9,10 +9,7 @@ from orthoplan.model import Calibration
 from orthoplan.pipeline import load_radiograph, plan_radiograph
 
 #: docs/accuracy.md, learned detector vs truth (median % of the head diameter).
-DETECTOR_PCT = {"femoral_head_center": 3.6, "teardrop": 12.5, "ischial_tuberosity": 3.9,
-                "lesser_trochanter": 6.7, "greater_trochanter": 6.3, "acetabular_lateral_edge": 3.5,
-                "sourcil_medial": 3.5, "femoral_neck_center": 5.5, "femoral_shaft_proximal": 9.6,
-                "femoral_shaft_distal": 24.6}
+DETECTOR_PCT = {"femoral_head_center": 4.1, "teardrop": 10.2, "ischial_tuberosity": 5.0, "lesser_trochanter": 5.5, "greater_trochanter": 7.2, "acetabular_lateral_edge": 4.6, "sourcil_medial": 5.2, "femoral_neck_center": 7.0, "femoral_shaft_proximal": 9.3, "femoral_shaft_distal": 5.3}
 
 
 def test_detected_points_carry_the_table_sigma_and_angles_an_interval(real_dir):

@@ -144,11 +144,12 @@ def test_deconvolved_rate_recovers_the_rate_against_the_truth():
     assert many.shape == (2,) and np.all((many > 0.85) & (many <= 1.0))
 
 
-def test_confidence_against_the_truth_is_a_lower_bound_that_can_reach_0_8():
-    """Scores that separate good points from gross misses. Against the one noisy reading no
-    score level is within 10 % in 95 % of cases, so nothing gets 0.8; against the truth
-    (deconvolved with the reader pairs) the best scores do, and only where the truth's rate
-    there is at least 0.95."""
+def test_confidence_against_the_truth_rises_but_never_to_0_8_on_the_model_alone():
+    """Scores that separate good points from gross misses, read by a noisy reader. Against the
+    one reading no score level is within 10 % in 95 % of cases. Against the truth (deconvolved
+    with the reader pairs) the best scores are, and their confidence rises, but 0.8 and above
+    need the references themselves to show it, so it stays below 0.8; and it is still a lower
+    bound of the true rate."""
     from orthoplan.landmarks.crossval import apply_table, confidence_table
 
     rng = np.random.default_rng(5)
@@ -162,12 +163,15 @@ def test_confidence_against_the_truth_is_a_lower_bound_that_can_reach_0_8():
     pairs = np.hypot(*(rng.normal(0, 5.0, (300, 2)) - rng.normal(0, 5.0, (300, 2))).T)
     one = confidence_table(score, to_reader)
     truth = confidence_table(score, to_reader, reader_differences_pct=pairs)
-    assert max(one["confidence"]) < 0.8
-    assert max(truth["confidence"]) >= 0.8 and truth["reader_sigma_pct"] == pytest.approx(5.0, abs=0.5)
-    cut = truth["score"][int(np.argmax(np.asarray(truth["confidence"]) >= 0.8))]
-    within = np.hypot(*det[score >= cut].T) <= 10
-    assert within.mean() >= 0.95                               # what 0.8 promises holds against the truth
+    assert max(one["confidence"]) < max(truth["confidence"]) < 0.8
+    assert truth["reader_sigma_pct"] == pytest.approx(5.0, abs=0.5)
+    top = truth["score"][-1]
+    assert np.mean(np.hypot(*det[score >= top].T) <= 10) >= truth["confidence"][-1]
     assert apply_table(truth, 0.01) < apply_table(truth, 0.99)
+    # where the reading itself shows it (a precise reader, enough points at every score), 0.8 is given
+    good = rng.uniform(0, 1, 3000)
+    near = np.hypot(*rng.normal(0, 2.0, (2, 3000)))
+    assert max(confidence_table(good, near, reader_differences_pct=pairs / 10)["confidence"]) >= 0.8
     with pytest.raises(ValueError, match="at least 8"):
         confidence_table(score, to_reader, reader_differences_pct=pairs[:5])
 

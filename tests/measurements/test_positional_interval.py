@@ -21,9 +21,9 @@ from orthoplan.phantoms import pelvis as pelvis_phantom
 from orthoplan.pipeline import load_radiograph, plan_radiograph, update_landmarks
 
 #: docs/accuracy.md: learned detector vs truth, median % of the head diameter.
-DETECTOR_PCT = {"femoral_head_center": 3.6, "acetabular_lateral_edge": 3.5, "teardrop": 12.5}
+DETECTOR_PCT = {"femoral_head_center": 4.1, "acetabular_lateral_edge": 4.6, "teardrop": 10.2}
 #: ... and a reader vs truth.
-READER_PCT = {"femoral_head_center": 5.5, "acetabular_lateral_edge": 4.2, "teardrop": 12.3}
+READER_PCT = {"femoral_head_center": 4.9, "acetabular_lateral_edge": 4.1, "teardrop": 11.4}
 #: median radial error of a round 2-D Gaussian = σ √(2 ln 2)
 MEDIAN_OVER_SIGMA = 1.1774
 
@@ -57,8 +57,8 @@ def _lcea_monte_carlo(hc, edge, sigma_hc, sigma_edge, n=200_000, seed=0) -> tupl
 def test_lcea_interval_on_detected_points_follows_the_detector_table():
     lms = with_positional_sigma(_hip(LandmarkSource.AUTO), detector="learned")
     d = 200.0  # head diameter in px
-    assert lms["femoral_head_center_left"].sigma_px == pytest.approx(_sigma(3.6, d), rel=1e-4)
-    assert lms["acetabular_lateral_edge_left"].sigma_px == pytest.approx(_sigma(3.5, d), rel=1e-4)
+    assert lms["femoral_head_center_left"].sigma_px == pytest.approx(_sigma(DETECTOR_PCT["femoral_head_center"], d), rel=1e-4)
+    assert lms["acetabular_lateral_edge_left"].sigma_px == pytest.approx(_sigma(DETECTOR_PCT["acetabular_lateral_edge"], d), rel=1e-4)
     m = measure_hip(lms, Calibration(0.15, "ball-marker", 3.0))["lcea_left_deg"]
     assert m.value == pytest.approx(math.degrees(math.atan2(70.0, 110.0)), abs=1e-6)
     lo, hi = _lcea_monte_carlo((1400.0, 900.0), (1470.0, 790.0),
