@@ -300,7 +300,7 @@ def detect_details(radiograph: Radiograph, calibration: Calibration | None = Non
                                 "notes": side_notes}
     weak = [lm for lm in found if lm.confidence < MIN_CONFIDENCE]
     for lm in weak:
-        missing[lm.name] = f"found only with a confidence of {lm.confidence:.2f} (< {MIN_CONFIDENCE}): not reported"
+        missing[lm.name] = low_confidence_reason(lm.confidence, MIN_CONFIDENCE)
     found = [lm for lm in found if lm.confidence >= MIN_CONFIDENCE]
     for side in Side:
         if side not in sides_found:
@@ -362,3 +362,4 @@ def _shaft_span(ctx: Context, shaft: femur.Shaft, u_p: float) -> float | None:
 from .limb import detect_long_leg  # noqa: E402
 from .knee import detect_knee  # noqa: E402
 from .refine import refine  # noqa: E402
+from .common import low_confidence_reason

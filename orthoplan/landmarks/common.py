@@ -349,3 +349,13 @@ def robust_circle(
             break
         inl = new
     return (float(c[0]), float(c[1]), float(c[2]), float(c[3])), inl
+
+
+def low_confidence_reason(confidence: float, minimum: float) -> str:
+    """Why a landmark found below ``minimum`` is not reported (the confidence rounded down, so
+    that it never reads as the minimum itself).
+
+    >>> low_confidence_reason(0.298, 0.3)
+    'found only with a confidence of 0.29 (< 0.3): not reported'
+    """
+    return f"found only with a confidence of {math.floor(100 * confidence) / 100:.2f} (< {minimum}): not reported"

@@ -53,6 +53,7 @@ from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Calibration, Landmar
                      LandmarkSource, Radiograph, Side)
 from .common import WorkImage, block_mean, sample, scale_of, subpixel_peak
 from .views import FIBULA_MIN_PROBABILITY, TWO_VIEW_REASON, classify_knee_view, fibula_side
+from .common import low_confidence_reason
 
 log = logging.getLogger(__name__)
 
@@ -756,7 +757,7 @@ def detect_knee_details(radiograph: Radiograph, calibration: Calibration | None 
     found = [replace(lm, confidence=min(lm.confidence, MAX_CONFIDENCE)) for lm in found]
     weak = [lm for lm in found if lm.confidence < MIN_CONFIDENCE]
     for lm in weak:
-        out_missing[lm.name] = f"found only with a confidence of {lm.confidence:.2f} (< {MIN_CONFIDENCE}): not reported"
+        out_missing[lm.name] = low_confidence_reason(lm.confidence, MIN_CONFIDENCE)
     found = [lm for lm in found if lm.confidence >= MIN_CONFIDENCE]
     lms = Landmarks.from_landmarks(found, out_missing)
     log.info("%s landmarks: %d found, %d missing", view, len(lms), len(lms.missing))

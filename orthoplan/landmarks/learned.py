@@ -38,6 +38,7 @@ import numpy as np
 from ..model import Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
 from . import HIP_ANATOMIES, Detection
 from .network import LandmarkModel, Peak, load_model, predict
+from .common import low_confidence_reason
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
     for side, (c, r, q) in heads.items():
         name = LandmarkName.of("femoral_head_center", side)
         if q < MIN_CONFIDENCE:
-            missing[name] = f"found only with a confidence of {q:.2f}: not reported"
+            missing[name] = low_confidence_reason(q, MIN_CONFIDENCE)
             continue
         found[name] = Landmark(name, float(c[0]), float(c[1]), float(np.clip(q, 0, 1)), LandmarkSource.AUTO, float(r))
     for side in Side:
@@ -213,7 +214,7 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
                     why, conf = "less than 1.2 head radii below the proximal shaft point", conf * PENALTY
             if conf < MIN_CONFIDENCE:
                 missing[name] = (f"inconsistent with the anatomy ({why})" if why
-                                 else f"found only with a confidence of {conf:.2f} (< {MIN_CONFIDENCE}): not reported")
+                                 else low_confidence_reason(conf, MIN_CONFIDENCE))
                 continue
             found[name] = Landmark(name, p.x, p.y, float(np.clip(conf, 0, 1)), LandmarkSource.AUTO)
     lms = Landmarks.from_landmarks(found.values(), missing)

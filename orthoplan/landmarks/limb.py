@@ -56,6 +56,7 @@ import numpy as np
 
 from ..model import Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
 from .common import WorkImage, block_mean, robust_circle, sample, scale_of
+from .common import low_confidence_reason
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def _detect(radiograph: Radiograph, calibration: Calibration | None) -> LimbDete
         per_side[side.value] = info
     weak = [lm for lm in found if lm.confidence < MIN_CONFIDENCE]
     for lm in weak:
-        missing[lm.name] = f"found only with a confidence of {lm.confidence:.2f} (< {MIN_CONFIDENCE}): not reported"
+        missing[lm.name] = low_confidence_reason(lm.confidence, MIN_CONFIDENCE)
     found = [lm for lm in found if lm.confidence >= MIN_CONFIDENCE]
     names = {lm.name for lm in found}
     missing = {k: v for k, v in missing.items() if k not in names}
