@@ -632,7 +632,7 @@ def reader_sigmas(reader_diffs: dict[str, Sequence[float]]) -> dict[str, float]:
     return {a: float(np.median(d)) / PAIR_MEDIAN_PER_SIGMA for a, d in reader_diffs.items() if len(d) >= 8}
 
 
-def calibration_check(cal_rows: Sequence[Row], all_rows: Sequence[Row], reader_diffs: dict[str, Sequence[float]],
+def calibration_check(cal_rows: Sequence[Row], reader_diffs: dict[str, Sequence[float]],
                       patients: Sequence[str] = ("adult",),
                       bands: Sequence[tuple[float, float]] = ((0.3, 0.5), (0.5, 0.65), (0.65, 0.8), (0.8, 1.01))
                       ) -> list[dict]:
@@ -640,9 +640,7 @@ def calibration_check(cal_rows: Sequence[Row], all_rows: Sequence[Row], reader_d
     recalibrated rows (``cal_rows``, from :func:`recalibrated`): the points, their mean
     confidence, the share within :data:`TOLERANCE_PCT` of the one reference reading, and the share
     estimated within it of the truth (:func:`deconvolved_rate` per anatomy, the reader's spread
-    from ``reader_diffs``, pooled by count). ``all_rows`` is unused but kept for symmetry with
-    :func:`mean_reading_check`."""
-    del all_rows
+    from ``reader_diffs``, pooled by count)."""
     sig = reader_sigmas(reader_diffs)
     out = []
     for lo, hi in bands:
@@ -893,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
               "readings on the films read twice)")
         print()
         all_diffs = reader_differences(refs, second)
-        print(markdown_calibration_check(calibration_check(cal, rows, diffs),
+        print(markdown_calibration_check(calibration_check(cal, diffs),
                                          mean_reading_check(rows, refs, second, all_diffs)))
         print()
     if a.refine:

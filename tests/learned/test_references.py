@@ -200,7 +200,7 @@ def test_the_error_model_predicts_agreement_with_the_mean_of_two_readings():
     check = mean_reading_check(rows, first, second, diffs)["teardrop"]
     assert check["n"] == 400 and check["reader_sigma_pct"] == pytest.approx(4.0, abs=0.4)
     assert check["predicted"] == pytest.approx(check["observed"], abs=0.05)
-    band = calibration_check(rows, rows, diffs, bands=((0.6, 0.8),))[0]
+    band = calibration_check(rows, diffs, bands=((0.6, 0.8),))[0]
     assert band["n"] == 400 and band["estimated_truth"] > band["observed"] + 0.05
 
 
