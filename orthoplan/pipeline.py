@@ -69,7 +69,8 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
     """Automatic landmark detection for ``view`` (default: :func:`infer_view`); see
     :func:`orthoplan.landmarks.detect`. ``side`` is the knee a knee view shows (default:
     :func:`knee_side` from the DICOM laterality; a lateral knee view needs one). ``model``
-    is the AP pelvis detector's model file (default ``$ORTHOPLAN_MODEL`` or the shipped one).
+    is the learned detector's model file (default: for the AP pelvis ``$ORTHOPLAN_MODEL``, for
+    knee views ``$ORTHOPLAN_KNEE_MODEL``, or the shipped one).
 
     Raises
     ------
@@ -87,7 +88,7 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
             "give the landmarks (orthoplan measure/plan --landmarks FILE.json)"
         )
     if view in KNEE_VIEWS:
-        return landmarks.detect(radiograph, calibration, view=view, side=knee_side(radiograph, view, side))
+        return landmarks.detect(radiograph, calibration, view=view, side=knee_side(radiograph, view, side), model=model)
     return landmarks.detect(radiograph, calibration, view=view, model=model)
 
 

@@ -117,13 +117,14 @@ def detect(radiograph: Radiograph, calibration: Calibration | None = None, view:
         with lowered confidences) set the expected sizes.
     view
         ``"long-leg"`` for the long-leg detector, ``"knee-ap"``/``"knee-lateral"`` for the knee
-        detector (:func:`orthoplan.landmarks.knee.detect_knee`); anything else (default) is an
+        detector (learned: :func:`orthoplan.landmarks.knee_learned.detect_knee_learned`;
+        classical: :func:`orthoplan.landmarks.knee.detect_knee`); anything else (default) is an
         AP pelvis/hip.
     side
         The knee a knee view shows (a lateral view needs it); ignored by the other views.
     method
-        AP pelvis/hip only: ``"learned"`` (default, see :mod:`.learned`) or ``"classical"``;
-        default :func:`default_method`.
+        AP pelvis/hip and knee views: ``"learned"`` (default, see :mod:`.learned` and
+        :mod:`.knee_learned`) or ``"classical"``; default :func:`default_method`.
     model
         The learned detector's model (a path or a loaded
         :class:`~orthoplan.landmarks.network.LandmarkModel`); default ``$ORTHOPLAN_MODEL`` or the
@@ -138,6 +139,10 @@ def detect(radiograph: Radiograph, calibration: Calibration | None = None, view:
     if view == "long-leg":
         return detect_long_leg(radiograph, calibration)
     if view in ("knee-ap", "knee-lateral"):
+        if (method or default_method()) == "learned":
+            from .knee_learned import detect_knee_learned
+
+            return detect_knee_learned(radiograph, view, side, model=model).landmarks
         return detect_knee(radiograph, calibration, view=view, side=side)
     return detect_details(radiograph, calibration, method=method, model=model).landmarks
 

@@ -158,21 +158,32 @@ class LandmarkModel:
         return float(ys[i]) if i >= 0 else 0.0
 
 
+#: The environment variable naming a site's own model, per view (else the shipped model).
+MODEL_ENV = {"ap-pelvis": "ORTHOPLAN_MODEL", "knee": "ORTHOPLAN_KNEE_MODEL"}
+
+
 def default_model_path(view: str = "ap-pelvis") -> Path:
-    """``$ORTHOPLAN_MODEL`` if set, else the model shipped for ``view``."""
-    env = os.environ.get("ORTHOPLAN_MODEL")
+    """The view's environment variable (:data:`MODEL_ENV`: ``$ORTHOPLAN_MODEL`` for the AP
+    pelvis, ``$ORTHOPLAN_KNEE_MODEL`` for knees) if set, else the model shipped for ``view``."""
+    env = os.environ.get(MODEL_ENV.get(view, ""), "")
     return Path(env) if env else MODEL_DIR / f"{view}.onnx"
 
 
 def load_model(path: str | os.PathLike | None = None, view: str = "ap-pelvis") -> LandmarkModel:
-    """Load a model (once per process and file; later calls return the same object)."""
+    """Load a model (once per process and file; later calls return the same object).
+
+    A model made for another view (its description's ``view``) is refused: a pelvis model
+    would find nonsense on a knee film."""
     p = Path(path) if path is not None else default_model_path(view)
     try:
         st = p.stat()
     except OSError:
         raise LandmarkError(f"landmark model {p} not found (set ORTHOPLAN_MODEL to a model made by "
                             "`orthoplan train`, or reinstall orthoplan)") from None
-    return _load(str(p.resolve()), st.st_mtime_ns, st.st_size)
+    m = _load(str(p.resolve()), st.st_mtime_ns, st.st_size)
+    if m.view != view:
+        raise LandmarkError(f"landmark model {p.name} is a model for {m.view} films, not for {view} films")
+    return m
 
 
 @functools.lru_cache(maxsize=4)

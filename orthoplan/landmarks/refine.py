@@ -10,8 +10,9 @@
   landmark lies within 12 mm of the click;
 * the AP and lateral knee-view landmarks (epicondyles, knee axis points, anterior and
   posterior cortex, posterior condyle, plateau rims; on a knee film also the condyles and
-  plateau margins): the knee detection (:mod:`.knee`, cached per radiograph, view and side),
-  taken when its landmark lies within 12 mm of the click;
+  plateau margins): the knee detection (learned, :mod:`.knee_learned`, or classical,
+  :mod:`.knee`; cached per radiograph, view and side), taken when its landmark lies within
+  12 mm of the click and, learned, has at least :data:`REFINE_MIN_CONFIDENCE`;
 * the femoral and acetabular landmarks that need the femur's frame (trochanters, neck,
   shaft points, sourcil ends): the automatic detection of the whole image (cached per
   radiograph), taken when its landmark lies within 12 mm of the click.
@@ -261,21 +262,37 @@ def _knee_view(radiograph: Radiograph, lname: LandmarkName) -> str | None:
     return None
 
 
+#: Typical adult knee sizes (mm), to measure :data:`SNAP_MM` on a knee film without a scale:
+#: the epicondylar (condylar) width on an AP film, the femoral AP width on a lateral film.
+KNEE_WIDTH_MM = {"knee-ap": 80.0, "knee-lateral": 65.0}
+
+
 def _refine_knee(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
                  calibration: Calibration | None, view: str) -> Landmark:
     """A knee-view landmark: the knee detection's (cached per radiograph, view and side) when
-    within ``SNAP_MM`` of the click, else the click."""
+    within ``SNAP_MM`` of the click and sure enough (the learned detector: at least
+    :data:`REFINE_MIN_CONFIDENCE`), else the click. On a film without a scale, ``SNAP_MM`` is
+    measured in the knee's own width (:data:`KNEE_WIDTH_MM`)."""
+    from . import default_method, detect
     from .common import scale_of
-    from .knee import detect_knee
 
-    mm = scale_of(radiograph, calibration).mm_per_px
+    scale = scale_of(radiograph, calibration)
     side = lname.side
     cache = _KNEE_CACHE.setdefault((view, side.value), {})
-    lms = _cached(cache, radiograph, lambda: detect_knee(radiograph, calibration, view=view, side=side))
+    lms = _cached(cache, radiograph, lambda: detect(radiograph, calibration, view=view, side=side))
     lm = lms.get(lname)
     if lm is None:
         return _keep_click(lname, click)
-    return snap_or_click(lname, click, lm.xy, lm.confidence, mm)
+    learned = default_method() == "learned"
+    mm = scale.mm_per_px
+    if learned and scale.source == "assumed-field-width":
+        ends = (("femoral_epicondyle_medial", "femoral_epicondyle_lateral") if view == "knee-ap"
+                else ("femoral_anterior_cortex", "femoral_posterior_condyle"))
+        a, b = (lms.get(LandmarkName.of(e, side)) for e in ends)
+        if a is not None and b is not None and math.hypot(a.x - b.x, a.y - b.y) > 0:
+            mm = KNEE_WIDTH_MM[view] / math.hypot(a.x - b.x, a.y - b.y)
+    return snap_or_click(lname, click, lm.xy, lm.confidence, mm, None,
+                         REFINE_MIN_CONFIDENCE if learned else SNAP_MIN_CONFIDENCE)
 
 
 def _refine_head(ctx, click: np.ndarray):

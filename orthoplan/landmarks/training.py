@@ -36,14 +36,14 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..errors import LandmarkError
-from ..model import LandmarkSource
+from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkSource
 from .network import MODEL_FORMAT, canonical_transform, channel_pairs, letterbox, prepare_input
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,20 @@ AP_PELVIS_ANATOMIES = (
 HEAD_TOP = "femoral_head_top"
 AP_PELVIS_CHANNELS = tuple(f"{a}_{s}" for a in AP_PELVIS_ANATOMIES + (HEAD_TOP,) for s in ("right", "left"))
 
+#: The knee network's channels: on AP films the AP knee vocabulary and the two knee centres of
+#: each knee (the patient's side as seen, like the pelvis's), on lateral films the lateral
+#: vocabulary of the one knee shown, named ``lateral:<anatomy>`` (no side: a lateral view looks
+#: the same for either knee, and a flip keeps every channel). One network reads both views.
+KNEE_AP_CHANNEL_ANATOMIES = KNEE_AP_ANATOMY + ("femoral_knee_center", "tibial_knee_center")
+LATERAL_PREFIX = "lateral:"
+KNEE_AP_CHANNELS = tuple(f"{a}_{s}" for a in KNEE_AP_CHANNEL_ANATOMIES for s in ("right", "left"))
+KNEE_LATERAL_CHANNELS = tuple(LATERAL_PREFIX + a for a in KNEE_LATERAL_ANATOMY)
+KNEE_CHANNELS = KNEE_AP_CHANNELS + KNEE_LATERAL_CHANNELS
+
+#: The augmentation's rotation bound for lateral knee films (AP films and pelves: 12°): on
+#: lateral films the femur runs anywhere from vertical to horizontal.
+LATERAL_ROTATION_DEG = 45.0
+
 #: The largest zoom of the augmentation (a part of the film, e.g. one hip, fills the input).
 ZOOM_MAX = 2.0
 
@@ -71,6 +85,7 @@ FRACATLAS_ATTRIBUTION = (
     "Musculoskeletal Radiographs\". Scientific Data 10, 521 (2023). doi:10.1038/s41597-023-02432-4. "
     "Data: figshare, doi:10.6084/m9.figshare.22363012. Landmark references: orthoplan (datasets/fracatlas-hip)."
 )
+FRACATLAS_KNEE_ATTRIBUTION = FRACATLAS_ATTRIBUTION.replace("datasets/fracatlas-hip", "datasets/fracatlas-knee")
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,9 @@ class TrainingFilm:
     """A film ready for training: head up, reduced, normalised; points in its pixels.
 
     ``points`` is ``(C, 2)`` (NaN where unknown); ``absent`` marks channels known to be
-    outside the film (trained towards an empty heatmap); ``key`` names the film (for folds).
+    outside the film (trained towards an empty heatmap); ``key`` names the film (for folds);
+    ``max_rotation_deg`` bounds the augmentation's rotation (a lateral knee is flexed anywhere
+    from straight to a right angle: :data:`LATERAL_ROTATION_DEG`).
     """
 
     key: str
@@ -87,6 +104,7 @@ class TrainingFilm:
     absent: np.ndarray
     group: str = ""
     weight: float = 1.0
+    max_rotation_deg: float = 12.0
 
 
 def _reduced(display: np.ndarray, superior: str, long_side: int) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -139,7 +157,11 @@ def film_from_points(key: str, display: np.ndarray, points: dict[str, tuple[floa
 def films_from_references(refs, root: str | os.PathLike, channels: Sequence[str] = AP_PELVIS_CHANNELS,
                           long_side: int = 480, patients: Sequence[str] | None = None) -> list[TrainingFilm]:
     """Training films from reference readings (:class:`~orthoplan.landmarks.references.Reference`)
-    of images under ``root``. Unusable readings and unreadable images are left out (logged)."""
+    of images under ``root``. Unusable readings and unreadable images are left out (logged).
+
+    A lateral knee reading's points go to the ``lateral:`` channels (its side dropped) and
+    every AP channel is marked absent; an AP knee reading marks the lateral channels absent.
+    """
     from ..image import load
 
     films = []
@@ -151,23 +173,52 @@ def films_from_references(refs, root: str | os.PathLike, channels: Sequence[str]
         except Exception as exc:  # noqa: BLE001 - an unreadable film is left out, said once
             log.warning("training: %s left out (%s)", ref.image, exc)
             continue
-        pts = {n: (p.x, p.y, p.radius) for n, p in ref.points.items()}
-        absent = [n for n, why in ref.missing.items() if any(w in why.lower() for w in ABSENT_WORDS)]
-        films.append(film_from_points(ref.stem, rad.display, pts, channels, ref.superior, displayed_left_x(ref),
-                                      absent, long_side))
+        pts, absent, plx = reference_points(ref, channels)
+        film = film_from_points(ref.stem, rad.display, pts, channels, ref.superior, plx, absent, long_side)
+        if ref.view == "knee-lateral":
+            film = replace(film, max_rotation_deg=LATERAL_ROTATION_DEG)
+        films.append(film)
     return films
+
+
+def reference_points(ref, channels: Sequence[str]) -> tuple[dict, list[str], int]:
+    """A reading's points ``{channel name: (x, y, radius)}``, the names known absent and the
+    display's ``patient_left_x`` (:func:`displayed_left_x`), for :func:`film_from_points`."""
+    absent = [n for n, why in ref.missing.items() if any(w in why.lower() for w in ABSENT_WORDS)]
+    pts = {n: (p.x, p.y, p.radius) for n, p in ref.points.items()}
+    if ref.view == "knee-lateral":
+        def strip(n: str) -> str:
+            return LATERAL_PREFIX + n.rsplit("_", 1)[0]
+
+        pts = {strip(n): v for n, v in pts.items()}
+        absent = [strip(n) for n in absent] + [c for c in channels if not c.startswith(LATERAL_PREFIX)]
+        return pts, absent, 1
+    if ref.view == "knee-ap":
+        absent = absent + [c for c in channels if c.startswith(LATERAL_PREFIX)]
+    return pts, absent, displayed_left_x(ref)
 
 
 def displayed_left_x(ref) -> int:
     """+1 when the reference film shows the patient's left towards the viewer's right once
     head-up (the standard AP display), -1 when its readers found it the other way round (an
-    R/L marker): judged from the two heads, else assumed standard."""
-    a, b = ref.points.get("femoral_head_center_right"), ref.points.get("femoral_head_center_left")
-    if a is None or b is None:
-        return 1
+    R/L marker): judged from the two heads (pelvis) or from where each knee's lateral points
+    lie against its medial ones (knee), else assumed standard."""
     t = canonical_transform((ref.height, ref.width), ref.superior)
-    (ra, _), (rb, _) = t.apply([a.xy])[0], t.apply([b.xy])[0]
-    return 1 if rb > ra else -1
+
+    def x_of(name: str) -> float | None:
+        p = ref.points.get(name)
+        return None if p is None else float(t.apply([p.xy])[0][0])
+
+    a, b = x_of("femoral_head_center_right"), x_of("femoral_head_center_left")
+    if a is not None and b is not None:
+        return 1 if b > a else -1
+    votes = 0
+    for side, sign in (("right", 1), ("left", -1)):
+        for anatomy in ("femoral_condyle", "femoral_epicondyle", "tibial_plateau"):
+            lat, med = x_of(f"{anatomy}_lateral_{side}"), x_of(f"{anatomy}_medial_{side}")
+            if lat is not None and med is not None and lat != med:
+                votes += sign * (1 if lat < med else -1)  # the right knee's lateral side is the viewer's left
+    return -1 if votes < 0 else 1
 
 
 def films_from_phantoms(n: int, seed: int = 0, channels: Sequence[str] = AP_PELVIS_CHANNELS, long_side: int = 480,
@@ -189,6 +240,35 @@ def films_from_phantoms(n: int, seed: int = 0, channels: Sequence[str] = AP_PELV
         films.append(film_from_points(f"phantom-{s}", rad.display, pts, channels,
                                       "up" if rad.orientation.superior_y == -1 else "down",
                                       rad.orientation.patient_left_x, (), long_side, group="phantoms", weight=0.5))
+    return films
+
+
+def films_from_knee_phantoms(n: int, seed: int = 0, channels: Sequence[str] = KNEE_CHANNELS, long_side: int = 480
+                             ) -> list[TrainingFilm]:
+    """``n`` phantom knee films (:mod:`orthoplan.phantoms.knee`), AP and lateral in turn, left
+    and right, with their exact landmarks."""
+    from ..image import from_dataset
+    from ..phantoms.knee import make_knee_ap, make_knee_lateral
+
+    films = []
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        s = int(rng.integers(0, 1_000_000))
+        side = "left" if (i // 2) % 2 else "right"
+        make = make_knee_ap if i % 2 == 0 else make_knee_lateral
+        case = make(seed=s, side=side, rows=1000, columns=800, detector_spacing_mm=float(rng.uniform(0.45, 0.55)),
+                    photometric="MONOCHROME1" if i % 5 == 4 else "MONOCHROME2")
+        rad = from_dataset(case.dataset)
+        if make is make_knee_ap:
+            pts = {lm.name.value: (lm.x, lm.y, None) for lm in case.landmarks}
+            plx, absent = rad.orientation.patient_left_x, [c for c in channels if c.startswith(LATERAL_PREFIX)]
+        else:
+            pts = {LATERAL_PREFIX + lm.name.anatomy: (lm.x, lm.y, None) for lm in case.landmarks}
+            plx, absent = 1, [c for c in channels if not c.startswith(LATERAL_PREFIX)]
+        film = film_from_points(f"knee-phantom-{s}", rad.display, pts, channels,
+                                "up" if rad.orientation.superior_y == -1 else "down", plx, absent, long_side,
+                                group="phantoms", weight=0.5)
+        films.append(film if make is make_knee_ap else replace(film, max_rotation_deg=LATERAL_ROTATION_DEG))
     return films
 
 
@@ -294,7 +374,7 @@ def _affine_batch(films: Sequence[TrainingFilm], size: int, rng: np.random.Gener
             # the whole film, or a part of it zoomed in (single-hip films, crops)
             zoom = float(np.exp(rng.uniform(math.log(1.1), math.log(ZOOM_MAX)))) if rng.random() < 0.6 else float(
                 rng.uniform(0.85, 1.1))
-            ang = math.radians(rng.uniform(-12, 12))
+            ang = math.radians(rng.uniform(-f.max_rotation_deg, f.max_rotation_deg))
             flip = rng.random() < 0.5
         else:
             zoom, ang, flip = 1.0, 0.0, False

@@ -1,0 +1,478 @@
+"""AP and lateral knee landmarks by the learned detector, checked against anatomy.
+
+The AP pelvis network's design (:mod:`.network`, :mod:`.training`), one network for both knee
+views (``models/knee``):
+
+1. The heatmap network finds every landmark of the view on the film reduced to a few hundred
+   pixels. AP channels are per knee (the patient's side as seen on a standard display, so a
+   film of both knees gives both); lateral channels have no side (``lateral:<anatomy>``).
+2. Each peak's probability mass becomes a calibrated confidence by the model's table, fitted
+   on held-out real films (per view and anatomy; ``scripts/train_knee.py``).
+3. The knee's side (AP): a side given (``side=``, from the image's laterality or a person)
+   decides; else the network's, checked against the learned fibula model
+   (:func:`.views.fibula_side`): the fibula lies laterally, so when the model is sure and the
+   network's lateral points lie on the other side, the knee is renamed (medial and lateral
+   swap with the side) and the notes say so. A lateral view needs ``side``.
+4. Anatomical consistency (:func:`ap_problems`, :func:`lateral_problems`): condyles above the
+   plateau, the joint line between femur and tibia, lateral points lateral of medial ones,
+   epicondyles at the widest part of the distal femur, axis points along the shaft and in
+   order. A landmark breaking a rule loses confidence (x :data:`PENALTY`), with the reason;
+   below ``minimum`` it is reported missing with that reason.
+5. A film of two projections side by side (:func:`.views.classify_knee_view`) is not read.
+
+Sizes are judged in the knee's own size (the plateau or epicondylar width, the femoral AP
+width), so the checks hold at any scale.
+
+Examples
+--------
+>>> from orthoplan.phantoms.knee import make_knee_ap
+>>> from orthoplan.pipeline import load_radiograph
+>>> case = make_knee_ap(seed=2, side="right", rows=950, columns=700, detector_spacing_mm=0.4)
+>>> det = detect_knee_learned(load_radiograph(case.dataset), "knee-ap")
+>>> det.side.value
+'right'
+>>> a, t = det.landmarks["tibial_plateau_medial_right"], case.landmarks["tibial_plateau_medial_right"]
+>>> bool(math.hypot(a.x - t.x, a.y - t.y) * case.mm_per_px < 6)
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import numpy as np
+
+from ..errors import LandmarkError
+from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks, LandmarkSource,
+                     Radiograph, Side)
+from .common import low_confidence_reason
+from .knee import KneeDetection, _two_views
+from .network import LandmarkModel, Peak, load_model, predict
+from .views import FIBULA_MIN_PROBABILITY, TWO_VIEW_REASON, fibula_side
+
+log = logging.getLogger(__name__)
+
+__all__ = ["detect_knee_learned", "ap_problems", "lateral_problems", "KNEE_MODEL"]
+
+#: The shipped model's name (``orthoplan/landmarks/models/knee.onnx``).
+KNEE_MODEL = "knee"
+LATERAL_PREFIX = "lateral:"
+#: Landmarks reported with less confidence than this are reported missing (with the reason).
+MIN_CONFIDENCE = 0.3
+#: A knee (AP) is reported when the median confidence of its joint-line points reaches this.
+KNEE_MIN_CONFIDENCE = 0.3
+#: A rule broken multiplies the landmark's confidence by this.
+PENALTY = 0.25
+#: The AP vocabulary the network gives per knee (the knee centres too).
+AP_ANATOMIES = KNEE_AP_ANATOMY + ("femoral_knee_center", "tibial_knee_center")
+JOINT_LINE = ("femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial", "tibial_plateau_lateral")
+
+
+def _superior(radiograph: Radiograph) -> str:
+    return "up" if radiograph.orientation.superior_y == -1 else "down"
+
+
+def _down(superior: str) -> np.ndarray:
+    return np.array({"up": (0.0, 1.0), "down": (0.0, -1.0), "left": (1.0, 0.0), "right": (-1.0, 0.0)}[superior])
+
+
+def _swap_ml(anatomy: str) -> str:
+    if anatomy.endswith("_medial"):
+        return anatomy[: -len("medial")] + "lateral"
+    if anatomy.endswith("_lateral"):
+        return anatomy[: -len("lateral")] + "medial"
+    return anatomy
+
+
+def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Side | str | None = None,
+                        model: LandmarkModel | str | os.PathLike | None = None, fibula_check: bool = True,
+                        minimum: float = MIN_CONFIDENCE) -> KneeDetection:
+    """Detect the AP or lateral knee landmarks with the learned model (see the module docstring).
+
+    Parameters
+    ----------
+    radiograph
+        An AP (``view="knee-ap"``) or lateral (``"knee-lateral"``) knee film, any size and scale.
+    side
+        The knee shown (a lateral view needs it). On an AP film it names the one knee shown;
+        without it the network and the fibula decide, and a film of both knees gives both.
+    model
+        A :class:`~orthoplan.landmarks.network.LandmarkModel` or the path of one; default the
+        model shipped with orthoplan (``models/knee``).
+    fibula_check
+        Check the network's lateral side against the learned fibula model (AP, one knee).
+    minimum
+        Landmarks less sure than this are reported missing, with the reason.
+
+    Returns
+    -------
+    KneeDetection
+        ``info["scores"]`` holds each reported landmark's raw peak score.
+    """
+    if view not in ("knee-ap", "knee-lateral"):
+        raise LandmarkError(f"the knee detector knows the knee-ap and knee-lateral views, not {view!r}")
+    side = Side(side) if side is not None else None
+    if view == "knee-lateral" and side is None:
+        raise LandmarkError(
+            "a lateral knee view shows one knee and its side is unknown: give side='left'|'right' "
+            "(orthoplan --side) or set ImageLaterality"
+        )
+    anatomies = AP_ANATOMIES if view == "knee-ap" else KNEE_LATERAL_ANATOMY
+    sides = (side,) if side is not None else (Side.RIGHT, Side.LEFT)
+    two_view = _two_views(radiograph)
+    if two_view:
+        missing = {LandmarkName.of(a, s): TWO_VIEW_REASON for a in anatomies for s in sides}
+        return KneeDetection(Landmarks.from_landmarks([], missing), side, (two_view,), {"scores": {}})
+    m = model if isinstance(model, LandmarkModel) else load_model(model, view=KNEE_MODEL)
+    display = np.asarray(radiograph.display, dtype=np.float32)
+    superior = _superior(radiograph)
+    peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
+    if view == "knee-ap":
+        return _assemble_ap(display, peaks, m, superior, radiograph.orientation.patient_left_x, side, fibula_check,
+                            minimum)
+    return _assemble_lateral(peaks, m, superior, side, minimum)
+
+
+def _confident(found: dict[str, tuple[np.ndarray, float, float]], problems: dict[str, str], minimum: float,
+               side: Side, scores: dict, out: list[Landmark], missing: dict[LandmarkName, str]) -> None:
+    """Penalise the points that break a rule; report the rest (or say why not)."""
+    for anatomy, (xy, conf, raw) in found.items():
+        name = LandmarkName.of(anatomy, side)
+        why = problems.get(anatomy)
+        if why:
+            conf *= PENALTY
+        if conf < minimum:
+            missing[name] = f"inconsistent with the anatomy ({why})" if why else low_confidence_reason(conf, minimum)
+            continue
+        out.append(Landmark(name, float(xy[0]), float(xy[1]), float(np.clip(conf, 0.0, 1.0)), LandmarkSource.AUTO))
+        scores[name.value] = raw
+
+
+def _knees(peaks: list[Peak], model: LandmarkModel, offset=(0.0, 0.0)):
+    """Each side's points ``{anatomy: (xy, confidence, raw score)}`` from the network's peaks
+    (shifted by ``offset``), the knees whose joint line is sure enough, and each side's median
+    confidence and raw score of its joint-line points. Two knees less than a knee apart are one
+    knee named twice: the weaker is dropped."""
+    by = {p.channel: p for p in peaks}
+    knees: dict[Side, dict[str, tuple[np.ndarray, float, float]]] = {}
+    strength: dict[Side, float] = {}
+    raw: dict[Side, float] = {}
+    for s in Side:
+        pts = {}
+        for a in AP_ANATOMIES:
+            p = by.get(f"{a}_{s.value}")
+            if p is not None:
+                pts[a] = (np.array([p.x, p.y]) + offset, model.confidence(a, p.score), p.score)
+        joint = [pts[a][1] for a in JOINT_LINE if a in pts]
+        strength[s] = float(np.median(joint)) if joint else 0.0
+        raw[s] = float(np.median([pts[a][2] for a in JOINT_LINE if a in pts])) if joint else 0.0
+        if strength[s] >= KNEE_MIN_CONFIDENCE and len(joint) == len(JOINT_LINE):
+            knees[s] = pts
+    if len(knees) == 2:
+        a, b = knees[Side.RIGHT], knees[Side.LEFT]
+        apart = _dist(_mid(a, JOINT_LINE), _mid(b, JOINT_LINE))
+        width = max(_dist(a["tibial_plateau_medial"][0], a["tibial_plateau_lateral"][0]),
+                    _dist(b["tibial_plateau_medial"][0], b["tibial_plateau_lateral"][0]))
+        if apart < 1.2 * width:
+            weaker = min(knees, key=lambda k: (strength[k], raw[k]))
+            del knees[weaker]
+    return knees, strength, raw
+
+
+#: A knee found in one half of a film (:func:`_two_knees`) needs at least this median raw
+#: score of its joint-line points.
+HALF_MIN_SCORE = 0.5
+
+
+def _right_vector(superior: str) -> np.ndarray:
+    """The head-up film's +x (the viewer's right) in stored (x, y)."""
+    return np.array({"up": (1.0, 0.0), "down": (1.0, 0.0), "left": (0.0, -1.0), "right": (0.0, 1.0)}[superior])
+
+
+def _two_knees(display: np.ndarray, model: LandmarkModel, superior: str, plx: int):
+    """Both knees of a film that shows two, read one half of the film at a time (the network
+    reads one knee per side channel, and two knees side by side confuse its channels), named
+    by where they lie (on a standard display the patient's right knee is on the viewer's left);
+    None when the halves do not each show one clear knee, a knee apart."""
+    down = _down(superior)
+    right = _right_vector(superior)
+    h, w = display.shape
+    across = w if superior in ("up", "down") else h
+    cut = [(0, int(0.6 * across)), (int(0.4 * across), across)]
+    found = []
+    for lo, hi in cut:
+        part = display[:, lo:hi] if superior in ("up", "down") else display[lo:hi, :]
+        offset = np.array([lo, 0.0]) if superior in ("up", "down") else np.array([0.0, lo])
+        knees, _, raw = _knees(predict(part, model, superior, plx), model, offset)
+        if not knees:
+            return None
+        seen = max(knees, key=lambda k: raw[k])
+        pts = knees[seen]
+        if raw[seen] < HALF_MIN_SCORE or ap_problems({a: v[0] for a, v in pts.items() if a in JOINT_LINE},
+                                                     _lateral_dir(pts, superior, down), down):
+            return None
+        found.append((seen, pts))
+    (_, a), (_, b) = found
+    ca, cb = _mid(a, JOINT_LINE), _mid(b, JOINT_LINE)
+    axis = 0 if superior in ("up", "down") else 1  # the stored coordinate the film was cut along
+    width = max(_dist(a["tibial_plateau_medial"][0], a["tibial_plateau_lateral"][0]),
+                _dist(b["tibial_plateau_medial"][0], b["tibial_plateau_lateral"][0]))
+    if _dist(ca, cb) < 1.5 * width or not (ca[axis] < 0.5 * across < cb[axis]):
+        return None
+    a_viewer_left = float(ca @ right) < float(cb @ right)
+    a_name = Side.RIGHT if a_viewer_left == (plx == 1) else Side.LEFT
+    out = {}
+    for (seen, pts), name in zip(found, (a_name, Side.LEFT if a_name is Side.RIGHT else Side.RIGHT)):
+        out[name] = pts if name is seen else {_swap_ml(k): v for k, v in pts.items()}
+    return out
+
+
+def _assemble_ap(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, superior: str, plx: int,
+                 side: Side | None, fibula_check: bool, minimum: float) -> KneeDetection:
+    down = _down(superior)
+    notes: list[str] = []
+    knees, strength, raw = _knees(peaks, model)
+    both = _two_knees(display, model, superior, plx)
+    if both is not None:
+        knees = both
+        raw = {s: float(np.median([v[2] for a, v in pts.items() if a in JOINT_LINE])) for s, pts in both.items()}
+        strength = {s: float(np.median([v[1] for a, v in pts.items() if a in JOINT_LINE])) for s, pts in both.items()}
+    if len(knees) == 1 and both is None:
+        (seen, pts), = knees.items()
+        lateral_x = _lateral_sign(pts, superior)
+        if fibula_check:  # the fibula lies laterally: it orients medial and lateral when it is clear
+            fib, p = fibula_side(_head_up(display, superior))
+            if fib is not None and lateral_x != fib:
+                pts, lateral_x = {_swap_ml(k): v for k, v in pts.items()}, fib
+                notes.append(f"medial and lateral follow the fibula (probability {p:.2f}), not the network")
+        # on a standard display a right knee shows its lateral side (the fibula) on the viewer's left
+        anatomical = Side.RIGHT if (lateral_x == -1) == (plx == 1) else Side.LEFT
+        name = side or anatomical
+        if side is not None and side is not anatomical:
+            notes.append(f"the {side.value} knee as given; the film shows a {anatomical.value} knee as displayed "
+                         "(a mirrored display, or a wrong side marker): medial and lateral follow the anatomy")
+        knees = {name: pts}
+    elif side is not None and side in knees:  # two knees, one asked for
+        knees = {side: knees[side]}
+    found: list[Landmark] = []
+    missing: dict[LandmarkName, str] = {}
+    scores: dict[str, float] = {}
+    wanted = (side,) if side is not None else tuple(Side)
+    for s in wanted:
+        if s not in knees:
+            why = (f"{s.value} knee not found in the image" if strength.get(s, 0.0) < KNEE_MIN_CONFIDENCE or side
+                   else f"{s.value} knee: the joint line is not clear")
+            for a in AP_ANATOMIES:
+                missing[LandmarkName.of(a, s)] = why
+            continue
+        pts = knees[s]
+        problems = ap_problems({a: v[0] for a, v in pts.items()}, _lateral_dir(pts, superior, down), down)
+        _confident(pts, problems, minimum, s, scores, found, missing)
+    reported = tuple(s for s in Side if s in knees)
+    if not found:
+        notes.append("no knee found: not an AP knee radiograph, or the knee is not in the image")
+    log.info("knee-ap (learned): %d found, %d missing", len(found), len(missing))
+    return KneeDetection(Landmarks.from_landmarks(found, missing), reported[0] if len(reported) == 1 else side,
+                         tuple(notes), {"scores": scores, "knees": [s.value for s in reported]})
+
+
+def _assemble_lateral(peaks: list[Peak], model: LandmarkModel, superior: str, side: Side, minimum: float
+                      ) -> KneeDetection:
+    by = {p.channel: p for p in peaks}
+    pts = {}
+    for a in KNEE_LATERAL_ANATOMY:
+        p = by.get(LATERAL_PREFIX + a)
+        if p is not None:
+            pts[a] = (np.array([p.x, p.y]), model.confidence(LATERAL_PREFIX + a, p.score), p.score)
+    found: list[Landmark] = []
+    missing: dict[LandmarkName, str] = {}
+    scores: dict[str, float] = {}
+    problems = lateral_problems({a: v[0] for a, v in pts.items()})
+    _confident(pts, problems, minimum, side, scores, found, missing)
+    notes = [] if found else ["no knee found: not a lateral knee radiograph, or the knee is not in the image"]
+    log.info("knee-lateral (learned): %d found, %d missing", len(found), len(missing))
+    return KneeDetection(Landmarks.from_landmarks(found, missing), side, tuple(notes), {"scores": scores})
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _dist(a, b) -> float:
+    return float(np.hypot(*(np.asarray(a, float) - np.asarray(b, float))))
+
+
+def _mid(pts: dict, anatomies) -> np.ndarray:
+    return np.mean([pts[a][0] for a in anatomies if a in pts], axis=0)
+
+
+def _head_up(display: np.ndarray, superior: str) -> np.ndarray:
+    from .network import canonical_transform
+
+    return display if superior == "up" else canonical_transform(display.shape, superior).array(display)
+
+
+def _lateral_dir(pts: dict, superior: str, down: np.ndarray) -> np.ndarray:
+    """The unit vector (image x, y) towards the knee's lateral side: across the limb, towards
+    the lateral joint-line points."""
+    across = np.array([-down[1], down[0]])
+    d = _mid(pts, ("femoral_condyle_lateral", "tibial_plateau_lateral")) - \
+        _mid(pts, ("femoral_condyle_medial", "tibial_plateau_medial"))
+    return across if float(d @ across) >= 0 else -across
+
+
+def _lateral_sign(pts: dict, superior: str) -> int:
+    """+1 when the knee's lateral side is towards the head-up image's right, -1 left."""
+    down = _down(superior)
+    lat = _lateral_dir(pts, superior, down)
+    right = {"up": (1.0, 0.0), "down": (1.0, 0.0), "left": (0.0, -1.0), "right": (0.0, 1.0)}[superior]
+    return 1 if float(lat @ np.array(right)) > 0 else -1
+
+
+def ap_problems(p: dict[str, np.ndarray], lateral: np.ndarray, down: np.ndarray) -> dict[str, str]:
+    """Why each point of one AP knee breaks the anatomy (``{anatomy: reason}``; none: {}).
+
+    ``p`` maps anatomies to image points, ``lateral`` and ``down`` are unit vectors towards the
+    knee's lateral side and the feet. Sizes are in the knee's width ``u`` (the plateau's, else
+    the epicondyles'); the rules catch a point on the wrong bone or the wrong side, not anatomy
+    at the edge of normal.
+
+    >>> pts = {"femoral_condyle_medial": np.array([60., 100.]), "femoral_condyle_lateral": np.array([20., 100.]),
+    ...        "tibial_plateau_medial": np.array([65., 104.]), "tibial_plateau_lateral": np.array([15., 104.])}
+    >>> ap_problems(pts, np.array([-1., 0.]), np.array([0., 1.]))
+    {}
+    >>> pts["tibial_plateau_lateral"] = np.array([15., 60.])     # above the condyle
+    >>> sorted(ap_problems(pts, np.array([-1., 0.]), np.array([0., 1.])))
+    ['femoral_condyle_lateral', 'tibial_plateau_lateral']
+    """
+    out: dict[str, str] = {}
+    widths = [_dist(p[f"{a}_medial"], p[f"{a}_lateral"]) for a in ("tibial_plateau", "femoral_epicondyle")
+              if f"{a}_medial" in p and f"{a}_lateral" in p]
+    if not widths:
+        return out
+    u = max(widths)
+
+    def flag(names, why):
+        for n in names:
+            if n in p:
+                out.setdefault(n, why)
+
+    def dn(a, b):  # how far b lies below a, in knee widths
+        return float((p[b] - p[a]) @ down) / u
+
+    for s in ("medial", "lateral"):
+        c, t = f"femoral_condyle_{s}", f"tibial_plateau_{s}"
+        if c in p and t in p and not (-0.06 <= dn(c, t) <= 0.3):
+            flag((c, t), f"the {s} condyle is not just above the {s} plateau")
+        e = f"femoral_epicondyle_{s}"
+        if e in p and c in p and not (0.0 < dn(e, c) < 0.6):
+            flag((e,), f"the {s} epicondyle is not above its condyle")
+        outward = lateral if s == "lateral" else -lateral
+        if e in p and c in p and float((p[e] - p[c]) @ outward) / u < -0.03:
+            flag((e,), "the epicondyles are not at the widest part of the distal femur")
+    for a in ("femoral_condyle", "tibial_plateau", "femoral_epicondyle"):
+        med, lat = p.get(f"{a}_medial"), p.get(f"{a}_lateral")
+        if med is not None and lat is not None and float((lat - med) @ lateral) / u < 0.25:
+            flag((f"{a}_medial", f"{a}_lateral"), "the lateral point is not lateral of the medial one")
+    if all(k in p for k in ("femoral_epicondyle_medial", "femoral_epicondyle_lateral", "femoral_condyle_medial",
+                            "femoral_condyle_lateral")):
+        if _dist(p["femoral_epicondyle_medial"], p["femoral_epicondyle_lateral"]) < 0.9 * _dist(
+                p["femoral_condyle_medial"], p["femoral_condyle_lateral"]):
+            flag(("femoral_epicondyle_medial", "femoral_epicondyle_lateral"),
+                 "the epicondyles are not at the widest part of the distal femur")
+    joint = [p[a] for a in JOINT_LINE if a in p]
+    if not joint:
+        return out
+    j = np.mean(joint, axis=0)
+    fem = [a for a in ("knee_femoral_axis_distal", "knee_femoral_axis_proximal") if a in p]
+    tib = [a for a in ("knee_tibial_axis_proximal", "knee_tibial_axis_distal") if a in p]
+    for a in fem:
+        if float((j - p[a]) @ down) / u < 0.25:
+            flag((a,), "a femoral axis point not above the joint line")
+    for a in tib:
+        if float((p[a] - j) @ down) / u < 0.25:
+            flag((a,), "a tibial axis point not below the joint line")
+    for a in fem + tib:
+        off = abs(float((p[a] - j) @ lateral)) / u
+        reach = abs(float((p[a] - j) @ down)) / u
+        if off > 0.45 + 0.2 * reach:
+            flag((a,), "an axis point outside the shaft")
+    if len(fem) == 2 and dn("knee_femoral_axis_proximal", "knee_femoral_axis_distal") < 0.1:
+        flag(fem, "the femoral axis points are in the wrong order")
+    if len(tib) == 2 and dn("knee_tibial_axis_proximal", "knee_tibial_axis_distal") < 0.1:
+        flag(tib, "the tibial axis points are in the wrong order")
+    if "femoral_knee_center" in p and "tibial_knee_center" in p and dn("femoral_knee_center", "tibial_knee_center") < -0.08:
+        flag(("femoral_knee_center", "tibial_knee_center"), "the femoral knee centre is below the tibial one")
+    for a, lo, hi in (("femoral_knee_center", -0.35, 0.1), ("tibial_knee_center", -0.1, 0.35)):
+        if a in p and not (lo <= float((p[a] - j) @ down) / u <= hi and abs(float((p[a] - j) @ lateral)) / u < 0.3):
+            flag((a,), "a knee centre away from the joint")
+    return out
+
+
+def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
+    """Why each point of a lateral knee breaks the anatomy (``{anatomy: reason}``).
+
+    Directions come from the points themselves (a flexed knee has no fixed "down"): the
+    femoral axis (proximal → distal point) and the plateau (anterior → posterior rim). Sizes
+    are in the femoral AP width ``u`` (anterior cortex → posterior condyle).
+
+    >>> pts = {"knee_femoral_axis_proximal": np.array([0., 0.]), "knee_femoral_axis_distal": np.array([0., 60.]),
+    ...        "femoral_anterior_cortex": np.array([-20., 70.]), "femoral_posterior_condyle": np.array([30., 110.]),
+    ...        "tibial_plateau_anterior": np.array([-15., 125.]), "tibial_plateau_posterior": np.array([30., 125.])}
+    >>> lateral_problems(pts)
+    {}
+    >>> pts["femoral_posterior_condyle"] = np.array([-40., 110.])     # on the anterior side
+    >>> sorted(lateral_problems(pts))
+    ['femoral_posterior_condyle']
+    """
+    out: dict[str, str] = {}
+
+    def flag(names, why):
+        for n in names:
+            if n in p:
+                out.setdefault(n, why)
+
+    fp, fd = p.get("knee_femoral_axis_proximal"), p.get("knee_femoral_axis_distal")
+    ac, pc = p.get("femoral_anterior_cortex"), p.get("femoral_posterior_condyle")
+    if fp is None or fd is None or ac is None or pc is None:
+        return out
+    u = _dist(ac, pc)
+    if u <= 0:
+        return out
+    d = (fd - fp) / max(_dist(fd, fp), 1e-9)
+    n = np.array([-d[1], d[0]])
+    ant = 1.0 if float((ac - fd) @ n) > 0 else -1.0
+    n = n * ant  # towards anterior
+    if _dist(fd, fp) < 0.3 * u:
+        flag(("knee_femoral_axis_proximal", "knee_femoral_axis_distal"), "the femoral axis points are too close")
+    if float((pc - fd) @ n) > 0:
+        flag(("femoral_posterior_condyle",), "the posterior condyle is not posterior of the femoral axis")
+    if float((pc - fd) @ d) < 0:
+        flag(("femoral_posterior_condyle",), "the posterior condyle is not distal of the femoral axis points")
+    pcx = p.get("femoral_posterior_cortex")
+    if pcx is not None and float((pcx - fp) @ n) > 0:
+        flag(("femoral_posterior_cortex",), "the posterior cortex is not posterior of the femoral axis")
+    ta, tp = p.get("tibial_plateau_anterior"), p.get("tibial_plateau_posterior")
+    if ta is not None and tp is not None:
+        w = _dist(ta, tp) / u
+        if not (0.35 <= w <= 1.5):
+            flag(("tibial_plateau_anterior", "tibial_plateau_posterior"), "the plateau's depth is implausible")
+        if float((tp - ta) @ n) > 0:
+            flag(("tibial_plateau_anterior", "tibial_plateau_posterior"),
+                 "the posterior plateau rim is anterior of the anterior one")
+        mid = 0.5 * (ta + tp)
+        if _dist(mid, pc) > 1.2 * u:
+            flag(("tibial_plateau_anterior", "tibial_plateau_posterior"), "the plateau is away from the condyles")
+        for a, b in (("knee_tibial_axis_proximal", None), ("knee_tibial_axis_distal", "knee_tibial_axis_proximal")):
+            q = p.get(a)
+            if q is None:
+                continue
+            if _dist(q, fd) < _dist(mid, fd):
+                flag((a,), "a tibial axis point not beyond the plateau")
+            if b is not None and b in p and _dist(q, mid) < _dist(p[b], mid):
+                flag((a,), "the tibial axis points are in the wrong order")
+    return out
+
+
+_ = math  # math is used by the doctest

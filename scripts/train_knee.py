@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Make the shipped knee landmark model (AP and lateral knee films): cross-validate the recipe,
+then train on everything.
+
+    python scripts/train_knee.py                 # about 45 minutes on 2 CPU cores (3 folds, then the model)
+
+1. k-fold cross-validation of the recipe on the real knee references (no film in both training
+   and test; :func:`orthoplan.landmarks.crossval.cross_validate` with ``family="knee"``), rows
+   written to ``--rows``;
+2. the model trained by the same recipe on every usable reference plus knee phantoms, seed 0,
+   written to ``orthoplan/landmarks/models/knee.{onnx,json,npz}``;
+3. its confidence tables (per view and anatomy: peak score -> the held-out rate within 10 % of
+   the view's size, the condylar width or the femoral AP width;
+   :func:`orthoplan.landmarks.crossval.confidence_table`) from the cross-validation rows,
+   written into ``knee.json``.
+
+Needs the ``[train]`` extra and the FracAtlas films in ``../shared/data/real/fracatlas-knee``
+(or ``$ORTHOPLAN_SHARED_DATA/real/fracatlas-knee``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from orthoplan.landmarks import crossval, training  # noqa: E402
+from orthoplan.landmarks.references import load_references  # noqa: E402
+
+#: The recipe (the cross-validation and the shipped model use the same).
+RECIPE = {"epochs": 30, "input_size": 320, "batch_size": 8, "lr": 2e-3, "sigma": 1.5}
+PHANTOMS = 40
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
+    ap.add_argument("--root", default=str(shared / "real" / "fracatlas-knee"))
+    ap.add_argument("--refs", default=str(REPO / "datasets" / "fracatlas-knee" / "references"))
+    ap.add_argument("--out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "knee"))
+    ap.add_argument("--folds", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rows", default="/tmp/orthoplan-knee-cv/rows.json", help="cross-validation rows (JSON)")
+    ap.add_argument("--workdir", default="/tmp/orthoplan-knee-cv")
+    ap.add_argument("--skip-cv", action="store_true", help="reuse the rows of an earlier cross-validation")
+    ap.add_argument("--skip-train", action="store_true", help="only (re)write the confidence tables")
+    ap.add_argument("--train-only", action="store_true", help="train the fold models and the model; no evaluation")
+    ap.add_argument("--fold", type=int, action="append", help="cross-validate only these folds (repeatable; run "
+                    "several commands side by side, one CPU thread each, then once more without --fold)")
+    ap.add_argument("--threads", type=int, help="CPU threads for training (default: all)")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    refs = load_references(a.refs)
+    need_phantoms = not (a.skip_cv and a.skip_train)
+    phantoms = training.films_from_knee_phantoms(PHANTOMS, seed=a.seed) if need_phantoms else []
+    rows_path = Path(a.rows)
+    if not a.skip_cv:
+        rows = crossval.cross_validate(refs, a.root, a.folds, phantoms=phantoms, seed=a.seed, workdir=a.workdir,
+                                       train_kwargs={**RECIPE, "threads": a.threads}, family="knee",
+                                       train_only=a.train_only, folds=a.fold)
+        if not a.train_only:
+            rows_path.parent.mkdir(parents=True, exist_ok=True)
+            rows_path.write_text(json.dumps(crossval.rows_to_json(rows)))
+    command = "python scripts/train_knee.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if not a.skip_train:
+        films = training.films_from_references(refs, a.root, training.KNEE_CHANNELS) + phantoms
+        training.train(films, a.out, channels=training.KNEE_CHANNELS, view="knee", seed=a.seed, threads=a.threads,
+                       command=command.strip(), attribution=training.FRACATLAS_KNEE_ATTRIBUTION, **RECIPE)
+    if a.train_only:
+        return 0
+    if not rows_path.exists():
+        print(f"no cross-validation rows at {rows_path}: the confidence tables are not written yet "
+              "(run again with --skip-cv --skip-train once they exist)")
+        return 0
+    rows = crossval.with_axis_directions(crossval.rows_from_json(json.loads(rows_path.read_text())), refs)
+    tables = crossval.knee_confidence_tables(rows, refs)
+    meta_path = Path(a.out).with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["confidence"] = tables
+    meta["cross_validation"] = {"folds": a.folds, "films": len({r.film for r in rows}), "seed": a.seed,
+                                "recipe": RECIPE, "phantoms": PHANTOMS}
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    print(f"wrote {a.out}.onnx/.json/.npz; confidence tables from {len(rows)} held-out rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The learned knee detector (the default for knee views) on real knee films and phantoms.
+
+Real films are the measure: these tests run the shipped model on FracAtlas knee films against
+our reference readings. The shipped model was trained on every reading, so these are checks of
+behaviour (names, sides, refusals, plausibility) with loose tolerances; its accuracy on films it
+never saw is the cross-validation in docs/accuracy.md (``python scripts/train_knee.py``,
+``python scripts/knee_accuracy.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from orthoplan.errors import LandmarkError
+from orthoplan.landmarks import detect
+from orthoplan.landmarks.crossval import condylar_width, femoral_ap_width
+from orthoplan.landmarks.knee_learned import detect_knee_learned
+from orthoplan.landmarks.references import load_reference
+from orthoplan.landmarks.views import TWO_VIEW_REASON
+from orthoplan.pipeline import load_radiograph
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+REFS = REPO / "datasets" / "fracatlas-knee" / "references"
+
+#: Adult AP films of one knee, of both knees, and lateral films (read in datasets/fracatlas-knee).
+ONE_KNEE = ("IMG0000013", "IMG0000149", "IMG0000153", "IMG0000175", "IMG0000186")
+BOTH_KNEES = ("IMG0000333", "IMG0000398", "IMG0000465")
+LATERAL = ("IMG0000014", "IMG0000017")
+
+
+@pytest.fixture(autouse=True)
+def learned_detector(monkeypatch):
+    """The library's default detector (the suite at large pins the classical one)."""
+    monkeypatch.setenv("ORTHOPLAN_DETECTOR", "learned")
+
+
+@pytest.fixture(scope="module")
+def knee_root(real_dir):
+    path = real_dir / "fracatlas-knee"
+    assert path.is_dir(), f"test data missing: {path}"
+    return path
+
+
+def _film(knee_root, stem):
+    ref = load_reference(REFS / f"{stem}.json")
+    return ref, load_radiograph(str(knee_root / ref.image))
+
+
+def _err_pct(lm, p, size):
+    return 100.0 * math.hypot(lm.x - p.x, lm.y - p.y) / size
+
+
+@pytest.mark.parametrize("stem", ONE_KNEE)
+def test_one_knee_is_named_as_its_reader_named_it_and_found_near_the_reading(knee_root, stem):
+    ref, rad = _film(knee_root, stem)
+    side = next(iter({n.rsplit("_", 1)[1] for n in ref.points}))
+    det = detect_knee_learned(rad, "knee-ap")
+    assert det.side is not None and det.side.value == side, det.notes
+    size = condylar_width(ref, side)
+    errs = [_err_pct(det.landmarks[n], p, size) for n, p in ref.points.items() if n in det.landmarks]
+    assert len(errs) >= 8
+    assert float(np.median(errs)) < 6.0  # % of the condylar width; films the model was trained on
+
+
+@pytest.mark.parametrize("stem", BOTH_KNEES)
+def test_a_film_of_both_knees_gives_both(knee_root, stem):
+    ref, rad = _film(knee_root, stem)
+    lms = detect(rad, view="knee-ap")
+    for side in ("right", "left"):
+        names = [n for n in ref.points if n.endswith("_" + side) and n.startswith("femoral_condyle")]
+        assert any(n in lms for n in names), side
+
+
+def test_a_given_side_names_the_knee_and_says_when_the_film_disagrees(knee_root):
+    ref, rad = _film(knee_root, ONE_KNEE[0])
+    seen = next(iter({n.rsplit("_", 1)[1] for n in ref.points}))
+    other = "left" if seen == "right" else "right"
+    det = detect_knee_learned(rad, "knee-ap", side=other)
+    assert det.side.value == other
+    assert all(lm.name.side.value == other for lm in det.landmarks)
+    assert any("as given" in n for n in det.notes)
+    # medial and lateral follow the anatomy (the fibula's side), whatever the name
+    lat = det.landmarks[f"femoral_condyle_lateral_{other}"]
+    p = ref.points[f"femoral_condyle_lateral_{seen}"]
+    assert _err_pct(lat, p, condylar_width(ref, seen)) < 10.0
+
+
+@pytest.mark.parametrize("stem", LATERAL)
+def test_a_lateral_film_is_read_with_the_side_given(knee_root, stem):
+    ref, rad = _film(knee_root, stem)
+    with pytest.raises(LandmarkError, match="side"):
+        detect_knee_learned(rad, "knee-lateral")
+    det = detect_knee_learned(rad, "knee-lateral", side="left")
+    assert det.side.value == "left" and all(lm.name.side.value == "left" for lm in det.landmarks)
+    size = femoral_ap_width(ref, "right")
+    joint = ("femoral_posterior_condyle", "tibial_plateau_anterior", "tibial_plateau_posterior")
+    errs = [_err_pct(det.landmarks[f"{a}_left"], ref.points[f"{a}_right"], size) for a in joint
+            if f"{a}_left" in det.landmarks and f"{a}_right" in ref.points]
+    assert errs and float(np.median(errs)) < 15.0  # % of the femoral AP width: the joint, not the shafts
+
+
+def test_a_film_of_two_views_is_refused(knee_root):
+    import csv
+
+    rows = list(csv.DictReader(open(knee_root / "index.csv", encoding="utf-8")))
+    other = [r["image_id"] for r in rows if r["view"] == "knee-other"][:3]
+    refused = 0
+    for image in other:
+        rad = load_radiograph(str(knee_root / "images" / image))
+        det = detect_knee_learned(rad, "knee-ap")
+        if not len(det.landmarks):
+            refused += all(TWO_VIEW_REASON in why for _, why in det.landmarks.missing)
+    assert refused >= 2
+
+
+def test_a_pelvis_film_read_as_a_knee_gives_nothing_confident(real_dir):
+    hip = sorted((real_dir / "fracatlas-hip" / "images").glob("*.jpg"))[:3]
+    for path in hip:
+        det = detect_knee_learned(load_radiograph(str(path)), "knee-ap")
+        assert not [lm for lm in det.landmarks if lm.confidence >= 0.8], path.name
+
+
+def test_a_phantom_knee_is_found(knee_case):
+    case = knee_case("knee-ap", seed=3, side="left")
+    det = detect_knee_learned(load_radiograph(case.dataset), "knee-ap")
+    assert det.side.value == "left"
+    t, a = case.landmarks["femoral_condyle_medial_left"], det.landmarks["femoral_condyle_medial_left"]
+    assert math.hypot(a.x - t.x, a.y - t.y) * case.mm_per_px < 6.0
+
+
+def test_the_knee_training_path_makes_a_model_the_knee_runner_uses(tmp_path, knee_root):
+    """A few steps on a handful of real films and phantoms (the training path, not a useful
+    detector): the model is written as the runner reads it, and refused for the pelvis."""
+    from orthoplan.landmarks import training
+    from orthoplan.landmarks.learned import detect_learned
+    from orthoplan.landmarks.network import load_model
+
+    refs = [load_reference(REFS / f"{s}.json") for s in ONE_KNEE[:2] + LATERAL[:1]]
+    films = training.films_from_references(refs, knee_root, training.KNEE_CHANNELS) + \
+        training.films_from_knee_phantoms(2, seed=1)
+    result = training.train(films, tmp_path / "knee", channels=training.KNEE_CHANNELS, view="knee", epochs=1,
+                            batch_size=3, input_size=128, seed=0, max_steps=2, threads=1)
+    m = load_model(result.onnx, view="knee")
+    assert m.channels == training.KNEE_CHANNELS and m.input_size == 128
+    _, rad = _film(knee_root, ONE_KNEE[0])
+    det = detect_knee_learned(rad, "knee-ap", side="right", model=m)
+    assert {n.side.value for n, _ in det.landmarks.missing} | {lm.name.side.value for lm in det.landmarks} == {"right"}
+    with pytest.raises(LandmarkError, match="not for ap-pelvis films"):
+        detect_learned(rad, model=str(result.onnx))
