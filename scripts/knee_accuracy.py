@@ -14,6 +14,7 @@ between two readers. Angles need no scale.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -88,7 +89,7 @@ def refine_simulation(cal, view, clicks_per_point: int = 2, seed: int = 0) -> di
     film the detector never saw: the held-out detection's point when it lies within
     ``SNAP_MM`` of the click with at least ``REFINE_MIN_CONFIDENCE``, else the click. Per
     anatomy: the share within 2 mm of the reference (clicks, result), snapped, made worse."""
-    from orthoplan.landmarks.refine import REFINE_MIN_CONFIDENCE, SNAP_MM
+    from orthoplan.landmarks.refine import KNEE_AXIS_POINTS, REFINE_MIN_CONFIDENCE, SNAP_MM, onto_axis
 
     rng = np.random.default_rng(seed)
     out: dict[str, dict] = {}
@@ -96,17 +97,26 @@ def refine_simulation(cal, view, clicks_per_point: int = 2, seed: int = 0) -> di
         rs = [r for r in cal if r.anatomy == anatomy and r.ref_xy is not None and r.head_diameter_px
               and r.patient == "adult"]
         n = snapped = worse = click_ok = res_ok = 0
+        by = {(r.film, r.name): r for r in cal}
         for r in rs:
             mm = view.size_mm / r.head_diameter_px
             ref = np.asarray(r.ref_xy)
+            found, conf = r.det_xy, r.confidence or 0.0
+            if anatomy in KNEE_AXIS_POINTS:  # refine moves the click onto the detected axis
+                side = r.name.rsplit("_", 1)[1]
+                ends = [by.get((r.film, f"{a}_{side}")) for a in KNEE_AXIS_POINTS[anatomy]]
+                ok = all(e is not None and e.det_xy is not None for e in ends)
+                conf = min(e.confidence or 0.0 for e in ends) if ok else 0.0
             for _ in range(clicks_per_point):
                 rad, ang = CLICK_MM * math.sqrt(rng.uniform()), rng.uniform(0, 2 * math.pi)
                 click = ref + rad / mm * np.array([math.cos(ang), math.sin(ang)])
                 res = click
-                if r.det_xy is not None and (r.confidence or 0) >= REFINE_MIN_CONFIDENCE and \
-                        np.hypot(*(np.asarray(r.det_xy) - click)) * mm <= SNAP_MM:
-                    res, snapped = np.asarray(r.det_xy), snapped + 1
-                d_click, d_res = np.hypot(*(click - ref)) * mm, np.hypot(*(res - ref)) * mm
+                if anatomy in KNEE_AXIS_POINTS and conf > 0:
+                    found = onto_axis(click, ends[0].det_xy, ends[1].det_xy)
+                if found is not None and conf >= REFINE_MIN_CONFIDENCE and \
+                        np.hypot(*(np.asarray(found) - click)) * mm <= SNAP_MM:
+                    res, snapped = np.asarray(found), snapped + 1
+                d_click, d_res = (_distance(click, r) * mm, _distance(res, r) * mm)
                 n += 1
                 click_ok += d_click <= WITHIN_MM
                 res_ok += d_res <= WITHIN_MM
@@ -117,9 +127,15 @@ def refine_simulation(cal, view, clicks_per_point: int = 2, seed: int = 0) -> di
     return out
 
 
+def _distance(xy, row) -> float:
+    """A point's distance to the row's reference point (an axis point's: across its axis)."""
+    return float(dataclasses.replace(row, det_xy=(float(xy[0]), float(xy[1]))).error_px)
+
+
 def markdown_refine(stats: dict[str, dict], view: str) -> str:
     lines = [f"**Refining a click on real {view} films (adults; clicks within {CLICK_MM:g} mm of the reference at a "
-             f"plausible scale; each film with the fold model that never saw it)**", "",
+             f"plausible scale; each film with the fold model that never saw it; axis points: distance across "
+             f"the reference axis, the click moved onto the detected axis)**", "",
              "| landmark | clicks | snapped | click within 2 mm | result within 2 mm | worse than the click |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for a, s in stats.items():
@@ -147,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         mine = [r for r in rows if views.get(r.film) == view.view]
         cal = crossval.recalibrated(mine, a.folds, None, view)
-        n_films = len({r.film for r in mine})
         for patients, label in ((("adult",), "adults"), (("adolescent", "child"), "children and adolescents")):
+            n_films = len({r.film for r in mine if r.patient in patients})
             print(crossval.markdown_accuracy(crossval.summarize(cal, patients, view),
                                              f"Real {view.view} films, {label}: the learned knee detector, "
                                              f"{a.folds}-fold cross-validation ({n_films} films)",

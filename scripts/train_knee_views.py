@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from orthoplan.landmarks.references import load_references  # noqa: E402
-from orthoplan.landmarks.views import (FIBULA_CLASSES, FIBULA_MIN_PROBABILITY, VIEW_CLASSES,  # noqa: E402
+from orthoplan.landmarks.views import (FIBULA_CLASSES, FIBULA_L2, FIBULA_MIN_PROBABILITY, VIEW_CLASSES,  # noqa: E402
+                                       fibula_examples,
                                        fit_view_model, save_view_model, view_features)
 
 #: index.csv's view names -> the classifier's classes
@@ -94,28 +95,6 @@ def report(y: np.ndarray, p: np.ndarray, k: int) -> tuple[str, dict]:
     return "\n".join(lines), figures
 
 
-def fibula_examples(refs, root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, labels (0: fibula on the image's left) and film index of every usable head-up
-    AP knee reading of one knee, each with its mirror image (label swapped)."""
-    x, y, g = [], [], []
-    for i, ref in enumerate(refs):
-        sides = {n.rsplit("_", 1)[1] for n in ref.points}
-        if not ref.usable or ref.view != "knee-ap" or ref.superior != "up" or len(sides) != 1:
-            continue
-        side = sides.pop()
-        lat = ref.points.get(f"tibial_plateau_lateral_{side}") or ref.points.get(f"femoral_epicondyle_lateral_{side}")
-        med = ref.points.get(f"tibial_plateau_medial_{side}") or ref.points.get(f"femoral_epicondyle_medial_{side}")
-        if lat is None or med is None:
-            continue
-        label = 0 if lat.x < med.x else 1
-        d = load_display(root / ref.image)
-        for img, lab in ((d, label), (d[:, ::-1], 1 - label)):
-            x.append(view_features(img))
-            y.append(lab)
-            g.append(i)
-    return np.array(x), np.array(y), np.array(g)
-
-
 def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int) -> tuple[str, dict]:
     films = np.unique(g)
     rng = np.random.default_rng(seed)
@@ -142,9 +121,6 @@ def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int
     figures["wrong_films"] = wrong
     text = "\n".join(lines)
     return text, figures
-
-
-FIBULA_L2 = 1e-2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     refs = [r for r in (load_references(a.references) if Path(a.references).is_dir() else []) if r.view == "knee-ap"]
     if a.limit:
         refs = refs[: 4 * a.limit]
-    fx, fy, fg = fibula_examples(refs, root)
+    fx, fy, fg = fibula_examples(refs, lambda ref: load_display(root / ref.image))
     if fy.size < 20:
         print(f"\nfibula model: only {fy.size // 2} AP knee readings of one knee: not written")
         return 0

@@ -592,6 +592,7 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
         # afterwards on held-out peaks (:func:`recalibrated`)
         model = LandmarkModel(m.path, m.view, m.channels, m.input_size, m.stride,
                               {**m.meta, "confidence": {"*": {"score": [-1e9], "confidence": [1.0]}}}, m.session)
+        fibula = _fold_fibula_model(refs, root, assignment, fold) if family == "knee" else None
         for ref in refs:
             if assignment[ref.stem] != fold:
                 continue
@@ -600,11 +601,22 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
             except Exception as exc:  # noqa: BLE001
                 log.warning("cv: %s unreadable (%s)", ref.image, exc)
                 continue
-            rows.extend(_detect_and_score(ref, rad, model, fold, family))
+            rows.extend(_detect_and_score(ref, rad, model, fold, family, fibula))
     return rows
 
 
-def _detect_and_score(ref: Reference, rad, model, fold: int, family: str) -> list[Row]:
+def _fold_fibula_model(refs: Sequence[Reference], root: str | Path, assignment: dict[str, int], fold: int):
+    """The fibula model (:mod:`.views`) fitted on the other folds' AP knee readings, so that a
+    held-out knee's medial and lateral are oriented by a model that never saw it."""
+    from ..image import load
+    from .views import FIBULA_CLASSES, FIBULA_L2, fibula_examples, fit_view_model
+
+    others = [r for r in refs if assignment.get(r.stem) != fold]
+    x, y, _ = fibula_examples(others, lambda ref: load(Path(root) / ref.image).display)
+    return fit_view_model(x, y, classes=FIBULA_CLASSES, l2=FIBULA_L2)
+
+
+def _detect_and_score(ref: Reference, rad, model, fold: int, family: str, fibula=None) -> list[Row]:
     """One held-out film detected with a fold's model and scored against its reading."""
     if family == "knee":
         from .knee_learned import detect_knee_learned
@@ -613,11 +625,11 @@ def _detect_and_score(ref: Reference, rad, model, fold: int, family: str) -> lis
         if view is None or not ref.usable:
             return []
         # each film gets the side its reader decided where it shows one knee (as a laterality tag
-        # or --side would give it; a lateral view needs one): the side from the film alone is
-        # measured on its own (docs/accuracy.md, the fibula model); a film of both knees gets none
+        # or --side would give it; a lateral view needs one); medial and lateral come from the
+        # anatomy, a fibula model fitted on the other folds; a film of both knees gets none
         sides = sorted({n.rsplit("_", 1)[1] for n in ref.points})
         side = sides[0] if len(sides) == 1 else None
-        det = detect_knee_learned(rad, ref.view, side, model=model, fibula_check=False, minimum=0.0)
+        det = detect_knee_learned(rad, ref.view, side, model=model, minimum=0.0, fibula_model=fibula)
         raw = {lm.name.value: det.info.get("scores", {}).get(lm.name.value) for lm in det.landmarks}
         return score(ref, det.landmarks, raw, fold, view)
     from .learned import detect_learned

@@ -88,7 +88,7 @@ def _swap_ml(anatomy: str) -> str:
 
 def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Side | str | None = None,
                         model: LandmarkModel | str | os.PathLike | None = None, fibula_check: bool = True,
-                        minimum: float = MIN_CONFIDENCE) -> KneeDetection:
+                        minimum: float = MIN_CONFIDENCE, fibula_model=None) -> KneeDetection:
     """Detect the AP or lateral knee landmarks with the learned model (see the module docstring).
 
     Parameters
@@ -101,8 +101,9 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
     model
         A :class:`~orthoplan.landmarks.network.LandmarkModel` or the path of one; default the
         model shipped with orthoplan (``models/knee``).
-    fibula_check
-        Check the network's lateral side against the learned fibula model (AP, one knee).
+    fibula_check, fibula_model
+        Check the network's lateral side against the learned fibula model (AP, one knee):
+        ``fibula_model`` (a :class:`~orthoplan.landmarks.views.ViewModel`), default the shipped one.
     minimum
         Landmarks less sure than this are reported missing, with the reason.
 
@@ -130,8 +131,8 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
     superior = _superior(radiograph)
     peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
     if view == "knee-ap":
-        return _assemble_ap(display, peaks, m, superior, radiograph.orientation.patient_left_x, side, fibula_check,
-                            minimum)
+        return _assemble_ap(display, peaks, m, superior, radiograph.orientation.patient_left_x, side,
+                            fibula_model if fibula_check else False, minimum)
     return _assemble_lateral(peaks, m, superior, side, minimum)
 
 
@@ -230,7 +231,9 @@ def _two_knees(display: np.ndarray, model: LandmarkModel, superior: str, plx: in
 
 
 def _assemble_ap(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, superior: str, plx: int,
-                 side: Side | None, fibula_check: bool, minimum: float) -> KneeDetection:
+                 side: Side | None, fibula, minimum: float) -> KneeDetection:
+    """The AP knees from the network's peaks. ``fibula``: the fibula model to orient a lone
+    knee (None: the shipped one; False: the network's own orientation)."""
     down = _down(superior)
     notes: list[str] = []
     knees, strength, raw = _knees(peaks, model)
@@ -242,8 +245,8 @@ def _assemble_ap(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, s
     if len(knees) == 1 and both is None:
         (seen, pts), = knees.items()
         lateral_x = _lateral_sign(pts, superior)
-        if fibula_check:  # the fibula lies laterally: it orients medial and lateral when it is clear
-            fib, p = fibula_side(_head_up(display, superior))
+        if fibula is not False:  # the fibula lies laterally: it orients medial and lateral when it is clear
+            fib, p = fibula_side(_head_up(display, superior), fibula)
             if fib is not None and lateral_x != fib:
                 pts, lateral_x = {_swap_ml(k): v for k, v in pts.items()}, fib
                 notes.append(f"medial and lateral follow the fibula (probability {p:.2f}), not the network")

@@ -291,8 +291,41 @@ def _refine_knee(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
         a, b = (lms.get(LandmarkName.of(e, side)) for e in ends)
         if a is not None and b is not None and math.hypot(a.x - b.x, a.y - b.y) > 0:
             mm = KNEE_WIDTH_MM[view] / math.hypot(a.x - b.x, a.y - b.y)
-    return snap_or_click(lname, click, lm.xy, lm.confidence, mm, None,
+    found = lm.xy
+    if learned and lname.anatomy in KNEE_AXIS_POINTS:  # the click's level, on the detected axis
+        p, q = (lms.get(LandmarkName.of(a, side)) for a in KNEE_AXIS_POINTS[lname.anatomy])
+        if p is None or q is None:
+            return _keep_click(lname, click)
+        found = onto_axis(click, p.xy, q.xy)
+        lm = min(p, q, key=lambda t: t.confidence)
+    return snap_or_click(lname, click, found, lm.confidence, mm, None,
                          REFINE_MIN_CONFIDENCE if learned else SNAP_MIN_CONFIDENCE)
+
+
+#: A knee axis point's bone: its two axis points. Where along the shaft an axis point lies is a
+#: convention (its distance from the joint); a click on an axis point is moved across the shaft
+#: onto the detected axis, at the click's own level.
+KNEE_AXIS_POINTS = {
+    "knee_femoral_axis_proximal": ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
+    "knee_femoral_axis_distal": ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
+    "knee_tibial_axis_proximal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
+    "knee_tibial_axis_distal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
+}
+
+
+def onto_axis(click, p, q) -> tuple[float, float]:
+    """The foot of the perpendicular from ``click`` onto the line through ``p`` and ``q``.
+
+    >>> onto_axis((3.0, 5.0), (0.0, 0.0), (0.0, 10.0))
+    (0.0, 5.0)
+    """
+    c, a, b = (np.asarray(v, dtype=float) for v in (click, p, q))
+    d = b - a
+    n = float(d @ d)
+    if n == 0:
+        return float(a[0]), float(a[1])
+    f = a + d * float((c - a) @ d) / n
+    return float(f[0]), float(f[1])
 
 
 def _refine_head(ctx, click: np.ndarray):

@@ -36,7 +36,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -68,10 +68,6 @@ KNEE_AP_CHANNELS = tuple(f"{a}_{s}" for a in KNEE_AP_CHANNEL_ANATOMIES for s in 
 KNEE_LATERAL_CHANNELS = tuple(LATERAL_PREFIX + a for a in KNEE_LATERAL_ANATOMY)
 KNEE_CHANNELS = KNEE_AP_CHANNELS + KNEE_LATERAL_CHANNELS
 
-#: The augmentation's rotation bound for lateral knee films (AP films and pelves: 12°): on
-#: lateral films the femur runs anywhere from vertical to horizontal.
-LATERAL_ROTATION_DEG = 45.0
-
 #: The largest zoom of the augmentation (a part of the film, e.g. one hip, fills the input).
 ZOOM_MAX = 2.0
 
@@ -93,9 +89,7 @@ class TrainingFilm:
     """A film ready for training: head up, reduced, normalised; points in its pixels.
 
     ``points`` is ``(C, 2)`` (NaN where unknown); ``absent`` marks channels known to be
-    outside the film (trained towards an empty heatmap); ``key`` names the film (for folds);
-    ``max_rotation_deg`` bounds the augmentation's rotation (a lateral knee is flexed anywhere
-    from straight to a right angle: :data:`LATERAL_ROTATION_DEG`).
+    outside the film (trained towards an empty heatmap); ``key`` names the film (for folds).
     """
 
     key: str
@@ -104,7 +98,6 @@ class TrainingFilm:
     absent: np.ndarray
     group: str = ""
     weight: float = 1.0
-    max_rotation_deg: float = 12.0
 
 
 def _reduced(display: np.ndarray, superior: str, long_side: int) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -174,10 +167,7 @@ def films_from_references(refs, root: str | os.PathLike, channels: Sequence[str]
             log.warning("training: %s left out (%s)", ref.image, exc)
             continue
         pts, absent, plx = reference_points(ref, channels)
-        film = film_from_points(ref.stem, rad.display, pts, channels, ref.superior, plx, absent, long_side)
-        if ref.view == "knee-lateral":
-            film = replace(film, max_rotation_deg=LATERAL_ROTATION_DEG)
-        films.append(film)
+        films.append(film_from_points(ref.stem, rad.display, pts, channels, ref.superior, plx, absent, long_side))
     return films
 
 
@@ -265,10 +255,9 @@ def films_from_knee_phantoms(n: int, seed: int = 0, channels: Sequence[str] = KN
         else:
             pts = {LATERAL_PREFIX + lm.name.anatomy: (lm.x, lm.y, None) for lm in case.landmarks}
             plx, absent = 1, [c for c in channels if not c.startswith(LATERAL_PREFIX)]
-        film = film_from_points(f"knee-phantom-{s}", rad.display, pts, channels,
-                                "up" if rad.orientation.superior_y == -1 else "down", plx, absent, long_side,
-                                group="phantoms", weight=0.5)
-        films.append(film if make is make_knee_ap else replace(film, max_rotation_deg=LATERAL_ROTATION_DEG))
+        films.append(film_from_points(f"knee-phantom-{s}", rad.display, pts, channels,
+                                      "up" if rad.orientation.superior_y == -1 else "down", plx, absent, long_side,
+                                      group="phantoms", weight=0.5))
     return films
 
 
@@ -374,7 +363,7 @@ def _affine_batch(films: Sequence[TrainingFilm], size: int, rng: np.random.Gener
             # the whole film, or a part of it zoomed in (single-hip films, crops)
             zoom = float(np.exp(rng.uniform(math.log(1.1), math.log(ZOOM_MAX)))) if rng.random() < 0.6 else float(
                 rng.uniform(0.85, 1.1))
-            ang = math.radians(rng.uniform(-f.max_rotation_deg, f.max_rotation_deg))
+            ang = math.radians(rng.uniform(-12, 12))
             flip = rng.random() < 0.5
         else:
             zoom, ang, flip = 1.0, 0.0, False

@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import LandmarkError
 
 __all__ = ["VIEW_CLASSES", "ViewGuess", "ViewModel", "view_features", "fit_view_model", "classify_knee_view",
+           "fibula_examples", "FIBULA_L2",
            "load_view_model", "TWO_VIEW_REASON", "TWO_VIEW_MIN_PROBABILITY", "FIBULA_CLASSES", "fibula_side",
            "FIBULA_MIN_PROBABILITY"]
 
@@ -234,3 +235,34 @@ def fibula_side(display: np.ndarray, model: ViewModel | None = None,
     if p < min_probability:
         return None, p
     return (1 if p_right >= 0.5 else -1), p
+
+
+#: The fibula model's regularisation (:func:`fit_view_model`'s ``l2``).
+FIBULA_L2 = 1e-2
+
+
+def fibula_examples(refs, displays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels (0: fibula on the image's left) and reading index of every usable
+    head-up AP knee reading of one knee, each with its mirror image (label swapped): the fibula
+    model's training data. ``displays(ref)`` gives a reading's display image (bone bright).
+
+    The label is where the reader's lateral points lie against the medial ones (the fibula is
+    lateral), so it needs no marker."""
+    x, y, g = [], [], []
+    for i, ref in enumerate(refs):
+        sides = {n.rsplit("_", 1)[1] for n in ref.points}
+        if not ref.usable or ref.view != "knee-ap" or ref.superior != "up" or len(sides) != 1:
+            continue
+        side = sides.pop()
+        lat = ref.points.get(f"tibial_plateau_lateral_{side}") or ref.points.get(f"femoral_epicondyle_lateral_{side}")
+        med = ref.points.get(f"tibial_plateau_medial_{side}") or ref.points.get(f"femoral_epicondyle_medial_{side}")
+        if lat is None or med is None:
+            continue
+        label = 0 if lat.x < med.x else 1
+        d = np.asarray(displays(ref), dtype=np.float32)
+        for img, lab in ((d, label), (d[:, ::-1], 1 - label)):
+            x.append(view_features(img))
+            y.append(lab)
+            g.append(i)
+    return np.array(x), np.array(y), np.array(g)
+

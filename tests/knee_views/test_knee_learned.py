@@ -150,3 +150,26 @@ def test_the_knee_training_path_makes_a_model_the_knee_runner_uses(tmp_path, kne
     assert {n.side.value for n, _ in det.landmarks.missing} | {lm.name.side.value for lm in det.landmarks} == {"right"}
     with pytest.raises(LandmarkError, match="not for ap-pelvis films"):
         detect_learned(rad, model=str(result.onnx))
+
+
+def test_refine_moves_a_click_on_the_shaft_onto_the_detected_axis_at_its_level(knee_root):
+    from orthoplan.landmarks.refine import clear_cache, refine
+
+    clear_cache()
+    ref, rad = _film(knee_root, ONE_KNEE[0])
+    side = next(iter({n.rsplit("_", 1)[1] for n in ref.points}))
+    p = ref.points[f"knee_femoral_axis_distal_{side}"]
+    width = condylar_width(ref, side)
+    click = (p.x + 0.06 * width, p.y + 0.1 * width)  # beside the shaft, a little lower: about 5 and 8 mm
+    lm = refine(rad, f"knee_femoral_axis_distal_{side}", click)
+    assert lm.source.value == "refined"
+    q = ref.points[f"knee_femoral_axis_proximal_{side}"]
+    d = np.array([q.x - p.x, q.y - p.y]) / math.hypot(q.x - p.x, q.y - p.y)
+
+    def across(xy):  # distance from the reference axis
+        return abs(float(np.cross(d, np.asarray(xy) - np.array([p.x, p.y]))))
+
+    assert abs(float(d @ (np.asarray(lm.xy) - np.asarray(click)))) < 0.03 * width  # the click's level kept
+    assert across(lm.xy) < across(click) / 2                                      # moved onto the axis
+    far = refine(rad, f"knee_femoral_axis_distal_{side}", (p.x + 0.5 * width, p.y))  # 40 mm off: kept
+    assert far.source.value == "manual" and far.x == pytest.approx(p.x + 0.5 * width, abs=0.01)
