@@ -255,7 +255,8 @@ def plan_radiograph(
                 found = sorted({lm.name.side.value for lm in landmarks})
                 if found:  # never silently: the plan says where the side came from
                     notes.append(f"Knee side not in the image header: {' and '.join(found)} knee by the "
-                                 "fibula's position (lateral); check it.")
+                                 "film's anatomy (the fibula lies laterally; two knees by their place on the "
+                                 "film); check it.")
         else:
             landmarks = detect_landmarks(radiograph, calibration, view) if detect else Landmarks()
     elif view == "knee-lateral":
