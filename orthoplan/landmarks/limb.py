@@ -39,8 +39,13 @@ plafond points ``PLAFOND_HALF_WIDTH_MM`` either side of the tibial axis where th
 tibial edge has fallen 80 % of the way into the joint space. These match the synthetic
 phantom (:mod:`orthoplan.phantoms.limb`); on real films they approximate the definitions.
 
-Every landmark carries a confidence in [0, 1]; landmarks below ``MIN_CONFIDENCE`` and
-landmarks not found are listed in ``Landmarks.missing`` with the reason. Memory: the
+Every landmark carries a confidence in [0, 1]. The points found are then checked against the
+anatomy (:func:`consistency_problems`: condyles above the plateau, the joint line between femur
+and tibia, the shaft points inside the femur, hip above knee above ankle, each limb on its own
+side of the midline, the two knees at a similar level); a point breaking a rule keeps
+:data:`PENALTY` of its confidence, with a note. Landmarks below ``MIN_CONFIDENCE`` and
+landmarks not found are listed in ``Landmarks.missing`` with the reason (``inconsistent with
+the anatomy (…)`` for a broken rule). Memory: the
 working images are block means (a 7000 × 2500 image at 0.19 mm gives a 2800 × 1000
 working image); nothing else of the image's size is allocated.
 """
