@@ -641,9 +641,7 @@ def _lateral_plan(args: argparse.Namespace, side: str):
     """The lateral knee view of ``--lateral`` planned (its landmarks from ``--lateral-landmarks``
     or detected; its scale from ``--lateral-spacing``, else ``--spacing``, a ball or the assumed
     magnification): its femoral AP dimension sizes the component."""
-    from .pipeline import load_radiograph, plan_radiograph
-
-    from .pipeline import calibrate_radiograph
+    from .pipeline import calibrate_radiograph, load_radiograph, plan_radiograph
 
     spacing = getattr(args, "lateral_spacing", None) or getattr(args, "spacing", None)
     rad = load_radiograph(args.lateral, spacing_mm=spacing)
