@@ -639,12 +639,16 @@ def _template_plan(args: argparse.Namespace, rad, plan):
 
 def _lateral_plan(args: argparse.Namespace, side: str):
     """The lateral knee view of ``--lateral`` planned (its landmarks from ``--lateral-landmarks``
-    or detected), with the same calibration options: its femoral AP dimension sizes the component."""
-    from .pipeline import load_radiograph, plan_radiograph
+    or detected; its scale from ``--lateral-spacing``, else ``--spacing``, a ball or the assumed
+    magnification): its femoral AP dimension sizes the component."""
+    from .pipeline import calibrate_radiograph, load_radiograph, plan_radiograph
 
-    rad = load_radiograph(args.lateral, spacing_mm=getattr(args, "spacing", None))
+    spacing = getattr(args, "lateral_spacing", None) or getattr(args, "spacing", None)
+    rad = load_radiograph(args.lateral, spacing_mm=spacing)
     lms = _read_landmarks(args.lateral_landmarks) if getattr(args, "lateral_landmarks", None) else None
-    cal = _calibrate(args, rad)
+    # the AP image's --known-length and --ball-at points are not the lateral image's
+    cal = calibrate_radiograph(rad, ball_diameter_mm=None if args.no_ball else args.ball_mm,
+                               assume_magnification=args.assume_magnification)
     return plan_radiograph(rad, calibration=cal, landmarks=lms, view="knee-lateral", side=side)
 
 
@@ -684,6 +688,8 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
                         "(anterior cortex to posterior condyles) sizes the femoral component")
     k.add_argument("--lateral-landmarks", metavar="FILE.json",
                    help="landmarks of the --lateral image (default: detect them)")
+    k.add_argument("--lateral-spacing", type=float, metavar="MM",
+                   help="pixel spacing in mm at the anatomy of the --lateral image (default: --spacing)")
 
 
 def _templating_summary(plan, side: str, catalog) -> dict:
@@ -711,7 +717,11 @@ def _print_templating(summary: dict) -> None:
                         if "cut_to_anatomical_axis_deg" in item else "")
                      + (f", {item['valgus_to_anatomical_deg']:.1f}° valgus to the anatomical axis"
                         if "valgus_to_anatomical_deg" in item and "cut_to_mechanical_axis_deg" not in item else ""))
-            print(f"{kind} {side:6s} {item['vendor']} / {item['family']} size {item['size']}  ({extra})")
+            span = item.get("size_range")
+            span = f" (range {span[0]}–{span[1]})" if span and span[0] != span[1] else ""
+            print(f"{kind} {side:6s} {item['vendor']} / {item['family']} size {item['size']}{span}  ({extra})")
+        for kind, why in summary.get("not_templated", {}).items():
+            print(f"{kind} {side:6s} not templated: {why}")
         for name, value in summary.get("measured", {}).items():
             print(f"measured {name:30s} {value:8.1f} mm")
         for note in summary["notes"]:

@@ -39,8 +39,13 @@ plafond points ``PLAFOND_HALF_WIDTH_MM`` either side of the tibial axis where th
 tibial edge has fallen 80 % of the way into the joint space. These match the synthetic
 phantom (:mod:`orthoplan.phantoms.limb`); on real films they approximate the definitions.
 
-Every landmark carries a confidence in [0, 1]; landmarks below ``MIN_CONFIDENCE`` and
-landmarks not found are listed in ``Landmarks.missing`` with the reason. Memory: the
+Every landmark carries a confidence in [0, 1]. The points found are then checked against the
+anatomy (:func:`consistency_problems`: condyles above the plateau, the joint line between femur
+and tibia, the shaft points inside the femur, hip above knee above ankle, each limb on its own
+side of the midline, the two knees at a similar level); a point breaking a rule keeps
+:data:`PENALTY` of its confidence, with a note. Landmarks below ``MIN_CONFIDENCE`` and
+landmarks not found are listed in ``Landmarks.missing`` with the reason (``inconsistent with
+the anatomy (…)`` for a broken rule). Memory: the
 working images are block means (a 7000 × 2500 image at 0.19 mm gives a 2800 × 1000
 working image); nothing else of the image's size is allocated.
 """
@@ -50,6 +55,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -60,7 +66,8 @@ from .common import low_confidence_reason
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect_long_leg", "detect_long_leg_details", "LONG_LEG_DETECTED", "LimbDetection"]
+__all__ = ["detect_long_leg", "detect_long_leg_details", "LONG_LEG_DETECTED", "LimbDetection", "LegFrame",
+           "leg_problems", "bilateral_problems", "consistency_problems", "penalise"]
 
 #: The anatomies this detector reports (found or missing) per side.
 LONG_LEG_DETECTED = (
@@ -172,9 +179,16 @@ def _detect(radiograph: Radiograph, calibration: Calibration | None) -> LimbDete
         found += f
         missing.update(m)
         per_side[side.value] = info
-    weak = [lm for lm in found if lm.confidence < MIN_CONFIDENCE]
-    for lm in weak:
-        missing[lm.name] = low_confidence_reason(lm.confidence, MIN_CONFIDENCE)
+    # a point breaking an anatomical rule is not reported as confident (with the reason)
+    frame = LegFrame(scale.mm_per_px, (0.0, -float(img.superior_y)), radiograph.orientation.patient_left_x)
+    problems = consistency_problems([lm for lm in found if lm.confidence >= MIN_CONFIDENCE], frame)
+    found = penalise(found, problems)
+    notes += [f"{name.value}: {why}: its confidence is lowered" for name, why in problems.items()]
+    for lm in found:
+        if lm.confidence < MIN_CONFIDENCE:
+            why = problems.get(lm.name)
+            missing[lm.name] = (f"inconsistent with the anatomy ({why})" if why
+                                else low_confidence_reason(lm.confidence, MIN_CONFIDENCE))
     found = [lm for lm in found if lm.confidence >= MIN_CONFIDENCE]
     names = {lm.name for lm in found}
     missing = {k: v for k, v in missing.items() if k not in names}
@@ -862,3 +876,232 @@ def _ankle(img: LimbImage, Kt: np.ndarray, n_dist: np.ndarray, lat: int):
         else:
             fl, fm = e2, e1
     return A, fm, fl, conf
+
+
+# --------------------------------------------------------------------------- consistency
+
+#: A landmark breaking an anatomical rule keeps this fraction of its confidence (as the learned
+#: detectors do): a confident point on the wrong structure drops below :data:`MIN_CONFIDENCE`
+#: and is reported missing with the rule it broke.
+PENALTY = 0.25
+#: A condyle may lie this far (mm) distal of the plateau margin of its compartment (bone on bone,
+#: the points' own error) before it is "below the plateau".
+JOINT_TOLERANCE_MM = 3.0
+#: The knee lies at least this far (mm) below the hip, the ankle this far below the knee (a
+#: child's femur is longer than 200 mm from about two years of age, its tibia than 150 mm).
+HIP_TO_KNEE_MIN_MM = 200.0
+KNEE_TO_ANKLE_MIN_MM = 150.0
+#: The femoral shaft points lie on the femur: across the mechanical axis (head → knee centre),
+#: at most this far medial of it, and no further lateral than an anatomical axis at
+#: :data:`SHAFT_MAX_AMA_DEG` to it that passes this close to the knee centre.
+SHAFT_ACROSS_MM = 20.0
+SHAFT_MAX_AMA_DEG = 12.0
+#: The greater trochanter's tip: lateral of the head centre by this much (mm) and within
+#: ``GT_LEVEL_MM`` of its level.
+GT_LATERAL_MM = (20.0, 100.0)
+GT_LEVEL_MM = 50.0
+#: The two femoral knee centres differ in level by at most this much (mm): a leg-length
+#: difference beyond it is rare, and a wrong knee (a ball, a circle on the shaft) is more
+#: likely (the phantoms' independently drawn tibial lengths put the knees up to ~70 mm apart).
+KNEE_LEVEL_MM = 80.0
+#: A limb's point may lie this far (mm) across the midline (an ankle of a varus knee stood with
+#: the feet together comes close to it); a point of the other leg lies ~100 mm or more across.
+MIDLINE_TOLERANCE_MM = 10.0
+#: The points of one knee (what a wrong knee level makes uncertain).
+KNEE_POINTS = ("femoral_knee_center", "tibial_knee_center", "femoral_condyle_medial", "femoral_condyle_lateral",
+               "tibial_plateau_medial", "tibial_plateau_lateral")
+_JOINT_POINTS = ("femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial", "tibial_plateau_lateral")
+
+
+@dataclass(frozen=True)
+class LegFrame:
+    """Scale and directions the consistency rules are judged in.
+
+    ``distal`` is the unit image direction towards the feet, ``patient_left_x`` +1 when the
+    patient's left lies towards increasing x; ``mm_per_px`` the anatomical scale.
+
+    >>> f = LegFrame(0.5, (0.0, 1.0), 1)
+    >>> f.height_mm((10.0, 40.0)), f.lateral_mm((10.0, 40.0), Side.RIGHT)
+    (20.0, -5.0)
+    """
+
+    mm_per_px: float
+    distal: tuple[float, float] = (0.0, 1.0)
+    patient_left_x: int = 1
+
+    def height_mm(self, xy) -> float:
+        """Position along the leg (mm, increasing towards the feet)."""
+        return float(np.dot(np.asarray(xy, float), self.distal)) * self.mm_per_px
+
+    def lateral_mm(self, xy, side: Side) -> float:
+        """Position across the leg (mm, increasing towards ``side``'s lateral)."""
+        lat = self.patient_left_x if Side(side) is Side.LEFT else -self.patient_left_x
+        d = np.asarray(self.distal, float)
+        across = np.array([-d[1], d[0]])  # perpendicular to the leg
+        if across[0] * lat < 0 or (across[0] == 0 and across[1] * lat < 0):
+            across = -across
+        return float(np.dot(np.asarray(xy, float), across)) * self.mm_per_px
+
+
+def leg_problems(points: Mapping[str, Sequence[float]], side: Side, frame: LegFrame) -> dict[str, str]:
+    """The anatomical rules one leg's points break: ``{anatomy: reason}`` (empty when none).
+
+    ``points`` maps anatomies (``"femoral_head_center"``, …, without the side) to ``(x, y)``;
+    a rule is judged only where its points are given. The rules (sizes in mm at the anatomy):
+
+    * **condyles above the plateau**: each femoral condyle no more than
+      :data:`JOINT_TOLERANCE_MM` distal of the plateau margin of its compartment;
+    * **the joint line between femur and tibia**: condyles and plateau margins distal of the
+      femoral knee centre and of the distal shaft point, proximal of the ankle centre; the
+      femoral knee centre proximal of the tibial knee centre;
+    * **axis points inside the shaft**: the femoral shaft points between the head and the
+      knee centre, proximal one first, and across the mechanical axis where an anatomical axis
+      can lie (:data:`SHAFT_ACROSS_MM`, :data:`SHAFT_MAX_AMA_DEG`);
+    * **hip above knee above ankle**: the femoral knee centre at least
+      :data:`HIP_TO_KNEE_MIN_MM` below the head centre, the ankle centre at least
+      :data:`KNEE_TO_ANKLE_MIN_MM` below the tibial knee centre; the greater trochanter lateral
+      of the head near its level.
+
+    A rule between two points cannot tell which one is wrong: both are named (the head
+    centre, which the whole leg is followed from, is the anchor of the trochanter rule).
+
+    >>> f = LegFrame(1.0, (0.0, 1.0), 1)
+    >>> pts = {"femoral_condyle_medial": (-20.0, 500.0), "tibial_plateau_medial": (-35.0, 490.0)}
+    >>> leg_problems(pts, Side.LEFT, f)["femoral_condyle_medial"]
+    'the condyle lies 10 mm below the plateau margin of its compartment'
+    """
+    side = Side(side)
+    h = {k: frame.height_mm(v) for k, v in points.items()}
+    a = {k: frame.lateral_mm(v, side) for k, v in points.items()}
+    out: dict[str, str] = {}
+
+    def flag(why: str, *anatomies: str) -> None:
+        for k in anatomies:
+            out.setdefault(k, why)
+
+    for comp in ("medial", "lateral"):
+        c, p = f"femoral_condyle_{comp}", f"tibial_plateau_{comp}"
+        if c in h and p in h and h[c] - h[p] > JOINT_TOLERANCE_MM:
+            flag(f"the condyle lies {h[c] - h[p]:.0f} mm below the plateau margin of its compartment", c, p)
+    for j in _JOINT_POINTS:
+        if j not in h:
+            continue
+        for above in ("femoral_knee_center", "femoral_shaft_distal"):
+            if above in h and h[j] <= h[above]:
+                flag(f"the joint line is not below the femur ({j} proximal of {above})", j, above)
+        if "ankle_center" in h and h[j] >= h["ankle_center"]:
+            flag(f"the joint line is not above the tibia ({j} distal of ankle_center)", j, "ankle_center")
+    if "femoral_knee_center" in h and "tibial_knee_center" in h \
+            and h["femoral_knee_center"] - h["tibial_knee_center"] > JOINT_TOLERANCE_MM:
+        flag("the femoral knee centre lies below the tibial knee centre", "femoral_knee_center", "tibial_knee_center")
+    head, knee = points.get("femoral_head_center"), points.get("femoral_knee_center")
+    if head is not None and knee is not None:
+        if h["femoral_knee_center"] - h["femoral_head_center"] < HIP_TO_KNEE_MIN_MM:
+            flag(f"the knee is less than {HIP_TO_KNEE_MIN_MM:.0f} mm below the hip", "femoral_head_center",
+                 "femoral_knee_center")
+        for s in ("femoral_shaft_proximal", "femoral_shaft_distal"):
+            if s in points:
+                why = _shaft_problem(points[s], head, knee, side, frame)
+                if why:
+                    flag(why, s)
+        if "femoral_shaft_proximal" in h and "femoral_shaft_distal" in h \
+                and h["femoral_shaft_proximal"] >= h["femoral_shaft_distal"]:
+            flag("the proximal shaft point is not above the distal one", "femoral_shaft_proximal", "femoral_shaft_distal")
+    if "tibial_knee_center" in h and "ankle_center" in h \
+            and h["ankle_center"] - h["tibial_knee_center"] < KNEE_TO_ANKLE_MIN_MM:
+        flag(f"the ankle is less than {KNEE_TO_ANKLE_MIN_MM:.0f} mm below the knee", "tibial_knee_center",
+             "ankle_center")
+    if "greater_trochanter" in h and "femoral_head_center" in h:
+        lat_mm = a["greater_trochanter"] - a["femoral_head_center"]
+        level_mm = abs(h["greater_trochanter"] - h["femoral_head_center"])
+        if not GT_LATERAL_MM[0] <= lat_mm <= GT_LATERAL_MM[1] or level_mm > GT_LEVEL_MM:
+            flag(f"the greater trochanter is not lateral of the head near its level ({lat_mm:.0f} mm lateral, "
+                 f"{level_mm:.0f} mm from its level)", "greater_trochanter")
+    return out
+
+
+def _shaft_problem(p, head, knee, side: Side, frame: LegFrame) -> str | None:
+    """Why a femoral shaft point is not inside the femur (``None`` if it may be)."""
+    hp, hh, hk = frame.height_mm(p), frame.height_mm(head), frame.height_mm(knee)
+    if not hh < hp < hk:
+        return "the shaft point is not between the femoral head and the knee"
+    t = (hp - hh) / (hk - hh)  # where the mechanical axis is at this level
+    axis_mm = (1 - t) * frame.lateral_mm(head, side) + t * frame.lateral_mm(knee, side)
+    off = frame.lateral_mm(p, side) - axis_mm
+    most = SHAFT_ACROSS_MM + (hk - hp) * math.tan(math.radians(SHAFT_MAX_AMA_DEG))
+    if not -SHAFT_ACROSS_MM <= off <= most:
+        return f"the shaft point lies {off:.0f} mm across the mechanical axis, outside the femoral shaft"
+    return None
+
+
+def bilateral_problems(right: Mapping[str, Sequence[float]], left: Mapping[str, Sequence[float]],
+                       frame: LegFrame) -> dict[Side, dict[str, str]]:
+    """The rules between the two legs: ``{side: {anatomy: reason}}``.
+
+    * **each limb on its own side of the midline**: the midline passes midway between the
+      femoral head centres (else the femoral knee centres), along the leg; a point more than
+      :data:`MIDLINE_TOLERANCE_MM` on the other side of it is named;
+    * **the two knees at a similar level**: femoral knee centres within :data:`KNEE_LEVEL_MM`
+      of each other's level, else every point of both knees (:data:`KNEE_POINTS`) is named.
+
+    >>> f = LegFrame(1.0, (0.0, 1.0), 1)
+    >>> r = {"femoral_head_center": (100.0, 50.0), "ankle_center": (260.0, 900.0)}
+    >>> l = {"femoral_head_center": (300.0, 50.0)}
+    >>> bilateral_problems(r, l, f)[Side.RIGHT]
+    {'ankle_center': "on the patient's left of the midline (60 mm)"}
+    """
+    out: dict[Side, dict[str, str]] = {Side.RIGHT: {}, Side.LEFT: {}}
+    legs = {Side.RIGHT: right, Side.LEFT: left}
+    for ref in ("femoral_head_center", "femoral_knee_center"):
+        if ref in right and ref in left:
+            mid = 0.5 * (np.asarray(right[ref], float) + np.asarray(left[ref], float))
+            for side, pts in legs.items():
+                m = frame.lateral_mm(mid, side)
+                for k, xy in pts.items():
+                    d = frame.lateral_mm(xy, side) - m
+                    if d < -MIDLINE_TOLERANCE_MM:
+                        other = Side.LEFT if side is Side.RIGHT else Side.RIGHT
+                        out[side].setdefault(k, f"on the patient's {other.value} of the midline ({-d:.0f} mm)")
+            break
+    if "femoral_knee_center" in right and "femoral_knee_center" in left:
+        dh = abs(frame.height_mm(right["femoral_knee_center"]) - frame.height_mm(left["femoral_knee_center"]))
+        if dh > KNEE_LEVEL_MM:
+            for side, pts in legs.items():
+                for k in KNEE_POINTS:
+                    if k in pts:
+                        out[side].setdefault(k, f"the two knees are {dh:.0f} mm apart in level "
+                                                f"(more than {KNEE_LEVEL_MM:.0f})")
+    return out
+
+
+def consistency_problems(landmarks: Iterable[Landmark], frame: LegFrame) -> dict[LandmarkName, str]:
+    """Every landmark of a long leg that breaks a rule (:func:`leg_problems`,
+    :func:`bilateral_problems`), with the first reason found.
+
+    >>> f = LegFrame(1.0, (0.0, 1.0), 1)
+    >>> lms = [Landmark(LandmarkName.of("femoral_head_center", "right"), 100.0, 50.0),
+    ...        Landmark(LandmarkName.of("femoral_knee_center", "right"), 120.0, 150.0)]
+    >>> consistency_problems(lms, f)[LandmarkName.of("femoral_knee_center", "right")]
+    'the knee is less than 200 mm below the hip'
+    """
+    pts: dict[Side, dict[str, tuple[float, float]]] = {Side.RIGHT: {}, Side.LEFT: {}}
+    for lm in landmarks:
+        pts[lm.name.side][lm.name.anatomy] = (lm.x, lm.y)
+    out: dict[LandmarkName, str] = {}
+    both = bilateral_problems(pts[Side.RIGHT], pts[Side.LEFT], frame)
+    for side in (Side.RIGHT, Side.LEFT):
+        for k, why in {**both[side], **leg_problems(pts[side], side, frame)}.items():
+            out.setdefault(LandmarkName.of(k, side), why)
+    return out
+
+
+def penalise(landmarks: Iterable[Landmark], problems: Mapping[LandmarkName, str],
+             penalty: float = PENALTY) -> list[Landmark]:
+    """``landmarks`` with the confidence of each one in ``problems`` multiplied by ``penalty``.
+
+    >>> lm = Landmark(LandmarkName.of("ankle_center", "left"), 1.0, 2.0, 0.9)
+    >>> penalise([lm], {lm.name: "why"})[0].confidence
+    0.225
+    """
+    return [replace(lm, confidence=float(lm.confidence) * penalty) if lm.name in problems else lm
+            for lm in landmarks]

@@ -77,6 +77,8 @@ __all__ = [
     "DEFAULT_KNEE_VIEW_VALGUS_DEG",
     "edit_knee_placement",
     "knee_note_prefixes",
+    "NotSeenError",
+    "NOT_TEMPLATED",
 ]
 
 log = logging.getLogger(__name__)
@@ -209,11 +211,17 @@ def choose_insert_thickness(family: ImplantFamily, tray_label: str, resection_mm
 # --------------------------------------------------------------------------- axes
 
 
+class NotSeenError(TemplatingError):
+    """What one component needs is not on the film (a landmark, the lateral view's AP
+    dimension): :func:`template_knee` leaves that component out, with this reason, and places
+    the others; never a guessed size."""
+
+
 def _mm(plan: Plan, anatomy: str, side: Side, what: str) -> np.ndarray:
     lm = plan.landmarks.get(LandmarkName.of(anatomy, side))
     if lm is None:
         name = LandmarkName.of(anatomy, side).value
-        raise TemplatingError(f"{what} needs landmark {name} ({plan.landmarks.missing_reason(name)}): place it")
+        raise NotSeenError(f"{what} needs landmark {name} ({plan.landmarks.missing_reason(name)}): place it")
     return to_mm(np.array(lm.xy, dtype=float), plan.calibration)
 
 
@@ -326,7 +334,8 @@ def lateral_ap_dimension_mm(lateral: Plan, side: Side | str) -> float:
     """The femoral AP dimension (``femoral_ap_dimension_{side}_mm``) of a lateral knee plan.
 
     Raises :class:`~orthoplan.errors.TemplatingError` when the plan is not a lateral knee view
-    of ``side`` or the dimension could not be measured (with the reason).
+    of ``side``, :class:`NotSeenError` when the dimension could not be measured on it (with the
+    reason).
     """
     side = Side(side)
     name = f"femoral_ap_dimension_{side.value}_mm"
@@ -334,8 +343,11 @@ def lateral_ap_dimension_mm(lateral: Plan, side: Side | str) -> float:
         raise TemplatingError(f"the lateral plan is a {lateral.view!r} view, not a knee-lateral view")
     m = lateral.measurements.get(name)
     if m is None:
-        reason = dict(lateral.measurements.missing).get(name, f"the lateral view is not of the {side.value} knee")
-        raise TemplatingError(f"the femoral AP dimension of the {side.value} knee is not on the lateral plan: {reason}")
+        reason = dict(lateral.measurements.missing).get(name)
+        if reason is None or not any(lm.name.side is side for lm in lateral.landmarks):
+            raise TemplatingError(f"the femoral AP dimension of the {side.value} knee is not on the lateral plan: "
+                                  f"the lateral view is not of the {side.value} knee")
+        raise NotSeenError(f"the femoral AP dimension of the {side.value} knee is not on the lateral plan: {reason}")
     return float(m.value)
 
 
@@ -381,104 +393,165 @@ def template_knee(
     condylar tangent points. Size: :func:`choose_femoral_size` on the ML width
     (:func:`femoral_ml_width_mm`; on an AP knee view the epicondylar width when marked) and,
     when given, the AP dimension from a lateral view (``femoral_ap_mm``, or the
-    ``femoral_ap_dimension_{side}_mm`` of the lateral knee plan ``lateral``). On an AP knee
-    view (no hip, no ankle) the axes are the anatomical ones near the knee: the distal cut at
-    ``valgus_deg`` (default 6) to the femoral anatomical axis, the tibial cut perpendicular to
-    the proximal tibial anatomical axis.
+    ``femoral_ap_dimension_{side}_mm`` of the lateral knee plan ``lateral``, whose own scale
+    interval then bounds the AP dimension's). On an AP knee view (no hip, no ankle) the axes
+    are the anatomical ones near the knee: the distal cut at ``valgus_deg`` (default 6) to the
+    femoral anatomical axis, the tibial cut perpendicular to the proximal tibial anatomical
+    axis; the femoral size there **needs the AP dimension** (a lateral view): without it the
+    femoral component is not sized (the ML width alone is said as the largest size it allows).
 
     **Tibial tray.** The cut is perpendicular to the tibial mechanical axis,
     ``tibial_resection_mm`` (default 9) distal to the more proximal plateau margin, centred
     between the margins. Size: :func:`choose_tibial_size` on the plateau width.
     **Insert** (unless ``insert_family`` is ``None``): :func:`choose_insert_thickness`.
 
-    Returns the plan with the three placements (replacing earlier knee placements of the
-    side) and notes. Raises :class:`~orthoplan.errors.TemplatingError` when a landmark is
-    missing and :class:`~orthoplan.errors.CatalogError` for an unknown family or size.
+    Every automatic size carries ``Placement.size_range``: the sizes chosen at the ends of the
+    scale's interval (the AP view's for the widths, the lateral view's for the AP dimension).
+
+    A component whose landmarks (or AP dimension) the film does not give is **left out**, with
+    the reason as a plan note ``"<component> <side>: not templated: <reason>"``
+    (:class:`NotSeenError`); the others are placed. Returns the plan with the placements
+    (replacing earlier knee placements of the side) and notes. Raises
+    :class:`~orthoplan.errors.TemplatingError` when no component can be placed, or for a
+    request that cannot be met (an explicit valgus without the anatomical axis, a lateral plan
+    of the other knee), and :class:`~orthoplan.errors.CatalogError` for an unknown family or size.
     """
     side = Side(side)
     catalog = _catalog(catalog)
     cal = plan.calibration
-    if lateral is not None and femoral_ap_mm is None:
-        femoral_ap_mm = lateral_ap_dimension_mm(lateral, side)
     fem_fam = find_family(catalog, femoral_family, "femoral_component")
     tib_fam = find_family(catalog, tibial_family, "tibial_tray")
     ins_fam = find_family(catalog, insert_family, "tibial_insert") if insert_family else None
     notes: list[str] = []
+    left_out: dict[ImplantKind, str] = {}
+    new: list[Placement] = []
+    u = cal.uncertainty_pct / 100.0
 
     # femur
-    f_axis, _valgus, f_notes = femoral_component_axis(plan, side, valgus_deg)
-    notes += f_notes
-    cm = _mm(plan, "femoral_condyle_medial", side, "femoral sizing")
-    cl = _mm(plan, "femoral_condyle_lateral", side, "femoral sizing")
-    f_width, width_from = _femoral_width_mm(plan, side, cm, cl)
-    u = cal.uncertainty_pct / 100.0
-    fem_range = tray_range = None
-    if femoral_size is not None:
-        fem = fem_fam.size(femoral_size)
-    else:
-        fem, more = choose_femoral_size(fem_fam, f_width, femoral_ap_mm)
-        notes += more
-        fem_range = _range(fem_fam, fem, [choose_femoral_size(fem_fam, f_width * f, None if femoral_ap_mm is None
-                                                              else femoral_ap_mm * f)[0] for f in (1 - u, 1 + u)])
-        notes += size_notes(_NOTE_PREFIX[ImplantKind.FEMORAL_COMPONENT], side, fem_fam, fem, fem_range,
-                            range(len(fem_fam.sizes)), fem_fam.sizes.index(fem))
-        if femoral_ap_mm is None:
-            notes.append(f"femoral component {side.value}: sized to the ML width only (AP view); "
-                         "check the AP size on a lateral view")
-        else:
-            notes.append(f"femoral component {side.value}: sized to the AP dimension {femoral_ap_mm:.1f} mm "
-                         f"(lateral view) with the ML width {f_width:.1f} mm ({width_from})")
-    deepest = max(float(cm @ f_axis), float(cl @ f_axis))
-    mid = 0.5 * (cm + cl)
-    f_center = mid + ((deepest - fem.distal_thickness_mm) - float(mid @ f_axis)) * f_axis
+    u_ap = u
+    ap_missing = None
+    if lateral is not None and femoral_ap_mm is None:
+        try:
+            femoral_ap_mm = lateral_ap_dimension_mm(lateral, side)
+            u_ap = lateral.calibration.uncertainty_pct / 100.0
+            if lateral.calibration.assumed:
+                notes.append(f"femoral component {side.value}: the lateral view's scale is assumed "
+                             f"({lateral.calibration.source.value}): the AP dimension and the size rest on it")
+        except NotSeenError as e:
+            ap_missing = str(e)
+    try:
+        if ap_missing is not None and femoral_size is None:
+            raise NotSeenError(ap_missing)
+        fem, fem_range, f_center, f_axis, f_notes = _femoral(plan, side, fem_fam, femoral_size, valgus_deg,
+                                                            femoral_ap_mm, u, u_ap)
+        notes += f_notes
+        fx, fy = to_px(f_center, cal)
+        new.append(Placement(ImplantKind.FEMORAL_COMPONENT, side, fem_fam.vendor, fem_fam.family, fem.label, fx, fy,
+                             _angle_of(f_axis, plan.orientation), size_range=fem_range))
+    except NotSeenError as e:
+        left_out[ImplantKind.FEMORAL_COMPONENT] = str(e)
 
     # tibia
-    t_axis = tibial_component_axis(plan, side)
-    pm = _mm(plan, "tibial_plateau_medial", side, "tibial sizing")
-    pl = _mm(plan, "tibial_plateau_lateral", side, "tibial sizing")
-    t_width = tibial_ml_width_mm(pm, pl)
-    if tibial_size is not None:
-        tray = tib_fam.size(tibial_size)
-    else:
-        tray, more = choose_tibial_size(tib_fam, t_width)
-        notes += more
-        tray_range = _range(tib_fam, tray, [choose_tibial_size(tib_fam, t_width * f)[0] for f in (1 - u, 1 + u)])
-        notes += size_notes(_NOTE_PREFIX[ImplantKind.TIBIAL_TRAY], side, tib_fam, tray, tray_range,
-                            range(len(tib_fam.sizes)), tib_fam.sizes.index(tray))
-    highest = min(float(pm @ t_axis), float(pl @ t_axis))
-    tmid = 0.5 * (pm + pl)
-    t_center = tmid + ((highest + float(tibial_resection_mm)) - float(tmid @ t_axis)) * t_axis
+    try:
+        tray, tray_range, t_center, t_axis, t_notes = _tibial(plan, side, tib_fam, tibial_size, tibial_resection_mm, u)
+        notes += t_notes
+        tx, ty = to_px(t_center, cal)
+        new.append(Placement(ImplantKind.TIBIAL_TRAY, side, tib_fam.vendor, tib_fam.family, tray.label, tx, ty,
+                             _angle_of(t_axis, plan.orientation), size_range=tray_range))
+        if ins_fam is not None:
+            entry, thickness, more = choose_insert_thickness(ins_fam, tray.label, float(tibial_resection_mm))
+            notes += more
+            if insert_thickness_mm is not None:
+                if not any(abs(v - insert_thickness_mm) < 1e-6 for v in entry.thicknesses_mm):
+                    raise CatalogError(
+                        f"insert thickness {insert_thickness_mm:g} mm is not offered for {ins_fam.family} size "
+                        f"{entry.label}; options: {', '.join(f'{v:g}' for v in entry.thicknesses_mm)} mm"
+                    )
+                thickness = float(insert_thickness_mm)
+            new.append(Placement(ImplantKind.TIBIAL_INSERT, side, ins_fam.vendor, ins_fam.family, entry.label, tx, ty,
+                                 _angle_of(t_axis, plan.orientation), thickness_mm=thickness))
+    except NotSeenError as e:
+        left_out[ImplantKind.TIBIAL_TRAY] = str(e)
+        if ins_fam is not None:
+            left_out[ImplantKind.TIBIAL_INSERT] = "no tibial tray to sit on"
 
+    if ImplantKind.FEMORAL_COMPONENT in left_out and ImplantKind.TIBIAL_TRAY in left_out:
+        raise TemplatingError(f"nothing can be templated on the {side.value} knee: femoral component: "
+                              f"{left_out[ImplantKind.FEMORAL_COMPONENT]}; tibial tray: "
+                              f"{left_out[ImplantKind.TIBIAL_TRAY]}")
+    notes += [f"{_NOTE_PREFIX[k]} {side.value}: {NOT_TEMPLATED}: {why}" for k, why in left_out.items()]
     if cal.assumed:
         notes.append(ASSUMED_SCALE_NOTE)
 
-    fx, fy = to_px(f_center, cal)
-    tx, ty = to_px(t_center, cal)
-    new = [
-        Placement(ImplantKind.FEMORAL_COMPONENT, side, fem_fam.vendor, fem_fam.family, fem.label, fx, fy,
-                  _angle_of(f_axis, plan.orientation), size_range=fem_range),
-        Placement(ImplantKind.TIBIAL_TRAY, side, tib_fam.vendor, tib_fam.family, tray.label, tx, ty,
-                  _angle_of(t_axis, plan.orientation), size_range=tray_range),
-    ]
-    if ins_fam is not None:
-        entry, thickness, more = choose_insert_thickness(ins_fam, tray.label, float(tibial_resection_mm))
-        notes += more
-        if insert_thickness_mm is not None:
-            if not any(abs(v - insert_thickness_mm) < 1e-6 for v in entry.thicknesses_mm):
-                raise CatalogError(
-                    f"insert thickness {insert_thickness_mm:g} mm is not offered for {ins_fam.family} size {entry.label}; "
-                    f"options: {', '.join(f'{v:g}' for v in entry.thicknesses_mm)} mm"
-                )
-            thickness = float(insert_thickness_mm)
-        new.append(Placement(ImplantKind.TIBIAL_INSERT, side, ins_fam.vendor, ins_fam.family, entry.label, tx, ty,
-                             _angle_of(t_axis, plan.orientation), thickness_mm=thickness))
     keys = {p.key for p in new} | {(k, side) for k in KNEE_IMPLANT_KINDS}
     kept = tuple(p for p in plan.placements if p.key not in keys)
     old_prefixes = tuple(f"{_NOTE_PREFIX[k]} {side.value}" for k in KNEE_IMPLANT_KINDS) + tuple(
         f"{_NOTE_PREFIX[k]}:" for k in KNEE_IMPLANT_KINDS)
     kept_notes = tuple(n for n in plan.notes if not n.startswith(old_prefixes))
-    log.debug("knee %s: femoral %s (ML %.1f mm), tray %s (ML %.1f mm)", side.value, fem.label, f_width, tray.label, t_width)
+    log.debug("knee %s: %s placed, %d left out", side.value, [p.kind.value for p in new], len(left_out))
     return replace(plan, placements=kept + tuple(new), notes=tuple(dict.fromkeys(kept_notes + tuple(notes))))
+
+
+#: The word of a plan note that says a component was left out (``"<component> <side>: not templated: …"``).
+NOT_TEMPLATED = "not templated"
+
+
+def _femoral(plan: Plan, side: Side, fam: ImplantFamily, size_label: str | None, valgus_deg: float | None,
+             ap_mm: float | None, u: float, u_ap: float):
+    """(size, size range or None, cut centre mm, axis, notes) of the femoral component; raises
+    :class:`NotSeenError` when the film does not give what it needs."""
+    cm = _mm(plan, "femoral_condyle_medial", side, "femoral sizing")
+    cl = _mm(plan, "femoral_condyle_lateral", side, "femoral sizing")
+    f_axis, _valgus, notes = femoral_component_axis(plan, side, valgus_deg)
+    f_width, width_from = _femoral_width_mm(plan, side, cm, cl)
+    fem_range = None
+    if size_label is not None:
+        fem = fam.size(size_label)
+    else:
+        if ap_mm is None and _knee_view(plan, side):
+            widest = _largest_not_wider(list(fam.sizes), f_width, "femoral component")[0]
+            raise NotSeenError(
+                f"the femoral size needs the femoral AP dimension of a lateral view of the same knee "
+                f"(--lateral LATERAL, or --femoral-ap MM); the ML width {f_width:.1f} mm ({width_from}) alone "
+                f"allows up to size {widest.label}")
+        fem, more = choose_femoral_size(fam, f_width, ap_mm)
+        notes += more
+        corners = [choose_femoral_size(fam, f_width * a, None if ap_mm is None else ap_mm * b)[0]
+                   for a in (1 - u, 1 + u) for b in (1 - u_ap, 1 + u_ap)]
+        fem_range = _range(fam, fem, corners)
+        notes += size_notes(_NOTE_PREFIX[ImplantKind.FEMORAL_COMPONENT], side, fam, fem, fem_range,
+                            range(len(fam.sizes)), fam.sizes.index(fem))
+        if ap_mm is None:
+            notes.append(f"femoral component {side.value}: sized to the ML width only (AP view); "
+                         "check the AP size on a lateral view")
+        else:
+            notes.append(f"femoral component {side.value}: sized to the AP dimension {ap_mm:.1f} mm "
+                         f"(lateral view) with the ML width {f_width:.1f} mm ({width_from})")
+    deepest = max(float(cm @ f_axis), float(cl @ f_axis))
+    mid = 0.5 * (cm + cl)
+    return fem, fem_range, mid + ((deepest - fem.distal_thickness_mm) - float(mid @ f_axis)) * f_axis, f_axis, notes
+
+
+def _tibial(plan: Plan, side: Side, fam: ImplantFamily, size_label: str | None, resection_mm: float, u: float):
+    """(size, size range or None, cut centre mm, axis, notes) of the tibial tray; raises
+    :class:`NotSeenError` when the film does not give what it needs."""
+    notes: list[str] = []
+    pm = _mm(plan, "tibial_plateau_medial", side, "tibial sizing")
+    pl = _mm(plan, "tibial_plateau_lateral", side, "tibial sizing")
+    t_axis = tibial_component_axis(plan, side)
+    t_width = tibial_ml_width_mm(pm, pl)
+    tray_range = None
+    if size_label is not None:
+        tray = fam.size(size_label)
+    else:
+        tray, more = choose_tibial_size(fam, t_width)
+        notes += more
+        tray_range = _range(fam, tray, [choose_tibial_size(fam, t_width * f)[0] for f in (1 - u, 1 + u)])
+        notes += size_notes(_NOTE_PREFIX[ImplantKind.TIBIAL_TRAY], side, fam, tray, tray_range,
+                            range(len(fam.sizes)), fam.sizes.index(tray))
+    highest = min(float(pm @ t_axis), float(pl @ t_axis))
+    tmid = 0.5 * (pm + pl)
+    return tray, tray_range, tmid + ((highest + float(resection_mm)) - float(tmid @ t_axis)) * t_axis, t_axis, notes
 
 
 def _range(fam: ImplantFamily, chosen: Any, others: list[Any]) -> tuple[str, str]:
@@ -546,7 +619,9 @@ def knee_templating_summary(plan: Plan, side: Side | str, catalog: Catalog | Non
     distal_resection_mm, center_px, angle_deg, valgus_to_anatomical_deg, cut_to_mechanical_axis_deg},
     "tibial_tray": {…, ml_width_mm, ap_depth_mm, resection_below_plateau_mm, cut_to_mechanical_axis_deg},
     "tibial_insert": {…, thickness_mm}, "measured": {femoral_ml_width_mm, tibial_ml_width_mm},
-    "notes": […]}``. ``cut_to_mechanical_axis_deg`` is 90 for a cut perpendicular to the axis.
+    "not_templated": {kind: reason} (only when a component was left out), "notes": […]}``.
+    An automatic size has ``size_range`` ``[smallest, largest]``: the sizes the scale's interval
+    allows. ``cut_to_mechanical_axis_deg`` is 90 for a cut perpendicular to the axis.
     """
     side = Side(side)
     catalog = _catalog(catalog)
@@ -555,8 +630,11 @@ def knee_templating_summary(plan: Plan, side: Side | str, catalog: Catalog | Non
     measured: dict[str, float] = {}
 
     def base(p: Placement) -> dict[str, Any]:
-        return {"vendor": p.vendor, "family": p.family, "size": p.size, "center_px": [p.x, p.y],
-                "angle_deg": p.angle_deg, "auto": p.auto}
+        out = {"vendor": p.vendor, "family": p.family, "size": p.size, "center_px": [p.x, p.y],
+               "angle_deg": p.angle_deg, "auto": p.auto}
+        if p.size_range is not None:
+            out["size_range"] = list(p.size_range)
+        return out
 
     fem = plan.placement(ImplantKind.FEMORAL_COMPONENT, side)
     if fem is not None:
@@ -571,12 +649,6 @@ def knee_templating_summary(plan: Plan, side: Side | str, catalog: Catalog | Non
             sp = _mm(plan, "femoral_shaft_proximal", side, "")
             sd = _mm(plan, "femoral_shaft_distal", side, "")
             entry["valgus_to_anatomical_deg"] = angle_between_deg(axis, sd - sp)
-        except TemplatingError:
-            pass
-        try:
-            cm = _mm(plan, "femoral_condyle_medial", side, "")
-            cl = _mm(plan, "femoral_condyle_lateral", side, "")
-            measured["femoral_ml_width_mm"] = _femoral_width_mm(plan, side, cm, cl)[0]
         except TemplatingError:
             pass
         if _knee_view(plan, side):  # AP knee: the cut against the anatomical axis near the knee
@@ -610,14 +682,32 @@ def knee_templating_summary(plan: Plan, side: Side | str, catalog: Catalog | Non
             pl = _mm(plan, "tibial_plateau_lateral", side, "")
             c = to_mm(np.array(tray.xy, dtype=float), cal)
             entry["resection_below_plateau_mm"] = float(c @ axis) - min(float(pm @ axis), float(pl @ axis))
-            measured["tibial_ml_width_mm"] = tibial_ml_width_mm(pm, pl)
         except TemplatingError:
             pass
         out["tibial_tray"] = entry
     ins = plan.placement(ImplantKind.TIBIAL_INSERT, side)
     if ins is not None:
         out["tibial_insert"] = base(ins) | {"thickness_mm": ins.thickness_mm}
+    try:  # the widths that size the components, whether or not they were placed
+        cm = _mm(plan, "femoral_condyle_medial", side, "")
+        cl = _mm(plan, "femoral_condyle_lateral", side, "")
+        measured["femoral_ml_width_mm"] = _femoral_width_mm(plan, side, cm, cl)[0]
+    except TemplatingError:
+        pass
+    try:
+        measured["tibial_ml_width_mm"] = tibial_ml_width_mm(_mm(plan, "tibial_plateau_medial", side, ""),
+                                                            _mm(plan, "tibial_plateau_lateral", side, ""))
+    except TemplatingError:
+        pass
     out["measured"] = measured
+    left_out = {}
+    for kind in KNEE_IMPLANT_KINDS:
+        head = f"{_NOTE_PREFIX[kind]} {side.value}: {NOT_TEMPLATED}: "
+        for n in plan.notes:
+            if n.startswith(head) and plan.placement(kind, side) is None:
+                left_out[kind.value] = n[len(head):]
+    if left_out:
+        out["not_templated"] = left_out
     out["notes"] = list(plan.notes)
     return out
 

@@ -183,8 +183,13 @@ def test_bad_family_and_missing_landmark(planned, catalog):
     with pytest.raises(CatalogError, match="unknown size"):
         template_knee(plan, catalog, "left", tibial_size="42")
     gone = replace(plan, landmarks=plan.landmarks.without("tibial_plateau_medial_left"))
-    with pytest.raises(TemplatingError, match="tibial_plateau_medial_left"):
-        template_knee(gone, catalog, "left")
+    partial = template_knee(gone, catalog, "left")  # the tray is left out, with the reason; the femur is placed
+    assert partial.placement("tibial_tray", "left") is None and partial.placement("tibial_insert", "left") is None
+    assert partial.placement("femoral_component", "left") is not None
+    assert "tibial_plateau_medial_left" in knee_templating_summary(partial, "left")["not_templated"]["tibial_tray"]
+    neither = replace(gone, landmarks=gone.landmarks.without("femoral_condyle_lateral_left"))
+    with pytest.raises(TemplatingError, match="femoral_condyle_lateral_left.*tibial_plateau_medial_left"):
+        template_knee(neither, catalog, "left")
     no_shaft = replace(plan, landmarks=plan.landmarks.without("femoral_shaft_distal_left"))
     with pytest.raises(TemplatingError, match="anatomical axis"):
         template_knee(no_shaft, catalog, "left", valgus_deg=5.0)

@@ -183,11 +183,16 @@ def test_femoral_component_sized_from_both_views(knee_case):
     assert summary["tibial_tray"]["cut_to_anatomical_axis_deg"] == pytest.approx(90.0, abs=1e-6)
     assert summary["measured"]["femoral_ml_width_mm"] == pytest.approx(
         ap_case.measurements["femoral_condylar_width_left_mm"], abs=1.0)
-    # from the AP view alone: the largest size no wider than the epicondylar width
-    alone = template_knee(ap, None, "left").placement(ImplantKind.FEMORAL_COMPONENT, "left")
+    # from the AP view alone the femoral size is not given (it needs the AP dimension): the reason
+    # says the largest size the epicondylar width allows; the tibia is templated
+    alone = template_knee(ap, None, "left")
+    assert alone.placement(ImplantKind.FEMORAL_COMPONENT, "left") is None
+    assert alone.placement(ImplantKind.TIBIAL_TRAY, "left") is not None
     width = ap_case.measurements["femoral_condylar_width_left_mm"]
     fits = [s for s in family.sizes if s.ml_width_mm <= width]
-    assert alone.size == (max(fits, key=lambda s: s.ml_width_mm).label if fits else family.sizes[0].label)
+    widest = max(fits, key=lambda s: s.ml_width_mm).label if fits else family.sizes[0].label
+    why = knee_templating_summary(alone, "left")["not_templated"]["femoral_component"]
+    assert "lateral" in why and why.endswith(f"allows up to size {widest}")
     with pytest.raises(TemplatingError, match="not a knee-lateral"):
         template_knee(ap, None, "left", lateral=ap)
     with pytest.raises(TemplatingError, match="right knee"):

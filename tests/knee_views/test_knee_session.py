@@ -34,11 +34,12 @@ def test_session_infers_knee_views_and_templates_the_knee(knee_case):
     with pytest.raises(PlanError, match="AP"):
         s_lat.template(side)
 
-    s_ap.template(side)
-    alone = s_ap.plan.placement(ImplantKind.FEMORAL_COMPONENT, side)
-    assert alone is not None and s_ap.plan.placement(ImplantKind.TIBIAL_TRAY, side) is not None
-    s_ap.undo()
+    s_ap.template(side)  # without the lateral view: the tibia only, the femoral size needs the AP dimension
     assert s_ap.plan.placement(ImplantKind.FEMORAL_COMPONENT, side) is None
+    assert s_ap.plan.placement(ImplantKind.TIBIAL_TRAY, side) is not None
+    assert "lateral" in knee_templating_summary(s_ap.plan, side)["not_templated"]["femoral_component"]
+    s_ap.undo()
+    assert s_ap.plan.placement(ImplantKind.TIBIAL_TRAY, side) is None
     s_ap.template(side, lateral=s_lat.plan)
     both = s_ap.plan.placement(ImplantKind.FEMORAL_COMPONENT, side)
     assert both is not None
@@ -86,5 +87,8 @@ def test_napari_dock_offers_the_knee_views(knee_case, tmp_path):
     dock.side.setCurrentText(side)
     dock.template_button.click()
     assert "error" not in dock.status.text(), dock.status.text()
-    assert dock.session.plan.placement("femoral_component", side) is not None
+    # an AP knee alone: the tibial tray; the femoral size needs a lateral view (said in the plan)
+    assert dock.session.plan.placement("tibial_tray", side) is not None
+    assert dock.session.plan.placement("femoral_component", side) is None
+    assert any("femoral component" in n and "not templated" in n for n in dock.session.plan.notes)
     assert app is not None
