@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -146,7 +145,6 @@ def markdown_refine(stats: dict[str, dict], view: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
     ap.add_argument("--refs", default=str(REPO / "datasets" / "fracatlas-knee" / "references"))
     ap.add_argument("--second", default=str(REPO / "datasets" / "fracatlas-knee" / "second-reading"))
     ap.add_argument("--rows", default="/tmp/orthoplan-knee-cv/rows.json")

@@ -720,14 +720,7 @@ def _lateral(img: LimbImage, radiograph: Radiograph, side: Side, notes: list[str
 def detect_knee_details(radiograph: Radiograph, calibration: Calibration | None = None, view: str = "knee-ap",
                         side: Side | str | None = None) -> KneeDetection:
     """:func:`detect_knee` plus the side used and notes."""
-    if view not in ("knee-ap", "knee-lateral"):
-        raise LandmarkError(f"the knee detector knows the knee-ap and knee-lateral views, not {view!r}")
-    side = Side(side) if side is not None else None
-    if view == "knee-lateral" and side is None:
-        raise LandmarkError(
-            "a lateral knee view shows one knee and its side is unknown: give side='left'|'right' "
-            "(orthoplan --side) or set ImageLaterality"
-        )
+    side = checked_view_and_side(view, side)
     anatomies = KNEE_AP_DETECTED if view == "knee-ap" else KNEE_LATERAL_DETECTED
     img = _prepare(radiograph, calibration)
     notes: list[str] = []
@@ -735,7 +728,7 @@ def detect_knee_details(radiograph: Radiograph, calibration: Calibration | None 
         notes.append("image scale assumed: sizes and confidences are less certain")
     found: list[Landmark] = []
     missing: dict[str, str] = {}
-    two_view = _two_views(radiograph)
+    two_view = two_view_note(radiograph)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
@@ -764,7 +757,21 @@ def detect_knee_details(radiograph: Radiograph, calibration: Calibration | None 
     return KneeDetection(lms, side, tuple(notes))
 
 
-def _two_views(radiograph: Radiograph) -> str | None:
+def checked_view_and_side(view: str, side: Side | str | None) -> Side | None:
+    """The knee's side for a knee ``view``; :class:`~orthoplan.errors.LandmarkError` for another
+    view, or a lateral view without a side (a lateral view looks the same for either knee)."""
+    if view not in ("knee-ap", "knee-lateral"):
+        raise LandmarkError(f"the knee detector knows the knee-ap and knee-lateral views, not {view!r}")
+    side = Side(side) if side is not None else None
+    if view == "knee-lateral" and side is None:
+        raise LandmarkError(
+            "a lateral knee view shows one knee and its side is unknown: give side='left'|'right' "
+            "(orthoplan --side) or set ImageLaterality"
+        )
+    return side
+
+
+def two_view_note(radiograph: Radiograph) -> str | None:
     """The note for a film of two projections side by side (:mod:`.views`), else None."""
     guess = classify_knee_view(radiograph.display)
     if not guess.two_view:

@@ -44,13 +44,12 @@ import os
 
 import numpy as np
 
-from ..errors import LandmarkError
 from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks, LandmarkSource,
                      Radiograph, Side)
 from .common import low_confidence_reason
-from .knee import KneeDetection, _two_views
+from .knee import KneeDetection, two_view_note, checked_view_and_side
 from .network import LandmarkModel, Peak, load_model, predict
-from .views import FIBULA_MIN_PROBABILITY, TWO_VIEW_REASON, fibula_side
+from .views import TWO_VIEW_REASON, fibula_side
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +111,10 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
     KneeDetection
         ``info["scores"]`` holds each reported landmark's raw peak score.
     """
-    if view not in ("knee-ap", "knee-lateral"):
-        raise LandmarkError(f"the knee detector knows the knee-ap and knee-lateral views, not {view!r}")
-    side = Side(side) if side is not None else None
-    if view == "knee-lateral" and side is None:
-        raise LandmarkError(
-            "a lateral knee view shows one knee and its side is unknown: give side='left'|'right' "
-            "(orthoplan --side) or set ImageLaterality"
-        )
+    side = checked_view_and_side(view, side)
     anatomies = AP_ANATOMIES if view == "knee-ap" else KNEE_LATERAL_ANATOMY
     sides = (side,) if side is not None else (Side.RIGHT, Side.LEFT)
-    two_view = _two_views(radiograph)
+    two_view = two_view_note(radiograph)
     if two_view:
         missing = {LandmarkName.of(a, s): TWO_VIEW_REASON for a in anatomies for s in sides}
         return KneeDetection(Landmarks.from_landmarks([], missing), side, (two_view,), {"scores": {}})
@@ -236,11 +228,10 @@ def _assemble_ap(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, s
     knee (None: the shipped one; False: the network's own orientation)."""
     down = _down(superior)
     notes: list[str] = []
-    knees, strength, raw = _knees(peaks, model)
+    knees, strength, _ = _knees(peaks, model)
     both = _two_knees(display, model, superior, plx)
     if both is not None:
         knees = both
-        raw = {s: float(np.median([v[2] for a, v in pts.items() if a in JOINT_LINE])) for s, pts in both.items()}
         strength = {s: float(np.median([v[1] for a, v in pts.items() if a in JOINT_LINE])) for s, pts in both.items()}
     if len(knees) == 1 and both is None:
         (seen, pts), = knees.items()
