@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from orthoplan.landmarks.crossval import condylar_width, femoral_ap_width  # noqa: E402
-from orthoplan.landmarks.knee_refine import refine_joint_point_details  # noqa: E402
+from orthoplan.landmarks.knee_refine import UNRELIABLE, refine_condyle_pair, refine_joint_point_details  # noqa: E402
 from orthoplan.landmarks.references import Reference, load_references  # noqa: E402
 
 log = logging.getLogger("knee_refine_accuracy")
@@ -120,7 +120,8 @@ def tangent_down(start: np.ndarray, other: np.ndarray, down: np.ndarray) -> np.n
     point), on the side of ``down``: the direction the condyles' distal points are extreme in."""
     t = other - start
     perp = _unit(np.array([-t[1], t[0]]))
-    return perp if float(perp @ down) >= 0 else -perp
+    perp = perp if float(perp @ down) >= 0 else -perp
+    return perp if float(perp @ down) > math.cos(math.radians(30)) else down  # a tangent 30° off: not one
 
 
 def size_px(ref: Reference, side: str) -> float | None:
@@ -175,20 +176,53 @@ def evaluate(refs: list[Reference], second: dict[str, Reference], root: Path, se
                             a = rng.uniform(0, 2 * math.pi)
                             o = other + rng.uniform(*NETWORK_PCT) / 100.0 * size * np.array([math.cos(a), math.sin(a)])
                             down = tangent_down(s, o, dirs[0])
-                        got = refine_joint_point_details(img, anatomy, s, down, dirs[1], mm)
+                        got = refine_joint_point_details(img, anatomy, s, down, dirs[1], mm,
+                                                         include_unreliable=True)
                         end = s if got.xy is None else np.array(got.xy)
-                        rows.append({"stem": ref.stem, "view": ref.view, "anatomy": anatomy, "kind": kind,
-                                     "size_px": size, "mm_per_px": mm, "unsure": got.xy is None,
-                                     "reason": got.reason, "confidence": got.confidence,
-                                     "start_mm": float(np.hypot(*(s - p))) * mm,
-                                     "end_mm": float(np.hypot(*(end - p))) * mm,
-                                     "start2_mm": None if q is None else float(np.hypot(*(s - q))) * mm,
-                                     "end2_mm": None if q is None else float(np.hypot(*(end - q))) * mm,
-                                     "readers_mm": None if q is None else float(np.hypot(*(p - q))) * mm})
-                        marks.append((s, end, p, q, got.xy is None))
+                        rows.append(_row(ref, anatomy, kind, size, mm, got, s, p, q))
+                        marks.append((s, np.array(got.xy) if got.xy else s, p, q, got.xy is None))
+                if anatomy == "femoral_condyle_medial" and other is not None:
+                    rows += _pair_rows(rng, img, ref, side, size, mm, dirs[0], repeats, second.get(ref.stem))
         if draw is not None and img is not None and marks:
             _draw(img, marks, draw / f"{ref.stem}.png")
     return rows
+
+
+def _row(ref: Reference, anatomy: str, kind: str, size: float, mm: float, got, s: np.ndarray, p: np.ndarray,
+         q: np.ndarray | None) -> dict:
+    end = s if got.xy is None else np.array(got.xy)
+    return {"stem": ref.stem, "view": ref.view, "anatomy": anatomy, "kind": kind, "size_px": size, "mm_per_px": mm,
+            "unsure": got.xy is None, "reason": got.reason, "confidence": got.confidence,
+            "start_mm": float(np.hypot(*(s - p))) * mm, "end_mm": float(np.hypot(*(end - p))) * mm,
+            "start2_mm": None if q is None else float(np.hypot(*(s - q))) * mm,
+            "end2_mm": None if q is None else float(np.hypot(*(end - q))) * mm,
+            "readers_mm": None if q is None else float(np.hypot(*(p - q))) * mm}
+
+
+def _pair_rows(rng: np.random.Generator, img: np.ndarray, ref: Reference, side: str, size: float, mm: float,
+               down: np.ndarray, repeats: int, second: Reference | None) -> list[dict]:
+    """Both condyles refined together (:func:`refine_condyle_pair`): each start network-like, or
+    one of them a click (the other network-like); only the clicked one is counted for a click."""
+    names = ("femoral_condyle_medial", "femoral_condyle_lateral")
+    ps = [_xy(ref, f"{a}_{side}") for a in names]
+    qs = [None if second is None else _xy(second, f"{a}_{side}") for a in names]
+    rows = []
+    lim = np.array([img.shape[1], img.shape[0]])
+    for _ in range(repeats):
+        net = [np.clip(p + _offset(rng, rng.uniform(*NETWORK_PCT) / 100.0 * size), 0, lim) for p in ps]
+        got = refine_condyle_pair(img, net[0], net[1], down, mm)
+        rows += [_row(ref, a, "network, pair", size, mm, g, s, p, q) for a, g, s, p, q in zip(names, got, net, ps, qs)]
+        for k in (0, 1):
+            starts_ = list(net)
+            starts_[k] = np.clip(ps[k] + _offset(rng, CLICK_MM * math.sqrt(rng.uniform()) / mm), 0, lim)
+            got = refine_condyle_pair(img, starts_[0], starts_[1], down, mm)
+            rows.append(_row(ref, names[k], "click, pair", size, mm, got[k], starts_[k], ps[k], qs[k]))
+    return rows
+
+
+def _offset(rng: np.random.Generator, r: float) -> np.ndarray:
+    a = rng.uniform(0, 2 * math.pi)
+    return r * np.array([math.cos(a), math.sin(a)])
 
 
 def _draw(img: np.ndarray, marks: list, path: Path) -> None:
@@ -240,19 +274,22 @@ def table(rows: list[dict]) -> str:
              "start ≤ 2 mm | refined ≤ 2 mm | readers ≤ 2 mm |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     fmt = lambda v: "–" if math.isnan(v) else f"{v:.0f} %"  # noqa: E731
-    for key in sorted(groups, key=lambda k: (k[0], order[k[1]], k[2] != "network")):
+    kinds = {"network": 0, "network, pair": 1, "click": 2, "click, pair": 3}
+    for key in sorted(groups, key=lambda k: (k[0], order[k[1]], kinds[k[2]])):
         g = groups[key]
         pct = lambda r, k: r[k] / r["mm_per_px"] / r["size_px"] * 100.0  # noqa: E731
         two = [r for r in g if r["end2_mm"] is not None]
         pts = len({(r["stem"], r["anatomy"]) for r in g})
         lines.append(
-            f"| {key[0]} | `{key[1]}` | {key[2]} | {len(g)} ({pts}) | {fmt(_share(r['start_mm'] <= NEAR_MM for r in g))} | "
+            f"| {key[0]} | `{key[1]}`{' (†)' if key[1] in UNRELIABLE else ''} | {key[2]} | {len(g)} ({pts}) | {fmt(_share(r['start_mm'] <= NEAR_MM for r in g))} | "
             f"{fmt(_share(r['end_mm'] <= NEAR_MM for r in g))} | {fmt(_share(pct(r, 'start_mm') <= NEAR_PCT for r in g))} | "
             f"{fmt(_share(pct(r, 'end_mm') <= NEAR_PCT for r in g))} | "
             f"{np.median([r['start_mm'] for r in g]):.1f} → {np.median([r['end_mm'] for r in g]):.1f} | "
             f"{fmt(_share(r['unsure'] for r in g))} | {fmt(_share(r['end_mm'] > r['start_mm'] for r in g))} | "
             f"{len(two)} | {fmt(_share(r['start2_mm'] <= NEAR_MM for r in two))} | "
             f"{fmt(_share(r['end2_mm'] <= NEAR_MM for r in two))} | {fmt(_share(r['readers_mm'] <= NEAR_MM for r in two))} |")
+    if any(k[1] in UNRELIABLE for k in groups):
+        lines.append("\n(†) measured with `include_unreliable=True`: `refine_joint_point` returns None for it.")
     return "\n".join(lines)
 
 
