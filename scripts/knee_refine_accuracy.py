@@ -178,9 +178,8 @@ def evaluate(refs: list[Reference], second: dict[str, Reference], root: Path, se
                             down = tangent_down(s, o, dirs[0])
                         got = refine_joint_point_details(img, anatomy, s, down, dirs[1], mm,
                                                          include_unreliable=True)
-                        end = s if got.xy is None else np.array(got.xy)
                         rows.append(_row(ref, anatomy, kind, size, mm, got, s, p, q))
-                        marks.append((s, np.array(got.xy) if got.xy else s, p, q, got.xy is None))
+                        marks.append((s, s if got.xy is None else np.array(got.xy), p, q, got.xy is None))
                 if anatomy == "femoral_condyle_medial" and other is not None:
                     rows += _pair_rows(rng, img, ref, side, size, mm, dirs[0], repeats, second.get(ref.stem))
         if draw is not None and img is not None and marks:
@@ -280,9 +279,11 @@ def table(rows: list[dict]) -> str:
         pct = lambda r, k: r[k] / r["mm_per_px"] / r["size_px"] * 100.0  # noqa: E731
         two = [r for r in g if r["end2_mm"] is not None]
         pts = len({(r["stem"], r["anatomy"]) for r in g})
+        mark = " (†)" if key[1] in UNRELIABLE else ""
         lines.append(
-            f"| {key[0]} | `{key[1]}`{' (†)' if key[1] in UNRELIABLE else ''} | {key[2]} | {len(g)} ({pts}) | {fmt(_share(r['start_mm'] <= NEAR_MM for r in g))} | "
-            f"{fmt(_share(r['end_mm'] <= NEAR_MM for r in g))} | {fmt(_share(pct(r, 'start_mm') <= NEAR_PCT for r in g))} | "
+            f"| {key[0]} | `{key[1]}`{mark} | {key[2]} | {len(g)} ({pts}) | "
+            f"{fmt(_share(r['start_mm'] <= NEAR_MM for r in g))} | {fmt(_share(r['end_mm'] <= NEAR_MM for r in g))} | "
+            f"{fmt(_share(pct(r, 'start_mm') <= NEAR_PCT for r in g))} | "
             f"{fmt(_share(pct(r, 'end_mm') <= NEAR_PCT for r in g))} | "
             f"{np.median([r['start_mm'] for r in g]):.1f} → {np.median([r['end_mm'] for r in g]):.1f} | "
             f"{fmt(_share(r['unsure'] for r in g))} | {fmt(_share(r['end_mm'] > r['start_mm'] for r in g))} | "

@@ -302,7 +302,7 @@ def _outline(g: np.ndarray, step_mm: float, contrast_unit: float) -> _Outline | 
     return _Outline(_subrows(strength, path), first, last, float(np.median(s[first:last + 1])))
 
 
-def _extreme(g: np.ndarray, n: int, step_mm: float, contrast_unit: float) -> tuple[float, float, float, str]:
+def _extreme(g: np.ndarray, step_mm: float, contrast_unit: float) -> tuple[float, float, float, str]:
     """The extreme point (largest row) of the bright-to-dark edge (going down the rows) of grid
     ``g``: ``(row, col, contrast, reason)``; reason is empty when sure."""
     o = _outline(g, step_mm, contrast_unit)
@@ -337,7 +337,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _corner(g: np.ndarray, n: int, step_mm: float, contrast_unit: float) -> tuple[float, float, float, str]:
+def _corner(g: np.ndarray, step_mm: float, contrast_unit: float) -> tuple[float, float, float, str]:
     """The outer end of the tibial plateau's edge in grid ``g`` (rows go down, columns go
     inwards): ``(row, col, contrast, reason)``.
 
@@ -421,14 +421,14 @@ def refine_joint_point_details(display: np.ndarray, anatomy: str, start_xy, down
         across = lat if EXTREME_ANATOMIES[base] == "down" else down
         g = _grid(img, start, along, across, half_px, step_px, sigma_px)
         lo, hi = _context_levels(img, start, CONTEXT_MM / mm)
-        row, col, contrast, reason = _extreme(g, n, step_mm, hi - lo)
+        row, col, contrast, reason = _extreme(g, step_mm, hi - lo)
         inside = (-BONE_MM / step_mm, 0.0)  # the condyle lies above its edge
     else:
         out = lat if CORNER_ANATOMIES[base] == "out" else -lat
         # rows go down, columns go inwards (against ``out``)
         g = _grid(img, start, down, -out, half_px, step_px, sigma_px)
         lo, hi = _context_levels(img, start, CONTEXT_MM / mm)
-        row, col, contrast, reason = _corner(g, n, step_mm, hi - lo)
+        row, col, contrast, reason = _corner(g, step_mm, hi - lo)
         along, across = down, -out
         inside = (BONE_MM / step_mm, BONE_MM / step_mm)  # the tibia lies below and inside its margin
     if not reason and _level(g, row + inside[0], col + inside[1], lo, hi) < BONE_LEVEL:
@@ -539,8 +539,9 @@ def refine_condyle_pair(display: np.ndarray, medial_start_xy, lateral_start_xy, 
         perp = perp if float(perp @ down) >= 0 else -perp
         got = [_condyle_outline(img, c, perp, t, mm, search_mm) for c in centers]
         if got[0] is None or got[1] is None:
-            return tuple(Refined(None, 0.0, "no condyle outline") if g is None else
-                         Refined(None, 0.0, "the other condyle has no outline") for g in got)  # type: ignore[return-value]
+            med, lat = (Refined(None, 0.0, "no condyle outline") if g is None else
+                        Refined(None, 0.0, "the other condyle has no outline") for g in got)
+            return med, lat
         pts = np.concatenate([g[0][g[2]:g[3] + 1] for g in got])
         label = np.concatenate([np.full(g[3] - g[2] + 1, k) for k, g in enumerate(got)])
         hull = _upper_hull(pts @ t, pts @ perp)
@@ -594,7 +595,9 @@ def refine_joint_point(display: np.ndarray, anatomy: str, start_xy, down_xy, lat
     Returns
     -------
     ``(x, y, confidence)`` or ``None`` when the feature is not clear within :data:`SEARCH_MM`
-    of the start (the caller then keeps the start).
+    of the start (the caller then keeps the start). ``confidence`` rises with the feature's edge
+    contrast and falls as the point moves far from the start; it is a ranking score, not a
+    calibrated probability (docs/accuracy.md gives the shares within 2 mm of our readings).
 
     Raises
     ------
