@@ -159,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         print(crossval.markdown_agreement(crossval.reader_agreement(refs, second, view), view.size_label,
                                           f"Reader-to-reader difference, real {view.view} films"))
         print()
-        mine = [r for r in rows if views.get(r.film) == view.view]
+        # against the readings as they are now (lateral plateau rims were read again after the
+        # model was trained)
+        mine = crossval.rescored([r for r in rows if views.get(r.film) == view.view], refs, view)
         cal = crossval.recalibrated(mine, a.folds, None, view)
         for patients, label in ((("adult",), "adults"), (("adolescent", "child"), "children and adolescents")):
             n_films = len({r.film for r in mine if r.patient in patients})

@@ -116,6 +116,24 @@ def with_axis_directions(rows: Sequence[Row], refs: Sequence[Reference]) -> list
     return [replace(r, axis_dir=axis_direction(by[r.film], r.name)) if r.film in by else r for r in rows]
 
 
+def rescored(rows: Sequence[Row], refs: Sequence[Reference], view: FilmView) -> list[Row]:
+    """The rows of ``view``'s films against the readings as they are now (a point read again,
+    or moved to missing, since the detections were made): reference point, size and axis."""
+    by = {r.stem: r for r in refs}
+    out = []
+    for r in rows:
+        ref = by.get(r.film)
+        if ref is None or ref.view != view.view:
+            out.append(r)
+            continue
+        p = ref.points.get(r.name)
+        if p is None and r.det_xy is None:
+            continue
+        out.append(replace(r, ref_xy=None if p is None else p.xy, head_diameter_px=view.size(ref, r.name.rsplit("_", 1)[1]),
+                           axis_dir=axis_direction(ref, r.name)))
+    return out
+
+
 def head_diameter(ref: Reference, side: str) -> float | None:
     """The reference head diameter (px) of ``side``, else of the other side."""
     for s in (side, "left" if side == "right" else "right"):
