@@ -178,8 +178,8 @@ def load_model(path: str | os.PathLike | None = None, view: str = "ap-pelvis") -
     try:
         st = p.stat()
     except OSError:
-        raise LandmarkError(f"landmark model {p} not found (set ORTHOPLAN_MODEL to a model made by "
-                            "`orthoplan train`, or reinstall orthoplan)") from None
+        raise LandmarkError(f"landmark model {p} not found (set {MODEL_ENV.get(view, 'ORTHOPLAN_MODEL')} to a model "
+                            "made by `orthoplan train`, or reinstall orthoplan)") from None
     m = _load(str(p.resolve()), st.st_mtime_ns, st.st_size)
     if m.view != view:
         raise LandmarkError(f"landmark model {p.name} is a model for {m.view} films, not for {view} films")
