@@ -228,11 +228,10 @@ def _assemble_ap(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, s
     knee (None: the shipped one; False: the network's own orientation)."""
     down = _down(superior)
     notes: list[str] = []
-    knees, strength, _ = _knees(peaks, model)
+    knees, _, _ = _knees(peaks, model)
     both = _two_knees(display, model, superior, plx)
     if both is not None:
         knees = both
-        strength = {s: float(np.median([v[1] for a, v in pts.items() if a in JOINT_LINE])) for s, pts in both.items()}
     if len(knees) == 1 and both is None:
         (seen, pts), = knees.items()
         lateral_x = _lateral_sign(pts, superior)
@@ -256,8 +255,8 @@ def _assemble_ap(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, s
     wanted = (side,) if side is not None else tuple(Side)
     for s in wanted:
         if s not in knees:
-            why = (f"{s.value} knee not found in the image" if strength.get(s, 0.0) < KNEE_MIN_CONFIDENCE or side
-                   else f"{s.value} knee: the joint line is not clear")
+            shown = [k.value for k in knees]
+            why = f"{s.value} knee not found in the image" + (f" (it shows the {shown[0]} knee)" if shown else "")
             for a in AP_ANATOMIES:
                 missing[LandmarkName.of(a, s)] = why
             continue
