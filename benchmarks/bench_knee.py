@@ -3,10 +3,15 @@
 Run: ``python -m pytest benchmarks/bench_knee.py --benchmark-only -s``
 
 load → calibrate → detect → measure on a full-size synthetic knee DX (1900 × 1400 at 0.2 mm,
-16 bit, DICOM file on disk). Reported as medians; no target in the issue.
+16 bit, DICOM file on disk) with the classical knee detector (exact on phantoms); and the learned
+knee detector (the default) on real FracAtlas knee films: one knee, both knees (read a half at a
+time: three network runs), a lateral film. Reported as medians; no target in the issue.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -30,8 +35,27 @@ def pipeline(view: str, path: str):
     return measure(lms, cal, rad, view)
 
 
-def test_knee_pipeline(benchmark, knee_file):
+def test_knee_pipeline(benchmark, knee_file, monkeypatch):
+    monkeypatch.setenv("ORTHOPLAN_DETECTOR", "classical")
     view, path, case = knee_file
     ms = benchmark(pipeline, view, path)
     for name, truth in case.measurements.items():  # the result is right, not only fast
         assert abs(ms[name].value - truth) < (1.0 if name.endswith("_deg") else 2.0), name
+
+
+REAL = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "real"
+
+
+@pytest.mark.parametrize("image, view, side, knees", [
+    ("IMG0000013.jpg", "knee-ap", None, 1),      # 2304 x 2880, one knee
+    ("IMG0000333.jpg", "knee-ap", None, 2),      # 454 x 373, both knees
+    ("IMG0000014.jpg", "knee-lateral", "right", 1),
+])
+def test_learned_knee_detection_real_films(benchmark, image, view, side, knees):
+    from orthoplan.landmarks.knee_learned import detect_knee_learned
+    from orthoplan.landmarks.network import load_model
+
+    rad = load_radiograph(str(REAL / "fracatlas-knee" / "images" / image))
+    load_model(view="knee")  # loaded once per process: not timed
+    det = benchmark.pedantic(detect_knee_learned, args=(rad, view, side), rounds=15, iterations=1, warmup_rounds=1)
+    assert len({lm.name.side for lm in det.landmarks}) == knees and len(det.landmarks) >= 6
