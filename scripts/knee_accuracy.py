@@ -88,7 +88,8 @@ def refine_simulation(cal, view, clicks_per_point: int = 2, seed: int = 0) -> di
     film the detector never saw: the held-out detection's point when it lies within
     ``SNAP_MM`` of the click with at least ``REFINE_MIN_CONFIDENCE``, else the click. Per
     anatomy: the share within 2 mm of the reference (clicks, result), snapped, made worse."""
-    from orthoplan.landmarks.refine import KNEE_AXIS_POINTS, REFINE_MIN_CONFIDENCE, SNAP_MM, onto_axis
+    from orthoplan.landmarks.common import KNEE_AXIS_ENDS
+    from orthoplan.landmarks.refine import REFINE_MIN_CONFIDENCE, SNAP_MM, onto_axis
 
     rng = np.random.default_rng(seed)
     out: dict[str, dict] = {}
@@ -101,16 +102,16 @@ def refine_simulation(cal, view, clicks_per_point: int = 2, seed: int = 0) -> di
             mm = view.size_mm / r.head_diameter_px
             ref = np.asarray(r.ref_xy)
             found, conf = r.det_xy, r.confidence or 0.0
-            if anatomy in KNEE_AXIS_POINTS:  # refine moves the click onto the detected axis
+            if anatomy in KNEE_AXIS_ENDS:  # refine moves the click onto the detected axis
                 side = r.name.rsplit("_", 1)[1]
-                ends = [by.get((r.film, f"{a}_{side}")) for a in KNEE_AXIS_POINTS[anatomy]]
+                ends = [by.get((r.film, f"{a}_{side}")) for a in KNEE_AXIS_ENDS[anatomy]]
                 ok = all(e is not None and e.det_xy is not None for e in ends)
                 conf = min(e.confidence or 0.0 for e in ends) if ok else 0.0
             for _ in range(clicks_per_point):
                 rad, ang = CLICK_MM * math.sqrt(rng.uniform()), rng.uniform(0, 2 * math.pi)
                 click = ref + rad / mm * np.array([math.cos(ang), math.sin(ang)])
                 res = click
-                if anatomy in KNEE_AXIS_POINTS and conf > 0:
+                if anatomy in KNEE_AXIS_ENDS and conf > 0:
                     found = onto_axis(click, ends[0].det_xy, ends[1].det_xy)
                 if found is not None and conf >= REFINE_MIN_CONFIDENCE and \
                         np.hypot(*(np.asarray(found) - click)) * mm <= SNAP_MM:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import LandmarkError
 from ..geometry import block_mean, fit_circle  # noqa: F401  (block_mean: the landmark modules use it from here)
 from ..model import Calibration, Radiograph, Side
 
@@ -116,6 +117,33 @@ class WorkImage:
     def px(self, mm: float) -> float:
         """Working pixels spanning ``mm`` at the anatomy."""
         return mm / self.mm_per_px
+
+
+#: A knee axis point's bone, by its two axis points. Where along the shaft an axis point lies is
+#: a reading convention (its distance from the joint, or as far as the film shows): its error is
+#: measured across the axis, and a click on one is moved across the shaft onto the axis.
+KNEE_AXIS_ENDS = {
+    "knee_femoral_axis_proximal": ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
+    "knee_femoral_axis_distal": ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
+    "knee_tibial_axis_proximal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
+    "knee_tibial_axis_distal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
+}
+
+
+def point_xy(value, what: str) -> np.ndarray:
+    """``value`` as a finite ``(x, y)`` array, else :class:`~orthoplan.errors.LandmarkError`
+    naming ``what``.
+
+    >>> point_xy([3, 4], "the click").tolist()
+    [3.0, 4.0]
+    """
+    try:
+        v = np.asarray(value, dtype=float).reshape(2)
+    except (TypeError, ValueError):
+        raise LandmarkError(f"{what} must be an (x, y) pair of numbers, got {value!r}") from None
+    if not np.all(np.isfinite(v)):
+        raise LandmarkError(f"{what} must be finite, got {v.tolist()}")
+    return v
 
 
 def lateral_sign(radiograph: Radiograph, side: Side) -> int:

@@ -39,6 +39,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkName
+from .common import KNEE_AXIS_ENDS
+from .network import LATERAL_PREFIX
 from .references import Reference, load_references
 from .uncertainty import MEDIAN_TO_SIGMA
 
@@ -88,22 +90,13 @@ class Row:
         return None if e is None or not self.head_diameter_px else 100.0 * e / self.head_diameter_px
 
 
-#: The knee axis points, by bone: their level along the shaft is a reading convention (about
-#: 9 and 15 cm from the joint, or as far as the film shows), so their error is measured across
-#: the reference axis, which is what the axis angles need.
-KNEE_AXES = {"knee_femoral_axis_proximal": ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
-             "knee_femoral_axis_distal": ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
-             "knee_tibial_axis_proximal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
-             "knee_tibial_axis_distal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal")}
-
-
 def axis_direction(ref: Reference, name: str) -> tuple[float, float] | None:
     """The unit direction of the reference's axis through a knee axis point ``name`` (both of
     that bone's axis points read), else None (not an axis point, or the axis not read)."""
     anatomy, side = name.rsplit("_", 1)
-    if anatomy not in KNEE_AXES or ref.view not in ("knee-ap", "knee-lateral"):
+    if anatomy not in KNEE_AXIS_ENDS or ref.view not in ("knee-ap", "knee-lateral"):
         return None
-    a, b = (ref.points.get(f"{n}_{side}") for n in KNEE_AXES[anatomy])
+    a, b = (ref.points.get(f"{n}_{side}") for n in KNEE_AXIS_ENDS[anatomy])
     if a is None or b is None:
         return None
     d = math.hypot(b.x - a.x, b.y - a.y)
@@ -403,7 +396,7 @@ def knee_confidence_tables(rows: Sequence[Row], refs: Sequence[Reference]) -> di
     ``lateral:<anatomy>``."""
     views = film_views(refs)
     out: dict[str, dict] = {}
-    for view, prefix in ((KNEE_AP, ""), (KNEE_LATERAL, "lateral:")):
+    for view, prefix in ((KNEE_AP, ""), (KNEE_LATERAL, LATERAL_PREFIX)):
         mine = [r for r in rows if views.get(r.film) == view.view and r.ref_xy is not None]
         out.update(confidence_tables(mine, None, view, prefix))
     return out

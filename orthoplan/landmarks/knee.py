@@ -762,7 +762,10 @@ def checked_view_and_side(view: str, side: Side | str | None) -> Side | None:
     view, or a lateral view without a side (a lateral view looks the same for either knee)."""
     if view not in ("knee-ap", "knee-lateral"):
         raise LandmarkError(f"the knee detector knows the knee-ap and knee-lateral views, not {view!r}")
-    side = Side(side) if side is not None else None
+    try:
+        side = Side(side) if side is not None else None
+    except ValueError:
+        raise LandmarkError(f"the knee's side must be left or right, not {side!r}") from None
     if view == "knee-lateral" and side is None:
         raise LandmarkError(
             "a lateral knee view shows one knee and its side is unknown: give side='left'|'right' "

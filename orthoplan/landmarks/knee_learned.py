@@ -46,9 +46,9 @@ import numpy as np
 
 from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks, LandmarkSource,
                      Radiograph, Side)
-from .common import low_confidence_reason
+from .common import low_confidence_reason, side_from_lateral
 from .knee import KneeDetection, two_view_note, checked_view_and_side
-from .network import LandmarkModel, Peak, load_model, predict
+from .network import LATERAL_PREFIX, LandmarkModel, Peak, load_model, predict
 from .views import TWO_VIEW_REASON, fibula_side
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,6 @@ __all__ = ["detect_knee_learned", "ap_problems", "lateral_problems", "KNEE_MODEL
 
 #: The shipped model's name (``orthoplan/landmarks/models/knee.onnx``).
 KNEE_MODEL = "knee"
-LATERAL_PREFIX = "lateral:"
 #: Landmarks reported with less confidence than this are reported missing (with the reason).
 MIN_CONFIDENCE = 0.3
 #: A knee (AP) is reported when the median confidence of its joint-line points reaches this.
@@ -74,7 +73,8 @@ def _superior(radiograph: Radiograph) -> str:
 
 
 def _down(superior: str) -> np.ndarray:
-    return np.array({"up": (0.0, 1.0), "down": (0.0, -1.0), "left": (1.0, 0.0), "right": (-1.0, 0.0)}[superior])
+    """The unit vector towards the feet (a knee film is read head up or head down)."""
+    return np.array((0.0, 1.0) if superior == "up" else (0.0, -1.0))
 
 
 def _swap_ml(anatomy: str) -> str:
@@ -123,8 +123,8 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
     superior = _superior(radiograph)
     peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
     if view == "knee-ap":
-        return _assemble_ap(display, peaks, m, superior, radiograph.orientation.patient_left_x, side,
-                            fibula_model if fibula_check else False, minimum)
+        return _assemble_ap(radiograph, display, peaks, m, superior, side, fibula_model if fibula_check else False,
+                            minimum)
     return _assemble_lateral(peaks, m, superior, side, minimum)
 
 
@@ -179,69 +179,59 @@ def _knees(peaks: list[Peak], model: LandmarkModel, offset=(0.0, 0.0)):
 HALF_MIN_SCORE = 0.5
 
 
-def _right_vector(superior: str) -> np.ndarray:
-    """The head-up film's +x (the viewer's right) in stored (x, y)."""
-    return np.array({"up": (1.0, 0.0), "down": (1.0, 0.0), "left": (0.0, -1.0), "right": (0.0, 1.0)}[superior])
-
-
-def _two_knees(display: np.ndarray, model: LandmarkModel, superior: str, plx: int):
+def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel, superior: str):
     """Both knees of a film that shows two, read one half of the film at a time (the network
     reads one knee per side channel, and two knees side by side confuse its channels), named
-    by where they lie (on a standard display the patient's right knee is on the viewer's left);
-    None when the halves do not each show one clear knee, a knee apart."""
+    by where they lie (each knee's lateral side faces away from the other knee); None when the
+    halves do not each show one clear knee, a knee apart."""
     down = _down(superior)
-    right = _right_vector(superior)
-    h, w = display.shape
-    across = w if superior in ("up", "down") else h
-    cut = [(0, int(0.6 * across)), (int(0.4 * across), across)]
+    plx = radiograph.orientation.patient_left_x
+    w = display.shape[1]
     found = []
-    for lo, hi in cut:
-        part = display[:, lo:hi] if superior in ("up", "down") else display[lo:hi, :]
-        offset = np.array([lo, 0.0]) if superior in ("up", "down") else np.array([0.0, lo])
-        knees, _, raw = _knees(predict(part, model, superior, plx), model, offset)
+    for lo, hi in ((0, int(0.6 * w)), (int(0.4 * w), w)):
+        knees, _, raw = _knees(predict(display[:, lo:hi], model, superior, plx), model, np.array([lo, 0.0]))
         if not knees:
             return None
         seen = max(knees, key=lambda k: raw[k])
         pts = knees[seen]
         if raw[seen] < HALF_MIN_SCORE or ap_problems({a: v[0] for a, v in pts.items() if a in JOINT_LINE},
-                                                     _lateral_dir(pts, superior, down), down):
+                                                     _lateral_dir(pts, down), down):
             return None
         found.append((seen, pts))
     (_, a), (_, b) = found
     ca, cb = _mid(a, JOINT_LINE), _mid(b, JOINT_LINE)
-    axis = 0 if superior in ("up", "down") else 1  # the stored coordinate the film was cut along
     width = max(_dist(a["tibial_plateau_medial"][0], a["tibial_plateau_lateral"][0]),
                 _dist(b["tibial_plateau_medial"][0], b["tibial_plateau_lateral"][0]))
-    if _dist(ca, cb) < 1.5 * width or not (ca[axis] < 0.5 * across < cb[axis]):
+    if _dist(ca, cb) < 1.5 * width or not (ca[0] < 0.5 * w < cb[0]):
         return None
-    a_viewer_left = float(ca @ right) < float(cb @ right)
-    a_name = Side.RIGHT if a_viewer_left == (plx == 1) else Side.LEFT
     out = {}
-    for (seen, pts), name in zip(found, (a_name, Side.LEFT if a_name is Side.RIGHT else Side.RIGHT)):
+    # the knee in the film's first half has its lateral side towards decreasing x, the other's
+    # towards increasing x
+    for (seen, pts), lateral_x in zip(found, (-1, 1)):
+        name = side_from_lateral(radiograph, lateral_x)
         out[name] = pts if name is seen else {_swap_ml(k): v for k, v in pts.items()}
     return out
 
 
-def _assemble_ap(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, superior: str, plx: int,
-                 side: Side | None, fibula, minimum: float) -> KneeDetection:
+def _assemble_ap(radiograph: Radiograph, display: np.ndarray, peaks: list[Peak], model: LandmarkModel,
+                 superior: str, side: Side | None, fibula, minimum: float) -> KneeDetection:
     """The AP knees from the network's peaks. ``fibula``: the fibula model to orient a lone
     knee (None: the shipped one; False: the network's own orientation)."""
     down = _down(superior)
     notes: list[str] = []
     knees, _, _ = _knees(peaks, model)
-    both = _two_knees(display, model, superior, plx)
+    both = _two_knees(radiograph, display, model, superior)
     if both is not None:
         knees = both
     if len(knees) == 1 and both is None:
         (seen, pts), = knees.items()
-        lateral_x = _lateral_sign(pts, superior)
+        lateral_x = 1 if float(_lateral_dir(pts, down)[0]) > 0 else -1  # +1: towards increasing x
         if fibula is not False:  # the fibula lies laterally: it orients medial and lateral when it is clear
             fib, p = fibula_side(_head_up(display, superior), fibula)
             if fib is not None and lateral_x != fib:
                 pts, lateral_x = {_swap_ml(k): v for k, v in pts.items()}, fib
                 notes.append(f"medial and lateral follow the fibula (probability {p:.2f}), not the network")
-        # on a standard display a right knee shows its lateral side (the fibula) on the viewer's left
-        anatomical = Side.RIGHT if (lateral_x == -1) == (plx == 1) else Side.LEFT
+        anatomical = side_from_lateral(radiograph, lateral_x)
         name = side or anatomical
         if side is not None and side is not anatomical:
             notes.append(f"the {side.value} knee as given; the film shows a {anatomical.value} knee as displayed "
@@ -261,7 +251,7 @@ def _assemble_ap(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, s
                 missing[LandmarkName.of(a, s)] = why
             continue
         pts = knees[s]
-        problems = ap_problems({a: v[0] for a, v in pts.items()}, _lateral_dir(pts, superior, down), down)
+        problems = ap_problems({a: v[0] for a, v in pts.items()}, _lateral_dir(pts, down), down)
         _confident(pts, problems, minimum, s, scores, found, missing)
     reported = tuple(s for s in Side if s in knees)
     if not found:
@@ -306,21 +296,13 @@ def _head_up(display: np.ndarray, superior: str) -> np.ndarray:
     return display if superior == "up" else canonical_transform(display.shape, superior).array(display)
 
 
-def _lateral_dir(pts: dict, superior: str, down: np.ndarray) -> np.ndarray:
+def _lateral_dir(pts: dict, down: np.ndarray) -> np.ndarray:
     """The unit vector (image x, y) towards the knee's lateral side: across the limb, towards
     the lateral joint-line points."""
     across = np.array([-down[1], down[0]])
     d = _mid(pts, ("femoral_condyle_lateral", "tibial_plateau_lateral")) - \
         _mid(pts, ("femoral_condyle_medial", "tibial_plateau_medial"))
     return across if float(d @ across) >= 0 else -across
-
-
-def _lateral_sign(pts: dict, superior: str) -> int:
-    """+1 when the knee's lateral side is towards the head-up image's right, -1 left."""
-    down = _down(superior)
-    lat = _lateral_dir(pts, superior, down)
-    right = {"up": (1.0, 0.0), "down": (1.0, 0.0), "left": (0.0, -1.0), "right": (0.0, 1.0)}[superior]
-    return 1 if float(lat @ np.array(right)) > 0 else -1
 
 
 def ap_problems(p: dict[str, np.ndarray], lateral: np.ndarray, down: np.ndarray) -> dict[str, str]:

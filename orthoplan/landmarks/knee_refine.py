@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LandmarkError
+from .common import point_xy
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +137,7 @@ def _anatomy(name: str) -> str:
 
 
 def _vector(value, what: str) -> np.ndarray:
-    try:
-        v = np.asarray(value, dtype=float).reshape(2)
-    except (TypeError, ValueError):
-        raise LandmarkError(f"knee refinement: {what} must be an (x, y) pair of numbers, got {value!r}") from None
-    if not np.all(np.isfinite(v)):
-        raise LandmarkError(f"knee refinement: {what} must be finite, got {v.tolist()}")
-    return v
+    return point_xy(value, f"knee refinement: {what}")
 
 
 def _frame(down_xy, lateral_xy) -> tuple[np.ndarray, np.ndarray]:

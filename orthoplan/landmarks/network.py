@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "orthoplan-landmark-model/1"
 MODEL_DIR = Path(__file__).with_name("models")
+#: A channel of the lateral knee view is named ``lateral:<anatomy>`` (no side: a lateral view
+#: looks the same for either knee, and a horizontal flip keeps it).
+LATERAL_PREFIX = "lateral:"
 
 __all__ = ["LandmarkModel", "load_model", "default_model_path", "canonical_transform", "Transform",
            "prepare_input", "decode_heatmaps", "predict", "Peak"]

@@ -39,6 +39,7 @@ import numpy as np
 from ..errors import LandmarkError
 from ..model import Calibration, Landmark, LandmarkName, LandmarkSource, Radiograph
 from . import femur, pelvis
+from .common import KNEE_AXIS_ENDS, point_xy
 from .context import make_context
 
 log = logging.getLogger(__name__)
@@ -118,12 +119,7 @@ def refine(radiograph: Radiograph, name: LandmarkName | str, approx_xy: tuple[fl
     >>> _ = os.environ.pop("ORTHOPLAN_DETECTOR") if before is None else os.environ.update(ORTHOPLAN_DETECTOR=before)
     """
     lname = LandmarkName.parse(name)
-    try:
-        click = np.asarray(approx_xy, dtype=float).reshape(2)
-    except (TypeError, ValueError):
-        raise LandmarkError(f"refine {lname.value}: the click must be an (x, y) pair of numbers, got {approx_xy!r}") from None
-    if not np.all(np.isfinite(click)):
-        raise LandmarkError(f"refine {lname.value}: the click must be finite, got {click.tolist()}")
+    click = point_xy(approx_xy, f"refine {lname.value}: the click")
     knee_view = _knee_view(radiograph, lname)
     if knee_view is not None:
         return _refine_knee(radiograph, lname, click, calibration, knee_view)
@@ -292,25 +288,14 @@ def _refine_knee(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
         if a is not None and b is not None and math.hypot(a.x - b.x, a.y - b.y) > 0:
             mm = KNEE_WIDTH_MM[view] / math.hypot(a.x - b.x, a.y - b.y)
     found = lm.xy
-    if learned and lname.anatomy in KNEE_AXIS_POINTS:  # the click's level, on the detected axis
-        p, q = (lms.get(LandmarkName.of(a, side)) for a in KNEE_AXIS_POINTS[lname.anatomy])
+    if learned and lname.anatomy in KNEE_AXIS_ENDS:  # the click's level, on the detected axis
+        p, q = (lms.get(LandmarkName.of(a, side)) for a in KNEE_AXIS_ENDS[lname.anatomy])
         if p is None or q is None:
             return _keep_click(lname, click)
         found = onto_axis(click, p.xy, q.xy)
         lm = min(p, q, key=lambda t: t.confidence)
     return snap_or_click(lname, click, found, lm.confidence, mm, None,
                          REFINE_MIN_CONFIDENCE if learned else SNAP_MIN_CONFIDENCE)
-
-
-#: A knee axis point's bone: its two axis points. Where along the shaft an axis point lies is a
-#: convention (its distance from the joint); a click on an axis point is moved across the shaft
-#: onto the detected axis, at the click's own level.
-KNEE_AXIS_POINTS = {
-    "knee_femoral_axis_proximal": ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
-    "knee_femoral_axis_distal": ("knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
-    "knee_tibial_axis_proximal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
-    "knee_tibial_axis_distal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
-}
 
 
 def onto_axis(click, p, q) -> tuple[float, float]:

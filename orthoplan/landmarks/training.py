@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import LandmarkError
 from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkSource
-from .network import MODEL_FORMAT, canonical_transform, channel_pairs, letterbox, prepare_input
+from .network import LATERAL_PREFIX, MODEL_FORMAT, canonical_transform, channel_pairs, letterbox, prepare_input
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ AP_PELVIS_CHANNELS = tuple(f"{a}_{s}" for a in AP_PELVIS_ANATOMIES + (HEAD_TOP,)
 #: vocabulary of the one knee shown, named ``lateral:<anatomy>`` (no side: a lateral view looks
 #: the same for either knee, and a flip keeps every channel). One network reads both views.
 KNEE_AP_CHANNEL_ANATOMIES = KNEE_AP_ANATOMY + ("femoral_knee_center", "tibial_knee_center")
-LATERAL_PREFIX = "lateral:"
 KNEE_AP_CHANNELS = tuple(f"{a}_{s}" for a in KNEE_AP_CHANNEL_ANATOMIES for s in ("right", "left"))
 KNEE_LATERAL_CHANNELS = tuple(LATERAL_PREFIX + a for a in KNEE_LATERAL_ANATOMY)
 KNEE_CHANNELS = KNEE_AP_CHANNELS + KNEE_LATERAL_CHANNELS

@@ -166,3 +166,15 @@ def test_a_model_for_another_view_is_refused(tmp_path, monkeypatch):
     assert default_model_path("ap-pelvis") == tmp_path / "other.onnx"
     meta = json.loads(src.with_suffix(".json").read_text())
     assert meta["view"] == "ap-pelvis"
+
+
+@pytest.mark.parametrize("view, side, words", [
+    ("long-leg", None, "knows the knee-ap and knee-lateral views"),
+    ("knee-ap", "up", "must be left or right"),
+    ("knee-lateral", None, "side is unknown"),
+])
+def test_a_wrong_view_or_side_is_a_landmark_error(view, side, words):
+    from orthoplan.landmarks.knee import checked_view_and_side
+
+    with pytest.raises(LandmarkError, match=words):
+        checked_view_and_side(view, side)
