@@ -40,43 +40,61 @@ CLICK_MM = 10.0
 WITHIN_MM = 2.0
 
 
-def angles(points: dict[str, tuple[float, float]], view: str) -> dict[str, float]:
-    """``{angle_side: degrees}`` measured from ``{landmark name: (x, y)}``."""
+#: The component sizes' measurements (TKA sizing), compared in mm at the film's plausible scale.
+SIZES = {"knee-ap": ("femoral_condylar_width", "tibial_plateau_width"),
+         "knee-lateral": ("femoral_ap_dimension", "posterior_condylar_offset")}
+
+
+def angles(points: dict[str, tuple[float, float]], view: str, unit: str = "_deg",
+           names: dict[str, tuple[str, ...]] = ANGLES) -> dict[str, float]:
+    """``{angle_side: degrees}`` measured from ``{landmark name: (x, y)}`` (``unit="_mm"``,
+    ``names=SIZES``: the sizes, in pixels)."""
     lms = Landmarks.from_landmarks([Landmark(n, x, y) for n, (x, y) in points.items()])
     ms = measure_knee(lms, UNIT_SCALE, view=view)
     out = {}
     for m in ms:
-        base = m.name[: -len("_deg")] if m.name.endswith("_deg") else None
-        if base is None:
+        base = m.name[: -len(unit)] if m.name.endswith(unit) else None
+        if base is None or m.value is None:
             continue
         angle, side = base.rsplit("_", 1)
-        if angle in ANGLES[view]:
+        if angle in names[view]:
             out[f"{angle}_{side}"] = float(m.value)
     return out
+
+
+def plausible_mm_per_px(ref: Reference, view) -> float:
+    """The film's plausible scale: the view's typical adult size over its size read on the film
+    (the side read first)."""
+    for side in ("right", "left"):
+        size = view.size(ref, side)
+        if size:
+            return view.size_mm / size
+    return float("nan")
 
 
 def detected_points(rows, film: str) -> dict[str, tuple[float, float]]:
     return {r.name: r.det_xy for r in rows if r.film == film and r.det_xy is not None}
 
 
-def compare(pairs: list[tuple[dict, dict]], view: str) -> dict[str, dict]:
-    """Per angle: knees with both values, median and p95 of |difference|, share within 2°."""
+def compare(pairs: list[tuple[dict, dict, float]], names: tuple[str, ...], within: float) -> dict[str, dict]:
+    """Per measurement of ``names``: knees with both values, median and p95 of |difference|
+    (times each pair's factor: 1 for angles, the plausible mm per px for sizes), share within
+    ``within``."""
     out = {}
-    for angle in ANGLES[view]:
-        d = [abs(a[k] - b[k]) for a, b in pairs for k in a if k.startswith(angle + "_") and k in b]
-        d = np.asarray(d)
-        out[angle] = {"n": int(d.size), "median": float(np.median(d)) if d.size else float("nan"),
-                      "p95": float(np.percentile(d, 95)) if d.size else float("nan"),
-                      "within": float(np.mean(d <= WITHIN_DEG)) if d.size else float("nan")}
+    for name in names:
+        d = np.asarray([abs(a[k] - b[k]) * f for a, b, f in pairs for k in a if k.startswith(name + "_") and k in b])
+        out[name] = {"n": int(d.size), "median": float(np.median(d)) if d.size else float("nan"),
+                     "p95": float(np.percentile(d, 95)) if d.size else float("nan"),
+                     "within": float(np.mean(d <= within)) if d.size else float("nan")}
     return out
 
 
-def markdown(det: dict, readers: dict, view: str) -> str:
-    lines = [f"**Knee angles on real {view} films (adults): detected landmarks vs the reference reading, "
-             f"and a second reader vs the first**", "",
-             "| angle | knees | median abs diff (°) | p95 (°) | within 2° | readers: knees | median (°) | p95 (°) | within 2° |",
+def markdown(det: dict, readers: dict, title: str, unit: str, within: str) -> str:
+    """The detector-vs-reading and reader-vs-reader table of :func:`compare`'s results."""
+    lines = [title, "", f"| measurement | knees | median abs diff ({unit}) | p95 ({unit}) | within {within} | "
+             f"readers: knees | median ({unit}) | p95 ({unit}) | within {within} |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for a in ANGLES[view]:
+    for a in det:
         s, r = det[a], readers[a]
         lines.append(f"| {a} | {s['n']} | {s['median']:.1f} | {s['p95']:.1f} | {100 * s['within']:.0f} % | "
                      f"{r['n']} | {r['median']:.1f} | {r['p95']:.1f} | {100 * r['within']:.0f} % |")
@@ -88,42 +106,51 @@ def refine_simulation(cal, view, clicks_per_point: int = 2, seed: int = 0) -> di
     film the detector never saw: the held-out detection's point when it lies within
     ``SNAP_MM`` of the click with at least ``REFINE_MIN_CONFIDENCE``, else the click. Per
     anatomy: the share within 2 mm of the reference (clicks, result), snapped, made worse."""
-    from orthoplan.landmarks.common import KNEE_AXIS_ENDS
-    from orthoplan.landmarks.refine import REFINE_MIN_CONFIDENCE, SNAP_MM, onto_axis
+    from orthoplan.landmarks.common import KNEE_AXIS_ENDS, LATERAL_ACROSS_FEMUR
+    from orthoplan.landmarks.refine import REFINE_MIN_CONFIDENCE, SNAP_MM, across_femur, onto_axis
 
     rng = np.random.default_rng(seed)
     out: dict[str, dict] = {}
     for anatomy in view.anatomies:
         rs = [r for r in cal if r.anatomy == anatomy and r.ref_xy is not None and r.head_diameter_px
               and r.patient == "adult"]
-        n = snapped = worse = click_ok = res_ok = 0
+        n = snapped = worse = click_ok = res_ok = snap_ok = 0
         by = {(r.film, r.name): r for r in cal}
         for r in rs:
             mm = view.size_mm / r.head_diameter_px
             ref = np.asarray(r.ref_xy)
             found, conf = r.det_xy, r.confidence or 0.0
-            if anatomy in KNEE_AXIS_ENDS:  # refine moves the click onto the detected axis
-                side = r.name.rsplit("_", 1)[1]
-                ends = [by.get((r.film, f"{a}_{side}")) for a in KNEE_AXIS_ENDS[anatomy]]
+            side = r.name.rsplit("_", 1)[1]
+            across = view is crossval.KNEE_LATERAL and anatomy in LATERAL_ACROSS_FEMUR
+            if anatomy in KNEE_AXIS_ENDS or across:  # refine moves the click across an axis
+                ends = [by.get((r.film, f"{a}_{side}"))
+                        for a in KNEE_AXIS_ENDS["knee_femoral_axis_proximal" if across else anatomy]]
                 ok = all(e is not None and e.det_xy is not None for e in ends)
-                conf = min(e.confidence or 0.0 for e in ends) if ok else 0.0
+                if anatomy in KNEE_AXIS_ENDS:
+                    conf = min(e.confidence or 0.0 for e in ends) if ok else 0.0
+                elif not ok:
+                    conf = 0.0
             for _ in range(clicks_per_point):
                 rad, ang = CLICK_MM * math.sqrt(rng.uniform()), rng.uniform(0, 2 * math.pi)
                 click = ref + rad / mm * np.array([math.cos(ang), math.sin(ang)])
                 res = click
                 if anatomy in KNEE_AXIS_ENDS and conf > 0:
                     found = onto_axis(click, ends[0].det_xy, ends[1].det_xy)
+                elif across and conf > 0 and r.det_xy is not None:
+                    found = across_femur(click, r.det_xy, ends[0].det_xy, ends[1].det_xy)
                 if found is not None and conf >= REFINE_MIN_CONFIDENCE and \
                         np.hypot(*(np.asarray(found) - click)) * mm <= SNAP_MM:
                     res, snapped = np.asarray(found), snapped + 1
                 d_click, d_res = (_distance(click, r) * mm, _distance(res, r) * mm)
+                snap_ok += res is not click and d_res <= WITHIN_MM
                 n += 1
                 click_ok += d_click <= WITHIN_MM
                 res_ok += d_res <= WITHIN_MM
                 worse += d_res > d_click + 1e-9
         out[anatomy] = {"clicks": n, "snapped": snapped / n if n else math.nan,
                         "click_within": click_ok / n if n else math.nan, "within": res_ok / n if n else math.nan,
-                        "worse": worse / n if n else math.nan}
+                        "worse": worse / n if n else math.nan,
+                        "snapped_within": snap_ok / snapped if snapped else math.nan}
     return out
 
 
@@ -135,11 +162,14 @@ def _distance(xy, row) -> float:
 def markdown_refine(stats: dict[str, dict], view: str) -> str:
     lines = [f"**Refining a click on real {view} films (adults; clicks within {CLICK_MM:g} mm of the reference at a "
              f"plausible scale; each film with the fold model that never saw it; axis points: distance across "
-             f"the reference axis, the click moved onto the detected axis)**", "",
-             "| landmark | clicks | snapped | click within 2 mm | result within 2 mm | worse than the click |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+             f"the reference axis, the click moved onto the detected axis; lateral femoral cortex and posterior "
+             f"condyle: distance across the femoral axis, the click moved across it)**", "",
+             "| landmark | clicks | snapped | snapped within 2 mm | click within 2 mm | result within 2 mm | "
+             "worse than the click |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for a, s in stats.items():
-        lines.append(f"| {a} | {s['clicks']} | {100 * s['snapped']:.0f} % | {100 * s['click_within']:.0f} % | "
+        sw = "–" if math.isnan(s["snapped_within"]) else f"{100 * s['snapped_within']:.0f} %"
+        lines.append(f"| {a} | {s['clicks']} | {100 * s['snapped']:.0f} % | {sw} | {100 * s['click_within']:.0f} % | "
                      f"{100 * s['within']:.0f} % | {100 * s['worse']:.0f} % |")
     return "\n".join(lines)
 
@@ -172,13 +202,29 @@ def main(argv: list[str] | None = None) -> int:
                                              view.size_label, view.tolerance_pct))
             print()
         films = sorted({r.film for r in cal if by[r.film].patient == "adult"})
-        det_pairs = [(angles(detected_points(cal, f), view.view), angles(dict((n, p.xy) for n, p in by[f].points.items()),
-                                                                           view.view)) for f in films]
+        det_pairs = [(angles(detected_points(cal, f), view.view), angles({n: p.xy for n, p in by[f].points.items()},
+                                                                          view.view), 1.0) for f in films]
         sec = {r.stem: r for r in second if r.usable and r.view == view.view and r.patient == "adult"}
+        pairs = [(s, by[st]) for st, s in sec.items() if st in by and by[st].usable]
         reader_pairs = [(angles({n: p.xy for n, p in s.points.items()}, view.view),
-                         angles({n: p.xy for n, p in by[st].points.items()}, view.view))
-                        for st, s in sec.items() if st in by and by[st].usable]
-        print(markdown(compare(det_pairs, view.view), compare(reader_pairs, view.view), view.view))
+                         angles({n: p.xy for n, p in f.points.items()}, view.view), 1.0) for s, f in pairs]
+        print(markdown(compare(det_pairs, ANGLES[view.view], WITHIN_DEG),
+                       compare(reader_pairs, ANGLES[view.view], WITHIN_DEG),
+                       f"**Knee angles on real {view.view} films (adults): detected landmarks vs the reference reading, "
+                       f"and a second reader vs the first**", "°", "2°"))
+        print()
+        size_of = dict(unit="_mm", names=SIZES)
+        det_sizes = [(angles(detected_points(cal, f), view.view, **size_of),
+                      angles({n: p.xy for n, p in by[f].points.items()}, view.view, **size_of),
+                      plausible_mm_per_px(by[f], view)) for f in films]
+        reader_sizes = [(angles({n: p.xy for n, p in s.points.items()}, view.view, **size_of),
+                         angles({n: p.xy for n, p in f.points.items()}, view.view, **size_of),
+                         plausible_mm_per_px(f, view)) for s, f in pairs]
+        print(markdown(compare([p for p in det_sizes if math.isfinite(p[2])], SIZES[view.view], WITHIN_MM),
+                       compare([p for p in reader_sizes if math.isfinite(p[2])], SIZES[view.view], WITHIN_MM),
+                       f"**Component sizes' measurements on real {view.view} films (adults; mm at a plausible scale, "
+                       f"the view's typical adult size over its size read on the film): detected landmarks vs the "
+                       f"reference reading, and a second reader vs the first**", "mm", "2 mm"))
         print()
         print(markdown_refine(refine_simulation(cal, view), view.view))
         print()

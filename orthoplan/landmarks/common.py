@@ -129,6 +129,13 @@ KNEE_AXIS_ENDS = {
     "knee_tibial_axis_distal": ("knee_tibial_axis_proximal", "knee_tibial_axis_distal"),
 }
 
+#: Lateral knee points that the measurements use only across the femoral axis (the femoral AP
+#: dimension and the posterior condylar offset are measured perpendicular to it), and whose
+#: level along the femur is a loose reading convention (where on the anterior cortex; which
+#: point of the round posterior condyle): their error is measured across the femoral axis, and
+#: a click on one keeps its level and takes the detected point's distance from the axis.
+LATERAL_ACROSS_FEMUR = ("femoral_anterior_cortex", "femoral_posterior_cortex", "femoral_posterior_condyle")
+
 
 def point_xy(value, what: str) -> np.ndarray:
     """``value`` as a finite ``(x, y)`` array, else :class:`~orthoplan.errors.LandmarkError`

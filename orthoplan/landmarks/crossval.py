@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkName
-from .common import KNEE_AXIS_ENDS
+from .common import KNEE_AXIS_ENDS, LATERAL_ACROSS_FEMUR
 from .network import LATERAL_PREFIX
 from .references import Reference, load_references
 from .uncertainty import MEDIAN_TO_SIGMA
@@ -92,11 +92,16 @@ class Row:
 
 def axis_direction(ref: Reference, name: str) -> tuple[float, float] | None:
     """The unit direction of the reference's axis through a knee axis point ``name`` (both of
-    that bone's axis points read), else None (not an axis point, or the axis not read)."""
+    that bone's axis points read), or of the femoral axis for a lateral film's
+    :data:`LATERAL_ACROSS_FEMUR` point; else None (another point, or the axis not read)."""
     anatomy, side = name.rsplit("_", 1)
-    if anatomy not in KNEE_AXIS_ENDS or ref.view not in ("knee-ap", "knee-lateral"):
+    if ref.view == "knee-lateral" and anatomy in LATERAL_ACROSS_FEMUR:
+        ends = KNEE_AXIS_ENDS["knee_femoral_axis_proximal"]
+    elif anatomy in KNEE_AXIS_ENDS and ref.view in ("knee-ap", "knee-lateral"):
+        ends = KNEE_AXIS_ENDS[anatomy]
+    else:
         return None
-    a, b = (ref.points.get(f"{n}_{side}") for n in KNEE_AXIS_ENDS[anatomy])
+    a, b = (ref.points.get(f"{n}_{side}") for n in ends)
     if a is None or b is None:
         return None
     d = math.hypot(b.x - a.x, b.y - a.y)
@@ -306,13 +311,16 @@ def confidence_table(scores: Sequence[float], errors_pct: Sequence[float], min_s
     """A step table ``{"score": [...], "confidence": [...]}`` from held-out peak heights and
     each point's distance to the reference (% of the head diameter).
 
-    The confidence of a score is the held-out rate within ``tolerance_pct`` (:data:`TOLERANCE_PCT`
-    of the head diameter, or a knee view's tolerance) of the points
-    scoring at least as high, as a 95 % lower bound (one-sided 97.5 %), never more than that of any
-    stricter cut-off (so it rises with the score); 0.8 and above are given only where that bound
-    is at least 0.95: a landmark reported at ≥ 0.8 was within tolerance in ≥ 95 % of held-out
-    cases. Cut-offs are every 5th percentile of the scores with at least ``min_support`` points
-    above them.
+    Each cut-off (every 5th percentile of the scores with at least ``min_support`` points above
+    it) has a bound: the held-out rate within ``tolerance_pct`` (:data:`TOLERANCE_PCT` of the head
+    diameter, or a knee view's tolerance) of the points scoring at least as high, as a 95 % lower
+    bound (one-sided 97.5 %). The confidence of a score is the highest bound of the cut-offs at or
+    below it, so it rises with the score, and the points given at least a confidence ``c`` are
+    exactly those above the loosest cut-off whose bound reached ``c``: the claim holds for them as
+    a set. 0.8 and above are given only where that bound is at least 0.95: the landmarks reported
+    at ≥ 0.8 were within tolerance in ≥ 95 % of held-out cases. (Taking the *lowest* bound of the
+    stricter cut-offs instead, as before 6 December 2026, let the few top-scoring points, whose
+    bound is low only because they are few, cap every confidence below 0.8.)
 
     Without ``reader_differences_pct`` the rate is against the reference reading itself (Wilson
     bound): a reference's own error then counts as the detector's. With the distances between
@@ -358,8 +366,8 @@ def confidence_table(scores: Sequence[float], errors_pct: Sequence[float], min_s
     b = np.asarray(bounds)
     keep = np.isfinite(b)
     cuts, b = cuts[keep], b[keep]
-    # monotone: the lower envelope over stricter cut-offs
-    env = np.minimum.accumulate(b[::-1])[::-1]
+    # rising with the score: the best bound of any looser cut-off (a set-wise claim)
+    env = np.maximum.accumulate(b)
     conf = np.where(env >= 0.95, 0.8 + 4.0 * (env - 0.95), np.minimum(env, 0.79))
     for x, c in zip(cuts, conf):
         c = round(float(c), 3)

@@ -389,8 +389,12 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
     """Why each point of a lateral knee breaks the anatomy (``{anatomy: reason}``).
 
     Directions come from the points themselves (a flexed knee has no fixed "down"): the
-    femoral axis (proximal → distal point) and the plateau (anterior → posterior rim). Sizes
-    are in the femoral AP width ``u`` (anterior cortex → posterior condyle).
+    femoral axis (proximal → distal point) and the plateau (anterior → posterior rim). Which
+    side of the femoral axis is posterior is voted by the anterior cortex, the posterior
+    condyle, the posterior cortex and the plateau rims' order; a point on the wrong side is
+    flagged (an anterior cortex found on the posterior cortex: the commonest miss on real
+    films), and where the vote is tied, both the anterior cortex and the posterior condyle are.
+    Sizes are in the femoral AP width ``u`` (anterior cortex → posterior condyle).
 
     >>> pts = {"knee_femoral_axis_proximal": np.array([0., 0.]), "knee_femoral_axis_distal": np.array([0., 60.]),
     ...        "femoral_anterior_cortex": np.array([-20., 70.]), "femoral_posterior_condyle": np.array([30., 110.]),
@@ -400,6 +404,10 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
     >>> pts["femoral_posterior_condyle"] = np.array([-40., 110.])     # on the anterior side
     >>> sorted(lateral_problems(pts))
     ['femoral_posterior_condyle']
+    >>> pts["femoral_posterior_condyle"] = np.array([30., 110.])
+    >>> pts["femoral_anterior_cortex"] = np.array([12., 70.])         # on the posterior cortex
+    >>> sorted(lateral_problems(pts))
+    ['femoral_anterior_cortex']
     """
     out: dict[str, str] = {}
 
@@ -416,28 +424,57 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
     if u <= 0:
         return out
     d = (fd - fp) / max(_dist(fd, fp), 1e-9)
-    n = np.array([-d[1], d[0]])
-    ant = 1.0 if float((ac - fd) @ n) > 0 else -1.0
-    n = n * ant  # towards anterior
+    n0 = np.array([-d[1], d[0]])
+    pcx = p.get("femoral_posterior_cortex")
+    ta, tp = p.get("tibial_plateau_anterior"), p.get("tibial_plateau_posterior")
+    # each point's vote for the posterior side (+1: along n0)
+    votes = {"femoral_anterior_cortex": -np.sign(float((ac - fd) @ n0)),
+             "femoral_posterior_condyle": np.sign(float((pc - fd) @ n0))}
+    if pcx is not None:
+        votes["femoral_posterior_cortex"] = np.sign(float((pcx - fp) @ n0))
+    if ta is not None and tp is not None:
+        votes["tibial_plateau_posterior"] = np.sign(float((tp - ta) @ n0))
+    posterior = np.sign(sum(votes.values()))
+    if posterior == 0:
+        flag(("femoral_anterior_cortex", "femoral_posterior_condyle"),
+             "the anterior cortex and the posterior condyle are on the same side of the femoral axis")
+        posterior = votes["femoral_posterior_condyle"] or 1.0
+    wrong = {a for a, v in votes.items() if v != posterior}
+    n = -posterior * n0  # towards anterior
+    if "femoral_anterior_cortex" in wrong:
+        flag(("femoral_anterior_cortex",), "the anterior cortex is on the posterior side of the femoral axis")
+        return _lateral_tibia_problems(p, out, fd, n, None)
     if _dist(fd, fp) < 0.3 * u:
         flag(("knee_femoral_axis_proximal", "knee_femoral_axis_distal"), "the femoral axis points are too close")
-    if float((pc - fd) @ n) > 0:
+    if "femoral_posterior_condyle" in wrong:
         flag(("femoral_posterior_condyle",), "the posterior condyle is not posterior of the femoral axis")
     if float((pc - fd) @ d) < 0:
         flag(("femoral_posterior_condyle",), "the posterior condyle is not distal of the femoral axis points")
-    pcx = p.get("femoral_posterior_cortex")
-    if pcx is not None and float((pcx - fp) @ n) > 0:
+    if "femoral_posterior_cortex" in wrong:
         flag(("femoral_posterior_cortex",), "the posterior cortex is not posterior of the femoral axis")
+    return _lateral_tibia_problems(p, out, fd, n, u)
+
+
+def _lateral_tibia_problems(p: dict[str, np.ndarray], out: dict[str, str], fd: np.ndarray, n: np.ndarray,
+                            u: float | None) -> dict[str, str]:
+    """The plateau rims' and tibial axis points' part of :func:`lateral_problems` (``n``
+    towards anterior; the checks in the femoral AP width ``u`` skipped without one)."""
+
+    def flag(names, why):
+        for name in names:
+            if name in p:
+                out.setdefault(name, why)
+
+    pc = p["femoral_posterior_condyle"]
     ta, tp = p.get("tibial_plateau_anterior"), p.get("tibial_plateau_posterior")
     if ta is not None and tp is not None:
-        w = _dist(ta, tp) / u
-        if not (0.35 <= w <= 1.5):
+        if u is not None and not (0.35 <= _dist(ta, tp) / u <= 1.5):
             flag(("tibial_plateau_anterior", "tibial_plateau_posterior"), "the plateau's depth is implausible")
         if float((tp - ta) @ n) > 0:
             flag(("tibial_plateau_anterior", "tibial_plateau_posterior"),
                  "the posterior plateau rim is anterior of the anterior one")
         mid = 0.5 * (ta + tp)
-        if _dist(mid, pc) > 1.2 * u:
+        if u is not None and _dist(mid, pc) > 1.2 * u:
             flag(("tibial_plateau_anterior", "tibial_plateau_posterior"), "the plateau is away from the condyles")
         for a, b in (("knee_tibial_axis_proximal", None), ("knee_tibial_axis_distal", "knee_tibial_axis_proximal")):
             q = p.get(a)

@@ -12,14 +12,17 @@
   posterior cortex, posterior condyle, plateau rims; on a knee film also the condyles and
   plateau margins): the knee detection (learned, :mod:`.knee_learned`, or classical,
   :mod:`.knee`; cached per radiograph, view and side), taken when its landmark lies within
-  12 mm of the click and, learned, has at least :data:`REFINE_MIN_CONFIDENCE`;
+  12 mm of the click and, learned, has at least :data:`REFINE_MIN_CONFIDENCE`. A click on an
+  axis point is moved across the shaft onto the detected axis, and one on a lateral film's
+  femoral cortex or posterior condyle across the femoral axis to the detected point's distance
+  from it: the click keeps its level (:data:`~.common.LATERAL_ACROSS_FEMUR`);
 * the femoral and acetabular landmarks that need the femur's frame (trochanters, neck,
   shaft points, sourcil ends): the automatic detection of the whole image (cached per
   radiograph), taken when its landmark lies within 12 mm of the click.
 
 With the learned AP-pelvis detector (the default, :mod:`.learned`), an AP pelvis/hip landmark
 is the learned detection's (cached per radiograph) when it lies within 12 mm of the click and
-its confidence is at least :data:`REFINE_MIN_CONFIDENCE` (0.65), else the click is kept (the
+its confidence is at least :data:`REFINE_MIN_CONFIDENCE` (0.72), else the click is kept (the
 classical fits above, tuned on phantoms, are used only with ``ORTHOPLAN_DETECTOR=classical``:
 on real films they can land further from the landmark than the click). Where the film has no
 scale, 12 mm is measured in head radii (an adult femoral head: 24 mm).
@@ -39,7 +42,7 @@ import numpy as np
 from ..errors import LandmarkError
 from ..model import Calibration, Landmark, LandmarkName, LandmarkSource, Radiograph
 from . import femur, pelvis
-from .common import KNEE_AXIS_ENDS, point_xy
+from .common import KNEE_AXIS_ENDS, LATERAL_ACROSS_FEMUR, point_xy
 from .context import make_context
 
 log = logging.getLogger(__name__)
@@ -48,11 +51,12 @@ log = logging.getLogger(__name__)
 SNAP_MM = 12.0
 #: A learned landmark replaces a click only with at least this confidence. Confidence is the
 #: estimated share within about 5 mm of the *true* point (docs/accuracy.md); a click anywhere
-#: within 10 mm is within 5 mm a quarter of the time. At 0.65, on held-out real films, the
-#: snapped point was further from the reference reading than the click in 0-9 % of clicks per
-#: landmark (a perfect refinement: 2-5 %, the reading's own error); a lower threshold snaps more
-#: often and more often worse.
-REFINE_MIN_CONFIDENCE = 0.65
+#: within 10 mm is within 5 mm a quarter of the time. On held-out real AP pelvis films the
+#: snapped point was further from the reference reading than the click in 0-12 % of clicks per
+#: landmark at 0.72 (a perfect refinement: 2-19 %, the reading's own error). A lower threshold
+#: snaps more often and more often worse: 0.65, right for the stricter tables before 6 December
+#: 2026, made 12-20 % worse with the set-wise tables (:func:`.crossval.confidence_table`).
+REFINE_MIN_CONFIDENCE = 0.72
 #: No detector's point replaces a click below this confidence: an unsure point far from the
 #: truth is worse than the person's own click.
 SNAP_MIN_CONFIDENCE = 0.3
@@ -294,6 +298,12 @@ def _refine_knee(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,
             return _keep_click(lname, click)
         found = onto_axis(click, p.xy, q.xy)
         lm = min(p, q, key=lambda t: t.confidence)
+    elif learned and view == "knee-lateral" and lname.anatomy in LATERAL_ACROSS_FEMUR:
+        # the click's level, at the detected point's distance from the femoral axis
+        p, q = (lms.get(LandmarkName.of(a, side)) for a in KNEE_AXIS_ENDS["knee_femoral_axis_proximal"])
+        if p is None or q is None:
+            return _keep_click(lname, click)
+        found = across_femur(click, lm.xy, p.xy, q.xy)
     return snap_or_click(lname, click, found, lm.confidence, mm, None,
                          REFINE_MIN_CONFIDENCE if learned else SNAP_MIN_CONFIDENCE)
 
@@ -311,6 +321,17 @@ def onto_axis(click, p, q) -> tuple[float, float]:
         return float(a[0]), float(a[1])
     f = a + d * float((c - a) @ d) / n
     return float(f[0]), float(f[1])
+
+
+def across_femur(click, found, p, q) -> tuple[float, float]:
+    """The click moved across the axis ``p``–``q`` to the line through ``found`` parallel to it:
+    the click's level along the axis, ``found``'s distance from it.
+
+    >>> across_femur((3.0, 5.0), (7.0, 1.0), (0.0, 0.0), (0.0, 10.0))
+    (7.0, 5.0)
+    """
+    f = np.asarray(found, dtype=float)
+    return onto_axis(click, f, f + np.asarray(q, dtype=float) - np.asarray(p, dtype=float))
 
 
 def _refine_head(ctx, click: np.ndarray):

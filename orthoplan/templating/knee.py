@@ -52,7 +52,7 @@ from ..catalog.outlines import (
 from ..catalog.schema import FemoralComponentSize, TibialInsertSize, TibialTraySize
 from ..errors import CatalogError, TemplatingError
 from ..geometry import angle_between_deg, frame_pose, rotate, signed_angle_deg, to_mm, to_px, unit
-from ..model import ImageOrientation, ImplantKind, LandmarkName, Placement, Plan, Side
+from ..model import ImageOrientation, ImplantKind, LandmarkName, LandmarkSource, Placement, Plan, Side
 from .common import ASSUMED_SCALE_NOTE, default_catalog, find_family, size_notes
 
 __all__ = [
@@ -330,12 +330,20 @@ def _femoral_width_mm(plan: Plan, side: Side, cm: np.ndarray, cl: np.ndarray) ->
     return femoral_ml_width_mm(cm, cl), "condyles"
 
 
+#: An automatic landmark sizes a component from a lateral view only at this confidence or above
+#: (within about 5 mm in ≥ 95 % of held-out real films, docs/accuracy.md): the femoral AP
+#: dimension's posterior condyle is found about 7 % of the AP width (≈ 5 mm, more than a size
+#: step) from the reading on real films, and an unsure point must be confirmed by a person.
+SIZING_MIN_CONFIDENCE = 0.8
+
+
 def lateral_ap_dimension_mm(lateral: Plan, side: Side | str) -> float:
     """The femoral AP dimension (``femoral_ap_dimension_{side}_mm``) of a lateral knee plan.
 
     Raises :class:`~orthoplan.errors.TemplatingError` when the plan is not a lateral knee view
     of ``side``, :class:`NotSeenError` when the dimension could not be measured on it (with the
-    reason).
+    reason) or rests on an automatic landmark below :data:`SIZING_MIN_CONFIDENCE` (a person
+    placing, moving or confirming it makes it ``manual`` or ``refined``).
     """
     side = Side(side)
     name = f"femoral_ap_dimension_{side.value}_mm"
@@ -348,6 +356,12 @@ def lateral_ap_dimension_mm(lateral: Plan, side: Side | str) -> float:
             raise TemplatingError(f"the femoral AP dimension of the {side.value} knee is not on the lateral plan: "
                                   f"the lateral view is not of the {side.value} knee")
         raise NotSeenError(f"the femoral AP dimension of the {side.value} knee is not on the lateral plan: {reason}")
+    unsure = [f"{lm.name.value} at confidence {lm.confidence:.2f}" for n in m.landmarks
+              if (lm := lateral.landmarks.get(n)) is not None and lm.source is LandmarkSource.AUTO
+              and lm.confidence < SIZING_MIN_CONFIDENCE]
+    if unsure:
+        raise NotSeenError(f"the femoral AP dimension of the {side.value} knee rests on automatic landmarks below "
+                           f"confidence {SIZING_MIN_CONFIDENCE:g} ({', '.join(unsure)}): place or confirm them")
     return float(m.value)
 
 

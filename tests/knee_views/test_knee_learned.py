@@ -173,3 +173,27 @@ def test_refine_moves_a_click_on_the_shaft_onto_the_detected_axis_at_its_level(k
     assert across(lm.xy) < across(click) / 2                                      # moved onto the axis
     far = refine(rad, f"knee_femoral_axis_distal_{side}", (p.x + 0.5 * width, p.y))  # 40 mm off: kept
     assert far.source.value == "manual" and far.x == pytest.approx(p.x + 0.5 * width, abs=0.01)
+
+
+def test_refine_moves_a_click_on_the_anterior_cortex_across_the_femur_at_its_level(knee_root):
+    """A lateral film's anterior cortex is used only across the femoral axis (the femoral AP
+    dimension): a click beside it keeps its level along the femur and moves onto the cortex."""
+    from orthoplan.landmarks.refine import clear_cache, refine
+
+    clear_cache()
+    ref, rad = _film(knee_root, LATERAL[1])
+    side = next(iter({n.rsplit("_", 1)[1] for n in ref.points}))
+    p = ref.points[f"femoral_anterior_cortex_{side}"]
+    a, b = ref.points[f"knee_femoral_axis_proximal_{side}"], ref.points[f"knee_femoral_axis_distal_{side}"]
+    d = np.array([b.x - a.x, b.y - a.y]) / math.hypot(b.x - a.x, b.y - a.y)
+    n = np.array([-d[1], d[0]])
+    width = femoral_ap_width(ref, side)
+    click = np.array([p.x, p.y]) + 0.08 * width * d + 0.07 * width * n  # about 5 mm along, 5 mm across
+
+    def across(xy):  # distance from the reference cortex line (parallel to the axis)
+        return abs(float(n @ (np.asarray(xy) - np.array([p.x, p.y]))))
+
+    lm = refine(rad, f"femoral_anterior_cortex_{side}", tuple(click))
+    assert lm.source.value == "refined"
+    assert abs(float(d @ (np.asarray(lm.xy) - click))) < 0.03 * width  # the click's level kept
+    assert across(lm.xy) < across(click) / 2                          # moved onto the cortex

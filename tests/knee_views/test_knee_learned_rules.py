@@ -79,12 +79,26 @@ def test_a_plausible_lateral_knee_breaks_no_rule():
     ("knee_tibial_axis_proximal", (262, 230), "not beyond the plateau"),
     ("knee_tibial_axis_distal", (296, 330), "wrong order"),
     ("femoral_posterior_cortex", (200, 215), "posterior cortex is not posterior"),
+    ("femoral_anterior_cortex", (282, 205), "anterior cortex is on the posterior side"),  # on the posterior cortex
 ])
 def test_each_lateral_rule_catches_a_point_on_the_wrong_place(anatomy, where, words):
     p = lateral_knee()
     p[anatomy] = np.array(where, float)
     problems = lateral_problems(p)
     assert anatomy in problems and words in problems[anatomy], problems
+
+
+def test_an_anterior_cortex_on_the_posterior_cortex_flags_it_and_not_the_tibia():
+    """The commonest lateral miss on real films: the anterior cortex found on the posterior
+    cortex. The posterior condyle, posterior cortex and plateau outvote it; the plateau and the
+    tibial axis, right where they are, are not flagged; with only the two femoral points left
+    nothing says which is wrong, and both are flagged."""
+    p = lateral_knee()
+    p["femoral_anterior_cortex"] = np.array((282.0, 205.0))
+    assert set(lateral_problems(p)) == {"femoral_anterior_cortex"}
+    two = {k: p[k] for k in ("knee_femoral_axis_proximal", "knee_femoral_axis_distal", "femoral_anterior_cortex",
+                             "femoral_posterior_condyle")}
+    assert set(lateral_problems(two)) == {"femoral_anterior_cortex", "femoral_posterior_condyle"}
 
 
 def test_knee_references_become_training_films_on_the_right_channels(real_dir):
@@ -178,3 +192,28 @@ def test_a_wrong_view_or_side_is_a_landmark_error(view, side, words):
 
     with pytest.raises(LandmarkError, match=words):
         checked_view_and_side(view, side)
+
+
+def test_lateral_femoral_points_are_scored_across_the_femoral_axis():
+    """On a lateral film the femoral AP dimension and the posterior condylar offset use the
+    cortex and posterior condyle points only across the femoral axis: a detection moved along
+    the femur costs nothing, one moved across it costs its full distance; an AP film's points
+    other than the axis points keep their radial error."""
+    from orthoplan.landmarks.references import Reference, ReferencePoint
+
+    def pt(name, x, y):
+        return ReferencePoint(name, x, y, "certain")
+
+    pts = {p.name: p for p in (pt("knee_femoral_axis_proximal_right", 200, 0), pt("knee_femoral_axis_distal_right", 200, 100),
+                               pt("femoral_anterior_cortex_right", 170, 60), pt("femoral_posterior_condyle_right", 250, 150))}
+    lateral = Reference("x.jpg", 400, 400, "knee-lateral", True, "t", pts)
+    for name in ("femoral_anterior_cortex_right", "femoral_posterior_condyle_right"):
+        d = crossval.axis_direction(lateral, name)
+        assert d == pytest.approx((0.0, 1.0))
+        ref = pts[name]
+        along = Row("x", name, "adult", 0, ref.xy, (ref.x, ref.y + 12.0), 0.5, 0.5, 65.0, None, d)
+        across = Row("x", name, "adult", 0, ref.xy, (ref.x + 3.0, ref.y + 4.0), 0.5, 0.5, 65.0, None, d)
+        assert along.error_px == pytest.approx(0.0) and across.error_px == pytest.approx(3.0)
+    assert crossval.axis_direction(lateral, "tibial_plateau_anterior_right") is None
+    ap = Reference("x.jpg", 400, 400, "knee-ap", True, "t", pts)
+    assert crossval.axis_direction(ap, "femoral_anterior_cortex_right") is None

@@ -40,7 +40,23 @@ def test_session_infers_knee_views_and_templates_the_knee(knee_case):
     assert "lateral" in knee_templating_summary(s_ap.plan, side)["not_templated"]["femoral_component"]
     s_ap.undo()
     assert s_ap.plan.placement(ImplantKind.TIBIAL_TRAY, side) is None
+    # the AP dimension's automatic points size a component only when sure; a person confirms
+    # the others (here by leaving each where it is)
+    from orthoplan.templating.knee import SIZING_MIN_CONFIDENCE
+
+    dims = s_lat.plan.measurements[f"femoral_ap_dimension_{side}_mm"].landmarks
+    unsure = [n for n in dims if s_lat.plan.landmarks[n].confidence < SIZING_MIN_CONFIDENCE]
     s_ap.template(side, lateral=s_lat.plan)
+    if unsure:
+        assert s_ap.plan.placement(ImplantKind.FEMORAL_COMPONENT, side) is None
+        why = knee_templating_summary(s_ap.plan, side)["not_templated"]["femoral_component"]
+        assert unsure[0].value in why and "confirm" in why
+        for n in unsure:
+            lm = s_lat.plan.landmarks[n]
+            s_lat.move_landmark(n, lm.x, lm.y)
+        assert all(s_lat.plan.landmarks[n].source.value == "manual" for n in unsure)
+        s_ap.undo()
+        s_ap.template(side, lateral=s_lat.plan)
     both = s_ap.plan.placement(ImplantKind.FEMORAL_COMPONENT, side)
     assert both is not None
     # with the lateral view the AP dimension takes part in the sizing, and the plan says so
