@@ -211,7 +211,7 @@ def test_an_assumed_scale_is_said_in_the_plan(real_dir):
 
 def test_an_unsure_automatic_posterior_condyle_sizes_nothing_until_a_person_confirms_it(real_dir):
     """The femoral AP dimension from detected points is 2.7 mm (median) from the reading on
-    held-out real lateral films, more than a size step in one knee in four: below SIZING_MIN_CONFIDENCE an automatic
+    held-out real lateral films (p95 9.5 mm; a size step is 3-4 mm): below SIZING_MIN_CONFIDENCE an automatic
     one sizes no femoral component (the reason says which point and how sure), and the same
     point placed by a person does."""
     from orthoplan.model import LandmarkSource
