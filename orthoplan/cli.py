@@ -877,7 +877,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         size, meta = base.input_size, base.meta
     attribution = meta.get("attribution", training.FRACATLAS_ATTRIBUTION if args.references else "")
     result = training.train(
-        films, args.out, epochs=args.epochs, seed=args.seed, input_size=size or 256, init=init,
+        films, args.out, epochs=args.epochs, seed=args.seed, input_size=size, init=init,
         lr=args.lr or (5e-4 if init else 2e-3), command="orthoplan " + " ".join(sys.argv[1:]) if sys.argv else "",
         attribution=attribution, confidence=meta.get("confidence") if init else None,
         extra_meta={"confidence_note": "inherited from the base model, not recalibrated on the site's films"}
@@ -904,7 +904,8 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--scratch", action="store_true", help="train from random weights instead of fine-tuning")
     t.add_argument("--init-model", metavar="FILE.onnx", help="the model to fine-tune (default: the shipped one)")
-    t.add_argument("--input-size", type=int, default=256, help="network input (px) when training from scratch")
+    t.add_argument("--input-size", type=int, default=384, help="network input (px) when training from scratch "
+                   "(the shipped model's recipe: 384)")
     t.set_defaults(func=cmd_train)
 
 

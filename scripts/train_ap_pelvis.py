@@ -32,7 +32,7 @@ from orthoplan.landmarks import crossval, training  # noqa: E402
 from orthoplan.landmarks.references import load_references  # noqa: E402
 
 #: The recipe (the cross-validation and the shipped model use the same).
-RECIPE = {"epochs": 30, "input_size": 256, "batch_size": 8, "lr": 2e-3, "sigma": 1.5}
+RECIPE = {"epochs": 30, "input_size": 384, "batch_size": 8, "lr": 2e-3, "sigma": 1.5}
 PHANTOMS = 60
 
 
@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default="/tmp/orthoplan-cv")
     ap.add_argument("--skip-cv", action="store_true", help="reuse the rows of an earlier cross-validation")
     ap.add_argument("--skip-train", action="store_true", help="only (re)write the confidence table")
+    ap.add_argument("--train-only", action="store_true", help="train the fold models and the model; no evaluation")
+    ap.add_argument("--fold", type=int, action="append", help="cross-validate only these folds (repeatable; run "
+                    "several commands side by side, one CPU thread each, then once more without --fold)")
+    ap.add_argument("--threads", type=int, help="CPU threads for training (default: all)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     refs = load_references(a.refs)
@@ -57,15 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     rows_path = Path(a.rows)
     if not a.skip_cv:
         rows = crossval.cross_validate(refs, a.root, a.folds, phantoms=phantoms, seed=a.seed, workdir=a.workdir,
-                                       train_kwargs=RECIPE)
-        rows_path.parent.mkdir(parents=True, exist_ok=True)
-        rows_path.write_text(json.dumps(crossval.rows_to_json(rows)))
+                                       train_kwargs={**RECIPE, "threads": a.threads}, train_only=a.train_only,
+                                       folds=a.fold)
+        if not a.train_only:
+            rows_path.parent.mkdir(parents=True, exist_ok=True)
+            rows_path.write_text(json.dumps(crossval.rows_to_json(rows)))
     command = "python scripts/train_ap_pelvis.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if not a.skip_train:
         refs = load_references(a.refs)  # every reference there is now (reading may have gone on)
         films = training.films_from_references(refs, a.root) + phantoms
-        training.train(films, a.out, seed=a.seed, command=command.strip(),
+        training.train(films, a.out, seed=a.seed, threads=a.threads, command=command.strip(),
                        attribution=training.FRACATLAS_ATTRIBUTION, **RECIPE)
+    if a.train_only:
+        return 0
     if not rows_path.exists():
         print(f"no cross-validation rows at {rows_path}: the confidence table is not written yet "
               "(run again with --skip-cv --skip-train once they exist)")

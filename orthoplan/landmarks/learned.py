@@ -110,7 +110,9 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
     plx = radiograph.orientation.patient_left_x
     superior = _superior(radiograph)
     peaks = predict(display, m, superior, plx)
-    if try_rotations and radiograph.orientation.assumed:
+    # a turn can only win where its heads' scores (each at most 1) could exceed the margin
+    most = sum(c.startswith("femoral_head_center_") for c in m.channels)
+    if try_rotations and radiograph.orientation.assumed and ROTATION_MARGIN * _head_score(peaks) < most:
         for sup in ("left", "right"):
             alt = predict(display, m, sup, plx)
             if _head_score(alt) > ROTATION_MARGIN * _head_score(peaks):

@@ -160,6 +160,12 @@ class LandmarkModel:
         i = np.searchsorted(xs, score, side="right") - 1
         return float(ys[i]) if i >= 0 else 0.0
 
+    @property
+    def test_time_flip(self) -> bool:
+        """Whether the heatmaps are the mean of the film's and its mirror image's (the model's
+        description says so: its confidence tables were fitted on scores read that way)."""
+        return bool(self.meta.get("test_time_flip", False))
+
 
 #: The environment variable naming a site's own model, per view (else the shipped model).
 MODEL_ENV = {"ap-pelvis": "ORTHOPLAN_MODEL", "knee": "ORTHOPLAN_KNEE_MODEL"}
@@ -226,17 +232,27 @@ class Peak:
     score: float
 
 
+def spatial_softmax(logits: np.ndarray) -> np.ndarray:
+    """Each channel's probabilities ``(C, H, W)`` (summing to 1 over the channel's pixels)."""
+    c = logits.shape[0]
+    flat = logits.reshape(c, -1).astype(np.float32)
+    flat = np.exp(flat - flat.max(1, keepdims=True))
+    return (flat / flat.sum(1, keepdims=True)).reshape(logits.shape)
+
+
 def decode_heatmaps(logits: np.ndarray) -> np.ndarray:
-    """``(C, 3)`` from each channel's logits (a spatial softmax): the sub-pixel ``(x, y)`` in
+    """``(C, 3)`` from each channel's logits (a spatial softmax): see :func:`decode_probabilities`."""
+    return decode_probabilities(spatial_softmax(logits))
+
+
+def decode_probabilities(prob: np.ndarray) -> np.ndarray:
+    """``(C, 3)`` from each channel's probabilities ``(C, H, W)``: the sub-pixel ``(x, y)`` in
     heatmap-pixel coordinates (DICOM convention: the probability-weighted centroid of the
     5 x 5 neighbourhood of the most probable pixel) and the score, the probability mass
     within 3 pixels of it (near 1: the network is sure where the landmark is; spread out:
     it is not, or the landmark is absent)."""
-    c, h, w = logits.shape
-    flat = logits.reshape(c, -1).astype(np.float64)
-    flat = np.exp(flat - flat.max(1, keepdims=True))
-    prob = (flat / flat.sum(1, keepdims=True)).reshape(c, h, w)
-    idx = flat.argmax(1)
+    c, h, w = prob.shape
+    idx = prob.reshape(c, -1).argmax(1)
     out = np.zeros((c, 3))
     for k in range(c):
         r, q = divmod(int(idx[k]), w)
@@ -256,8 +272,25 @@ def run(model: LandmarkModel, batch: np.ndarray) -> np.ndarray:
     return model.session.run(None, {name: batch[:, None].astype(np.float32)})[0]
 
 
+def heatmap_probabilities(model: LandmarkModel, x: np.ndarray) -> np.ndarray:
+    """The model's ``(C, S/stride, S/stride)`` spatial probabilities for one input ``(S, S)``.
+
+    With :attr:`LandmarkModel.test_time_flip` the input's mirror image is run too (one batch
+    of two), its heatmaps mirrored back with the sides' channels swapped (as in training's
+    flips), and the two channels' probabilities averaged. An input column ``j`` mirrors to
+    ``S - 1 - j``, so a heatmap column ``q`` to ``S/stride - 1 - q`` exactly.
+    """
+    if not model.test_time_flip:
+        return spatial_softmax(run(model, x[None])[0])
+    both = run(model, np.stack([x, x[:, ::-1]]))
+    prob = spatial_softmax(both[0])
+    prob += spatial_softmax(both[1])[channel_pairs(model.channels)][:, :, ::-1]
+    prob *= 0.5
+    return prob
+
+
 def _peaks_in(model: LandmarkModel, x: np.ndarray) -> np.ndarray:
-    pts = decode_heatmaps(run(model, x[None])[0])
+    pts = decode_probabilities(heatmap_probabilities(model, x))
     pts[:, :2] *= model.stride
     return pts
 

@@ -568,6 +568,8 @@ def train(films: Sequence[TrainingFilm], out: str | os.PathLike, *, channels: Se
         "format": MODEL_FORMAT, "view": view, "channels": list(channels), "input_size": input_size, "stride": stride,
         "sigma": sigma, "architecture": "stride-2 stem + monai.networks.nets.BasicUNet",
         "output": "logits of a spatial softmax per channel",
+        # read as the mean of the film's and its mirror image's heatmaps (the flips of training)
+        "test_time_flip": True,
         "trained": {"command": command, "seed": seed, "epochs": epochs, "steps": step, "batch_size": batch_size,
                     "lr": lr, "films": len(films), "groups": sorted({f.group for f in films})[:20],
                     "finetuned_from": Path(init).name if init else None,

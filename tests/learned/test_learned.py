@@ -111,6 +111,28 @@ def test_a_film_stored_across_the_frame_is_turned(hip_refs, hip_root):
         assert lm is not None and math.hypot(lm.x - p.x, lm.y - p.y) <= 0.25 * p.radius, side
 
 
+def test_turns_are_tried_only_where_one_could_win(hip_refs, hip_root, monkeypatch):
+    """A turn wins only where its heads are ROTATION_MARGIN times surer; each head's score is
+    at most 1, so on a film whose upright heads already score more than 2 / ROTATION_MARGIN
+    no turn is read. A film stored across the frame still is."""
+    calls = []
+    real_predict = learned.predict
+    monkeypatch.setattr(learned, "predict", lambda *a, **k: calls.append(a[2]) or real_predict(*a, **k))
+    upright = [r for r in hip_refs if r.usable and r.superior == "up" and r.patient == "adult"
+               and {"femoral_head_center_left", "femoral_head_center_right"} <= set(r.points)]
+    seen = {"skipped": 0, "tried": 0}
+    for ref in upright[:12]:
+        calls.clear()
+        det = detect_learned(load_radiograph(str(hip_root / ref.image)))
+        first = real_predict(np.asarray(load_radiograph(str(hip_root / ref.image)).display, np.float32),
+                             network.load_model(), "up", 1)
+        sure = learned.ROTATION_MARGIN * learned._head_score(first) >= 2.0
+        assert calls == (["up"] if sure else ["up", "left", "right"]), ref.stem
+        seen["skipped" if sure else "tried"] += 1
+        assert det.superior == "up"
+    assert seen["skipped"] >= 3
+
+
 @pytest.mark.parametrize("dx, dy", [(25.0, 0.0), (0.0, -25.0), (-18.0, 18.0)])
 def test_refine_never_gives_a_point_worse_than_a_near_click(real_dir, dx, dy):
     """A click 5 mm from the head centre of the real CR: the learned head if it is sure enough

@@ -88,3 +88,37 @@ def test_shipped_model_is_loaded_once_and_describes_itself():
     for table in a.meta["confidence"].values():
         assert list(table["score"]) == sorted(table["score"])
         assert list(table["confidence"]) == sorted(table["confidence"])
+
+
+@pytest.mark.parametrize("view", ["ap-pelvis", "knee"])
+def test_test_time_flip_mirrors_exactly_with_the_sides_swapped(view):
+    """With test-time flipping, the heatmaps of a mirrored input are the mirrored heatmaps with
+    the sides' channels swapped, to the last column (no half-pixel shift, no channel left
+    unswapped); without it, the network's own softmax is returned."""
+    import dataclasses
+
+    m = network.load_model(view=view)
+    flip = dataclasses.replace(m, meta={**m.meta, "test_time_flip": True})
+    plain = dataclasses.replace(m, meta={k: v for k, v in m.meta.items() if k != "test_time_flip"})
+    rng = np.random.default_rng(0)
+    x = np.clip(rng.normal(0.4, 0.2, (m.input_size, m.input_size)), 0, 1).astype(np.float32)
+    x[:, : m.input_size // 3] += 0.4  # not symmetric
+    a = network.heatmap_probabilities(flip, x)
+    b = network.heatmap_probabilities(flip, np.ascontiguousarray(x[:, ::-1]))
+    perm = network.channel_pairs(m.channels)
+    assert (perm != np.arange(len(perm))).any()
+    np.testing.assert_allclose(b, a[perm][:, :, ::-1], atol=1e-7)
+    np.testing.assert_allclose(a.reshape(len(m.channels), -1).sum(1), 1.0, atol=1e-6)
+    raw = network.heatmap_probabilities(plain, x)
+    np.testing.assert_array_equal(raw, network.spatial_softmax(network.run(m, x[None])[0]))
+    assert np.abs(raw - a).max() > 1e-4
+    # decoding probabilities is decoding the logits they came from
+    logits = network.run(m, x[None])[0]
+    np.testing.assert_allclose(network.decode_probabilities(raw), network.decode_heatmaps(logits))
+
+
+def test_models_made_now_read_films_with_their_mirror_image(tmp_path):
+    """The shipped models' confidence tables were fitted on flipped-and-averaged scores, so the
+    flag travels in their description."""
+    for view in ("ap-pelvis", "knee"):
+        assert network.load_model(view=view).test_time_flip
