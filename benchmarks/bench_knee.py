@@ -52,10 +52,10 @@ REAL = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", Path(__file__).resolve().par
     ("IMG0000014.jpg", "knee-lateral", "right", 1),
 ])
 def test_learned_knee_detection_real_films(benchmark, image, view, side, knees):
-    from orthoplan.landmarks.knee_learned import detect_knee_learned
+    from orthoplan.landmarks.knee_learned import detect_knee_learned, knee_model_path
     from orthoplan.landmarks.network import load_model
 
     rad = load_radiograph(str(REAL / "fracatlas-knee" / "images" / image))
-    load_model(view="knee")  # loaded once per process: not timed
+    load_model(knee_model_path(view), view="knee")  # loaded once per process: not timed
     det = benchmark.pedantic(detect_knee_learned, args=(rad, view, side), rounds=15, iterations=1, warmup_rounds=1)
     assert len({lm.name.side for lm in det.landmarks}) == knees and len(det.landmarks) >= 6

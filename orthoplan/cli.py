@@ -941,7 +941,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the knee a knee view shows (default: ImageLaterality; a lateral knee view needs one)")
     d.add_argument("--model", metavar="FILE.onnx",
                    help="the learned detector's model (default: $ORTHOPLAN_MODEL for the AP pelvis, "
-                        "$ORTHOPLAN_KNEE_MODEL for knee views, or the shipped model; a site's own from `orthoplan train`)")
+                        "$ORTHOPLAN_KNEE_MODEL for knee views ($ORTHOPLAN_KNEE_AP_MODEL for AP knee films), or the shipped "
+                        "model; a site's own from `orthoplan train`)")
     _add_calibration_args(d)
     _add_view_arg(d)
     d.add_argument("--json", action="store_true", help=_JSON_HELP)

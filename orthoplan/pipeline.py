@@ -70,7 +70,8 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
     :func:`orthoplan.landmarks.detect`. ``side`` is the knee a knee view shows (default:
     :func:`knee_side` from the DICOM laterality; a lateral knee view needs one). ``model``
     is the learned detector's model file (default: for the AP pelvis ``$ORTHOPLAN_MODEL``, for
-    knee views ``$ORTHOPLAN_KNEE_MODEL``, or the shipped one).
+    knee views ``$ORTHOPLAN_KNEE_MODEL`` (``$ORTHOPLAN_KNEE_AP_MODEL`` first for AP knee films), or
+    the shipped one).
 
     Raises
     ------

@@ -179,6 +179,9 @@ KNEE_AP = FilmView("knee-ap", KNEE_AP_ANATOMY + ("femoral_knee_center", "tibial_
                    condylar_width, 80.0, 6.25)
 KNEE_LATERAL = FilmView("knee-lateral", KNEE_LATERAL_ANATOMY, "femoral AP width", femoral_ap_width, 65.0, 7.7)
 FILM_VIEWS = {v.view: v for v in (AP_PELVIS, KNEE_AP, KNEE_LATERAL)}
+#: The knee networks and the views each is scored on: ``knee`` (320 px) reads both views and
+#: is the lateral films' model; ``knee-ap`` (the same channels at 448 px) reads AP films.
+KNEE_FAMILIES = {"knee": ("knee-ap", "knee-lateral"), "knee-ap": ("knee-ap",)}
 
 
 def score(ref: Reference, landmarks, raw: dict[str, float] | None = None, fold: int = -1,
@@ -585,15 +588,17 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
     held-out fold; every reference film is held out once. Returns the scored rows (with the
     raw peak heights, for :func:`confidence_table`).
 
-    ``family`` is the network: ``"ap-pelvis"`` (:func:`~orthoplan.landmarks.learned.detect_learned`)
-    or ``"knee"`` (one network for AP and lateral knee films,
-    :func:`~orthoplan.landmarks.knee_learned.detect_knee_learned`). A fold whose model is
+    ``family`` is the network: ``"ap-pelvis"`` (:func:`~orthoplan.landmarks.learned.detect_learned`),
+    ``"knee"`` (AP and lateral knee films,
+    :func:`~orthoplan.landmarks.knee_learned.detect_knee_learned`) or ``"knee-ap"`` (the same
+    network and films, scored on AP films only: :data:`KNEE_FAMILIES`). A fold whose model is
     already in ``workdir`` is not trained again; ``train_only`` stops after training."""
     from ..image import load
     from . import training
     from .network import LandmarkModel, load_model
 
-    channels = training.KNEE_CHANNELS if family == "knee" else training.AP_PELVIS_CHANNELS
+    channels = training.KNEE_CHANNELS if family in KNEE_FAMILIES else training.AP_PELVIS_CHANNELS
+    model_view = "knee" if family in KNEE_FAMILIES else family
     assignment = folds_of(refs, k, seed)
     rows: list[Row] = []
     films_all = {f.key: f for f in training.films_from_references(refs, root, channels)}
@@ -602,18 +607,18 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
         out = Path(workdir) / f"fold{fold}" / family
         t0 = time.perf_counter()
         if not out.with_suffix(".onnx").exists():
-            training.train(train_films, out, seed=seed, channels=channels, view=family, **(train_kwargs or {}))
+            training.train(train_films, out, seed=seed, channels=channels, view=model_view, **(train_kwargs or {}))
         log.info("cv: fold %d trained on %d films (%.0f s)", fold, len(train_films), time.perf_counter() - t0)
         if train_only:
             continue
-        m = load_model(out.with_suffix(".onnx"), view=family)
+        m = load_model(out.with_suffix(".onnx"), view=model_view)
         # every peak reported (confidence 1 before the anatomy's penalties): the table is fitted
         # afterwards on held-out peaks (:func:`recalibrated`)
         model = LandmarkModel(m.path, m.view, m.channels, m.input_size, m.stride,
                               {**m.meta, "confidence": {"*": {"score": [-1e9], "confidence": [1.0]}}}, m.session)
-        fibula = _fold_fibula_model(refs, root, assignment, fold) if family == "knee" else None
+        fibula = _fold_fibula_model(refs, root, assignment, fold) if family in KNEE_FAMILIES else None
         for ref in refs:
-            if assignment[ref.stem] != fold:
+            if assignment[ref.stem] != fold or (family in KNEE_FAMILIES and ref.view not in KNEE_FAMILIES[family]):
                 continue
             try:
                 rad = load(Path(root) / ref.image)
@@ -637,7 +642,7 @@ def _fold_fibula_model(refs: Sequence[Reference], root: str | Path, assignment: 
 
 def _detect_and_score(ref: Reference, rad, model, fold: int, family: str, fibula=None) -> list[Row]:
     """One held-out film detected with a fold's model and scored against its reading."""
-    if family == "knee":
+    if family in KNEE_FAMILIES:
         from .knee_learned import detect_knee_learned
 
         view = FILM_VIEWS.get(ref.view)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -48,15 +49,20 @@ from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkNa
                      Radiograph, Side)
 from .common import low_confidence_reason, side_from_lateral
 from .knee import KneeDetection, two_view_note, checked_view_and_side
-from .network import LATERAL_PREFIX, LandmarkModel, Peak, load_model, predict
+from .network import LATERAL_PREFIX, MODEL_DIR, MODEL_ENV, LandmarkModel, Peak, default_model_path, load_model, predict
 from .views import TWO_VIEW_REASON, fibula_side
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect_knee_learned", "ap_problems", "lateral_problems", "KNEE_MODEL"]
+__all__ = ["detect_knee_learned", "ap_problems", "lateral_problems", "knee_model_path", "KNEE_MODEL", "KNEE_AP_MODEL"]
 
-#: The shipped model's name (``orthoplan/landmarks/models/knee.onnx``).
+#: The shipped models' names: ``models/knee`` (320-px input) reads lateral films, ``models/knee-ap``
+#: (the same channels at 448 px: the joint line's finer detail) reads AP films. Both are models
+#: of the ``knee`` family (their description's ``view``) and read either view.
 KNEE_MODEL = "knee"
+KNEE_AP_MODEL = "knee-ap"
+#: A site's own model for AP knee films (else ``$ORTHOPLAN_KNEE_MODEL`` serves both views).
+KNEE_AP_MODEL_ENV = "ORTHOPLAN_KNEE_AP_MODEL"
 #: Landmarks reported with less confidence than this are reported missing (with the reason).
 MIN_CONFIDENCE = 0.3
 #: A knee (AP) is reported when the median confidence of its joint-line points reaches this.
@@ -85,6 +91,22 @@ def _swap_ml(anatomy: str) -> str:
     return anatomy
 
 
+def knee_model_path(view: str) -> Path:
+    """The model that reads ``view`` by default: for AP films ``$ORTHOPLAN_KNEE_AP_MODEL``, else
+    ``$ORTHOPLAN_KNEE_MODEL`` (a site's own knee model serves both views), else the shipped
+    ``knee-ap``; for lateral films ``$ORTHOPLAN_KNEE_MODEL``, else the shipped ``knee``.
+
+    >>> knee_model_path("knee-lateral").name if "ORTHOPLAN_KNEE_MODEL" not in os.environ else "knee.onnx"
+    'knee.onnx'
+    """
+    if view == "knee-ap":
+        for env in (KNEE_AP_MODEL_ENV, MODEL_ENV[KNEE_MODEL]):
+            if os.environ.get(env):
+                return Path(os.environ[env])
+        return MODEL_DIR / f"{KNEE_AP_MODEL}.onnx"
+    return default_model_path(KNEE_MODEL)
+
+
 def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Side | str | None = None,
                         model: LandmarkModel | str | os.PathLike | None = None, fibula_check: bool = True,
                         minimum: float = MIN_CONFIDENCE, fibula_model=None) -> KneeDetection:
@@ -98,8 +120,9 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
         The knee shown (a lateral view needs it). On an AP film it names the one knee shown;
         without it the network and the fibula decide, and a film of both knees gives both.
     model
-        A :class:`~orthoplan.landmarks.network.LandmarkModel` or the path of one; default the
-        model shipped with orthoplan (``models/knee``).
+        A :class:`~orthoplan.landmarks.network.LandmarkModel` or the path of one; default
+        :func:`knee_model_path` (the shipped ``models/knee-ap`` for AP films, ``models/knee``
+        for lateral films).
     fibula_check, fibula_model
         Check the network's lateral side against the learned fibula model (AP, one knee):
         ``fibula_model`` (a :class:`~orthoplan.landmarks.views.ViewModel`), default the shipped one.
@@ -118,7 +141,8 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
     if two_view:
         missing = {LandmarkName.of(a, s): TWO_VIEW_REASON for a in anatomies for s in sides}
         return KneeDetection(Landmarks.from_landmarks([], missing), side, (two_view,), {"scores": {}})
-    m = model if isinstance(model, LandmarkModel) else load_model(model, view=KNEE_MODEL)
+    m = model if isinstance(model, LandmarkModel) else load_model(
+        model if model is not None else knee_model_path(view), view=KNEE_MODEL)
     display = np.asarray(radiograph.display, dtype=np.float32)
     superior = _superior(radiograph)
     peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)

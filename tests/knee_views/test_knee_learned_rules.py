@@ -182,6 +182,28 @@ def test_a_model_for_another_view_is_refused(tmp_path, monkeypatch):
     assert meta["view"] == "ap-pelvis"
 
 
+def test_each_knee_view_has_its_model_and_a_site_model_serves_both(tmp_path, monkeypatch):
+    """AP knee films are read by the shipped knee-ap network (448 px), lateral films by the knee
+    network (320 px); a site's $ORTHOPLAN_KNEE_MODEL serves both views, and
+    $ORTHOPLAN_KNEE_AP_MODEL only AP films. Both shipped models are knee-family models."""
+    from orthoplan.landmarks.knee_learned import knee_model_path
+
+    for env in ("ORTHOPLAN_KNEE_MODEL", "ORTHOPLAN_KNEE_AP_MODEL"):
+        monkeypatch.delenv(env, raising=False)
+    ap, lat = knee_model_path("knee-ap"), knee_model_path("knee-lateral")
+    assert (ap.name, lat.name) == ("knee-ap.onnx", "knee.onnx")
+    m_ap, m_lat = load_model(ap, view="knee"), load_model(lat, view="knee")
+    assert m_ap.input_size > m_lat.input_size and m_ap.channels == m_lat.channels
+    # the AP model's tables are for AP films: on a lateral film it is never confident
+    assert m_ap.confidence("lateral:femoral_anterior_cortex", 1.0) == 0.0
+    assert m_lat.confidence("lateral:femoral_anterior_cortex", 1.0) > 0.5
+    monkeypatch.setenv("ORTHOPLAN_KNEE_MODEL", str(tmp_path / "site.onnx"))
+    assert knee_model_path("knee-ap") == knee_model_path("knee-lateral") == tmp_path / "site.onnx"
+    monkeypatch.setenv("ORTHOPLAN_KNEE_AP_MODEL", str(tmp_path / "site-ap.onnx"))
+    assert knee_model_path("knee-ap") == tmp_path / "site-ap.onnx"
+    assert knee_model_path("knee-lateral") == tmp_path / "site.onnx"
+
+
 @pytest.mark.parametrize("view, side, words", [
     ("long-leg", None, "knows the knee-ap and knee-lateral views"),
     ("knee-ap", "up", "must be left or right"),
