@@ -617,6 +617,9 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
         model = LandmarkModel(m.path, m.view, m.channels, m.input_size, m.stride,
                               {**m.meta, "confidence": {"*": {"score": [-1e9], "confidence": [1.0]}}}, m.session)
         fibula = _fold_fibula_model(refs, root, assignment, fold) if family in KNEE_FAMILIES else None
+        # the AP knee network takes its axis points from the same fold's 320-px network
+        axis_path = Path(workdir) / f"fold{fold}" / "knee.onnx"
+        axis = load_model(axis_path, view="knee") if family == "knee-ap" and axis_path.exists() else None
         for ref in refs:
             if assignment[ref.stem] != fold or (family in KNEE_FAMILIES and ref.view not in KNEE_FAMILIES[family]):
                 continue
@@ -625,7 +628,7 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
             except Exception as exc:  # noqa: BLE001
                 log.warning("cv: %s unreadable (%s)", ref.image, exc)
                 continue
-            rows.extend(_detect_and_score(ref, rad, model, fold, family, fibula))
+            rows.extend(_detect_and_score(ref, rad, model, fold, family, fibula, axis))
     return rows
 
 
@@ -640,7 +643,7 @@ def _fold_fibula_model(refs: Sequence[Reference], root: str | Path, assignment: 
     return fit_view_model(x, y, classes=FIBULA_CLASSES, l2=FIBULA_L2)
 
 
-def _detect_and_score(ref: Reference, rad, model, fold: int, family: str, fibula=None) -> list[Row]:
+def _detect_and_score(ref: Reference, rad, model, fold: int, family: str, fibula=None, axis=None) -> list[Row]:
     """One held-out film detected with a fold's model and scored against its reading."""
     if family in KNEE_FAMILIES:
         from .knee_learned import detect_knee_learned
@@ -653,7 +656,8 @@ def _detect_and_score(ref: Reference, rad, model, fold: int, family: str, fibula
         # anatomy, a fibula model fitted on the other folds; a film of both knees gets none
         sides = sorted({n.rsplit("_", 1)[1] for n in ref.points})
         side = sides[0] if len(sides) == 1 else None
-        det = detect_knee_learned(rad, ref.view, side, model=model, minimum=0.0, fibula_model=fibula)
+        det = detect_knee_learned(rad, ref.view, side, model=model, minimum=0.0, fibula_model=fibula,
+                                  axis_model=axis)
         raw = {lm.name.value: det.info.get("scores", {}).get(lm.name.value) for lm in det.landmarks}
         return score(ref, det.landmarks, raw, fold, view)
     from .learned import detect_learned

@@ -71,6 +71,8 @@ KNEE_MIN_CONFIDENCE = 0.3
 PENALTY = 0.25
 #: The AP vocabulary the network gives per knee (the knee centres too).
 AP_ANATOMIES = KNEE_AP_ANATOMY + ("femoral_knee_center", "tibial_knee_center")
+#: The AP channels read from the axis model (:func:`_ap_peaks`).
+AXIS_CHANNEL_PREFIXES = ("knee_femoral_axis_", "knee_tibial_axis_")
 JOINT_LINE = ("femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial", "tibial_plateau_lateral")
 
 
@@ -109,7 +111,8 @@ def knee_model_path(view: str) -> Path:
 
 def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Side | str | None = None,
                         model: LandmarkModel | str | os.PathLike | None = None, fibula_check: bool = True,
-                        minimum: float = MIN_CONFIDENCE, fibula_model=None) -> KneeDetection:
+                        minimum: float = MIN_CONFIDENCE, fibula_model=None,
+                        axis_model: LandmarkModel | str | os.PathLike | None = None) -> KneeDetection:
     """Detect the AP or lateral knee landmarks with the learned model (see the module docstring).
 
     Parameters
@@ -128,6 +131,11 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
         ``fibula_model`` (a :class:`~orthoplan.landmarks.views.ViewModel`), default the shipped one.
     minimum
         Landmarks less sure than this are reported missing, with the reason.
+    axis_model
+        On AP films, the model whose axis points are used (the rest from ``model``); default,
+        when ``model`` is not given, the lateral films' model (:func:`knee_model_path`) where it
+        is another file than the AP films' one. The AP model's tables were fitted on these
+        points' scores.
 
     Returns
     -------
@@ -143,13 +151,30 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
         return KneeDetection(Landmarks.from_landmarks([], missing), side, (two_view,), {"scores": {}})
     m = model if isinstance(model, LandmarkModel) else load_model(
         model if model is not None else knee_model_path(view), view=KNEE_MODEL)
+    if view == "knee-ap" and axis_model is None and model is None:
+        lateral = knee_model_path("knee-lateral")
+        axis_model = lateral if lateral != knee_model_path("knee-ap") else None
+    axis = axis_model if isinstance(axis_model, LandmarkModel) or axis_model is None else load_model(
+        axis_model, view=KNEE_MODEL)
     display = np.asarray(radiograph.display, dtype=np.float32)
     superior = _superior(radiograph)
-    peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
     if view == "knee-ap":
+        peaks = _ap_peaks(display, m, axis, superior, radiograph.orientation.patient_left_x)
         return _assemble_ap(radiograph, display, peaks, m, superior, side, fibula_model if fibula_check else False,
-                            minimum)
+                            minimum, axis)
+    peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
     return _assemble_lateral(peaks, m, superior, side, minimum)
+
+
+def _ap_peaks(display: np.ndarray, model: LandmarkModel, axis: LandmarkModel | None, superior: str,
+              plx: int) -> list[Peak]:
+    """The AP film's peaks: the axis points from ``axis`` (the lateral films' 320-px network,
+    which places them along the shaft as the readers do), every other point from ``model``."""
+    peaks = predict(display, model, superior, plx)
+    if axis is None or axis is model:
+        return peaks
+    by = {p.channel: p for p in predict(display, axis, superior, plx)}
+    return [by[p.channel] if p.channel.startswith(AXIS_CHANNEL_PREFIXES) else p for p in peaks]
 
 
 def _confident(found: dict[str, tuple[np.ndarray, float, float]], problems: dict[str, str], minimum: float,
@@ -203,7 +228,8 @@ def _knees(peaks: list[Peak], model: LandmarkModel, offset=(0.0, 0.0)):
 HALF_MIN_SCORE = 0.5
 
 
-def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel, superior: str):
+def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel, superior: str,
+               axis: LandmarkModel | None = None):
     """Both knees of a film that shows two, read one half of the film at a time (the network
     reads one knee per side channel, and two knees side by side confuse its channels), named
     by where they lie (each knee's lateral side faces away from the other knee); None when the
@@ -213,7 +239,7 @@ def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel
     w = display.shape[1]
     found = []
     for lo, hi in ((0, int(0.6 * w)), (int(0.4 * w), w)):
-        knees, _, raw = _knees(predict(display[:, lo:hi], model, superior, plx), model, np.array([lo, 0.0]))
+        knees, _, raw = _knees(_ap_peaks(display[:, lo:hi], model, axis, superior, plx), model, np.array([lo, 0.0]))
         if not knees:
             return None
         seen = max(knees, key=lambda k: raw[k])
@@ -238,13 +264,14 @@ def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel
 
 
 def _assemble_ap(radiograph: Radiograph, display: np.ndarray, peaks: list[Peak], model: LandmarkModel,
-                 superior: str, side: Side | None, fibula, minimum: float) -> KneeDetection:
+                 superior: str, side: Side | None, fibula, minimum: float,
+                 axis: LandmarkModel | None = None) -> KneeDetection:
     """The AP knees from the network's peaks. ``fibula``: the fibula model to orient a lone
     knee (None: the shipped one; False: the network's own orientation)."""
     down = _down(superior)
     notes: list[str] = []
     knees, _, _ = _knees(peaks, model)
-    both = _two_knees(radiograph, display, model, superior)
+    both = _two_knees(radiograph, display, model, superior, axis)
     if both is not None:
         knees = both
     if len(knees) == 1 and both is None:
