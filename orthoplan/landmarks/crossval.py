@@ -594,6 +594,9 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
     from .network import LandmarkModel, load_model
 
     channels = training.KNEE_CHANNELS if family == "knee" else training.AP_PELVIS_CHANNELS
+    bad = [f for f in (folds or ()) if not 0 <= f < k]
+    if bad:
+        raise ValueError(f"no fold {bad[0]} in a {k}-fold cross-validation (folds are 0 to {k - 1})")
     assignment = folds_of(refs, k, seed)
     rows: list[Row] = []
     films_all = {f.key: f for f in training.films_from_references(refs, root, channels)}
