@@ -599,6 +599,9 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
 
     channels = training.KNEE_CHANNELS if family in KNEE_FAMILIES else training.AP_PELVIS_CHANNELS
     model_view = "knee" if family in KNEE_FAMILIES else family
+    bad = [f for f in (folds or ()) if not 0 <= f < k]
+    if bad:
+        raise ValueError(f"no fold {bad[0]} in a {k}-fold cross-validation (folds are 0 to {k - 1})")
     assignment = folds_of(refs, k, seed)
     rows: list[Row] = []
     films_all = {f.key: f for f in training.films_from_references(refs, root, channels)}

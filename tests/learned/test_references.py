@@ -263,3 +263,14 @@ def test_confidence_is_fitted_against_the_truth_only_where_the_error_model_is_co
             out.append(parse_reference(_doc(image=f"images/f{i}.jpg", reader=reader, patient="adult", landmarks=lms)))
     kept = truth_differences(rows, first, second)
     assert "teardrop" in kept and "ischial_tuberosity" not in kept
+
+
+@pytest.mark.parametrize("fold", [3, -1])
+def test_a_fold_outside_the_cross_validation_is_refused_before_anything_trains(fold, tmp_path):
+    """``--fold 3`` of a 3-fold cross-validation would otherwise train on every film and test on
+    none (a model that saw the films it is then scored on, under a fold's name)."""
+    from orthoplan.landmarks import crossval
+
+    with pytest.raises(ValueError, match=f"no fold {fold} in a 3-fold"):
+        crossval.cross_validate(load_references(HIP_REFS), tmp_path, 3, folds=[0, fold], workdir=tmp_path)
+    assert not any(tmp_path.iterdir())
