@@ -117,7 +117,7 @@ def test_test_time_flip_mirrors_exactly_with_the_sides_swapped(view):
     np.testing.assert_allclose(network.decode_probabilities(raw), network.decode_heatmaps(logits))
 
 
-def test_models_made_now_read_films_with_their_mirror_image(tmp_path):
+def test_models_made_now_read_films_with_their_mirror_image():
     """The shipped models' confidence tables were fitted on flipped-and-averaged scores, so the
     flag travels in their description."""
     for view in ("ap-pelvis", "knee"):
