@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                     "several commands side by side, one CPU thread each, then once more without --fold)")
     ap.add_argument("--threads", type=int, help="CPU threads for training (default: all)")
     a = ap.parse_args(argv)
+    if any(not 0 <= f < a.folds for f in a.fold or ()):
+        ap.error(f"--fold must be 0 to {a.folds - 1} (a {a.folds}-fold cross-validation)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     refs = load_references(a.refs)
     phantoms = training.films_from_phantoms(PHANTOMS, seed=a.seed) if not (a.skip_cv and a.skip_train) else []

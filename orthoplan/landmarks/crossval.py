@@ -38,6 +38,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..errors import UsageError
 from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkName
 from .common import KNEE_AXIS_ENDS, LATERAL_ACROSS_FEMUR
 from .network import LATERAL_PREFIX
@@ -601,7 +602,7 @@ def cross_validate(refs: Sequence[Reference], root: str | Path, k: int = 5, *, p
     model_view = "knee" if family in KNEE_FAMILIES else family
     bad = [f for f in (folds or ()) if not 0 <= f < k]
     if bad:
-        raise ValueError(f"no fold {bad[0]} in a {k}-fold cross-validation (folds are 0 to {k - 1})")
+        raise UsageError(f"no fold {bad[0]} in a {k}-fold cross-validation (folds are 0 to {k - 1})")
     assignment = folds_of(refs, k, seed)
     rows: list[Row] = []
     films_all = {f.key: f for f in training.films_from_references(refs, root, channels)}

@@ -179,7 +179,8 @@ def default_model_path(view: str = "ap-pelvis") -> Path:
 
 
 def load_model(path: str | os.PathLike | None = None, view: str = "ap-pelvis") -> LandmarkModel:
-    """Load a model (once per process and file; later calls return the same object).
+    """Load a model (once per process and file version; later calls return the same object, and
+    a network or description rewritten since, such as refitted confidence tables, is read again).
 
     A model made for another view (its description's ``view``) is refused: a pelvis model
     would find nonsense on a knee film."""
@@ -189,14 +190,19 @@ def load_model(path: str | os.PathLike | None = None, view: str = "ap-pelvis") -
     except OSError:
         raise LandmarkError(f"landmark model {p} not found (set {MODEL_ENV.get(view, 'ORTHOPLAN_MODEL')} to a model "
                             "made by `orthoplan train`, or reinstall orthoplan)") from None
-    m = _load(str(p.resolve()), st.st_mtime_ns, st.st_size)
+    try:  # the description (confidence tables) may be rewritten without the network
+        jt = p.with_suffix(".json").stat()
+        stamp = (st.st_mtime_ns, st.st_size, jt.st_mtime_ns, jt.st_size)
+    except OSError:
+        stamp = (st.st_mtime_ns, st.st_size)
+    m = _load(str(p.resolve()), stamp)
     if m.view != view:
         raise LandmarkError(f"landmark model {p.name} is a model for {m.view} films, not for {view} films")
     return m
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str, _mtime: int, _size: int) -> LandmarkModel:
+def _load(path: str, _stamp: tuple[int, ...]) -> LandmarkModel:
     import onnxruntime as ort
 
     meta_path = Path(path).with_suffix(".json")

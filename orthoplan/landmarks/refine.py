@@ -52,10 +52,9 @@ SNAP_MM = 12.0
 #: A learned landmark replaces a click only with at least this confidence. Confidence is the
 #: estimated share within about 5 mm of the *true* point (docs/accuracy.md); a click anywhere
 #: within 10 mm is within 5 mm a quarter of the time. On held-out real AP pelvis films the
-#: snapped point was further from the reference reading than the click in 0-10 % of clicks per
-#: landmark at 0.72 (a perfect refinement: 2-19 %, the reading's own error). A lower threshold
-#: snaps more often and more often worse: 0.65, right for the stricter tables before 6 December
-#: 2026, made 11-16 % worse with the set-wise tables (:func:`.crossval.confidence_table`).
+#: snapped point was further from the reference reading than the click in 0-12 % of clicks per
+#: landmark at 0.72; at 0.65 up to 14 %, at 0.6 the lesser trochanter's 13 % (docs/accuracy.md,
+#: "Refining a click").
 REFINE_MIN_CONFIDENCE = 0.72
 #: No detector's point replaces a click below this confidence: an unsure point far from the
 #: truth is worse than the person's own click.

@@ -517,8 +517,8 @@ def train(films: Sequence[TrainingFilm], out: str | os.PathLike, *, channels: Se
 
     if not films:
         raise LandmarkError("no training film (no usable landmarks in the training data)")
-    if input_size % 32:
-        raise LandmarkError("input_size must be a multiple of 32")
+    if input_size < 64 or input_size % 32:
+        raise LandmarkError(f"input_size must be a multiple of 32, at least 64 (not {input_size})")
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

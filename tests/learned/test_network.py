@@ -76,6 +76,22 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, monkeypatch):
         network.load_model()
 
 
+def test_a_rewritten_description_is_read_again(tmp_path):
+    # refitted confidence tables (crossval.evaluate_refine, a site's recalibration) take effect in
+    # a running process although the network file is unchanged
+    shipped = network.default_model_path()
+    for ext in (".onnx", ".json"):
+        shutil.copy(shipped.with_suffix(ext), tmp_path / f"m{ext}")
+    a = network.load_model(tmp_path / "m.onnx")
+    assert network.load_model(tmp_path / "m.onnx") is a
+    meta = json.loads((tmp_path / "m.json").read_text())
+    meta["confidence"] = {"*": {"score": [-1e9], "confidence": [0.123]}}
+    (tmp_path / "m.json").write_text(json.dumps(meta) + " ")  # another size, whatever the clock
+    b = network.load_model(tmp_path / "m.onnx")
+    assert b is not a and b.confidence("teardrop", 0.9) == pytest.approx(0.123)
+    assert a.confidence("teardrop", 0.9) != pytest.approx(0.123)
+
+
 def test_shipped_model_is_loaded_once_and_describes_itself():
     a, b = network.load_model(), network.load_model()
     assert a is b
@@ -117,7 +133,7 @@ def test_test_time_flip_mirrors_exactly_with_the_sides_swapped(view):
     np.testing.assert_allclose(network.decode_probabilities(raw), network.decode_heatmaps(logits))
 
 
-def test_models_made_now_read_films_with_their_mirror_image(tmp_path):
+def test_models_made_now_read_films_with_their_mirror_image():
     """The shipped models' confidence tables were fitted on flipped-and-averaged scores, so the
     flag travels in their description."""
     for view in ("ap-pelvis", "knee"):

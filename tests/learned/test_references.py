@@ -271,6 +271,8 @@ def test_a_fold_outside_the_cross_validation_is_refused_before_anything_trains(f
     none (a model that saw the films it is then scored on, under a fold's name)."""
     from orthoplan.landmarks import crossval
 
-    with pytest.raises(ValueError, match=f"no fold {fold} in a 3-fold"):
+    from orthoplan.errors import UsageError
+
+    with pytest.raises(UsageError, match=f"no fold {fold} in a 3-fold"):
         crossval.cross_validate(load_references(HIP_REFS), tmp_path, 3, folds=[0, fold], workdir=tmp_path)
     assert not any(tmp_path.iterdir())

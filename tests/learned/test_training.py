@@ -79,5 +79,7 @@ def test_no_film_is_an_error(tmp_path):
 
 def test_an_input_size_the_network_cannot_halve_is_refused(tmp_path):
     films = training.films_from_phantoms(1, seed=2, rows=300, columns=360)
-    with pytest.raises(LandmarkError, match="multiple of 32"):
-        training.train(films, tmp_path / "x", input_size=100, max_steps=1)
+    for size in (100, 0, -64):
+        with pytest.raises(LandmarkError, match="multiple of 32, at least 64"):
+            training.train(films, tmp_path / "x", input_size=size, max_steps=1)
+    assert not any(tmp_path.iterdir())
