@@ -71,7 +71,7 @@ KNEE_MIN_CONFIDENCE = 0.3
 PENALTY = 0.25
 #: The AP vocabulary the network gives per knee (the knee centres too).
 AP_ANATOMIES = KNEE_AP_ANATOMY + ("femoral_knee_center", "tibial_knee_center")
-#: The AP channels read from the axis model (:func:`_ap_peaks`).
+#: The AP channels read from the axis model (:func:`_with_axis`).
 AXIS_CHANNEL_PREFIXES = ("knee_femoral_axis_", "knee_tibial_axis_")
 JOINT_LINE = ("femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial", "tibial_plateau_lateral")
 
@@ -159,18 +159,19 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
     display = np.asarray(radiograph.display, dtype=np.float32)
     superior = _superior(radiograph)
     if view == "knee-ap":
-        peaks = _ap_peaks(display, m, axis, superior, radiograph.orientation.patient_left_x)
+        peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
         return _assemble_ap(radiograph, display, peaks, m, superior, side, fibula_model if fibula_check else False,
                             minimum, axis)
     peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
     return _assemble_lateral(peaks, m, superior, side, minimum)
 
 
-def _ap_peaks(display: np.ndarray, model: LandmarkModel, axis: LandmarkModel | None, superior: str,
-              plx: int) -> list[Peak]:
-    """The AP film's peaks: the axis points from ``axis`` (the lateral films' 320-px network,
-    which places them along the shaft as the readers do), every other point from ``model``."""
-    peaks = predict(display, model, superior, plx)
+def _with_axis(peaks: list[Peak], display: np.ndarray, model: LandmarkModel, axis: LandmarkModel | None,
+               superior: str, plx: int) -> list[Peak]:
+    """The AP film's peaks (``peaks``: ``model``'s on ``display``) with the axis points from
+    ``axis`` (the lateral films' 320-px network, which places them along the shaft as the readers
+    do). The axis points decide nothing about where the knees are, so this second network runs
+    only on the reading that is kept."""
     if axis is None or axis is model:
         return peaks
     by = {p.channel: p for p in predict(display, axis, superior, plx)}
@@ -237,9 +238,10 @@ def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel
     down = _down(superior)
     plx = radiograph.orientation.patient_left_x
     w = display.shape[1]
-    found = []
+    found, halves = [], []
     for lo, hi in ((0, int(0.6 * w)), (int(0.4 * w), w)):
-        knees, _, raw = _knees(_ap_peaks(display[:, lo:hi], model, axis, superior, plx), model, np.array([lo, 0.0]))
+        peaks = predict(display[:, lo:hi], model, superior, plx)
+        knees, _, raw = _knees(peaks, model, np.array([lo, 0.0]))
         if not knees:
             return None
         seen = max(knees, key=lambda k: raw[k])
@@ -248,6 +250,7 @@ def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel
                                                      _lateral_dir(pts, down), down):
             return None
         found.append((seen, pts))
+        halves.append((lo, hi, peaks))
     (_, a), (_, b) = found
     ca, cb = _mid(a, JOINT_LINE), _mid(b, JOINT_LINE)
     width = max(_dist(a["tibial_plateau_medial"][0], a["tibial_plateau_lateral"][0]),
@@ -257,7 +260,9 @@ def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel
     out = {}
     # the knee in the film's first half has its lateral side towards decreasing x, the other's
     # towards increasing x
-    for (seen, pts), lateral_x in zip(found, (-1, 1)):
+    for (seen, _), (lo, hi, peaks), lateral_x in zip(found, halves, (-1, 1)):
+        pts = _knees(_with_axis(peaks, display[:, lo:hi], model, axis, superior, plx), model,
+                     np.array([lo, 0.0]))[0][seen]
         name = side_from_lateral(radiograph, lateral_x)
         out[name] = pts if name is seen else {_swap_ml(k): v for k, v in pts.items()}
     return out
@@ -270,10 +275,12 @@ def _assemble_ap(radiograph: Radiograph, display: np.ndarray, peaks: list[Peak],
     knee (None: the shipped one; False: the network's own orientation)."""
     down = _down(superior)
     notes: list[str] = []
-    knees, _, _ = _knees(peaks, model)
     both = _two_knees(radiograph, display, model, superior, axis)
     if both is not None:
         knees = both
+    else:
+        knees, _, _ = _knees(_with_axis(peaks, display, model, axis, superior, radiograph.orientation.patient_left_x),
+                             model)
     if len(knees) == 1 and both is None:
         (seen, pts), = knees.items()
         lateral_x = 1 if float(_lateral_dir(pts, down)[0]) > 0 else -1  # +1: towards increasing x
