@@ -169,6 +169,9 @@ class LandmarkModel:
 
 #: The environment variable naming a site's own model, per view (else the shipped model).
 MODEL_ENV = {"ap-pelvis": "ORTHOPLAN_MODEL", "knee": "ORTHOPLAN_KNEE_MODEL"}
+#: Every variable that can name a view's model (said when the model named is not there):
+#: AP knee films read ``$ORTHOPLAN_KNEE_AP_MODEL`` first (:func:`.knee_learned.knee_model_path`).
+MODEL_ENV_ALL = {"ap-pelvis": ("ORTHOPLAN_MODEL",), "knee": ("ORTHOPLAN_KNEE_AP_MODEL", "ORTHOPLAN_KNEE_MODEL")}
 
 
 def default_model_path(view: str = "ap-pelvis") -> Path:
@@ -188,8 +191,9 @@ def load_model(path: str | os.PathLike | None = None, view: str = "ap-pelvis") -
     try:
         st = p.stat()
     except OSError:
-        raise LandmarkError(f"landmark model {p} not found (set {MODEL_ENV.get(view, 'ORTHOPLAN_MODEL')} to a model "
-                            "made by `orthoplan train`, or reinstall orthoplan)") from None
+        names = " / ".join(MODEL_ENV_ALL.get(view, ("ORTHOPLAN_MODEL",)))
+        raise LandmarkError(f"landmark model {p} not found (where {names} is set, it must name a model made by "
+                            "`orthoplan train`; else reinstall orthoplan)") from None
     try:  # the description (confidence tables) may be rewritten without the network
         jt = p.with_suffix(".json").stat()
         stamp = (st.st_mtime_ns, st.st_size, jt.st_mtime_ns, jt.st_size)

@@ -202,6 +202,9 @@ def test_each_knee_view_has_its_model_and_a_site_model_serves_both(tmp_path, mon
     monkeypatch.setenv("ORTHOPLAN_KNEE_AP_MODEL", str(tmp_path / "site-ap.onnx"))
     assert knee_model_path("knee-ap") == tmp_path / "site-ap.onnx"
     assert knee_model_path("knee-lateral") == tmp_path / "site.onnx"
+    # a variable naming nothing: the error names the variables a person may have set
+    with pytest.raises(LandmarkError, match="site-ap.onnx not found.*ORTHOPLAN_KNEE_AP_MODEL / ORTHOPLAN_KNEE_MODEL"):
+        load_model(knee_model_path("knee-ap"), view="knee")
 
 
 @pytest.mark.parametrize("view, side, words", [
