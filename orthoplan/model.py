@@ -38,6 +38,8 @@ from .errors import LandmarkError, MeasurementError, PlanError, SideError
 PLAN_SCHEMA_VERSION = 3
 #: Every plan document version :meth:`Plan.from_dict` reads.
 READABLE_PLAN_SCHEMA_VERSIONS = (1, 2, 3)
+#: How a detector's note names a child's or an adolescent's pelvis (the plan's notes, the picture).
+IMMATURE_FINDING = "skeletally immature pelvis"
 
 
 # --------------------------------------------------------------------------- enums

@@ -258,6 +258,12 @@ def plan_radiograph(
                     notes.append(f"Knee side not in the image header: {' and '.join(found)} knee by the "
                                  "film's anatomy (the fibula lies laterally; two knees by their place on the "
                                  "film); check it.")
+        elif detect and view != "long-leg":  # AP pelvis/hip: the detector's findings go into the plan
+            from .landmarks import detect_details
+
+            found = detect_details(radiograph, calibration)
+            landmarks = found.landmarks
+            notes.extend(f"Landmark detection: {n}" for n in found.notes)
         else:
             landmarks = detect_landmarks(radiograph, calibration, view) if detect else Landmarks()
     elif view == "knee-lateral":

@@ -34,10 +34,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import replace
+from typing import Sequence
 
 import numpy as np
 
-from ..model import Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
+from ..model import IMMATURE_FINDING, Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
 from . import HIP_ANATOMIES, Detection
 from .network import LandmarkModel, Peak, load_model, predict
 from .common import low_confidence_reason
@@ -64,6 +66,11 @@ HEAD_RADIUS_MM = 24.0
 #: the blend was nearer the mean of the two readings than the fit alone on 64 % (median 5.0 vs
 #: 5.2 % of the head diameter; 0.5-0.75 all did as well). A metal head keeps its fit.
 HEAD_FIT_WEIGHT = 0.6
+#: On a film the hip maturity model takes for a child's or an adolescent's
+#: (:func:`.views.skeletal_immaturity`), every landmark keeps this share of its confidence: the
+#: tables are an adult's (held out, children's head centres were within 10 % of the head
+#: diameter of the reading on 40 % of hips, adults' on 76 %).
+IMMATURE_PENALTY = 0.6
 
 #: Where each landmark lies relative to its side's head centre, in head radii, in the head-up
 #: film: ``(lateral min, lateral max, inferior min, inferior max)``; lateral is away from the
@@ -93,7 +100,7 @@ def _head_score(peaks: list[Peak]) -> float:
 
 def detect_learned(radiograph: Radiograph, calibration: Calibration | None = None,
                    model: LandmarkModel | str | os.PathLike | None = None, refine_heads: bool = True,
-                   try_rotations: bool = True) -> Detection:
+                   try_rotations: bool = True, check_maturity: bool = True) -> Detection:
     """Detect the AP pelvis / hip landmarks with the learned model (see the module docstring).
 
     Parameters
@@ -111,6 +118,9 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
         On a film whose orientation is assumed (no DICOM tags), also try it turned by 90°
         either way (films stored across the frame) and keep the turn whose heads the network
         is :data:`ROTATION_MARGIN` times surer of.
+    check_maturity
+        Ask the hip maturity model whether the pelvis is a child's or an adolescent's; if so,
+        say it in the notes and lower every confidence (:data:`IMMATURE_PENALTY`).
     """
     m = model if isinstance(model, LandmarkModel) else load_model(model)
     display = np.asarray(radiograph.display, dtype=np.float32)
@@ -124,7 +134,7 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
             alt = predict(display, m, sup, plx)
             if _head_score(alt) > ROTATION_MARGIN * _head_score(peaks):
                 peaks, superior = alt, sup
-    return assemble(display, peaks, m, superior, plx, refine_heads)
+    return assemble(display, peaks, m, superior, plx, refine_heads, check_maturity)
 
 
 def _frame(superior: str, plx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +145,7 @@ def _frame(superior: str, plx: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, superior: str, plx: int,
-             refine_heads: bool = True) -> Detection:
+             refine_heads: bool = True, check_maturity: bool = True) -> Detection:
     """Landmarks from the network's peaks: heads refined, confidences calibrated and checked."""
     by = {p.channel: p for p in peaks}
     right_x, down = _frame(superior, plx)
@@ -231,9 +241,53 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
                                  else low_confidence_reason(conf, MIN_CONFIDENCE))
                 continue
             found[name] = Landmark(name, p.x, p.y, float(np.clip(conf, 0, 1)), LandmarkSource.AUTO)
+    if check_maturity:
+        found = _immaturity_checked(display, superior, plx, found, missing, notes)
     lms = Landmarks.from_landmarks(found.values(), missing)
     return Detection(lms, tuple(notes), tuple(prosthesis_sides), tuple(s for s in Side if s in heads),
                      SCALE_SOURCE, per_side, tuple(peaks), superior)
+
+
+def maturity_heads(heads: Sequence[Landmark], superior: str, plx: int) -> list[tuple[float, float, float, tuple]]:
+    """The femoral head landmarks as :func:`.views.maturity_features` takes them: ``(x, y,
+    radius_px, lateral unit vector)``."""
+    right_x, _ = _frame(superior, plx)
+    return [(lm.x, lm.y, lm.radius_px, tuple((-right_x if lm.name.side is Side.RIGHT else right_x) * plx))
+            for lm in heads if lm.radius_px]
+
+
+def maturity_inputs(radiograph: Radiograph, detection: Detection) -> np.ndarray:
+    """The hip maturity model's features of a film from its detection (``check_maturity=False``):
+    what ``scripts/train_hip_maturity.py`` learns from."""
+    from .views import maturity_features
+
+    heads = [lm for lm in detection.landmarks if lm.name.anatomy == "femoral_head_center"]
+    return maturity_features(np.asarray(radiograph.display, np.float32), detection.superior,
+                             maturity_heads(heads, detection.superior, radiograph.orientation.patient_left_x))
+
+
+def _immaturity_checked(display: np.ndarray, superior: str, plx: int, found: dict[LandmarkName, Landmark],
+                        missing: dict, notes: list[str]) -> dict[LandmarkName, Landmark]:
+    """``found``, with every confidence lowered and a note, where the pelvis looks a child's."""
+    from .views import IMMATURE_MIN_PROBABILITY, skeletal_immaturity
+
+    heads = [lm for lm in found.values() if lm.name.anatomy == "femoral_head_center"]
+    if not heads:
+        return found
+    p = skeletal_immaturity(display, superior, maturity_heads(heads, superior, plx))
+    if p < IMMATURE_MIN_PROBABILITY:
+        return found
+    notes.append(f"{IMMATURE_FINDING} (a child's or an adolescent's: open triradiate cartilage or growth "
+                 f"plates; probability {p:.2f}): the detector learned from adults' films, so every confidence is "
+                 "lowered; adult measurement norms and implant templates do not apply")
+    out = {}
+    for name, lm in found.items():
+        conf = lm.confidence * IMMATURE_PENALTY
+        if conf < MIN_CONFIDENCE:
+            missing[name] = f"{IMMATURE_FINDING}: " + low_confidence_reason(conf, MIN_CONFIDENCE)
+            continue
+        out[name] = replace(lm, confidence=float(conf))
+    return out
 
 
 def pair_problem(c_right: np.ndarray, r_right: float, c_left: np.ndarray, r_left: float,

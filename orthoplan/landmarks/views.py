@@ -38,7 +38,8 @@ from ..errors import LandmarkError
 __all__ = ["VIEW_CLASSES", "ViewGuess", "ViewModel", "view_features", "fit_view_model", "classify_knee_view",
            "fibula_examples", "FIBULA_L2",
            "load_view_model", "TWO_VIEW_REASON", "TWO_VIEW_MIN_PROBABILITY", "FIBULA_CLASSES", "fibula_side",
-           "FIBULA_MIN_PROBABILITY"]
+           "FIBULA_MIN_PROBABILITY", "MATURITY_CLASSES", "maturity_features", "skeletal_immaturity",
+           "IMMATURE_MIN_PROBABILITY"]
 
 #: The classes, in the order of the model's outputs.
 VIEW_CLASSES = ("knee-ap", "knee-lateral", "two-view", "long-leg")
@@ -56,6 +57,20 @@ FIBULA_CLASSES = ("image-left", "image-right")
 #: The fibula's side is taken from this probability on (cross-validated on real AP knee films:
 #: docs/accuracy.md); below it the side is not decided.
 FIBULA_MIN_PROBABILITY = 0.8
+#: The hip maturity model's classes: an adult pelvis, or a skeletally immature one (a child's or
+#: an adolescent's: open triradiate cartilage, capital physes, separate epiphyses).
+MATURITY_CLASSES = ("adult", "immature")
+#: The maturity model's regularisation (:func:`fit_view_model`'s ``l2``).
+MATURITY_L2 = 0.1
+#: A pelvis is said to be skeletally immature from this probability on (cross-validated on the
+#: FracAtlas hip films, docs/accuracy.md: at 0.5, 49 of 53 children's and adolescents' films
+#: found, 11 of the 13 read as usable AP films; 3 of 238 adults' films taken for immature, none
+#: of them an AP film read as usable).
+IMMATURE_MIN_PROBABILITY = 0.5
+#: Each femoral head's neighbourhood, ``PATCH_RADII`` head radii either side of its centre,
+#: is resampled to ``PATCH_SIZE`` pixels square for :func:`maturity_features`.
+PATCH_RADII = 3.0
+PATCH_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -266,3 +281,59 @@ def fibula_examples(refs, displays) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             g.append(i)
     return np.array(x), np.array(y), np.array(g)
 
+
+
+def maturity_features(display: np.ndarray, superior: str,
+                      heads: Sequence[tuple[float, float, float, tuple[float, float]]]) -> np.ndarray:
+    """The hip maturity model's features of an AP pelvis/hip film: the view features of the
+    head-up film (:func:`view_features`) and the histogram of oriented gradients of each femoral
+    head's neighbourhood (where the physes and the triradiate cartilage show), averaged over the
+    heads, then 1 if there was a head.
+
+    ``heads``: ``(x, y, radius_px, lateral)`` in stored image coordinates, ``lateral`` the unit
+    vector towards that hip's lateral side (each neighbourhood is mirrored so that its lateral
+    side is on the left, as a right hip on a standard display). ``superior``: where the patient's
+    head lies on the stored film.
+
+    >>> f = maturity_features(np.zeros((454, 373)), "up", [(120.0, 200.0, 20.0, (-1.0, 0.0))])
+    >>> f.shape, f[-1]
+    ((3594,), 1.0)
+    """
+    from skimage.feature import hog
+    from skimage.transform import resize
+
+    from .common import crop
+    from .network import canonical_transform
+
+    a = np.asarray(display, dtype=np.float32)
+    t = canonical_transform(a.shape, superior)
+    up = t.array(a)
+    patches = []
+    for x, y, r, lateral in heads:
+        (cx, cy), = t.apply((x, y))
+        sub, _ = crop(up, (float(cx), float(cy)), PATCH_RADII * float(r))
+        if sub.size == 0 or min(sub.shape) < 8 or not np.all(np.isfinite(sub)):
+            continue
+        q = resize(sub, (PATCH_SIZE, PATCH_SIZE), anti_aliasing=True)
+        if float((t.matrix[:, :2] @ np.asarray(lateral, float))[0]) > 0:  # lateral towards +x: mirror
+            q = q[:, ::-1]
+        lo, hi = np.percentile(q, (1.0, 99.0))
+        q = np.clip((q - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
+        patches.append(hog(q, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2)))
+    n_hog = 9 * 4 * (PATCH_SIZE // 8 - 1) ** 2
+    head = np.mean(patches, axis=0) if patches else np.zeros(n_hog)
+    return np.concatenate([view_features(up), head, [1.0 if patches else 0.0]])
+
+
+def skeletal_immaturity(display: np.ndarray, superior: str,
+                        heads: Sequence[tuple[float, float, float, tuple[float, float]]],
+                        model: ViewModel | None = None) -> float:
+    """The probability that an AP pelvis/hip film shows a skeletally immature pelvis (a child's
+    or an adolescent's), by the shipped ``models/hip-maturity`` model (``python
+    scripts/train_hip_maturity.py``; features: :func:`maturity_features`).
+
+    >>> 0.0 <= skeletal_immaturity(np.zeros((454, 373)), "up", []) <= 1.0
+    True
+    """
+    m = model or load_view_model(default_view_model_path("hip-maturity"))
+    return float(m.probabilities(maturity_features(display, superior, heads))[m.classes.index("immature")])
