@@ -213,3 +213,18 @@ def test_maturity_features_mirror_the_left_hip_onto_the_right():
     n = 9 * 4 * (views.PATCH_SIZE // 8 - 1) ** 2
     assert np.allclose(a[-n - 1:], b[-n - 1:], atol=1e-6)
     assert not np.allclose(a[-n - 1:-1], views.maturity_features(img, "up", [(100.0, 150.0, 30.0, (1.0, 0.0))])[-n - 1:-1])
+
+
+def test_a_childs_pelvis_is_said_in_the_plan_and_its_picture(hip_refs, hip_root):
+    """The detector's note reaches the plan (and so its SR) and the overlay says it too."""
+    from orthoplan.model import IMMATURE_FINDING, Calibration, Plan
+    from orthoplan.overlay import plan_overlay
+    from orthoplan.pipeline import plan_radiograph
+
+    ref = next(r for r in hip_refs if r.usable and r.patient == "child")
+    rad = load_radiograph(str(hip_root / ref.image))
+    plan = plan_radiograph(rad, calibration=Calibration(0.5, "explicit-spacing", 0.05))
+    assert any(n.startswith("Landmark detection: " + IMMATURE_FINDING) for n in plan.notes)
+    assert Plan.from_dict(plan.to_dict()).notes == plan.notes  # the SR writes every plan note (tests/dicom)
+    labels = [g.label for layer in plan_overlay(plan) for g in layer.graphics]
+    assert any(lab and lab.startswith("SKELETALLY IMMATURE PELVIS") for lab in labels)
