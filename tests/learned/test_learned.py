@@ -228,3 +228,21 @@ def test_a_childs_pelvis_is_said_in_the_plan_and_its_picture(hip_refs, hip_root)
     assert Plan.from_dict(plan.to_dict()).notes == plan.notes  # the SR writes every plan note (tests/dicom)
     labels = [g.label for layer in plan_overlay(plan) for g in layer.graphics]
     assert any(lab and lab.startswith("SKELETALLY IMMATURE PELVIS") for lab in labels)
+
+
+def test_a_total_hip_arthroplasty_is_said_and_a_burnt_out_corner_is_not(hip_refs, hip_root):
+    """The readers' one THA among the FracAtlas hip films is found on its side; a film whose
+    burnt-out corner the network takes for a head cut by the film's edge is no prosthesis."""
+    tha = next(r for r in hip_refs if r.stem == "IMG0002457")
+    assert "prosthesis" in " ".join(tha.findings)
+    det = detect_learned(load_radiograph(str(hip_root / tha.image)))
+    assert det.prosthesis_sides == (Side.RIGHT,)
+    assert any(n.startswith("right hip: prosthesis") for n in det.notes)
+    corner = next(r for r in hip_refs if r.stem == "IMG0000839")  # left hip only; right corner saturated
+    assert not detect_learned(load_radiograph(str(hip_root / corner.image))).prosthesis_sides
+    # the disc test itself: uniform and at the film's top inside the film, not past its edge
+    img = np.full((200, 200), 0.4, np.float32)
+    yy, xx = np.mgrid[0:200, 0:200]
+    img[(xx - 100) ** 2 + (yy - 100) ** 2 < 30 ** 2] = 1.0
+    assert learned.is_metal_disc(img, np.array([100.0, 100.0]), 30.0)
+    assert not learned.is_metal_disc(img, np.array([20.0, 100.0]), 30.0)
