@@ -83,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--folds must be at least 2")
     if a.phantoms < 0:
         ap.error("--phantoms must be 0 or more")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     root = Path(a.root)
+    if not (root / "images").is_dir():
+        ap.error(f"no FracAtlas hip films at {root} (give --root or set $ORTHOPLAN_SHARED_DATA)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     refs = [r for r in load_references(a.refs) if r.patient in ("adult", "child", "adolescent")]
     t0 = time.time()
     x, y, kept = [], [], []

@@ -306,6 +306,8 @@ def maturity_features(display: np.ndarray, superior: str,
     from .network import canonical_transform
 
     a = np.asarray(display, dtype=np.float32)
+    if a.ndim != 2:
+        raise LandmarkError("maturity: the image must be a 2-D array")
     t = canonical_transform(a.shape, superior)
     up = t.array(a)
     patches = []

@@ -213,6 +213,9 @@ def test_maturity_features_mirror_the_left_hip_onto_the_right():
     n = 9 * 4 * (views.PATCH_SIZE // 8 - 1) ** 2
     assert np.allclose(a[-n - 1:], b[-n - 1:], atol=1e-6)
     assert not np.allclose(a[-n - 1:-1], views.maturity_features(img, "up", [(100.0, 150.0, 30.0, (1.0, 0.0))])[-n - 1:-1])
+    for bad, words in ((np.zeros(10), "2-D array"), (np.full((50, 50), np.nan), "non-finite")):
+        with pytest.raises(LandmarkError, match=words):
+            views.skeletal_immaturity(bad, "up", [])
 
 
 def test_a_childs_pelvis_is_said_in_the_plan_and_its_picture(hip_refs, hip_root):
