@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from orthoplan.errors import LandmarkError
 from orthoplan.landmarks import learned, network, views
 from orthoplan.landmarks.learned import RELATIVE_BOX, detect_learned, pair_problem, position_problem
 from orthoplan.landmarks.references import load_references
