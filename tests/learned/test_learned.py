@@ -164,7 +164,6 @@ def test_refine_far_from_anything_sure_keeps_the_click(real_dir):
 
 
 def test_an_unknown_detection_method_is_a_landmark_error(real_dir, monkeypatch):
-    from orthoplan.errors import LandmarkError
     from orthoplan.landmarks import detect
 
     rad = load_radiograph(str(real_dir / "hip_cr_rg2.dcm"))
