@@ -302,6 +302,7 @@ def maturity_features(display: np.ndarray, superior: str,
     from skimage.feature import hog
     from skimage.transform import resize
 
+    from ..geometry import block_mean
     from .common import crop
     from .network import canonical_transform
 
@@ -316,7 +317,8 @@ def maturity_features(display: np.ndarray, superior: str,
         sub, _ = crop(up, (float(cx), float(cy)), PATCH_RADII * float(r))
         if sub.size == 0 or min(sub.shape) < 8 or not np.all(np.isfinite(sub)):
             continue
-        q = resize(sub, (PATCH_SIZE, PATCH_SIZE), anti_aliasing=True)
+        factor = max(sub.shape) // (2 * PATCH_SIZE)  # fast to about twice the size, then smooth resizing
+        q = resize(block_mean(sub, factor) if factor > 1 else sub, (PATCH_SIZE, PATCH_SIZE), anti_aliasing=True)
         if float((t.matrix[:, :2] @ np.asarray(lateral, float))[0]) > 0:  # lateral towards +x: mirror
             q = q[:, ::-1]
         lo, hi = np.percentile(q, (1.0, 99.0))
