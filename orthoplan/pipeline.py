@@ -78,6 +78,12 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
     LandmarkError
         No automatic detector covers the view.
     """
+    return _detect(radiograph, calibration, view, side, model)[0]
+
+
+def _detect(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None,
+            side: str | None = None, model=None) -> tuple[Landmarks, tuple[str, ...]]:
+    """:func:`detect_landmarks` and the detector's notes for the plan."""
     from . import landmarks
 
     view = view or infer_view(radiograph)
@@ -89,8 +95,8 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
             "give the landmarks (orthoplan measure/plan --landmarks FILE.json)"
         )
     if view in KNEE_VIEWS:
-        return landmarks.detect(radiograph, calibration, view=view, side=knee_side(radiograph, view, side), model=model)
-    return landmarks.detect(radiograph, calibration, view=view, model=model)
+        side = knee_side(radiograph, view, side)
+    return landmarks.detect_with_notes(radiograph, calibration, view=view, side=side, model=model)
 
 
 def with_positional_sigma(landmarks: Landmarks) -> Landmarks:
@@ -250,22 +256,17 @@ def plan_radiograph(
         raise PlanError(f"unknown view {view!r}: one of {', '.join(VIEWS)}")
     notes = []
     if landmarks is None:
-        if view in KNEE_VIEWS:
-            landmarks = detect_landmarks(radiograph, calibration, view, side=side) if detect else Landmarks()
-            if detect and view == "knee-ap" and knee_side(radiograph, view, side) is None:
-                found = sorted({lm.name.side.value for lm in landmarks})
-                if found:  # never silently: the plan says where the side came from
-                    notes.append(f"Knee side not in the image header: {' and '.join(found)} knee by the "
-                                 "film's anatomy (the fibula lies laterally; two knees by their place on the "
-                                 "film); check it.")
-        elif detect and view != "long-leg":  # AP pelvis/hip: the detector's findings go into the plan
-            from .landmarks import detect_details
-
-            found = detect_details(radiograph, calibration)
-            landmarks = found.landmarks
-            notes.extend(f"Landmark detection: {n}" for n in found.notes)
+        if detect:  # what the detector says about the film goes into the plan
+            landmarks, said = _detect(radiograph, calibration, view, side)
+            notes.extend(f"Landmark detection: {n}" for n in said)
         else:
-            landmarks = detect_landmarks(radiograph, calibration, view) if detect else Landmarks()
+            landmarks = Landmarks()
+        if detect and view == "knee-ap" and knee_side(radiograph, view, side) is None:
+            found = sorted({lm.name.side.value for lm in landmarks})
+            if found:  # never silently: the plan says where the side came from
+                notes.append(f"Knee side not in the image header: {' and '.join(found)} knee by the "
+                             "film's anatomy (the fibula lies laterally; two knees by their place on the "
+                             "film); check it.")
     elif view == "knee-lateral":
         _check_lateral_knee_sides(radiograph, landmarks, side)
     landmarks = with_positional_sigma(landmarks)

@@ -44,7 +44,7 @@ from .uncertainty import with_positional_sigma
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect", "detect_details", "default_method", "METHODS", "detect_long_leg", "detect_knee", "refine", "Detection",
+__all__ = ["detect", "detect_with_notes", "detect_details", "default_method", "METHODS", "detect_long_leg", "detect_knee", "refine", "Detection",
            "with_positional_sigma"]
 
 #: Distance of the distal shaft point below the proximal one (mm), when the image allows.
@@ -136,15 +136,27 @@ def detect(radiograph: Radiograph, calibration: Calibration | None = None, view:
         Found landmarks (``source="auto"``, confidence in [0, 1]; femoral heads carry
         ``radius_px``) and a reason for each landmark not found.
     """
+    return detect_with_notes(radiograph, calibration, view, side, method, model)[0]
+
+
+def detect_with_notes(radiograph: Radiograph, calibration: Calibration | None = None, view: str | None = None,
+                      side: Side | str | None = None, method: str | None = None, model=None
+                      ) -> tuple[Landmarks, tuple[str, ...]]:
+    """:func:`detect` and what the detector says about the film for a person (a prosthesis, a
+    child's pelvis, two heads that are not a pair, the knee's side against the film's anatomy
+    ...): the plan carries these notes (:func:`orthoplan.pipeline.plan_radiograph`)."""
     if view == "long-leg":
-        return detect_long_leg(radiograph, calibration)
+        return detect_long_leg(radiograph, calibration), ()
     if view in ("knee-ap", "knee-lateral"):
         if (method or default_method()) == "learned":
             from .knee_learned import detect_knee_learned
 
-            return detect_knee_learned(radiograph, view, side, model=model).landmarks
-        return detect_knee(radiograph, calibration, view=view, side=side)
-    return detect_details(radiograph, calibration, method=method, model=model).landmarks
+            d = detect_knee_learned(radiograph, view, side, model=model)
+        else:
+            d = detect_knee_details(radiograph, calibration, view=view, side=side)
+        return d.landmarks, tuple(d.notes)
+    d = detect_details(radiograph, calibration, method=method, model=model)
+    return d.landmarks, tuple(d.notes)
 
 
 def _assign_sides(ctx: Context, heads: list[femur.Head]) -> list[tuple[Side, int, femur.Head, femur.Shaft | None]]:
@@ -365,6 +377,6 @@ def _shaft_span(ctx: Context, shaft: femur.Shaft, u_p: float) -> float | None:
 
 
 from .limb import detect_long_leg  # noqa: E402
-from .knee import detect_knee  # noqa: E402
+from .knee import detect_knee, detect_knee_details  # noqa: E402
 from .refine import refine  # noqa: E402
 from .common import low_confidence_reason

@@ -116,6 +116,27 @@ def test_a_film_of_two_views_is_refused(knee_root):
     assert refused >= 2
 
 
+def test_what_the_knee_detector_says_goes_into_the_plan(knee_root):
+    """A two-view film: the detector's note (crop one view) is in the plan's notes, prefixed,
+    as every note the detector gives is."""
+    import csv
+
+    from orthoplan.landmarks import detect_with_notes
+    from orthoplan.model import Calibration
+    from orthoplan.pipeline import plan_radiograph
+
+    rows = list(csv.DictReader(open(knee_root / "index.csv", encoding="utf-8")))
+    cal = Calibration(0.3, "explicit-spacing", 0.05)
+    said_any = False
+    for image in [r["image_id"] for r in rows if r["view"] == "knee-other"][:3]:
+        rad = load_radiograph(str(knee_root / "images" / image))
+        _, said = detect_with_notes(rad, cal, "knee-ap")
+        plan = plan_radiograph(rad, calibration=cal, view="knee-ap")
+        assert all(f"Landmark detection: {n}" in plan.notes for n in said), image
+        said_any |= any("two projections side by side" in n for n in said)
+    assert said_any
+
+
 def test_a_pelvis_film_read_as_a_knee_gives_nothing_confident(real_dir):
     hip = sorted((real_dir / "fracatlas-hip" / "images").glob("*.jpg"))[:3]
     for path in hip:
