@@ -250,3 +250,23 @@ def test_workers_zero_measures_here_and_equals_a_worker_process(cohort, monkeypa
     assert len(seen) == 2
     with pytest.raises(batch.PlanError, match="workers must be 0"):
         list(batch.iter_rows(files, options=opts, workers=-1))
+
+
+def test_the_plans_notes_are_a_column(cohort, tmp_path):
+    """What the plan says about the film (here: no orientation in the header, so a standard AP
+    is assumed) is in the row's ``notes``, so that a cohort can be filtered on it."""
+    import pydicom
+
+    ds = pydicom.dcmread(cohort / "case_001.dcm")
+    before = batch.measure_input(str(cohort / "case_001.dcm"))
+    assert "Patient orientation not in the image header" not in (before["notes"] or "")
+    for tag in ("PatientOrientation", "ImageLaterality", "ViewPosition"):
+        if tag in ds:
+            delattr(ds, tag)
+    path = tmp_path / "no_orientation.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    row = batch.measure_input(str(path))
+    assert row["status"] == "ok", row["error"]
+    assert row["orientation_source"] != before["orientation_source"]
+    assert "Patient orientation not in the image header" in (row["notes"] or "")
+    assert "notes" in batch.columns()
