@@ -194,7 +194,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from .pipeline import detect_landmarks
+    from .pipeline import detect_landmarks_with_notes
 
     rad = _load(args)
     try:
@@ -202,15 +202,19 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except OrthoplanError as exc:  # detection can run on pixel ranges alone
         log.warning("detecting without calibration: %s", exc)
         cal = None
-    lms = detect_landmarks(rad, cal, view=getattr(args, "view", None), side=getattr(args, "side", None),
-                           model=getattr(args, "model", None))
+    lms, notes = detect_landmarks_with_notes(rad, cal, view=getattr(args, "view", None),
+                                             side=getattr(args, "side", None), model=getattr(args, "model", None))
     if args.json:
-        # {"landmarks": {name: {"x", "y", "confidence"[, "radius"]}}, "missing": {name: reason}}
+        # {"landmarks": {name: {"x", "y", "confidence"[, "radius"]}}, "missing": {name: reason},
+        #  "notes": [what the detector says about the film]}
         doc = lms.to_dict()
         keep = ("x", "y", "confidence", "radius")
         doc["landmarks"] = {k: {f: v[f] for f in keep if f in v} for k, v in doc["landmarks"].items()}
+        doc["notes"] = list(notes)
         _print_json(doc)
     else:
+        for note in notes:
+            print(f"note: {note}")
         for lm in lms:
             extra = f" r={lm.radius_px:.1f}" if lm.radius_px else ""
             print(f"{lm.name.value:32s} x={lm.x:8.1f} y={lm.y:8.1f}{extra} confidence={lm.confidence:.2f}")

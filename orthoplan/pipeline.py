@@ -78,12 +78,13 @@ def detect_landmarks(radiograph: Radiograph, calibration: Calibration | None, vi
     LandmarkError
         No automatic detector covers the view.
     """
-    return _detect(radiograph, calibration, view, side, model)[0]
+    return detect_landmarks_with_notes(radiograph, calibration, view, side=side, model=model)[0]
 
 
-def _detect(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None,
-            side: str | None = None, model=None) -> tuple[Landmarks, tuple[str, ...]]:
-    """:func:`detect_landmarks` and the detector's notes for the plan."""
+def detect_landmarks_with_notes(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None,
+                                *, side: str | None = None, model=None) -> tuple[Landmarks, tuple[str, ...]]:
+    """:func:`detect_landmarks` and what the detector says about the film (a prosthesis, a
+    child's pelvis, the knee's side against its anatomy ...: :func:`orthoplan.landmarks.detect_with_notes`)."""
     from . import landmarks
 
     view = view or infer_view(radiograph)
@@ -257,7 +258,7 @@ def plan_radiograph(
     notes = []
     if landmarks is None:
         if detect:  # what the detector says about the film goes into the plan
-            landmarks, said = _detect(radiograph, calibration, view, side)
+            landmarks, said = detect_landmarks_with_notes(radiograph, calibration, view, side=side)
             notes.extend(f"Landmark detection: {n}" for n in said)
         else:
             landmarks = Landmarks()

@@ -22,3 +22,4 @@ def test_detect_json(tmp_path):
     truth = case.landmarks["femoral_head_center_left"]
     assert abs(head["x"] - truth.x) < 3 and abs(head["y"] - truth.y) < 3
     assert isinstance(doc.get("missing", {}), dict)
+    assert isinstance(doc["notes"], list)  # what the detector says about the film

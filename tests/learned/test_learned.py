@@ -249,3 +249,16 @@ def test_a_total_hip_arthroplasty_is_said_and_a_burnt_out_corner_is_not(hip_refs
     img[(xx - 100) ** 2 + (yy - 100) ** 2 < 30 ** 2] = 1.0
     assert learned.is_metal_disc(img, np.array([100.0, 100.0]), 30.0)
     assert not learned.is_metal_disc(img, np.array([20.0, 100.0]), 30.0)
+
+
+def test_orthoplan_detect_says_what_the_detector_says(hip_refs, hip_root, capsys):
+    import json
+
+    from orthoplan.cli import main
+
+    ref = next(r for r in hip_refs if r.usable and r.patient == "child")
+    assert main(["detect", str(hip_root / ref.image), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert any(n.startswith("skeletally immature pelvis") for n in doc["notes"])
+    assert main(["detect", str(hip_root / ref.image)]) == 0
+    assert "note: skeletally immature pelvis" in capsys.readouterr().out
