@@ -167,18 +167,14 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
             notes.append(f"{side.value} head: no plausible radius from the network; not reported")
             continue
         side_notes = []
-        if refine_heads:
-            fit = refine_head(display, c, r)
-            if fit is not None:
-                fitted = np.array([fit[0], fit[1]])
-                metal = is_metal_disc(display, fitted, fit[2])
-                c, r = (fitted if metal else HEAD_FIT_WEIGHT * fitted + (1 - HEAD_FIT_WEIGHT) * c), fit[2]
-            else:
-                side_notes.append("head circle not confirmed at full resolution: the network's centre")
-                conf *= 0.85
-                metal = is_metal_disc(display, c, r)
-        else:
-            metal = is_metal_disc(display, c, r)
+        fit = refine_head(display, c, r) if refine_heads else None
+        if refine_heads and fit is None:
+            side_notes.append("head circle not confirmed at full resolution: the network's centre")
+            conf *= 0.85
+        metal = is_metal_disc(display, np.array(fit[:2]), fit[2]) if fit else is_metal_disc(display, c, r)
+        if fit is not None:  # a metal head is the fit's circle; a native one blends it with the network's
+            fitted = np.array(fit[:2])
+            c, r = (fitted if metal else HEAD_FIT_WEIGHT * fitted + (1 - HEAD_FIT_WEIGHT) * c), fit[2]
         if metal:
             prosthesis_sides.append(side)
             notes.append(f"{side.value} hip: prosthesis (metal femoral head); the head centre is the prosthetic head's")

@@ -312,14 +312,22 @@ def maturity_features(display: np.ndarray, superior: str,
     t = canonical_transform(a.shape, superior)
     up = t.array(a)
     patches = []
-    for x, y, r, lateral in heads:
+    for head in heads:
+        try:
+            x, y, r, lateral = head
+            x, y, r = float(x), float(y), float(r)
+            lat = np.asarray(lateral, float).reshape(2)
+        except (TypeError, ValueError):
+            raise LandmarkError("maturity: each head is (x, y, radius_px, (lateral x, lateral y))") from None
+        if not (np.isfinite([x, y, r, *lat]).all() and r > 0 and float(np.hypot(*lat)) > 0):
+            raise LandmarkError("maturity: a head needs a finite position, a positive radius and a lateral direction")
         (cx, cy), = t.apply((x, y))
-        sub, _ = crop(up, (float(cx), float(cy)), PATCH_RADII * float(r))
+        sub, _ = crop(up, (float(cx), float(cy)), PATCH_RADII * r)
         if sub.size == 0 or min(sub.shape) < 8 or not np.all(np.isfinite(sub)):
             continue
         factor = max(sub.shape) // (2 * PATCH_SIZE)  # fast to about twice the size, then smooth resizing
         q = resize(block_mean(sub, factor) if factor > 1 else sub, (PATCH_SIZE, PATCH_SIZE), anti_aliasing=True)
-        if float((t.matrix[:, :2] @ np.asarray(lateral, float))[0]) > 0:  # lateral towards +x: mirror
+        if float((t.matrix[:, :2] @ lat)[0]) > 0:  # lateral towards +x: mirror
             q = q[:, ::-1]
         lo, hi = np.percentile(q, (1.0, 99.0))
         q = np.clip((q - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)

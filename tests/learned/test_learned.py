@@ -216,6 +216,10 @@ def test_maturity_features_mirror_the_left_hip_onto_the_right():
     for bad, words in ((np.zeros(10), "2-D array"), (np.full((50, 50), np.nan), "non-finite")):
         with pytest.raises(LandmarkError, match=words):
             views.skeletal_immaturity(bad, "up", [])
+    for head in ((np.nan, 1.0, 2.0, (1.0, 0.0)), (10.0, 10.0, -5.0, (1.0, 0.0)), (10.0, 10.0, 5.0, (0.0, 0.0)),
+                 (10.0, 10.0)):
+        with pytest.raises(LandmarkError, match="maturity: (a|each) head"):
+            views.maturity_features(img, "up", [head])
 
 
 def test_a_childs_pelvis_is_said_in_the_plan_and_its_picture(hip_refs, hip_root):
