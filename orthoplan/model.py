@@ -40,6 +40,8 @@ PLAN_SCHEMA_VERSION = 3
 READABLE_PLAN_SCHEMA_VERSIONS = (1, 2, 3)
 #: How a detector's note names a child's or an adolescent's pelvis (the plan's notes, the picture).
 IMMATURE_FINDING = "skeletally immature pelvis"
+#: How a detector's note names metal hardware on the film (plate, nail, screws, wires, prosthesis).
+HARDWARE_FINDING = "metal hardware"
 
 
 # --------------------------------------------------------------------------- enums

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping
 
 import numpy as np
 
 from ..errors import LandmarkError
 from ..geometry import block_mean, fit_circle  # noqa: F401  (block_mean: the landmark modules use it from here)
-from ..model import Calibration, Radiograph, Side
+from ..model import Calibration, Landmark, LandmarkName, Radiograph, Side
 
 log = logging.getLogger(__name__)
 
@@ -394,3 +395,29 @@ def low_confidence_reason(confidence: float, minimum: float) -> str:
     'found only with a confidence of 0.29 (< 0.3): not reported'
     """
     return f"found only with a confidence of {math.floor(100 * confidence) / 100:.2f} (< {minimum}): not reported"
+
+
+def lowered(found: Mapping[LandmarkName, Landmark], factor: float, minimum: float, why: str,
+            missing: dict, names: Iterable[LandmarkName] | None = None) -> dict[LandmarkName, Landmark]:
+    """``found`` with the confidence of the landmarks ``names`` (default all) times ``factor``;
+    one that falls below ``minimum`` moves to ``missing``, the reason starting with ``why``.
+
+    >>> lm = Landmark(LandmarkName.parse("teardrop_right"), 1.0, 2.0, 0.5)
+    >>> missing = {}
+    >>> lowered({lm.name: lm}, 0.5, 0.3, "metal hardware", missing)
+    {}
+    >>> missing[lm.name]
+    'metal hardware: found only with a confidence of 0.25 (< 0.3): not reported'
+    """
+    which = set(found) if names is None else set(names)
+    out = {}
+    for name, lm in found.items():
+        if name not in which:
+            out[name] = lm
+            continue
+        conf = lm.confidence * factor
+        if conf < minimum:
+            missing[name] = f"{why}: " + low_confidence_reason(conf, minimum)
+            continue
+        out[name] = replace(lm, confidence=float(conf))
+    return out

@@ -41,13 +41,14 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks, LandmarkSource,
-                     Radiograph, Side)
-from .common import low_confidence_reason, side_from_lateral
+from ..model import (HARDWARE_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks,
+                     LandmarkSource, Radiograph, Side)
+from .common import low_confidence_reason, lowered, side_from_lateral
 from .knee import KneeDetection, two_view_note, checked_view_and_side
 from .network import LATERAL_PREFIX, MODEL_DIR, MODEL_ENV, LandmarkModel, Peak, default_model_path, load_model, predict
 from .views import TWO_VIEW_REASON, fibula_side
@@ -112,7 +113,8 @@ def knee_model_path(view: str) -> Path:
 def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Side | str | None = None,
                         model: LandmarkModel | str | os.PathLike | None = None, fibula_check: bool = True,
                         minimum: float = MIN_CONFIDENCE, fibula_model=None,
-                        axis_model: LandmarkModel | str | os.PathLike | None = None) -> KneeDetection:
+                        axis_model: LandmarkModel | str | os.PathLike | None = None,
+                        check_hardware: bool = True) -> KneeDetection:
     """Detect the AP or lateral knee landmarks with the learned model (see the module docstring).
 
     Parameters
@@ -136,6 +138,10 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
         when ``model`` is not given, the lateral films' model (:func:`knee_model_path`) where it
         is another file than the AP films' one. The AP model's tables were fitted on these
         points' scores.
+    check_hardware
+        Ask the hardware model whether the film carries metal (a plate, a nail, wires, a knee
+        prosthesis); if so, say it in the notes and lower the confidence of the landmarks of the
+        knee nearest it (:data:`.hardware.HARDWARE_PENALTY`).
 
     Returns
     -------
@@ -158,12 +164,36 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
         axis_model, view=KNEE_MODEL)
     display = np.asarray(radiograph.display, dtype=np.float32)
     superior = _superior(radiograph)
-    if view == "knee-ap":
-        peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
-        return _assemble_ap(radiograph, display, peaks, m, superior, side, fibula_model if fibula_check else False,
-                            minimum, axis)
     peaks = predict(display, m, superior, radiograph.orientation.patient_left_x)
-    return _assemble_lateral(peaks, m, superior, side, minimum)
+    if view == "knee-ap":
+        det = _assemble_ap(radiograph, display, peaks, m, superior, side, fibula_model if fibula_check else False,
+                           minimum, axis)
+    else:
+        det = _assemble_lateral(peaks, m, superior, side, minimum)
+    return _hardware_checked(det, display, minimum) if check_hardware else det
+
+
+def _hardware_checked(det: KneeDetection, display: np.ndarray, minimum: float) -> KneeDetection:
+    """``det``, with the landmarks of the knee nearest the metal lowered and a note, where the
+    hardware model sees metal on the film (:func:`.hardware.find_hardware`)."""
+    from .hardware import HARDWARE_PENALTY, find_hardware
+
+    found = {lm.name: lm for lm in det.landmarks}
+    if not found:
+        return det
+    guess = find_hardware(display)
+    if not guess.found:
+        return det
+    sides = {lm.name.side for lm in found.values()}
+    near = min(sides, key=lambda s: min(math.hypot(lm.x - guess.x, lm.y - guess.y)
+                                        for lm in found.values() if lm.name.side is s))
+    where = f"near the {near.value} knee" if len(sides) > 1 else "at the knee"
+    missing = dict(det.landmarks.missing)
+    kept = lowered(found, HARDWARE_PENALTY, minimum, HARDWARE_FINDING, missing,
+                   [n for n in found if n.side is near])
+    note = (f"{HARDWARE_FINDING} {where} (plate, nail, screws, wires or a prosthesis; probability "
+            f"{guess.probability:.2f}): the landmarks there are less reliable, their confidences lowered")
+    return replace(det, landmarks=Landmarks.from_landmarks(kept.values(), missing), notes=det.notes + (note,))
 
 
 def _with_axis(peaks: list[Peak], display: np.ndarray, model: LandmarkModel, axis: LandmarkModel | None,

@@ -34,15 +34,15 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 
-from ..model import IMMATURE_FINDING, Calibration, Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side
+from ..model import (HARDWARE_FINDING, IMMATURE_FINDING, Calibration, Landmark, LandmarkName, Landmarks,
+                     LandmarkSource, Radiograph, Side)
 from . import HIP_ANATOMIES, Detection
 from .network import LandmarkModel, Peak, load_model, predict
-from .common import low_confidence_reason
+from .common import low_confidence_reason, lowered
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,10 @@ HEAD_FIT_WEIGHT = 0.6
 #: tables are an adult's (held out, children's head centres were within 10 % of the head
 #: diameter of the reading on 40 % of hips, adults' on 76 %).
 IMMATURE_PENALTY = 0.6
+#: The landmarks of the femur below the head: what a plate, a nail or a stem covers (on a film
+#: with metal their confidence keeps :data:`.hardware.HARDWARE_PENALTY` of itself).
+FEMORAL_ANATOMIES = ("greater_trochanter", "lesser_trochanter", "femoral_neck_center", "femoral_shaft_proximal",
+                     "femoral_shaft_distal")
 
 #: Where each landmark lies relative to its side's head centre, in head radii, in the head-up
 #: film: ``(lateral min, lateral max, inferior min, inferior max)``; lateral is away from the
@@ -100,7 +104,7 @@ def _head_score(peaks: list[Peak]) -> float:
 
 def detect_learned(radiograph: Radiograph, calibration: Calibration | None = None,
                    model: LandmarkModel | str | os.PathLike | None = None, refine_heads: bool = True,
-                   try_rotations: bool = True, check_maturity: bool = True) -> Detection:
+                   try_rotations: bool = True, check_maturity: bool = True, check_hardware: bool = True) -> Detection:
     """Detect the AP pelvis / hip landmarks with the learned model (see the module docstring).
 
     Parameters
@@ -121,6 +125,10 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
     check_maturity
         Ask the hip maturity model whether the pelvis is a child's or an adolescent's; if so,
         say it in the notes and lower every confidence (:data:`IMMATURE_PENALTY`).
+    check_hardware
+        Ask the hardware model whether the film carries metal (plate, nail, screws, wires, a
+        prosthesis); if so, say it in the notes and lower the confidence of the femoral landmarks
+        of the hip nearest it (:data:`.hardware.HARDWARE_PENALTY`).
     """
     m = model if isinstance(model, LandmarkModel) else load_model(model)
     display = np.asarray(radiograph.display, dtype=np.float32)
@@ -134,7 +142,7 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
             alt = predict(display, m, sup, plx)
             if _head_score(alt) > ROTATION_MARGIN * _head_score(peaks):
                 peaks, superior = alt, sup
-    return assemble(display, peaks, m, superior, plx, refine_heads, check_maturity)
+    return assemble(display, peaks, m, superior, plx, refine_heads, check_maturity, check_hardware)
 
 
 def _frame(superior: str, plx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +153,7 @@ def _frame(superior: str, plx: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, superior: str, plx: int,
-             refine_heads: bool = True, check_maturity: bool = True) -> Detection:
+             refine_heads: bool = True, check_maturity: bool = True, check_hardware: bool = True) -> Detection:
     """Landmarks from the network's peaks: heads refined, confidences calibrated and checked."""
     by = {p.channel: p for p in peaks}
     right_x, down = _frame(superior, plx)
@@ -239,6 +247,8 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
             found[name] = Landmark(name, p.x, p.y, float(np.clip(conf, 0, 1)), LandmarkSource.AUTO)
     if check_maturity:
         found = _immaturity_checked(display, superior, plx, found, missing, notes)
+    if check_hardware:
+        found = _hardware_checked(display, found, missing, notes)
     lms = Landmarks.from_landmarks(found.values(), missing)
     return Detection(lms, tuple(notes), tuple(prosthesis_sides), tuple(s for s in Side if s in heads),
                      SCALE_SOURCE, per_side, tuple(peaks), superior)
@@ -276,14 +286,25 @@ def _immaturity_checked(display: np.ndarray, superior: str, plx: int, found: dic
     notes.append(f"{IMMATURE_FINDING} (a child's or an adolescent's: open triradiate cartilage or growth "
                  f"plates; probability {p:.2f}): the detector learned from adults' films, so every confidence is "
                  "lowered; adult measurement norms and implant templates do not apply")
-    out = {}
-    for name, lm in found.items():
-        conf = lm.confidence * IMMATURE_PENALTY
-        if conf < MIN_CONFIDENCE:
-            missing[name] = f"{IMMATURE_FINDING}: " + low_confidence_reason(conf, MIN_CONFIDENCE)
-            continue
-        out[name] = replace(lm, confidence=float(conf))
-    return out
+    return lowered(found, IMMATURE_PENALTY, MIN_CONFIDENCE, IMMATURE_FINDING, missing)
+
+
+def _hardware_checked(display: np.ndarray, found: dict[LandmarkName, Landmark], missing: dict,
+                      notes: list[str]) -> dict[LandmarkName, Landmark]:
+    """``found``, with the femoral landmarks of the hip nearest the metal lowered and a note,
+    where the hardware model sees metal on the film (:func:`.hardware.find_hardware`)."""
+    from .hardware import HARDWARE_PENALTY, find_hardware
+
+    guess = find_hardware(display)
+    if not guess.found:
+        return found
+    heads = {lm.name.side: lm for lm in found.values() if lm.name.anatomy == "femoral_head_center"}
+    near = min(heads.values(), key=lambda h: math.hypot(h.x - guess.x, h.y - guess.y)).name.side if heads else None
+    where = f"near the {near.value} hip" if near else "on the film"
+    notes.append(f"{HARDWARE_FINDING} {where} (plate, nail, screws, wires or a prosthesis; probability "
+                 f"{guess.probability:.2f}): the femoral landmarks there are less reliable, their confidences lowered")
+    names = [n for n in found if n.anatomy in FEMORAL_ANATOMIES and (near is None or n.side is near)]
+    return lowered(found, HARDWARE_PENALTY, MIN_CONFIDENCE, HARDWARE_FINDING, missing, names)
 
 
 def pair_problem(c_right: np.ndarray, r_right: float, c_left: np.ndarray, r_left: float,

@@ -606,3 +606,266 @@ def export(net, out: str | os.PathLike, meta: dict, input_size: int) -> tuple[Pa
     meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     np.savez_compressed(npz_path, **{k: v.detach().numpy() for k, v in net.state_dict().items()})
     return onnx_path, meta_path, npz_path
+
+
+# --------------------------------------------------------------------------- hardware classifier
+
+#: The hardware network's input (pixels, the film's long side) and the cell of its evidence map.
+HARDWARE_INPUT = 256
+HARDWARE_STRIDE = 32
+#: Per batch of :data:`HARDWARE_BATCH`: real films with metal, films given synthetic metal
+#: (:func:`draw_metal`; none by default: in cross-validation they lowered the real films' figures)
+#: and films without metal, a fifth of those given an edge-to-edge line (:func:`draw_divider`:
+#: the dividers and rulers that a small network takes for a nail) and a fifth a calibration ball
+#: (:func:`draw_ball`: a templating film's steel ball is metal, not hardware).
+HARDWARE_BATCH = 32
+HARDWARE_REAL = 8
+HARDWARE_SYNTHETIC = 0
+
+
+def _bar(shape: tuple[int, int], p0, p1, width: float) -> np.ndarray:
+    """Mask of a bar of ``width`` pixels from ``p0`` to ``p1`` (``(x, y)``)."""
+    from skimage.draw import polygon
+
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    d = p1 - p0
+    n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-6) * width / 2
+    corners = np.array([p0 + n, p1 + n, p1 - n, p0 - n])
+    mask = np.zeros(shape, bool)
+    rr, cc = polygon(corners[:, 1], corners[:, 0], shape)
+    mask[rr, cc] = True
+    return mask
+
+
+def metal_mask(shape: tuple[int, int], rng: np.random.Generator, bone: np.ndarray | None = None) -> np.ndarray:
+    """A random piece of orthopaedic metal, drawn at the scale of a film reduced to
+    :data:`HARDWARE_INPUT` pixels (about 1.5-2 mm per pixel): a plate with screws (and a lag
+    screw), a few screws, a nail with its locking screws, cerclage wires, a prosthesis (head and
+    stem) or skin staples, centred on a random ``bone`` pixel where given."""
+    from skimage.draw import disk, ellipse_perimeter
+
+    h, w = shape
+    m = np.zeros(shape, bool)
+    kind = rng.choice(["plate", "screws", "nail", "wire", "prosthesis", "staples"], p=[.28, .2, .17, .15, .1, .1])
+    c = np.array([rng.uniform(.2, .8) * w, rng.uniform(.15, .85) * h])
+    if bone is not None and bone.any():
+        yy, xx = np.nonzero(bone)
+        k = int(rng.integers(yy.size))
+        c = np.array([xx[k], yy[k]], float)
+    ang = rng.uniform(0, math.pi) if rng.random() < .4 else math.pi / 2 + rng.normal(0, .25)
+    u = np.array([math.cos(ang), math.sin(ang)])
+    v = np.array([-u[1], u[0]])
+    if kind == "plate":
+        length = rng.uniform(35, 130)
+        a, b = c - u * length / 2, c + u * length / 2
+        m |= _bar(shape, a, b, rng.uniform(4, 9))
+        for t in np.linspace(0.1, 0.9, int(rng.integers(2, 8))):
+            p = a + (b - a) * t
+            m |= _bar(shape, p - v * 2, p + v * rng.uniform(12, 30), rng.uniform(2, 4))
+        if rng.random() < .5:  # a lag screw up the neck
+            d = (v - 0.3 * u) / np.hypot(*(v - 0.3 * u))
+            m |= _bar(shape, a, a + d * rng.uniform(25, 50), rng.uniform(4, 7))
+    elif kind == "screws":
+        for _ in range(int(rng.integers(1, 4))):
+            o, length = c + v * rng.uniform(-10, 10), rng.uniform(15, 55)
+            m |= _bar(shape, o - u * length / 2, o + u * length / 2, rng.uniform(2.5, 5))
+    elif kind == "nail":
+        length = rng.uniform(90, 230)
+        a = c - u * length / 2
+        m |= _bar(shape, a, c + u * length / 2, rng.uniform(4, 8))
+        for t in (rng.uniform(0.02, .15), rng.uniform(.85, .98)):
+            p = a + u * length * t
+            m |= _bar(shape, p - v * 12, p + v * 12, rng.uniform(2, 4))
+    elif kind == "wire":
+        for _ in range(int(rng.integers(1, 4))):
+            o = c + u * rng.uniform(-20, 20)
+            rr, cc = ellipse_perimeter(int(o[1]), int(o[0]), int(rng.uniform(3, 12)), int(rng.uniform(8, 25)),
+                                       orientation=float(-ang), shape=shape)
+            m[rr, cc] = True
+        if rng.random() < .5:
+            from scipy import ndimage
+
+            m = ndimage.binary_dilation(m)
+    elif kind == "prosthesis":
+        rr, cc = disk((c[1], c[0]), rng.uniform(9, 18), shape=shape)
+        m[rr, cc] = True
+        m |= _bar(shape, c, c + u * rng.uniform(60, 140) + v * rng.uniform(-20, 20), rng.uniform(6, 12))
+    else:  # skin staples
+        for k in range(int(rng.integers(2, 7))):
+            p = c + u * k * rng.uniform(6, 12)
+            a, b = p - v * 4, p + v * 4
+            m |= _bar(shape, a, b, 1.5) | _bar(shape, a, a + u * 4, 1.5) | _bar(shape, b, b + u * 4, 1.5)
+    return m
+
+
+def draw_metal(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` (a network input, bone bright ~0-1) with synthetic metal (:func:`metal_mask`):
+    flat, brighter than bone (1.0-1.5), with a sharp edge."""
+    from scipy import ndimage
+
+    m = metal_mask(image.shape, rng, image > 0.55)
+    alpha = ndimage.gaussian_filter(m.astype(np.float32), rng.uniform(0.3, 0.9))
+    metal = rng.uniform(1.0, 1.5) + rng.normal(0, 0.02, image.shape)
+    return (image * (1 - alpha) + metal * alpha).astype(np.float32)
+
+
+def draw_divider(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` with a bright straight line from edge to edge (a divider between two views,
+    a ruler's edge): not metal in the patient."""
+    h, w = image.shape
+    if rng.random() < .5:
+        c = rng.uniform(.2, .8) * w
+        m = _bar(image.shape, (c, 0), (c + rng.normal(0, 3), h), rng.uniform(1.5, 5))
+    else:
+        c = rng.uniform(.2, .8) * h
+        m = _bar(image.shape, (0, c), (w, c + rng.normal(0, 3)), rng.uniform(1.5, 5))
+    return np.where(m, rng.uniform(0.9, 1.5), image).astype(np.float32)
+
+
+def draw_ball(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` with a calibration ball (a steel disc of 25 mm at the reduced film's scale,
+    alone on the film): metal, but not hardware in the patient."""
+    from scipy import ndimage
+    from skimage.draw import disk
+
+    h, w = image.shape
+    m = np.zeros(image.shape, bool)
+    rr, cc = disk((rng.uniform(.1, .9) * h, rng.uniform(.1, .9) * w), rng.uniform(5, 14), shape=image.shape)
+    m[rr, cc] = True
+    alpha = ndimage.gaussian_filter(m.astype(np.float32), rng.uniform(0.3, 0.9))
+    return (image * (1 - alpha) + rng.uniform(1.0, 1.5) * alpha).astype(np.float32)
+
+
+def hardware_input(display: np.ndarray, size: int = HARDWARE_INPUT) -> np.ndarray:
+    """A film's input to the hardware network: as stored (the network learns every turn),
+    reduced and normalised as :func:`.network.prepare_input` does."""
+    return prepare_input(np.asarray(display, np.float32), size)[0]
+
+
+def make_hardware_network(features: Sequence[int] = (8, 16, 32, 48, 64)):
+    """The hardware network: five stride-2 stages of two 3 x 3 convolutions (MONAI's
+    ``Convolution``, batch norm, ReLU) and a 1 x 1 convolution to one logit per
+    :data:`HARDWARE_STRIDE` cell. Its output is that evidence map; the film's logit is the
+    map's log-mean-exp (:func:`.hardware.film_probability`)."""
+    import torch
+    from monai.networks.blocks import Convolution
+
+    layers, c = [], 1
+    for f in features:
+        layers += [Convolution(2, c, f, strides=2, kernel_size=3, act="relu", norm="batch"),
+                   Convolution(2, f, f, strides=1, kernel_size=3, act="relu", norm="batch")]
+        c = f
+    layers.append(torch.nn.Conv2d(c, 1, 1))
+    return torch.nn.Sequential(*layers)
+
+
+def film_logit(evidence):
+    """The film's logit from evidence maps ``(N, 1, H, W)`` (torch): their log-mean-exp."""
+    import torch
+
+    flat = evidence.flatten(1)
+    return torch.logsumexp(flat, 1) - math.log(flat.shape[1])
+
+
+def _hardware_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random quarter turn, flip, crop-zoom, contrast (gamma), gain, offset and noise of a
+    network input (square). No blur: it erases wires and thin screws (with the heatmap
+    networks' MONAI intensity augmentation, blur included, the same recipe found 1 of 33 films
+    with metal at 0.9 in cross-validation instead of about 20)."""
+    from skimage.transform import resize
+
+    x = np.rot90(image, int(rng.integers(4)))
+    if rng.random() < .5:
+        x = x[:, ::-1]
+    size = x.shape[0]
+    c = int(size * rng.uniform(.75, 1.0))
+    oy, ox = rng.integers(0, size - c + 1, 2)
+    x = resize(np.ascontiguousarray(x[oy:oy + c, ox:ox + c]), (size, size), order=1, preserve_range=True,
+               anti_aliasing=False)
+    x = np.clip(x, 0, None) ** np.exp(rng.normal(0, .25))
+    x = x * rng.uniform(.8, 1.2) + rng.normal(0, .05) + rng.normal(0, .02, x.shape)
+    return x.astype(np.float32)
+
+
+def train_hardware(images: np.ndarray, labels: Sequence[int], out: str | os.PathLike | None, *, steps: int = 600,
+                   lr: float = 2e-3, seed: int = 0, threads: int | None = None, command: str = "",
+                   attribution: str = "", threshold: float = 0.9, synthetic: int = HARDWARE_SYNTHETIC,
+                   extra_meta: dict | None = None):
+    """Train the hardware classifier (:func:`make_hardware_network`) and write it (``out``:
+    path without suffix; ``None``: return the network unexported, for cross-validation).
+
+    Parameters
+    ----------
+    images
+        ``(N, S, S)`` network inputs (:func:`hardware_input`).
+    labels
+        1 where the film carries metal, else 0; at least one of each.
+    steps, lr, seed
+        AdamW with a one-cycle schedule, batches of :data:`HARDWARE_BATCH` (:data:`HARDWARE_REAL`
+        real films with metal, ``synthetic`` films given synthetic metal, the rest without);
+        every random choice from ``seed``.
+    threshold
+        The film probability from which hardware is said (recorded in the description).
+
+    Returns
+    -------
+    TrainResult or the network
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = np.asarray(images, np.float32)
+    y = np.asarray(labels, int)
+    if x.ndim != 3 or x.shape[0] != y.size or x.shape[1] != x.shape[2] or x.shape[1] % HARDWARE_STRIDE:
+        raise LandmarkError("hardware training: square inputs (N, S, S), S a multiple of 32, and one label each")
+    pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
+    if pos.size == 0 or neg.size == 0:
+        raise LandmarkError("hardware training needs films with metal and films without")
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+    net = make_hardware_network()
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1))
+    losses: list[float] = []
+    net.train()
+    for step in range(steps):
+        idx = np.concatenate([rng.choice(pos, HARDWARE_REAL), rng.choice(neg, HARDWARE_BATCH - HARDWARE_REAL)])
+        batch, target = [], []
+        for j, i in enumerate(idx):
+            img, t = x[i], y[i]
+            if HARDWARE_REAL <= j < HARDWARE_REAL + synthetic:
+                img, t = draw_metal(img, rng), 1
+            elif j >= HARDWARE_REAL + synthetic:
+                u = rng.random()
+                img = draw_divider(img, rng) if u < 0.2 else draw_ball(img, rng) if u < 0.4 else img
+            batch.append(_hardware_augment(img, rng))
+            target.append(t)
+        imgs = torch.from_numpy(np.stack(batch))[:, None]
+        loss = F.binary_cross_entropy_with_logits(film_logit(net(imgs)), torch.tensor(target, dtype=torch.float32))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if (step + 1) % 100 == 0:
+            log.info("hardware training: step %d/%d loss %.4f (%.0f s)", step + 1, steps,
+                     float(np.mean(losses[-100:])), time.perf_counter() - t0)
+    net.eval()
+    if out is None:
+        return net
+    meta = {
+        "format": MODEL_FORMAT, "view": "hardware", "channels": ["metal_hardware"], "input_size": x.shape[1],
+        "stride": HARDWARE_STRIDE, "threshold": threshold,
+        "architecture": "five stride-2 stages of monai Convolution blocks and a 1x1 convolution",
+        "output": "logits of local evidence per cell; the film's logit is their log-mean-exp",
+        "trained": {"command": command, "seed": seed, "steps": steps, "batch_size": HARDWARE_BATCH, "lr": lr,
+                    "synthetic_per_batch": synthetic,
+                    "films": int(y.size), "with_metal": int(pos.size), "date": dt.date.today().isoformat(),
+                    "seconds": round(time.perf_counter() - t0, 1)},
+        "attribution": attribution,
+    }
+    meta.update(extra_meta or {})
+    res = export(net, out, meta, x.shape[1])
+    return TrainResult(res[0], res[1], res[2], tuple(losses), time.perf_counter() - t0, meta)
