@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if a.folds < 2:
         ap.error("--folds must be at least 2")
+    if a.limit is not None and a.limit < 2:
+        ap.error("--limit must be at least 2 (films per folder: half with metal, half without)")
     if a.phantoms < 0:
         ap.error("--phantoms must be 0 or more")
     if a.steps < 1:

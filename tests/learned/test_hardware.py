@@ -184,7 +184,8 @@ def test_the_training_script_runs_on_a_few_real_films(real_dir, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--folds", "1"], ["--steps", "0"], ["--threshold", "1.5"], ["--phantoms", "-1"],
-                                  ["--synthetic", "40"], ["--input-size", "100"], ["--skip-cv", "--cv-only"]])
+                                  ["--synthetic", "40"], ["--input-size", "100"], ["--skip-cv", "--cv-only"],
+                                  ["--limit", "0"], ["--limit", "-3"]])
 def test_the_training_script_refuses_bad_options(args):
     proc = subprocess.run([sys.executable, str(REPO / "scripts" / "train_hardware.py"), *args],
                           capture_output=True, text=True, timeout=60)
