@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from orthoplan.errors import OrthoplanError  # noqa: E402
 from orthoplan.image import load  # noqa: E402
 from orthoplan.landmarks import training  # noqa: E402
-from orthoplan.landmarks.hardware import film_probability  # noqa: E402
+from orthoplan.landmarks.hardware import HARDWARE_MIN_PROBABILITY, film_probability  # noqa: E402
 
 FOLDERS = ("fracatlas-hip", "fracatlas-knee")
 #: The table's rows: each folder, the real films together, the phantoms.
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--threshold", type=float, default=0.9)
+    ap.add_argument("--threshold", type=float, default=HARDWARE_MIN_PROBABILITY)
     ap.add_argument("--synthetic", type=int, default=training.HARDWARE_SYNTHETIC,
                     help="films given synthetic metal per batch of 32")
     ap.add_argument("--input-size", type=int, default=training.HARDWARE_INPUT)

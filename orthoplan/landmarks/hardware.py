@@ -16,8 +16,9 @@ Trained on the 1231 FracAtlas hip and knee films with the data set's own hardwar
 metal), 30 phantom pelvises (6 with a hip prosthesis) and 30 phantom knees; measured by
 cross-validation (``scripts/train_hardware.py``; docs/accuracy.md). It finds only some films
 with metal (the strongest evidence: plates, nails, prostheses; thin wires and screws are often
-missed) and, held out, took none of the 1198 real films without metal for one: when it speaks
-it is right, and its silence says nothing.
+missed) and, held out, took none of the 1198 real films without metal for one, though 7 of 54
+phantoms (films unlike FracAtlas): its silence says nothing, and a film from elsewhere may be
+flagged wrongly (which lowers confidences, never moves a point).
 
 The shipped model is ``models/hardware.{onnx,json,npz}``.
 

@@ -701,11 +701,16 @@ def metal_mask(shape: tuple[int, int], rng: np.random.Generator, bone: np.ndarra
 def draw_metal(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``image`` (a network input, bone bright ~0-1) with synthetic metal (:func:`metal_mask`):
     flat, brighter than bone (1.0-1.5), with a sharp edge."""
+    return _blend(image, metal_mask(image.shape, rng, image > 0.55), rng, noise=True)
+
+
+def _blend(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, noise: bool = False) -> np.ndarray:
+    """``image`` with flat metal (1.0-1.5, with a little ``noise`` if asked) where ``mask`` is,
+    its edge slightly blurred as a detector's would be."""
     from scipy import ndimage
 
-    m = metal_mask(image.shape, rng, image > 0.55)
-    alpha = ndimage.gaussian_filter(m.astype(np.float32), rng.uniform(0.3, 0.9))
-    metal = rng.uniform(1.0, 1.5) + rng.normal(0, 0.02, image.shape)
+    alpha = ndimage.gaussian_filter(mask.astype(np.float32), rng.uniform(0.3, 0.9))
+    metal = rng.uniform(1.0, 1.5) + (rng.normal(0, 0.02, image.shape) if noise else 0.0)
     return (image * (1 - alpha) + metal * alpha).astype(np.float32)
 
 
@@ -725,15 +730,13 @@ def draw_divider(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def draw_ball(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``image`` with a calibration ball (a steel disc of 25 mm at the reduced film's scale,
     alone on the film): metal, but not hardware in the patient."""
-    from scipy import ndimage
     from skimage.draw import disk
 
     h, w = image.shape
     m = np.zeros(image.shape, bool)
     rr, cc = disk((rng.uniform(.1, .9) * h, rng.uniform(.1, .9) * w), rng.uniform(5, 14), shape=image.shape)
     m[rr, cc] = True
-    alpha = ndimage.gaussian_filter(m.astype(np.float32), rng.uniform(0.3, 0.9))
-    return (image * (1 - alpha) + rng.uniform(1.0, 1.5) * alpha).astype(np.float32)
+    return _blend(image, m, rng)
 
 
 def hardware_input(display: np.ndarray, size: int = HARDWARE_INPUT) -> np.ndarray:
@@ -789,7 +792,7 @@ def _hardware_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 def train_hardware(images: np.ndarray, labels: Sequence[int], out: str | os.PathLike | None, *, steps: int = 600,
                    lr: float = 2e-3, seed: int = 0, threads: int | None = None, command: str = "",
-                   attribution: str = "", threshold: float = 0.9, synthetic: int = HARDWARE_SYNTHETIC,
+                   attribution: str = "", threshold: float | None = None, synthetic: int = HARDWARE_SYNTHETIC,
                    extra_meta: dict | None = None):
     """Train the hardware classifier (:func:`make_hardware_network`) and write it (``out``:
     path without suffix; ``None``: return the network unexported, for cross-validation).
@@ -805,7 +808,8 @@ def train_hardware(images: np.ndarray, labels: Sequence[int], out: str | os.Path
         real films with metal, ``synthetic`` films given synthetic metal, the rest without);
         every random choice from ``seed``.
     threshold
-        The film probability from which hardware is said (recorded in the description).
+        The film probability from which hardware is said (recorded in the description; default
+        :data:`.hardware.HARDWARE_MIN_PROBABILITY`).
 
     Returns
     -------
@@ -813,6 +817,8 @@ def train_hardware(images: np.ndarray, labels: Sequence[int], out: str | os.Path
     """
     import torch
     import torch.nn.functional as F
+
+    from .hardware import HARDWARE_MIN_PROBABILITY
 
     x = np.asarray(images, np.float32)
     y = np.asarray(labels, int)
@@ -857,7 +863,7 @@ def train_hardware(images: np.ndarray, labels: Sequence[int], out: str | os.Path
         return net
     meta = {
         "format": MODEL_FORMAT, "view": "hardware", "channels": ["metal_hardware"], "input_size": x.shape[1],
-        "stride": HARDWARE_STRIDE, "threshold": threshold,
+        "stride": HARDWARE_STRIDE, "threshold": HARDWARE_MIN_PROBABILITY if threshold is None else threshold,
         "architecture": "five stride-2 stages of monai Convolution blocks and a 1x1 convolution",
         "output": "logits of local evidence per cell; the film's logit is their log-mean-exp",
         "trained": {"command": command, "seed": seed, "steps": steps, "batch_size": HARDWARE_BATCH, "lr": lr,
