@@ -191,7 +191,7 @@ class BatchOptions:
     include_patient_id: bool = False
     sidecar_landmarks: bool = True
     store_plans: str | None = None
-    view: str | None = None  #: None: from each image's header and shape (:func:`orthoplan.pipeline.infer_view`)
+    view: str | None = None  #: None: from each image's header and shape, else its picture (:func:`orthoplan.pipeline.infer_view`)
     archive_options: dict[str, Any] = field(default_factory=dict)
 
 

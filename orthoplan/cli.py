@@ -70,7 +70,7 @@ def _add_view_arg(p: argparse.ArgumentParser) -> None:
     from .pipeline import VIEWS
 
     p.add_argument("--view", choices=VIEWS, type=_lower, help="what the image shows (default: from the DICOM header and "
-                   "the image's shape; long-leg views are measured with the lower-limb definitions, "
+                   "the image's shape, else what the view classifier is sure it shows; long-leg views are measured with the lower-limb definitions, "
                    "knee-ap/knee-lateral with the knee-view ones)")
 
 

@@ -85,8 +85,8 @@ class PlanningSession:
         """Load, calibrate and plan ``source`` (a path, bytes or a pydicom Dataset).
 
         ``landmarks`` (a :class:`~orthoplan.model.Landmarks`) skips detection; ``view`` (one
-        of :data:`orthoplan.pipeline.VIEWS`) defaults to the one the header and shape suggest
-        (:func:`orthoplan.pipeline.infer_view`); ``side`` names the knee of a knee view whose
+        of :data:`orthoplan.pipeline.VIEWS`) defaults to the one the header and shape suggest, else the
+        picture (:func:`orthoplan.pipeline.infer_view`); ``side`` names the knee of a knee view whose
         header does not. Other keyword arguments go to
         :func:`orthoplan.pipeline.calibrate_radiograph` (``ball_diameter_mm``,
         ``known_length``, ``assume_magnification``).

@@ -178,14 +178,22 @@ def knee_side(radiograph: Radiograph, view: str, side: str | None = None) -> str
 _LIMB_BODY_PARTS = ("LEG", "LOWER LIMB", "LOWERLIMB", "EXTREMITY", "KNEE", "ANKLE", "TIBIA", "FEMUR")
 
 
+#: BodyPartExamined values (DICOM CID 4031 terms, upper case) of an AP pelvis/hip film.
+_PELVIS_BODY_PARTS = ("PELVIS", "HIP")
+
+
 def infer_view(radiograph: Radiograph) -> str:
-    """The view a radiograph most likely shows, from its header and shape.
+    """The view a radiograph most likely shows, from its header, its shape and, where the header
+    does not name the body part, its picture.
 
     ``knee-ap`` / ``knee-lateral`` when BodyPartExamined is KNEE and ViewPosition is AP/PA
     or a lateral one (LL, RL, LAT, LATERAL) on an image no more than twice as tall as wide;
     ``long-leg`` when BodyPartExamined names the lower limb or the image is more than twice
-    as tall as wide (a standing long-leg film); otherwise ``ap-pelvis``. A caller who knows
-    better passes ``view=`` explicitly.
+    as tall as wide (a standing long-leg film); ``ap-pelvis`` when it names the pelvis or the
+    hip. Otherwise (a JPEG, a DICOM image without BodyPartExamined or with another one) the view
+    classifier decides where it is sure (:func:`orthoplan.landmarks.views.confident_view`: a
+    knee film goes to the knee views), else ``ap-pelvis``. A caller who knows better passes
+    ``view=`` explicitly.
 
     >>> import numpy as np
     >>> from orthoplan.model import ImageReference, Radiograph
@@ -202,7 +210,14 @@ def infer_view(radiograph: Radiograph) -> str:
             return "knee-lateral"
     if any(p in part for p in _LIMB_BODY_PARTS) or rows > 2 * cols:
         return "long-leg"
-    return "ap-pelvis"
+    if part in _PELVIS_BODY_PARTS:
+        return "ap-pelvis"
+    from .landmarks.views import classify_view, confident_view
+
+    seen = confident_view(classify_view(radiograph.display))
+    if seen is not None and seen != "ap-pelvis":
+        log.info("view: the view classifier takes the film for %s", seen)
+    return seen or "ap-pelvis"
 
 
 def plan_radiograph(

@@ -30,14 +30,13 @@ sys.path.insert(0, str(REPO))
 from orthoplan.errors import OrthoplanError  # noqa: E402
 from orthoplan.image import load  # noqa: E402
 from orthoplan.landmarks import training  # noqa: E402
+from orthoplan.landmarks.crossval import picture_groups  # noqa: E402
 from orthoplan.landmarks.hardware import HARDWARE_MIN_PROBABILITY, film_probability  # noqa: E402
 
 FOLDERS = ("fracatlas-hip", "fracatlas-knee")
 #: The table's rows: each folder, the real films together, the phantoms.
 TABLE_ROWS = FOLDERS + ("real films", "phantoms")
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
-#: Two films whose 32-px thumbnails differ by less than this (mean absolute, 0-1) are one picture.
-SAME_PICTURE = 0.03
 
 log = logging.getLogger("train_hardware")
 
@@ -99,17 +98,6 @@ def phantom_films(n: int, seed: int = 0, size: int = training.HARDWARE_INPUT
         ys.append(label)
         names.append(name)
     return np.stack(xs), np.array(ys), names, np.stack(thumbs)
-
-
-def picture_groups(thumbs: np.ndarray) -> np.ndarray:
-    """One group number per film; the same picture stored twice gets one."""
-    flat = thumbs.reshape(len(thumbs), -1)
-    group = np.arange(len(flat))
-    for i in range(len(flat)):
-        if group[i] == i:
-            same = np.nonzero(np.abs(flat[i + 1:] - flat[i]).mean(1) < SAME_PICTURE)[0] + i + 1
-            group[same] = np.where(group[same] == same, i, group[same])
-    return group
 
 
 def folds_by_group(labels: np.ndarray, group: np.ndarray, k: int, seed: int) -> np.ndarray:

@@ -189,11 +189,22 @@ def _assign_sides(ctx: Context, heads: list[femur.Head]) -> list[tuple[Side, int
 
 
 def detect_details(radiograph: Radiograph, calibration: Calibration | None = None,
-                   method: str | None = None, model=None) -> Detection:
-    """:func:`detect` plus findings: prostheses, sides seen, notes (see :class:`Detection`)."""
+                   method: str | None = None, model=None, check_view: bool = True) -> Detection:
+    """:func:`detect` plus findings: prostheses, sides seen, notes (see :class:`Detection`).
+
+    With ``check_view`` a film that the view classifier confidently takes for a knee film
+    (:func:`.views.refusal_reason`; not one whose header says PELVIS or HIP) is not read: every
+    landmark is missing with the reason."""
     from ..errors import LandmarkError
+    from .views import refusal_reason
 
     method = method or default_method()
+    if method not in METHODS:
+        raise LandmarkError(f"detection method must be one of {', '.join(METHODS)}, not {method!r}")
+    why = refusal_reason(radiograph, "ap-pelvis") if check_view else None
+    if why:  # a knee film: the pelvis detector would take a condyle for a femoral head
+        log.info("landmarks: %s", why)
+        return Detection(Landmarks.from_landmarks([], {n: why for n in _hip_names()}), (why,))
     if method == "learned":
         from .learned import detect_learned
 
@@ -202,8 +213,6 @@ def detect_details(radiograph: Radiograph, calibration: Calibration | None = Non
         d = replace(d, landmarks=with_positional_sigma(d.landmarks, detector="learned"))
         log.info("landmarks (learned): %d found, %d missing", len(d.landmarks), len(d.landmarks.missing))
         return d
-    if method != "classical":
-        raise LandmarkError(f"detection method must be one of {', '.join(METHODS)}, not {method!r}")
     ctx = make_context(radiograph, calibration)
     found: list[Landmark] = []
     missing: dict[LandmarkName, str] = {}

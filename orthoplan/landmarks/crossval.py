@@ -91,6 +91,28 @@ class Row:
         return None if e is None or not self.head_diameter_px else 100.0 * e / self.head_diameter_px
 
 
+#: Two films whose 32-px thumbnails (:func:`.network.prepare_input`) differ by less than this
+#: (mean absolute, 0-1) are one picture stored twice (FracAtlas holds duplicates).
+SAME_PICTURE = 0.03
+
+
+def picture_groups(thumbs: np.ndarray) -> np.ndarray:
+    """One group number per film; films that are the same picture get one (keep a group in one
+    fold, so that no picture is in both training and test).
+
+    >>> t = np.zeros((3, 32, 32)); t[1] += 0.01; t[2] += 0.5
+    >>> picture_groups(t).tolist()
+    [0, 0, 2]
+    """
+    flat = np.asarray(thumbs, np.float32).reshape(len(thumbs), -1)
+    group = np.arange(len(flat))
+    for i in range(len(flat)):
+        if group[i] == i:
+            same = np.nonzero(np.abs(flat[i + 1:] - flat[i]).mean(1) < SAME_PICTURE)[0] + i + 1
+            group[same] = np.where(group[same] == same, i, group[same])
+    return group
+
+
 def axis_direction(ref: Reference, name: str) -> tuple[float, float] | None:
     """The unit direction of the reference's axis through a knee axis point ``name`` (both of
     that bone's axis points read), or of the femoral axis for a lateral film's

@@ -36,7 +36,8 @@ Every landmark carries a confidence in [0, :data:`MAX_CONFIDENCE`] (this detecto
 phantoms, is often wrong on real films: never confident); landmarks below ``MIN_CONFIDENCE`` and
 landmarks not found are listed in ``Landmarks.missing`` with the reason. A film of two
 projections side by side (an AP and a lateral on one image, recognised by
-:func:`.views.classify_knee_view`) is not read: every landmark is missing with that reason.
+:func:`.views.classify_view`) is not read: every landmark is missing with that reason; nor is a
+film the classifier confidently takes for an AP pelvis/hip film.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from ..errors import LandmarkError
 from ..model import (KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Calibration, Landmark, LandmarkName, Landmarks,
                      LandmarkSource, Radiograph, Side)
 from .common import WorkImage, block_mean, sample, scale_of, subpixel_peak
-from .views import FIBULA_MIN_PROBABILITY, TWO_VIEW_REASON, classify_knee_view, fibula_side
+from .views import FIBULA_MIN_PROBABILITY, TWO_VIEW_REASON, classify_view, fibula_side, refusal_reason
 from .common import low_confidence_reason
 
 log = logging.getLogger(__name__)
@@ -728,19 +729,19 @@ def detect_knee_details(radiograph: Radiograph, calibration: Calibration | None 
         notes.append("image scale assumed: sizes and confidences are less certain")
     found: list[Landmark] = []
     missing: dict[str, str] = {}
-    two_view = two_view_note(radiograph)
+    refused = refused_film(radiograph, view)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            if two_view:
-                notes.append(two_view)
-                raise StageMiss(TWO_VIEW_REASON)
+            if refused:
+                notes.append(refused[1])
+                raise StageMiss(refused[0])
             if view == "knee-ap":
                 side, found, missing = _ap(img, radiograph, side, notes)
             else:
                 found, missing = _lateral(img, radiograph, side, notes)
         except StageMiss as e:
-            missing = {a: (str(e) if two_view else f"knee not found: {e}") for a in anatomies}
+            missing = {a: (str(e) if refused else f"knee not found: {e}") for a in anatomies}
             found = []
     sides = (side,) if side is not None else (Side.RIGHT, Side.LEFT)
     out_missing: dict[LandmarkName, str] = {}
@@ -774,12 +775,16 @@ def checked_view_and_side(view: str, side: Side | str | None) -> Side | None:
     return side
 
 
-def two_view_note(radiograph: Radiograph) -> str | None:
-    """The note for a film of two projections side by side (:mod:`.views`), else None."""
-    guess = classify_knee_view(radiograph.display)
-    if not guess.two_view:
-        return None
-    return f"{TWO_VIEW_REASON} (view classifier: probability {guess.probabilities['two-view']:.2f})"
+def refused_film(radiograph: Radiograph, view: str) -> tuple[str, str] | None:
+    """``(reason, note)`` when the view classifier (:mod:`.views`) says the film is not one knee
+    view: two projections side by side, or an AP pelvis/hip film (not when the header says
+    KNEE, :func:`.views.refusal_reason`); else None. Every landmark is then missing with the
+    reason."""
+    guess = classify_view(radiograph.display)
+    if guess.two_view:
+        return TWO_VIEW_REASON, f"{TWO_VIEW_REASON} (view classifier: probability {guess.probabilities['two-view']:.2f})"
+    why = refusal_reason(radiograph, view, guess)
+    return (why, why) if why else None
 
 
 def knee_view_of(radiograph: Radiograph) -> str | None:

@@ -18,7 +18,8 @@ views (``models/knee``):
    epicondyles at the widest part of the distal femur, axis points along the shaft and in
    order. A landmark breaking a rule loses confidence (x :data:`PENALTY`), with the reason;
    below ``minimum`` it is reported missing with that reason.
-5. A film of two projections side by side (:func:`.views.classify_knee_view`) is not read.
+5. A film of two projections side by side (:func:`.views.classify_view`) is not read, nor one that the
+   view classifier confidently takes for an AP pelvis/hip film.
 
 Sizes are judged in the knee's own size (the plateau or epicondylar width, the femoral AP
 width), so the checks hold at any scale.
@@ -49,9 +50,9 @@ import numpy as np
 from ..model import (HARDWARE_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks,
                      LandmarkSource, Radiograph, Side)
 from .common import low_confidence_reason, lowered, side_from_lateral
-from .knee import KneeDetection, two_view_note, checked_view_and_side
+from .knee import KneeDetection, refused_film, checked_view_and_side
 from .network import LATERAL_PREFIX, MODEL_DIR, MODEL_ENV, LandmarkModel, Peak, default_model_path, load_model, predict
-from .views import TWO_VIEW_REASON, fibula_side
+from .views import fibula_side
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +152,10 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
     side = checked_view_and_side(view, side)
     anatomies = AP_ANATOMIES if view == "knee-ap" else KNEE_LATERAL_ANATOMY
     sides = (side,) if side is not None else (Side.RIGHT, Side.LEFT)
-    two_view = two_view_note(radiograph)
-    if two_view:
-        missing = {LandmarkName.of(a, s): TWO_VIEW_REASON for a in anatomies for s in sides}
-        return KneeDetection(Landmarks.from_landmarks([], missing), side, (two_view,), {"scores": {}})
+    refused = refused_film(radiograph, view)
+    if refused:
+        missing = {LandmarkName.of(a, s): refused[0] for a in anatomies for s in sides}
+        return KneeDetection(Landmarks.from_landmarks([], missing), side, (refused[1],), {"scores": {}})
     m = model if isinstance(model, LandmarkModel) else load_model(
         model if model is not None else knee_model_path(view), view=KNEE_MODEL)
     if view == "knee-ap" and axis_model is None and model is None:

@@ -1,4 +1,6 @@
-"""The knee view classifier on real films: two projections side by side are never read as one knee."""
+"""The view classifier on real films: two projections side by side are never read as one knee, a
+knee film is not read as a pelvis nor a pelvis as a knee, and a film without tags goes to the
+detector of what it shows."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ import numpy as np
 import pytest
 
 from orthoplan.errors import LandmarkError
-from orthoplan.landmarks.views import (VIEW_CLASSES, classify_knee_view, fit_view_model, load_view_model,
+from orthoplan.landmarks.views import (OTHER_FILM_MIN_PROBABILITY, VIEW_CLASSES, ViewGuess, classify_view,
+                                       confident_view, fit_view_model, load_view_model, other_film_reason,
                                        view_features)
-from orthoplan.pipeline import load_radiograph
+from orthoplan.pipeline import infer_view, load_radiograph
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -53,7 +56,7 @@ def test_the_shipped_model_refuses_two_views_and_reads_single_knees(knee_index):
     from orthoplan.landmarks.knee import detect_knee_details
 
     root, rows = knee_index
-    two = [f for f in _films(rows, "knee-other", 12) if classify_knee_view(
+    two = [f for f in _films(rows, "knee-other", 12) if classify_view(
         load_radiograph(str(root / "images" / f)).display).two_view]
     assert len(two) >= 9                                  # cross-validated: ~9 in 10 at 0.8
     det = detect_knee_details(load_radiograph(str(root / "images" / two[0])), view="knee-ap", side="right")
@@ -61,7 +64,7 @@ def test_the_shipped_model_refuses_two_views_and_reads_single_knees(knee_index):
     assert all("two projections side by side" in why for _, why in det.landmarks.missing)
     assert any("view classifier" in n for n in det.notes)
     singles = _films(rows, "knee-ap", 20) + _films(rows, "knee-lateral", 20)
-    taken = [f for f in singles if classify_knee_view(load_radiograph(str(root / "images" / f)).display).two_view]
+    taken = [f for f in singles if classify_view(load_radiograph(str(root / "images" / f)).display).two_view]
     assert len(taken) <= 1
 
 
@@ -69,7 +72,7 @@ def test_the_shipped_model_refuses_two_views_and_reads_single_knees(knee_index):
 def test_phantom_knees_are_not_taken_for_two_views(knee_case, view):
     for seed in range(4):
         case = knee_case(f"knee-{view}", seed=seed)
-        guess = classify_knee_view(load_radiograph(case.dataset).display)
+        guess = classify_view(load_radiograph(case.dataset).display)
         assert not guess.two_view, (view, seed, guess.probabilities)
 
 
@@ -93,17 +96,149 @@ def test_bad_inputs_and_models_are_clear_errors(tmp_path):
 
 
 def test_the_training_script_writes_a_model_that_loads(tmp_path, real_dir):
-    """`scripts/train_knee_views.py` end to end on a few films per view (a quick run)."""
-    out, fib = tmp_path / "kv", tmp_path / "fib"
-    res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_knee_views.py"), "--limit", "8",
-                          "--folds", "2", "--out", str(out), "--fibula-out", str(fib),
-                          "--root", str(real_dir / "fracatlas-knee")],
+    """`scripts/train_views.py` end to end on a few films per class and a few phantoms (a quick run)."""
+    out, fib = tmp_path / "view", tmp_path / "fib"
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_views.py"), "--limit", "8",
+                          "--folds", "2", "--phantoms", "2", "--out", str(out), "--fibula-out", str(fib),
+                          "--real", str(real_dir)],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "two-view films found" in res.stdout
+    assert "two-view films found" in res.stdout and "knee films refused by the pelvis detector" in res.stdout
+    assert "Phantoms (held out the same way)" in res.stdout
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["trained"]["films"] == 32 and "FracAtlas" in meta["attribution"]
+    assert meta["trained"]["films"] == 8 * len(VIEW_CLASSES) and meta["trained"]["phantoms"] == 8
+    assert "FracAtlas" in meta["attribution"]
     model = load_view_model(out)
-    assert model.weights.shape == (1829, 4)
-    assert "Fibula side on real AP knee films" in res.stdout     # 16 knee readings: enough for a fibula model
+    assert model.weights.shape == (1829, len(VIEW_CLASSES)) and model.classes == VIEW_CLASSES
+    assert "Fibula side on real AP knee films" in res.stdout     # 32 knee readings: enough for a fibula model
     assert load_view_model(fib).classes == ("image-left", "image-right")
+
+
+@pytest.mark.parametrize("argv", [["--folds", "1"], ["--phantoms", "-1"], ["--limit", "0"]])
+def test_the_training_script_refuses_bad_options(argv):
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_views.py"), *argv],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "must be" in res.stderr
+
+
+def test_the_training_script_says_when_the_films_are_missing(tmp_path):
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_views.py"), "--real", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and "index.csv not found" in res.stderr
+
+
+def _hip_films(real_dir, n):
+    root = real_dir / "fracatlas-hip"
+    rows = list(csv.DictReader(open(root / "index.csv", newline="")))
+    return [root / "images" / r["image_id"] for r in rows[:n]]
+
+
+def test_a_film_without_tags_goes_to_the_detector_of_what_it_shows(knee_index, real_dir):
+    """JPEGs carry no BodyPartExamined: the classifier decides where it is sure, else AP pelvis.
+    (The shipped model saw these films: this checks the wiring; the held-out figures are the
+    cross-validation in docs/accuracy.md.)"""
+    root, rows = knee_index
+    for view in ("knee-ap", "knee-lateral"):
+        films = _films(rows, view, 10, start=40)
+        seen = [infer_view(load_radiograph(str(root / "images" / f))) for f in films]
+        assert seen.count(view) >= 9, (view, seen)
+    hips = [infer_view(load_radiograph(str(f))) for f in _hip_films(real_dir, 12)]
+    assert hips == ["ap-pelvis"] * 12
+
+
+def test_the_pelvis_detector_refuses_a_knee_film_and_the_knee_detector_a_pelvis(knee_index, real_dir):
+    from orthoplan.landmarks import detect_details
+    from orthoplan.landmarks.knee_learned import detect_knee_learned
+
+    root, rows = knee_index
+    knee = load_radiograph(str(root / "images" / "IMG0000092.jpg"))     # an AP knee with a nail
+    det = detect_details(knee, method="learned")
+    assert len(det.landmarks) == 0 and det.landmarks.missing
+    assert all(why.startswith("not an AP pelvis/hip film") and "knee" in why for _, why in det.landmarks.missing)
+    assert det.notes and "view knee-ap" in det.notes[0]
+    # without the check the pelvis detector took a femoral condyle for a femoral head
+    assert "femoral_head_center_left" in detect_details(knee, method="learned", check_view=False).landmarks
+    hip = load_radiograph(str(_hip_films(real_dir, 1)[0]))
+    kd = detect_knee_learned(hip, "knee-ap")
+    assert len(kd.landmarks) == 0
+    assert all(why.startswith("not a knee film") for _, why in kd.landmarks.missing)
+    assert len(detect_details(hip, method="learned").landmarks) > 0
+    assert "not an AP pelvis" in detect_details(knee, method="classical").notes[0]   # either method
+
+
+def test_phantoms_are_known_for_what_they_are(knee_case):
+    from orthoplan.phantoms.pelvis import make_pelvis
+
+    pelvis = load_radiograph(make_pelvis(seed=3, rows=900, columns=1100).dataset)
+    assert confident_view(classify_view(pelvis.display)) in ("ap-pelvis", None)
+    assert other_film_reason(classify_view(pelvis.display), "ap-pelvis") is None
+    for view in ("knee-ap", "knee-lateral"):
+        guess = classify_view(load_radiograph(knee_case(view, seed=1).dataset).display)
+        assert other_film_reason(guess, view) is None, (view, guess.probabilities)
+
+
+def test_refusal_reasons_and_the_threshold():
+    sure = OTHER_FILM_MIN_PROBABILITY
+    two = ViewGuess("two-view", {"knee-ap": 0.001, "two-view": sure, "ap-pelvis": 1 - sure - 0.001})
+    assert "crop one view" in other_film_reason(two, "ap-pelvis")
+    unsure = ViewGuess("knee-ap", {"knee-ap": sure - 0.02, "ap-pelvis": 1 - sure + 0.02})
+    assert other_film_reason(unsure, "ap-pelvis") is None and confident_view(unsure) is None
+    lateral = ViewGuess("knee-lateral", {"knee-ap": 0.2, "knee-lateral": 0.795, "ap-pelvis": 0.005})
+    assert confident_view(lateral) == "knee-lateral"
+    pelvis = ViewGuess("ap-pelvis", {"knee-ap": 0.001, "ap-pelvis": 0.999})
+    assert confident_view(pelvis) == "ap-pelvis"
+    assert other_film_reason(pelvis, "knee-lateral").startswith("not a knee film")
+    assert other_film_reason(pelvis, "long-leg") is None
+
+
+def test_the_module_examples():
+    import doctest
+
+    from orthoplan.landmarks import views
+
+    assert doctest.testmod(views).failed == 0
+
+
+def test_the_header_outranks_the_classifier(knee_index, real_dir):
+    """A film whose BodyPartExamined names the detector's own body part is read, whatever the
+    classifier (which learned from one data set's JPEGs) thinks; another body part does not."""
+    from dataclasses import replace
+
+    from orthoplan.landmarks import detect_details
+    from orthoplan.landmarks.knee_learned import detect_knee_learned
+
+    root, _ = knee_index
+    knee = load_radiograph(str(root / "images" / "IMG0000092.jpg"))
+    said_pelvis = detect_details(replace(knee, body_part_examined="PELVIS"), method="learned")
+    assert not any("view classifier" in why for _, why in said_pelvis.landmarks.missing)
+    said_chest = detect_details(replace(knee, body_part_examined="CHEST"), method="learned")
+    assert said_chest.notes[0].startswith("not an AP pelvis/hip film")
+    hip = load_radiograph(str(_hip_films(real_dir, 1)[0]))
+    said_knee = detect_knee_learned(replace(hip, body_part_examined="KNEE"), "knee-ap")
+    assert not any("view classifier" in why for _, why in said_knee.landmarks.missing)
+    assert infer_view(replace(hip, body_part_examined="HIP")) == "ap-pelvis"
+    assert infer_view(replace(knee, body_part_examined="PELVIS")) == "ap-pelvis"     # the header decides
+
+
+def test_a_blank_image_is_no_view():
+    blank = classify_view(np.full((400, 300), 0.5, np.float32))
+    assert max(blank.probabilities.values()) == pytest.approx(1 / len(VIEW_CLASSES))
+    assert confident_view(blank) is None and other_film_reason(blank, "ap-pelvis") is None
+
+
+def test_cli_reads_a_knee_jpeg_as_a_knee(knee_index, capsys, monkeypatch):
+    """`orthoplan detect knee.jpg` without --view: the (learned) knee detector reads it; a
+    lateral knee JPEG then needs --side (a clear error, exit 6), not a pelvis read."""
+    from orthoplan.cli import main
+
+    monkeypatch.setenv("ORTHOPLAN_DETECTOR", "learned")
+    root, rows = knee_index
+    ap_film = root / "images" / _films(rows, "knee-ap", 1, start=41)[0]
+    assert main(["detect", str(ap_film), "--spacing", "0.3", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["landmarks"]
+    assert found and all("knee" in k or "condyle" in k or "plateau" in k or "epicondyle" in k for k in found)
+    lat = root / "images" / _films(rows, "knee-lateral", 1, start=41)[0]
+    assert main(["detect", str(lat), "--spacing", "0.3"]) == 6
+    assert "lateral knee view" in capsys.readouterr().err
+    assert main(["detect", str(lat), "--spacing", "0.3", "--side", "left", "--json"]) == 0
+    assert any(k.endswith("_left") for k in json.loads(capsys.readouterr().out)["landmarks"])

@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Make the shipped view classifier (:mod:`orthoplan.landmarks.views`) and the fibula-side
+model, and measure them.
+
+    python scripts/train_views.py            # about 3 minutes on 2 CPU cores
+
+1. The features of every FracAtlas hip and knee film (``../shared/data/real/fracatlas-hip`` and
+   ``fracatlas-knee``, or under ``$ORTHOPLAN_SHARED_DATA/real``): the knee films labelled by the
+   data set's ``index.csv`` (views judged by eye from thumbnails; byte-identical duplicates left
+   out), every hip film ``ap-pelvis``; and phantoms (``--phantoms`` AP pelves, lateral hips, AP
+   knees and lateral knees), so that the synthetic films of the examples and tests are known too.
+2. 5-fold cross-validation (seed 0; the same picture stored twice stays in one fold): the
+   confusion matrix; for two views side by side, the share found and the share of single views
+   taken for two; and for the detectors' refusal of the other kind of film
+   (:func:`orthoplan.landmarks.views.other_film_reason`), how many films of each kind would be
+   refused, at several thresholds. Printed as markdown (``docs/accuracy.md``).
+3. The model fitted on every film, written to ``orthoplan/landmarks/models/view.{npz,json}``
+   with the command, the seed and the cross-validation figures.
+4. The fibula-side model (``knee-fibula``): on which side of a head-up AP knee image the fibula
+   lies, learned from the AP knee films read in ``datasets/fracatlas-knee/references`` (one
+   knee each; its lateral side from the readers' lateral and medial points) and their mirror
+   images; cross-validated by film the same way, then fitted on all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from orthoplan.landmarks.crossval import picture_groups  # noqa: E402
+from orthoplan.landmarks.references import load_references  # noqa: E402
+from orthoplan.landmarks.views import (FIBULA_CLASSES, FIBULA_L2, FIBULA_MIN_PROBABILITY,  # noqa: E402
+                                       KNEE_FILM_CLASSES, OTHER_FILM_MIN_PROBABILITY, TWO_VIEW_MIN_PROBABILITY,
+                                       VIEW_CLASSES, fibula_examples, fit_view_model, save_view_model, view_features)
+
+#: index.csv's view names -> the classifier's classes (every hip film is an ap-pelvis)
+LABELS = {"knee-ap": "knee-ap", "knee-lateral": "knee-lateral", "knee-other": "two-view", "long-leg": "long-leg"}
+ATTRIBUTION = (
+    "FracAtlas (CC BY 4.0): Abedeen I., Rahman M.A., Zohra Prottyasha F., Ahmed T., Mohmud Chowdhury T., "
+    "Shatabda S. \"FracAtlas: A Dataset for Fracture Classification, Localization and Segmentation of "
+    "Musculoskeletal Radiographs\". Scientific Data 10, 521 (2023). doi:10.1038/s41597-023-02432-4. "
+    "Data: figshare, doi:10.6084/m9.figshare.22363012. View labels: the knee subset's index.csv (by eye, from "
+    "thumbnails); every film of the hip subset is an ap-pelvis."
+)
+L2 = 1e-3
+THRESHOLDS = tuple(sorted({0.8, 0.9, 0.95, 0.99, OTHER_FILM_MIN_PROBABILITY}))
+
+log = logging.getLogger("train_views")
+
+
+def load_display(path: Path) -> np.ndarray:
+    from PIL import Image, ImageFile
+
+    from orthoplan.errors import CorruptImageError
+    from orthoplan.image import load
+
+    try:
+        return np.asarray(load(path).display, dtype=np.float32)
+    except CorruptImageError:  # a JPEG a few bytes short: its pixels are whole enough
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+
+
+def real_films(real: Path, limit: int | None = None) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """Display images, class indices and names (``folder/file``) of the FracAtlas films."""
+    displays, labels, names = [], [], []
+    for folder in ("fracatlas-knee", "fracatlas-hip"):
+        index = real / folder / "index.csv"
+        if not index.is_file():
+            raise SystemExit(f"train_views: {index} not found (--real names the folder of the real films)")
+        with open(index, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh) if "duplicate" not in r.get("note", "")]
+        for r in rows:
+            r["label"] = LABELS[r["view"]] if folder == "fracatlas-knee" else "ap-pelvis"
+        if limit:
+            per: dict[str, int] = {}
+            rows = [r for r in rows if per.setdefault(r["label"], 0) < limit and not per.update({r["label"]: per[r["label"]] + 1})]
+        for r in rows:
+            displays.append(load_display(real / folder / "images" / r["image_id"]))
+            labels.append(VIEW_CLASSES.index(r["label"]))
+            names.append(f"{folder}/{r['image_id']}")
+    return displays, labels, names
+
+
+def phantom_films(n: int, seed: int = 0) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """``n`` phantom AP pelves, ``n`` lateral hips (a hip film too: the pelvis detector says why
+    it reads no pelvis), ``n`` AP knees and ``n`` lateral knees (seeded)."""
+    from orthoplan.image import from_dataset
+    from orthoplan.phantoms.knee import make_knee_ap, make_knee_lateral
+    from orthoplan.phantoms.pelvis import lateral_hip_radiograph, make_pelvis
+
+    rng = np.random.default_rng(seed)
+    displays, labels, names = [], [], []
+    for i in range(4 * n):
+        s = int(rng.integers(0, 1_000_000))
+        kind = ("ap-pelvis", "lateral-hip", "knee-ap", "knee-lateral")[i % 4]
+        if kind == "ap-pelvis":
+            case = make_pelvis(seed=s, rows=900, columns=1100, detector_spacing_mm=float(rng.uniform(0.33, 0.45)),
+                               implant_side="left" if i % 20 == 0 else None)
+        elif kind == "lateral-hip":
+            case = lateral_hip_radiograph(seed=s, rows=900, columns=1100, detector_spacing_mm=float(rng.uniform(0.33, 0.45)),
+                                          side="left" if i % 8 == 1 else "right")
+        else:
+            make = make_knee_ap if kind == "knee-ap" else make_knee_lateral
+            case = make(seed=s, side="left" if i % 8 < 4 else "right", rows=1000, columns=800,
+                        detector_spacing_mm=float(rng.uniform(0.45, 0.55)))
+        displays.append(np.asarray(from_dataset(case.dataset).display, np.float32))
+        labels.append(VIEW_CLASSES.index("ap-pelvis" if kind == "lateral-hip" else kind))
+        names.append(f"phantoms/{kind}-{s}")
+    return displays, labels, names
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, group: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Held-out class probabilities of every film (``k`` folds of whole picture groups)."""
+    groups = np.unique(group)
+    fold_of = dict(zip(groups, np.random.default_rng(seed).integers(0, k, groups.size)))
+    fold = np.array([fold_of[g] for g in group])
+    p = np.zeros((y.size, len(VIEW_CLASSES)))
+    for f in range(k):
+        if not np.any(fold == f):
+            continue
+        m = fit_view_model(x[fold != f], y[fold != f], l2=L2)
+        p[fold == f] = m.probabilities(x[fold == f])
+    return p
+
+
+def _count(sel: np.ndarray, among: np.ndarray) -> str:
+    n = int(among.sum())
+    return f"{100 * np.sum(sel & among) / max(n, 1):.1f} % ({int(np.sum(sel & among))} of {n})"
+
+
+def report(y: np.ndarray, p: np.ndarray, real: np.ndarray, k: int) -> tuple[str, dict]:
+    """The cross-validation's tables (markdown) and figures, on the real films; the phantoms apart."""
+    pred = p.argmax(axis=1)
+    cm = np.zeros((len(VIEW_CLASSES),) * 2, int)
+    for a, b in zip(y[real], pred[real]):
+        cm[a, b] += 1
+    lines = [f"**View classifier: {k}-fold cross-validation ({int(real.sum())} FracAtlas hip and knee films)** — "
+             f"accuracy {100 * np.mean(pred[real] == y[real]):.1f} %", "",
+             "| labelled \\ classified | " + " | ".join(VIEW_CLASSES) + " |",
+             "| --- | " + " | ".join(["---:"] * len(VIEW_CLASSES)) + " |"]
+    for i, c in enumerate(VIEW_CLASSES):
+        lines.append(f"| {c} | " + " | ".join(str(v) for v in cm[i]) + " |")
+    figures: dict = {"accuracy": float(np.mean(pred[real] == y[real])), "confusion": cm.tolist(), "two_view": {},
+                     "other_film": {}}
+    two = VIEW_CLASSES.index("two-view")
+    is_two, is_single = real & (y == two), real & (y != two)
+    lines += ["", "| two views: probability ≥ | two-view films found | single views taken for two |", "| ---: | ---: | ---: |"]
+    for t in (0.5, TWO_VIEW_MIN_PROBABILITY, 0.9):
+        sel = p[:, two] >= t
+        figures["two_view"][str(t)] = {"found": float(np.mean(sel[is_two])), "single_taken_for_two": float(np.mean(sel[is_single]))}
+        lines.append(f"| {t} | {_count(sel, is_two)} | {_count(sel, is_single)} |")
+    knee = p[:, [VIEW_CLASSES.index(c) for c in KNEE_FILM_CLASSES]].sum(axis=1)
+    pelvis = p[:, VIEW_CLASSES.index("ap-pelvis")]
+    hip_films = real & (y == VIEW_CLASSES.index("ap-pelvis"))
+    knee_films = real & np.isin(y, [VIEW_CLASSES.index(c) for c in KNEE_FILM_CLASSES])
+    lines += ["", "| probability ≥ | knee films refused by the pelvis detector | hip films refused by the pelvis detector "
+              "| hip films refused by the knee detectors | knee films refused by the knee detectors |",
+              "| ---: | ---: | ---: | ---: | ---: |"]
+    for t in THRESHOLDS:
+        figures["other_film"][str(t)] = {
+            "knee_films_refused_as_pelvis": float(np.mean(knee[knee_films] >= t)),
+            "hip_films_refused_as_pelvis": float(np.mean(knee[hip_films] >= t)),
+            "hip_films_refused_as_knee": float(np.mean(pelvis[hip_films] >= t)),
+            "knee_films_refused_as_knee": float(np.mean(pelvis[knee_films] >= t))}
+        lines.append(f"| {t} | {_count(knee >= t, knee_films)} | {_count(knee >= t, hip_films)} | "
+                     f"{_count(pelvis >= t, hip_films)} | {_count(pelvis >= t, knee_films)} |")
+    if (~real).any():
+        ph = ~real
+        figures["phantoms"] = {"films": int(ph.sum()), "accuracy": float(np.mean(pred[ph] == y[ph]))}
+        lines += ["", f"Phantoms (held out the same way): {int(np.sum(pred[ph] == y[ph]))} of {int(ph.sum())} "
+                  "classified as what they are."]
+    return "\n".join(lines), figures
+
+
+def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int) -> tuple[str, dict]:
+    films = np.unique(g)
+    rng = np.random.default_rng(seed)
+    fold_of = dict(zip(films, rng.integers(0, k, films.size)))
+    fold = np.array([fold_of[v] for v in g])
+    p = np.zeros(y.size)
+    for f in range(k):
+        m = fit_view_model(x[fold != f], y[fold != f], classes=FIBULA_CLASSES, l2=FIBULA_L2)
+        p[fold == f] = m.probabilities(x[fold == f])[:, 1]
+    pred = (p >= 0.5).astype(int)
+    sure = np.maximum(p, 1 - p) >= FIBULA_MIN_PROBABILITY
+    figures = {"films": int(films.size), "accuracy": float(np.mean(pred == y)), "decided": float(np.mean(sure)),
+               "accuracy_decided": float(np.mean(pred[sure] == y[sure])) if sure.any() else None,
+               "threshold": FIBULA_MIN_PROBABILITY}
+    lines = [f"**Fibula side on real AP knee films: {k}-fold cross-validation by film ({films.size} films read in "
+             f"`datasets/fracatlas-knee`, each also mirrored: {y.size} images)** — the fibula's side of the image "
+             f"right {100 * figures['accuracy']:.1f} % of the time", "",
+             "| probability ≥ | images decided | decided rightly | wrong |", "| ---: | ---: | ---: | ---: |"]
+    for t in (FIBULA_MIN_PROBABILITY, 0.9, 0.95):
+        sel = np.maximum(p, 1 - p) >= t
+        lines.append(f"| {t} | {100 * np.mean(sel):.0f} % | {100 * np.mean(pred[sel] == y[sel]):.1f} % | "
+                     f"{int(np.sum(pred[sel] != y[sel]))} of {int(sel.sum())} |")
+    wrong = sorted({int(v) for v in g[sure & (pred != y)]})
+    figures["wrong_films"] = wrong
+    text = "\n".join(lines)
+    return text, figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
+    ap.add_argument("--real", default=str(shared / "real"), help="the folder holding fracatlas-hip and fracatlas-knee")
+    ap.add_argument("--out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "view"))
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--phantoms", type=int, default=20, help="phantom AP pelves, and as many lateral hips, AP knees and lateral knees")
+    ap.add_argument("--limit", type=int, help="only the first N films of each class (a quick run)")
+    ap.add_argument("--references", default=str(REPO / "datasets" / "fracatlas-knee" / "references"),
+                    help="knee readings (the fibula model's labels)")
+    ap.add_argument("--fibula-out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "knee-fibula"))
+    a = ap.parse_args(argv)
+    if a.folds < 2:
+        ap.error("--folds must be 2 or more")
+    if a.phantoms < 0 or (a.limit is not None and a.limit < 1):
+        ap.error("--phantoms must be 0 or more and --limit 1 or more")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("orthoplan.image").setLevel(logging.WARNING)  # not a line per RGB JPEG
+    real_root = Path(a.real)
+    t0 = time.time()
+    displays, labels, names = real_films(real_root, a.limit)
+    if a.phantoms:
+        pd, pl, pn = phantom_films(a.phantoms, a.seed)
+        displays, labels, names = displays + pd, labels + pl, names + pn
+    from orthoplan.landmarks.network import prepare_input
+
+    x = np.stack([view_features(d) for d in displays])
+    group = picture_groups(np.stack([prepare_input(d, 32)[0] for d in displays]))
+    y = np.array(labels)
+    real = np.array([not n.startswith("phantoms/") for n in names])
+    log.info("features of %d films (%d phantoms) in %.0f s", y.size, int((~real).sum()), time.time() - t0)
+    text, figures = report(y, cross_validate(x, y, group, a.folds, a.seed), real, a.folds)
+    print(text)
+    command = "python scripts/train_views.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    model = fit_view_model(x, y, l2=L2, meta={
+        "trained": {"command": command.strip(), "seed": a.seed, "films": int(real.sum()), "phantoms": int((~real).sum()),
+                    "l2": L2, "labels": "FracAtlas knee index.csv (knee-other = two-view); every FracAtlas hip film ap-pelvis; "
+                                        "phantoms by construction"},
+        "cross_validation": {"folds": a.folds, **figures}, "attribution": ATTRIBUTION})
+    paths = save_view_model(model, a.out)
+    print(f"\nwrote {paths[0]} and {paths[1]}")
+    root = real_root / "fracatlas-knee"
+    refs = [r for r in (load_references(a.references) if Path(a.references).is_dir() else []) if r.view == "knee-ap"]
+    if a.limit:
+        refs = refs[: 4 * a.limit]
+    fx, fy, fg = fibula_examples(refs, lambda ref: load_display(root / ref.image))
+    if fy.size < 20:
+        print(f"\nfibula model: only {fy.size // 2} AP knee readings of one knee: not written")
+        return 0
+    ftext, ffig = fibula_report(fx, fy, fg, a.folds, a.seed)
+    ffig["wrong_films"] = [refs[i].stem for i in ffig["wrong_films"]]
+    logging.info("fibula side wrong at >= %s on: %s", FIBULA_MIN_PROBABILITY, ", ".join(ffig["wrong_films"]))
+    print("\n" + ftext)
+    fmodel = fit_view_model(fx, fy, classes=FIBULA_CLASSES, l2=FIBULA_L2, meta={
+        "trained": {"command": command.strip(), "seed": a.seed, "films": int(np.unique(fg).size), "l2": FIBULA_L2,
+                    "labels": "the readers' lateral and medial points (datasets/fracatlas-knee), and mirror images"},
+        "cross_validation": {"folds": a.folds, **ffig}, "attribution": ATTRIBUTION})
+    fpaths = save_view_model(fmodel, a.fibula_out)
+    print(f"\nwrote {fpaths[0]} and {fpaths[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
