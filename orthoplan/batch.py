@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: File endings that are never radiographs (skipped when a folder is searched).
 _NOT_IMAGES = {".json", ".txt", ".csv", ".parquet", ".md", ".jsonl", ".html", ".pdf", ".py", ".lst"}
 #: File endings taken as images when a folder is searched (DICOM is also recognised by content).
-_IMAGE_SUFFIXES = {".dcm", ".dicom", ".dic", ".png", ".tif", ".tiff"}
+_IMAGE_SUFFIXES = {".dcm", ".dicom", ".dic", ".png", ".tif", ".tiff", ".jpg", ".jpeg"}
 #: Endings of a list file given as an input.
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
 
@@ -184,15 +184,26 @@ class BatchOptions:
     lies beside an image, its landmarks (``orthoplan measure`` format) are used instead of
     automatic detection — for cohorts that are already annotated.
     ``store_plans``: an archive URL to which each image's SR and GSPS are stored.
+    ``spacing_mm``: the pixel spacing at the anatomy of every image (JPEG, PNG and TIFF files
+    carry none; on a DICOM image it replaces the spacing attributes), as ``orthoplan plan
+    --spacing``.
     """
 
     ball_diameter_mm: float | None = 25.0
+    spacing_mm: float | None = None
     assume_magnification: float | None = None
     include_patient_id: bool = False
     sidecar_landmarks: bool = True
     store_plans: str | None = None
     view: str | None = None  #: None: from each image's header and shape, else its picture (:func:`orthoplan.pipeline.infer_view`)
     archive_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        from .errors import UsageError
+
+        s = self.spacing_mm
+        if s is not None and not (isinstance(s, (int, float)) and math.isfinite(s) and s > 0):
+            raise UsageError(f"batch: the pixel spacing must be a positive number of mm, not {s!r}")
 
 
 def columns(include_patient_id: bool = False) -> list[str]:
@@ -245,8 +256,8 @@ def _load(item: Input, options: BatchOptions):
         from .archive import open_archive
 
         ds = open_archive(item.url, **options.archive_options).retrieve(item.sop_instance_uid)
-        return load_radiograph(ds)
-    return load_radiograph(item)
+        return load_radiograph(ds, spacing_mm=options.spacing_mm)
+    return load_radiograph(item, spacing_mm=options.spacing_mm)
 
 
 def _plan(rad, item: Input, options: BatchOptions):

@@ -548,6 +548,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     options = batch.BatchOptions(
         ball_diameter_mm=None if args.no_ball else args.ball_mm,
         assume_magnification=args.assume_magnification,
+        spacing_mm=args.spacing,
         include_patient_id=args.include_patient_id,
         sidecar_landmarks=not args.no_sidecar,
         store_plans=args.store_plans,
@@ -585,6 +586,9 @@ def _add_batch_parsers(sub) -> None:
     b.add_argument("--no-ball", action="store_true", help="do not look for a calibration ball")
     b.add_argument("--assume-magnification", type=float, metavar="M",
                    help="opt in to an assumed magnification where nothing calibrates (flagged in every row)")
+    b.add_argument("--spacing", type=float, metavar="MM",
+                   help="pixel spacing in mm at the anatomy of every image (JPEG/PNG/TIFF carry none; on a "
+                        "DICOM image it replaces the spacing attributes)")
     b.add_argument("--quiet", action="store_true", help="no progress bar or progress log lines")
     _add_view_arg(b)
     b.set_defaults(func=cmd_batch)

@@ -22,6 +22,7 @@ import pytest
 
 from orthoplan import batch
 from orthoplan.cli import main
+from orthoplan.errors import UsageError
 
 VOLATILE = ["elapsed_s", "worker_peak_rss_mib"]
 
@@ -270,3 +271,29 @@ def test_the_plans_notes_are_a_column(cohort, tmp_path):
     assert row["orientation_source"] != before["orientation_source"]
     assert "Patient orientation not in the image header" in (row["notes"] or "")
     assert "notes" in batch.columns()
+
+
+def test_a_folder_of_real_jpegs_with_a_spacing_goes_to_each_films_detector(tmp_path, real_dir, monkeypatch, capsys):
+    """Researchers' folders of JPEG films (FracAtlas): found in a folder, measured at the given
+    spacing, each film by the detector of what it shows (the learned detectors and the view
+    classifier); a lateral knee film, whose side nothing tells, is an error row with the reason."""
+    import shutil
+
+    monkeypatch.setenv("ORTHOPLAN_DETECTOR", "learned")
+    folder = tmp_path / "films"
+    folder.mkdir()
+    for sub, name in (("fracatlas-hip", "IMG0000041.jpg"), ("fracatlas-knee", "IMG0000386.jpg"),
+                      ("fracatlas-knee", "IMG0000491.jpg")):
+        shutil.copy(real_dir / sub / "images" / name, folder / name)
+    assert {Path(p).name for p in batch.expand_inputs([folder])} == {"IMG0000041.jpg", "IMG0000386.jpg",
+                                                                     "IMG0000491.jpg"}
+    rows = {Path(r["input"]).name: r for r in batch.iter_rows(
+        [folder], options=batch.BatchOptions(spacing_mm=0.5, sidecar_landmarks=False), workers=0)}
+    hip, knee, lateral = rows["IMG0000041.jpg"], rows["IMG0000386.jpg"], rows["IMG0000491.jpg"]
+    assert hip["status"] == "ok" and hip["view"] == "ap-pelvis" and hip["calibration_mm_per_px"] == pytest.approx(0.5)
+    assert knee["status"] == "ok" and knee["view"] == "knee-ap" and not math.isnan(knee["aldfa_left_deg"])
+    assert lateral["status"] == "error" and "lateral knee view" in lateral["error"]
+    assert main(["batch", str(folder), "--out", str(tmp_path / "t.csv"), "--spacing", "-1"]) == 2
+    assert "pixel spacing must be a positive number" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="pixel spacing"):
+        batch.BatchOptions(spacing_mm=float("inf"))
