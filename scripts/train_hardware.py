@@ -123,13 +123,13 @@ def predict(net, images: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def cross_validate(x, y, group, k, steps, seed, threads, synthetic) -> np.ndarray:
+def cross_validate(x, y, group, k, steps, seed, threads, synthetic, members=1) -> np.ndarray:
     fold = folds_by_group(y, group, k, seed)
     p = np.zeros(len(y))
     for f in range(k):
         t0 = time.perf_counter()
         net = training.train_hardware(x[fold != f], y[fold != f], None, steps=steps, seed=seed + f, threads=threads,
-                                      synthetic=synthetic)
+                                      synthetic=synthetic, members=members)
         p[fold == f] = predict(net, x[fold == f])
         log.info("fold %d/%d: %.0f s", f + 1, k, time.perf_counter() - t0)
     return p
@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default=None, help="write each film's held-out probability here (JSON)")
     ap.add_argument("--limit", type=int, default=None, help="a few films per folder (a quick test)")
     ap.add_argument("--phantoms", type=int, default=30, help="phantom pelvises and as many phantom knees")
+    ap.add_argument("--members", type=int, default=1, help="networks averaged (an ensemble; each from its own seed)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if a.folds < 2:
@@ -183,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--phantoms must be 0 or more")
     if a.steps < 1:
         ap.error("--steps must be at least 1")
+    if a.members < 1:
+        ap.error("--members must be at least 1")
     if not 0.0 < a.threshold < 1.0:
         ap.error("--threshold must lie between 0 and 1")
     if not 0 <= a.synthetic <= training.HARDWARE_BATCH - training.HARDWARE_REAL:
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
              len(y) - np.unique(group).size)
     cv = None
     if not a.skip_cv:
-        p = cross_validate(x, y, group, a.folds, a.steps, a.seed, a.threads, a.synthetic)
+        p = cross_validate(x, y, group, a.folds, a.steps, a.seed, a.threads, a.synthetic, a.members)
         cv = table(p, y, names)
         real = np.array([not n.startswith("phantoms/") for n in names])
         print(f"**Metal hardware: {a.folds}-fold cross-validation ({int(real.sum())} real films, "
@@ -217,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         command = "python scripts/train_hardware.py " + " ".join(sys.argv[1:])
     res = training.train_hardware(x, y, a.out, steps=a.steps, seed=a.seed, threads=a.threads, command=command.strip(),
                                   attribution=training.FRACATLAS_ATTRIBUTION.split(" Landmark references")[0],
-                                  threshold=a.threshold, synthetic=a.synthetic,
+                                  threshold=a.threshold, synthetic=a.synthetic, members=a.members,
                                   extra_meta={"labels": "the FracAtlas hardware flag (index.csv of "
                                               + " and ".join(FOLDERS) + ")",
                                               "crossval": cv, "crossval_folds": a.folds if cv else None})

@@ -790,47 +790,34 @@ def _hardware_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return x.astype(np.float32)
 
 
-def train_hardware(images: np.ndarray, labels: Sequence[int], out: str | os.PathLike | None, *, steps: int = 600,
-                   lr: float = 2e-3, seed: int = 0, threads: int | None = None, command: str = "",
-                   attribution: str = "", threshold: float | None = None, synthetic: int = HARDWARE_SYNTHETIC,
-                   extra_meta: dict | None = None):
-    """Train the hardware classifier (:func:`make_hardware_network`) and write it (``out``:
-    path without suffix; ``None``: return the network unexported, for cross-validation).
+#: The seeds of a hardware ensemble's members lie this far apart (member ``m``: ``seed + m *
+#: MEMBER_SEED_STEP``), so that the cross-validation's per-fold seeds (``seed + fold``) never meet.
+MEMBER_SEED_STEP = 1000
 
-    Parameters
-    ----------
-    images
-        ``(N, S, S)`` network inputs (:func:`hardware_input`).
-    labels
-        1 where the film carries metal, else 0; at least one of each.
-    steps, lr, seed
-        AdamW with a one-cycle schedule, batches of :data:`HARDWARE_BATCH` (:data:`HARDWARE_REAL`
-        real films with metal, ``synthetic`` films given synthetic metal, the rest without);
-        every random choice from ``seed``.
-    threshold
-        The film probability from which hardware is said (recorded in the description; default
-        :data:`.hardware.HARDWARE_MIN_PROBABILITY`).
 
-    Returns
-    -------
-    TrainResult or the network
-    """
+def mean_of_networks(nets):
+    """One module whose output is the mean of the networks' outputs (an ensemble, exported to
+    ONNX as one graph)."""
+    import torch
+
+    class MeanOfNetworks(torch.nn.Module):
+        def __init__(self, members):
+            super().__init__()
+            self.members = torch.nn.ModuleList(members)
+
+        def forward(self, image):
+            return torch.stack([m(image) for m in self.members]).mean(0)
+
+    return MeanOfNetworks(nets).eval()
+
+
+def _train_hardware_member(x, y, pos, neg, steps, lr, seed, synthetic, t0):
+    """One hardware network trained from ``seed`` (see :func:`train_hardware`)."""
     import torch
     import torch.nn.functional as F
 
-    from .hardware import HARDWARE_MIN_PROBABILITY
-
-    x = np.asarray(images, np.float32)
-    y = np.asarray(labels, int)
-    if x.ndim != 3 or x.shape[0] != y.size or x.shape[1] != x.shape[2] or x.shape[1] % HARDWARE_STRIDE:
-        raise LandmarkError("hardware training: square inputs (N, S, S), S a multiple of 32, and one label each")
-    pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
-    if pos.size == 0 or neg.size == 0:
-        raise LandmarkError("hardware training needs films with metal and films without")
-    t0 = time.perf_counter()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
     net = make_hardware_network()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1))
@@ -856,18 +843,75 @@ def train_hardware(images: np.ndarray, labels: Sequence[int], out: str | os.Path
         sched.step()
         losses.append(loss.item())
         if (step + 1) % 100 == 0:
-            log.info("hardware training: step %d/%d loss %.4f (%.0f s)", step + 1, steps,
+            log.info("hardware training (seed %d): step %d/%d loss %.4f (%.0f s)", seed, step + 1, steps,
                      float(np.mean(losses[-100:])), time.perf_counter() - t0)
+    net.eval()
+    return net, losses
+
+
+def train_hardware(images: np.ndarray, labels: Sequence[int], out: str | os.PathLike | None, *, steps: int = 600,
+                   lr: float = 2e-3, seed: int = 0, threads: int | None = None, command: str = "",
+                   attribution: str = "", threshold: float | None = None, synthetic: int = HARDWARE_SYNTHETIC,
+                   members: int = 1, extra_meta: dict | None = None):
+    """Train the hardware classifier (:func:`make_hardware_network`) and write it (``out``:
+    path without suffix; ``None``: return the network unexported, for cross-validation).
+
+    Parameters
+    ----------
+    images
+        ``(N, S, S)`` network inputs (:func:`hardware_input`).
+    labels
+        1 where the film carries metal, else 0; at least one of each.
+    steps, lr, seed
+        AdamW with a one-cycle schedule, batches of :data:`HARDWARE_BATCH` (:data:`HARDWARE_REAL`
+        real films with metal, ``synthetic`` films given synthetic metal, the rest without);
+        every random choice from ``seed``.
+    threshold
+        The film probability from which hardware is said (recorded in the description; default
+        :data:`.hardware.HARDWARE_MIN_PROBABILITY`).
+    members
+        Networks trained alike from the seeds ``seed + MEMBER_SEED_STEP * m``; their evidence
+        maps are averaged (:func:`mean_of_networks`, exported as one ONNX graph): one network's
+        figures vary from seed to seed, their mean less.
+
+    Returns
+    -------
+    TrainResult or the network
+    """
+    import torch
+
+    from .hardware import HARDWARE_MIN_PROBABILITY
+
+    x = np.asarray(images, np.float32)
+    y = np.asarray(labels, int)
+    if x.ndim != 3 or x.shape[0] != y.size or x.shape[1] != x.shape[2] or x.shape[1] % HARDWARE_STRIDE:
+        raise LandmarkError("hardware training: square inputs (N, S, S), S a multiple of 32, and one label each")
+    pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
+    if pos.size == 0 or neg.size == 0:
+        raise LandmarkError("hardware training needs films with metal and films without")
+    if members < 1:
+        raise LandmarkError("hardware training: at least one member network")
+    t0 = time.perf_counter()
+    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+    nets, losses = [], []
+    for m in range(members):
+        member, member_losses = _train_hardware_member(x, y, pos, neg, steps, lr, seed + MEMBER_SEED_STEP * m,
+                                                       synthetic, t0)
+        nets.append(member)
+        losses += member_losses
+    net = nets[0] if members == 1 else mean_of_networks(nets)
     net.eval()
     if out is None:
         return net
     meta = {
         "format": MODEL_FORMAT, "view": "hardware", "channels": ["metal_hardware"], "input_size": x.shape[1],
         "stride": HARDWARE_STRIDE, "threshold": HARDWARE_MIN_PROBABILITY if threshold is None else threshold,
-        "architecture": "five stride-2 stages of monai Convolution blocks and a 1x1 convolution",
+        "architecture": "five stride-2 stages of monai Convolution blocks and a 1x1 convolution"
+                        + ("" if members == 1 else f"; the mean of {members} such networks' evidence maps"),
         "output": "logits of local evidence per cell; the film's logit is their log-mean-exp",
         "trained": {"command": command, "seed": seed, "steps": steps, "batch_size": HARDWARE_BATCH, "lr": lr,
-                    "synthetic_per_batch": synthetic,
+                    "synthetic_per_batch": synthetic, "members": members,
+                    "member_seeds": [seed + MEMBER_SEED_STEP * m for m in range(members)],
                     "films": int(y.size), "with_metal": int(pos.size), "date": dt.date.today().isoformat(),
                     "seconds": round(time.perf_counter() - t0, 1)},
         "attribution": attribution,

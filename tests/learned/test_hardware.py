@@ -161,6 +161,29 @@ def test_training_writes_a_model_the_runner_uses(tmp_path):
     assert 0.0 <= guess.probability <= 1.0 and 0 <= guess.x <= 200 and 0 <= guess.y <= 300
 
 
+def test_an_ensemble_is_the_mean_of_its_members_and_exports_as_one_model(tmp_path):
+    """``members``: networks from seeds ``seed + 1000 m``, averaged; the first is the network
+    trained alone from ``seed``; the ONNX file holds the mean."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 0.8, (6, 64, 64)).astype(np.float32)
+    y = np.array([1, 0, 1, 0, 0, 0])
+    alone = [training.train_hardware(x, y, None, steps=2, seed=s, threads=2) for s in (3, 3 + training.MEMBER_SEED_STEP)]
+    both = training.train_hardware(x, y, None, steps=2, seed=3, threads=2, members=2)
+    image = torch.from_numpy(x[:2])[:, None]
+    with torch.no_grad():
+        expected = (alone[0](image) + alone[1](image)) / 2
+        assert torch.allclose(both(image), expected, atol=1e-6)
+    res = training.train_hardware(x, y, tmp_path / "ens", steps=2, seed=3, threads=2, members=2, command="test")
+    meta = json.loads(res.meta.read_text())
+    assert meta["trained"]["members"] == 2 and meta["trained"]["member_seeds"] == [3, 1003]
+    guess = hardware.find_hardware(rng.uniform(0, 1, (300, 200)), res.onnx)
+    assert 0.0 <= guess.probability <= 1.0
+    with pytest.raises(LandmarkError, match="at least one member"):
+        training.train_hardware(x, y, None, steps=1, members=0)
+
+
 def test_training_needs_both_kinds_of_film(tmp_path):
     x = np.zeros((3, 64, 64), np.float32)
     with pytest.raises(LandmarkError, match="with metal and films without"):
@@ -185,7 +208,7 @@ def test_the_training_script_runs_on_a_few_real_films(real_dir, tmp_path):
 
 @pytest.mark.parametrize("args", [["--folds", "1"], ["--steps", "0"], ["--threshold", "1.5"], ["--phantoms", "-1"],
                                   ["--synthetic", "40"], ["--input-size", "100"], ["--skip-cv", "--cv-only"],
-                                  ["--limit", "0"], ["--limit", "-3"]])
+                                  ["--limit", "0"], ["--limit", "-3"], ["--members", "0"]])
 def test_the_training_script_refuses_bad_options(args):
     proc = subprocess.run([sys.executable, str(REPO / "scripts" / "train_hardware.py"), *args],
                           capture_output=True, text=True, timeout=60)
