@@ -178,10 +178,6 @@ def knee_side(radiograph: Radiograph, view: str, side: str | None = None) -> str
 _LIMB_BODY_PARTS = ("LEG", "LOWER LIMB", "LOWERLIMB", "EXTREMITY", "KNEE", "ANKLE", "TIBIA", "FEMUR")
 
 
-#: BodyPartExamined values (DICOM CID 4031 terms, upper case) of an AP pelvis/hip film.
-_PELVIS_BODY_PARTS = ("PELVIS", "HIP")
-
-
 def infer_view(radiograph: Radiograph) -> str:
     """The view a radiograph most likely shows, from its header, its shape and, where the header
     does not name the body part, its picture.
@@ -210,9 +206,10 @@ def infer_view(radiograph: Radiograph) -> str:
             return "knee-lateral"
     if any(p in part for p in _LIMB_BODY_PARTS) or rows > 2 * cols:
         return "long-leg"
-    if part in _PELVIS_BODY_PARTS:
+    from .landmarks.views import OWN_BODY_PARTS, classify_view, confident_view
+
+    if part in OWN_BODY_PARTS["ap-pelvis"]:
         return "ap-pelvis"
-    from .landmarks.views import classify_view, confident_view
 
     seen = confident_view(classify_view(radiograph.display))
     if seen is not None and seen != "ap-pelvis":

@@ -60,7 +60,7 @@ KNEE_FILM_CLASSES = ("knee-ap", "knee-lateral", "two-view")
 #: :func:`orthoplan.pipeline.infer_view` takes the classifier's view from it on. Chosen on the
 #: cross-validation of ``scripts/train_views.py`` (docs/accuracy.md): there no hip film reached
 #: it for the knee classes and no knee film for ``ap-pelvis`` (at 0.95 one hip film, a pelvis
-#: and femur read as usable, would have been refused), while 95 % of the knee films and 79 %
+#: and femur read as usable, would have been refused), while 94 % of the knee films and 80 %
 #: of the hip films are known.
 OTHER_FILM_MIN_PROBABILITY = 0.99
 #: Side of the square the film is letterboxed into before its features are taken.
