@@ -183,7 +183,8 @@ def infer_view(radiograph: Radiograph) -> str:
     does not name the body part, its picture.
 
     ``knee-ap`` / ``knee-lateral`` when BodyPartExamined is KNEE and ViewPosition is AP/PA
-    or a lateral one (LL, RL, LAT, LATERAL) on an image no more than twice as tall as wide;
+    or a lateral one (LL, RL, LAT, LATERAL) on an image no more than twice as tall as wide,
+    and without a ViewPosition the more probable knee view of the view classifier;
     ``long-leg`` when BodyPartExamined names the lower limb or the image is more than twice
     as tall as wide (a standing long-leg film); ``ap-pelvis`` when it names the pelvis or the
     hip. Otherwise (a JPEG, a DICOM image without BodyPartExamined or with another one) the view
@@ -196,6 +197,8 @@ def infer_view(radiograph: Radiograph) -> str:
     >>> infer_view(Radiograph(np.zeros((70, 25)), np.zeros((70, 25)), ImageReference()))
     'long-leg'
     """
+    from .landmarks.views import OWN_BODY_PARTS, classify_view, confident_view
+
     part = (radiograph.body_part_examined or "").strip().upper()
     rows, cols = radiograph.shape
     position = (radiograph.view_position or "").strip().upper()
@@ -204,10 +207,12 @@ def infer_view(radiograph: Radiograph) -> str:
             return "knee-ap"
         if position in _KNEE_LATERAL_POSITIONS:
             return "knee-lateral"
+        # the header says a knee but not which view (ViewPosition is often empty): the picture
+        # decides between the knee views (the more probable; two views side by side go to
+        # knee-ap, whose detector refuses them with the reason)
+        return confident_view(classify_view(radiograph.display), min_probability=0.0) or "knee-ap"
     if any(p in part for p in _LIMB_BODY_PARTS) or rows > 2 * cols:
         return "long-leg"
-    from .landmarks.views import OWN_BODY_PARTS, classify_view, confident_view
-
     if part in OWN_BODY_PARTS["ap-pelvis"]:
         return "ap-pelvis"
 

@@ -37,7 +37,7 @@ def _rad(shape=(950, 700), **tags) -> Radiograph:
         ({"body_part_examined": "KNEE", "view_position": "LATERAL"}, (950, 700), "knee-lateral"),
         ({"body_part_examined": "KNEE", "view_position": "AP"}, (3000, 700), "long-leg"),  # a long-leg film
         ({"body_part_examined": "LEG", "view_position": "AP"}, (950, 700), "long-leg"),
-        ({"body_part_examined": "KNEE"}, (950, 700), "long-leg"),  # the tags do not say which knee view
+        ({"body_part_examined": "KNEE"}, (950, 700), "knee-ap"),  # no view in the tags, nothing in the picture
         ({"body_part_examined": "PELVIS", "view_position": "AP"}, (950, 1100), "ap-pelvis"),
     ],
 )

@@ -218,6 +218,11 @@ def test_the_header_outranks_the_classifier(knee_index, real_dir):
     assert not any("view classifier" in why for _, why in said_knee.landmarks.missing)
     assert infer_view(replace(hip, body_part_examined="HIP")) == "ap-pelvis"
     assert infer_view(replace(knee, body_part_examined="PELVIS")) == "ap-pelvis"     # the header decides
+    # a knee header without ViewPosition: the picture tells the AP from the lateral view
+    root_rows = knee_index[1]
+    lateral = load_radiograph(str(root / "images" / _films(root_rows, "knee-lateral", 1, start=40)[0]))
+    assert infer_view(replace(lateral, body_part_examined="KNEE")) == "knee-lateral"
+    assert infer_view(replace(knee, body_part_examined="KNEE")) == "knee-ap"
 
 
 def test_a_blank_image_is_no_view():
