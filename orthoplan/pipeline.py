@@ -210,7 +210,7 @@ def infer_view(radiograph: Radiograph) -> str:
         # the header says a knee but not which view (ViewPosition is often empty): the picture
         # decides between the knee views (the more probable; two views side by side go to
         # knee-ap, whose detector refuses them with the reason)
-        return confident_view(classify_view(radiograph.display), min_probability=0.0) or "knee-ap"
+        return confident_view(classify_view(radiograph.display), min_probability=0.0)
     if any(p in part for p in _LIMB_BODY_PARTS) or rows > 2 * cols:
         return "long-leg"
     if part in OWN_BODY_PARTS["ap-pelvis"]:

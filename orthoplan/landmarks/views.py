@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -246,7 +247,26 @@ def classify_view(display: np.ndarray, model: ViewModel | None = None) -> ViewGu
     >>> sorted(guess.probabilities) == sorted(VIEW_CLASSES), round(guess.probabilities["knee-ap"], 2)
     (True, 0.2)
     """
-    m = model or load_view_model()
+    cacheable = model is None and isinstance(display, np.ndarray) and not display.flags.writeable
+    if cacheable and _last_guess is not None and _last_guess[0]() is display:
+        return _last_guess[1]  # the same read-only film as the last call (view inference, then the detector)
+    guess = _classify(display, model or load_view_model())
+    if cacheable:
+        _remember(display, guess)
+    return guess
+
+
+#: The last read-only film classified with the shipped model and its guess: a plan asks twice
+#: (:func:`orthoplan.pipeline.infer_view`, then the detector's refusal check).
+_last_guess: tuple | None = None
+
+
+def _remember(display: np.ndarray, guess: ViewGuess) -> None:
+    global _last_guess
+    _last_guess = (weakref.ref(display), guess)
+
+
+def _classify(display: np.ndarray, m: ViewModel) -> ViewGuess:
     f = view_features(display)
     if not np.any(f[:-1]):  # no gradient, no profile: a constant image (the last feature is its shape)
         return ViewGuess(m.classes[-1], {c: 1.0 / len(m.classes) for c in m.classes})

@@ -247,3 +247,23 @@ def test_cli_reads_a_knee_jpeg_as_a_knee(knee_index, capsys, monkeypatch):
     assert "lateral knee view" in capsys.readouterr().err
     assert main(["detect", str(lat), "--spacing", "0.3", "--side", "left", "--json"]) == 0
     assert any(k.endswith("_left") for k in json.loads(capsys.readouterr().out)["landmarks"])
+
+
+def test_a_plan_classifies_its_film_once(real_dir, monkeypatch):
+    """infer_view and then the detector's check ask about the same read-only film: the guess is
+    reused; another film, or a writeable array, is classified anew."""
+    from orthoplan.landmarks import views
+
+    calls = []
+    original = views._classify
+    monkeypatch.setattr(views, "_classify", lambda d, m: calls.append(1) or original(d, m))
+    films = _hip_films(real_dir, 2)
+    a, b = (load_radiograph(str(f)) for f in films)
+    first = classify_view(a.display)
+    assert classify_view(a.display) is first and len(calls) == 1
+    classify_view(b.display)
+    assert len(calls) == 2
+    writable = np.array(a.display)
+    classify_view(writable)
+    classify_view(writable)
+    assert len(calls) == 4
