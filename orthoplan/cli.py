@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import __version__
 from .errors import EXIT_QUEUED, InputNotFoundError, LandmarkError, OrthoplanError, UsageError, exit_code_for
@@ -148,10 +148,14 @@ def _measurements_json(plan_or_ms) -> dict[str, Any]:
     }
 
 
-def _print_measurements(cal, ms) -> None:
+def _print_measurements(cal, ms, notes: Sequence[str] = ()) -> None:
+    """The calibration, the plan's ``notes`` (what the detector says about the film: a child's
+    pelvis, metal, an abducted femur ...) and every measurement or why it is absent."""
     print(f"calibration: {cal.label}")
     for w in cal.warnings:
         print(f"  warning: {w}")
+    for n in notes:
+        print(f"note: {n}")
     for m in ms:
         unit = "°" if m.unit == "deg" else " mm"
         interval = f"  (95 % {m.interval[0]:.1f} to {m.interval[1]:.1f})" if m.interval else ""
@@ -189,7 +193,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
         _print_json({"calibration": _calibration_summary(cal), "view": plan.view,
                      **_measurements_json(plan.measurements)})
     else:
-        _print_measurements(cal, plan.measurements)
+        _print_measurements(cal, plan.measurements, plan.notes)
     return 0
 
 
@@ -292,7 +296,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         queued = result.queued
         if previous is None and not result.queued:
             _warn_other_plans(args.archive, rad, plan)
-    _print_measurements(cal, plan.measurements)
+    _print_measurements(cal, plan.measurements, plan.notes)
     if catalog is not None:
         _print_templating(_templating_summary(plan, _template_side(args, rad), catalog))
     for o in plan.osteotomies:
@@ -473,7 +477,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if "sr" in written:
         url = args.archive or "folder://" + str((out / "archive").resolve())
         queued = _store(url, [written["sr"], written["gsps"]]).queued
-    _print_measurements(cal, plan.measurements)
+    _print_measurements(cal, plan.measurements, plan.notes)
     if catalog is not None:
         _print_templating(templating_summary(plan, args.side, catalog))
     return EXIT_QUEUED if queued else 0
@@ -491,7 +495,7 @@ def cmd_plans(args: argparse.Namespace) -> int:
             _print_json(plan.to_dict())
         else:
             print(f"plan {plan.plan_uid} revision {plan.revision} ({plan.status}, {plan.author or 'no author'}, {plan.created})")
-            _print_measurements(plan.calibration, plan.measurements)
+            _print_measurements(plan.calibration, plan.measurements, plan.notes)
         return 0
     plans = list_plans(archive, args.study)
     if args.plan:

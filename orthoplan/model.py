@@ -42,6 +42,8 @@ READABLE_PLAN_SCHEMA_VERSIONS = (1, 2, 3)
 IMMATURE_FINDING = "skeletally immature pelvis"
 #: How a detector's note names metal hardware on the film (plate, nail, screws, wires, prosthesis).
 HARDWARE_FINDING = "metal hardware"
+#: How a detector's note names a femur out of the standard AP position (frog-leg, abducted).
+ABDUCTED_FINDING = "femur abducted"
 
 
 # --------------------------------------------------------------------------- enums

@@ -239,7 +239,9 @@ def summarize(rows: Iterable[Row], patients: Sequence[str] = ("adult",), view: F
               ) -> dict[str, dict]:
     """Per anatomy: reference points, found, median/mean/p95 error (px and % of the head
     diameter), confident misses (reported ≥ 0.8 and off by more than the tolerance, or
-    reported where the reference has no such point)."""
+    reported where the reference has no such point), and the points reported where the reading
+    has none: ``unread`` on ``patients``' usable films (a hip the reader did not see: off the
+    film, cut by its edge, hidden), ``unusable`` on films the readers found unusable."""
     out: dict[str, dict] = {}
     rows = list(rows)
     for anatomy in view.anatomies:
@@ -249,6 +251,7 @@ def summarize(rows: Iterable[Row], patients: Sequence[str] = ("adult",), view: F
         px = [r.error_px for r in found]
         pct = [r.error_pct for r in found if r.error_pct is not None]
         spurious = [r for r in rs if r.ref_xy is None and r.det_xy is not None and (r.patient in patients or r.patient == "not-ap")]
+        unread = [r for r in spurious if r.patient != "not-ap"]  # on a usable film, where the reader saw no such point
         confident = [r for r in found if (r.confidence or 0) >= 0.8]
         miss = [r for r in confident if r.error_pct is not None and r.error_pct > view.tolerance_pct]
         conf_spur = [r for r in spurious if (r.confidence or 0) >= 0.8]
@@ -259,7 +262,8 @@ def summarize(rows: Iterable[Row], patients: Sequence[str] = ("adult",), view: F
             "px": _stats(px), "pct": _stats(pct),
             "within_tol": float(np.mean([e <= view.tolerance_pct for e in pct])) if pct else math.nan,
             "confident": len(confident) + len(conf_spur), "confident_misses": len(miss) + len(conf_spur),
-            "spurious": len(spurious), "radius_pct": _stats(radius) if radius else None,
+            "spurious": len(spurious), "unread": len(unread), "unusable": len(spurious) - len(unread),
+            "radius_pct": _stats(radius) if radius else None,
         }
     return out
 
@@ -923,12 +927,14 @@ def markdown_accuracy(summary: dict[str, dict], title: str, size_label: str = "h
                       tolerance_pct: float = TOLERANCE_PCT) -> str:
     lines = [f"**{title}**", "",
              f"| landmark | reference points | found | median px | mean px | p95 px | median % {size_label} | mean % | p95 % "
-             f"| within {tolerance_pct:g} % | confident (≥ 0.8) | confident misses |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             f"| within {tolerance_pct:g} % | confident (≥ 0.8) | confident misses | reported, not read | "
+             "reported on unusable films |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for a, s in summary.items():
         lines.append(f"| {a} | {s['reference']} | {_f(100 * s['rate'], 0)} % | {_f(s['px'][0])} | {_f(s['px'][1])} | "
                      f"{_f(s['px'][2])} | {_f(s['pct'][0])} | {_f(s['pct'][1])} | {_f(s['pct'][2])} | "
-                     f"{_f(100 * s['within_tol'], 0)} % | {s['confident']} | {s['confident_misses']} |")
+                     f"{_f(100 * s['within_tol'], 0)} % | {s['confident']} | {s['confident_misses']} | "
+                     f"{s['unread']} | {s['unusable']} |")
     h = summary.get("femoral_head_center", {}).get("radius_pct")
     if h:
         lines += ["", f"Head radius error: median {_f(h[0])} %, mean {_f(h[1])} %, p95 {_f(h[2])} % of the reference radius."]
