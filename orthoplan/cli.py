@@ -39,7 +39,7 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-_IMAGE_HELP = ("the radiograph: a DICOM file, or PNG/TIFF (give its scale with --spacing, --known-length "
+_IMAGE_HELP = ("the radiograph: a DICOM file, or a JPEG/PNG/TIFF bitmap (give its scale with --spacing, --known-length "
                "or a calibration ball)")
 _JSON_HELP = "print JSON (one document on stdout) instead of text"
 
@@ -62,7 +62,7 @@ def _add_calibration_args(p: argparse.ArgumentParser) -> None:
                         "known length measures the scale and the image's own scale is no better (±10 %%); "
                         "flagged as assumed in the plan, report and picture")
     g.add_argument("--spacing", type=float, metavar="MM",
-                   help="pixel spacing in mm at the anatomy, for PNG/TIFF input (on a DICOM image it "
+                   help="pixel spacing in mm at the anatomy, for JPEG/PNG/TIFF input (on a DICOM image it "
                         "replaces the spacing attributes)")
 
 
@@ -371,7 +371,7 @@ def _plan_document_outputs(args: argparse.Namespace, rad, plan, out: Path) -> di
         from .errors import DicomOutputError
 
         if rad.dataset is None:
-            raise DicomOutputError("--store-pdf needs a DICOM source image (PNG/TIFF input has no study to add the "
+            raise DicomOutputError("--store-pdf needs a DICOM source image (JPEG/PNG/TIFF input has no study to add the "
                                    "plan document to)")
         document = written["pdf"].read_bytes()
         build_encapsulated_pdf(plan, rad.dataset, document).save_as(out / "plan-pdf.dcm", enforce_file_format=True)
@@ -606,13 +606,21 @@ def _add_batch_parsers(sub) -> None:
 # --------------------------------------------------------------------------- templating and catalogs
 
 
-def _template_side(args: argparse.Namespace, rad) -> str:
+def _template_side(args: argparse.Namespace, rad, plan=None) -> str:
+    """``--side``, else the image's ImageLaterality. A side the detector took from the film's
+    anatomy (an AP knee's fibula, under an assumed display orientation) is not templated on
+    without a person saying so: a wrong side in a surgical plan is worse than a question; the
+    message says which side the film seems to show."""
     if args.side:
         return args.side
     lat = (rad.image_laterality or "").strip().upper()
     if lat in ("L", "R"):
         return "left" if lat == "L" else "right"
-    raise UsageError("say which side to template: --side left or --side right (the image has no ImageLaterality)")
+    seen = sorted({lm.name.side.value for lm in plan.landmarks if lm.name.side is not None}) if plan else []
+    hint = (f"; the film shows one knee, which the detector takes for the {seen[0]} from its anatomy: "
+            f"if that is right, --side {seen[0]}" if plan is not None and plan.view == "knee-ap" and len(seen) == 1 else "")
+    raise UsageError("say which side to template: --side left or --side right (the image has no ImageLaterality"
+                     f"{hint})")
 
 
 def _template_plan(args: argparse.Namespace, rad, plan):
@@ -634,7 +642,7 @@ def _template_plan(args: argparse.Namespace, rad, plan):
             "femoral_size": args.femoral_size, "tibial_size": args.tibial_size,
             "insert_thickness_mm": args.insert_thickness, "valgus_deg": args.valgus, "femoral_ap_mm": args.femoral_ap,
         }.items() if v is not None}
-        side = _template_side(args, rad)
+        side = _template_side(args, rad, plan)
         if getattr(args, "lateral", None) and args.femoral_ap is None:
             kwargs["lateral"] = _lateral_plan(args, side)
         return template_knee(plan, catalog, side, **kwargs), catalog

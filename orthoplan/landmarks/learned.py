@@ -180,7 +180,8 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
         c = np.array([hp.x, hp.y])
         r = float(np.hypot(top.x - hp.x, top.y - hp.y)) if top is not None else 0.0
         if not (2.0 <= r <= 0.25 * max(display.shape)):
-            notes.append(f"{side.value} head: no plausible radius from the network; not reported")
+            absent[side] = f"{side.value} head: no plausible radius from the network"
+            notes.append(absent[side] + "; not reported")
             continue
         side_notes = []
         fit = refine_head(display, c, r) if refine_heads else None
@@ -213,7 +214,8 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
         (cr, rr, _), (cl, rl, _) = heads[Side.RIGHT], heads[Side.LEFT]
         why = pair_problem(cr, rr, cl, rl, right_x * plx, down)
         weak, strong = sorted(heads, key=lambda s: per_side[s.value]["head_score"])
-        faint = per_side[weak.value]["head_score"] < GHOST_HEAD_RATIO * per_side[strong.value]["head_score"]
+        faint = (per_side[weak.value]["head_score"] < GHOST_HEAD_RATIO * per_side[strong.value]["head_score"]
+                 and weak not in prosthesis_sides)  # a metal head is a hip however faint
         if why and faint:
             absent[weak] = (f"{weak.value} head: not the {strong.value} head's pair ({why}) and far fainter to the "
                             f"network (score {per_side[weak.value]['head_score']:.2f} against "
@@ -223,8 +225,10 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
         elif why:
             notes.append(f"femoral heads: {why}")
             heads = {s: (c, r, q * PAIR_PENALTY) for s, (c, r, q) in heads.items()}
-    for side, why in absent.items():
-        missing[LandmarkName.of("femoral_head_center", side)] = why
+    for side in Side:
+        if side not in heads:
+            missing[LandmarkName.of("femoral_head_center", side)] = absent.get(side, f"{side.value} hip not found in "
+                                                                                    "the image")
     if len(heads) == 1:  # one hip: its femur must run towards the feet (not a lateral view)
         (side, (c, r, q)), = heads.items()
         why = lone_hip_problem(by, side, c, r, down)

@@ -276,3 +276,24 @@ def test_a_fold_outside_the_cross_validation_is_refused_before_anything_trains(f
     with pytest.raises(UsageError, match=f"no fold {fold} in a 3-fold"):
         crossval.cross_validate(load_references(HIP_REFS), tmp_path, 3, folds=[0, fold], workdir=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_points_reported_where_the_reader_read_none_are_counted_apart():
+    """A point without a reference is no error and no "found", but it is counted: on a usable
+    film of the summarised patients ("not read") or on a film the readers could not use; at
+    ≥ 0.8 it is a confident miss."""
+    from orthoplan.landmarks.crossval import Row, markdown_accuracy, summarize
+
+    rows = [Row("a", "greater_trochanter_right", "adult", 0, (10.0, 10.0), (11.0, 10.0), 0.5, 0.5, 100.0),
+            Row("a", "greater_trochanter_left", "adult", 0, None, (50.0, 10.0), 0.6, 0.6, 100.0),
+            Row("b", "greater_trochanter_left", "not-ap", 0, None, (50.0, 10.0), 0.85, 0.9, None),
+            Row("c", "greater_trochanter_left", "child", 0, None, (50.0, 10.0), 0.5, 0.5, None)]
+    s = summarize(rows, ("adult",))["greater_trochanter"]
+    assert (s["reference"], s["found"], s["unread"], s["unusable"]) == (1, 1, 1, 1)
+    assert s["confident_misses"] == 1  # the one on the unusable film, at 0.85
+    assert summarize(rows, ("child",))["greater_trochanter"]["unread"] == 1
+    table = markdown_accuracy(summarize(rows, ("adult",)), "t")
+    assert "reported, not read | reported on unusable films |" in table
+    line = next(x for x in table.splitlines() if x.startswith("| greater_trochanter"))
+    assert line.startswith("| greater_trochanter | 1 | 100 % |")
+    assert line.endswith("| 1 | 1 | 1 | 1 |")  # confident (the unusable film's), confident misses, not read, unusable

@@ -235,3 +235,18 @@ def test_an_unsure_automatic_posterior_condyle_sizes_nothing_until_a_person_conf
             why = summary["not_templated"]["femoral_component"]
             assert name in why and "confidence 0.50" in why and "confirm" in why
             assert "tibial_tray" in summary
+
+
+def test_a_side_taken_from_the_anatomy_is_not_templated_without_a_person(real_dir, capsys):
+    """An AP knee JPEG (no ImageLaterality) of one knee: the detector names its side from the
+    fibula, but templating for surgery asks for --side, and says which side the film seems to
+    show; with it, the knee is templated."""
+    ap, _lat = PAIRS[2]
+    image = real_dir / "fracatlas-knee" / "images" / f"{ap}.jpg"
+    spacing = f"{_ap_spacing(_ref(ap)):.4f}"
+    assert main(["template", str(image), "--view", "knee-ap", "--spacing", spacing]) == 2
+    err = capsys.readouterr().err
+    assert "--side" in err and "the film shows one knee, which the detector takes for the right" in err
+    assert main(["template", str(image), "--view", "knee-ap", "--spacing", spacing, "--side", "right", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["side"] == "right" and "tibial_tray" in doc
