@@ -44,6 +44,8 @@ IMMATURE_FINDING = "skeletally immature pelvis"
 HARDWARE_FINDING = "metal hardware"
 #: How a detector's note names a femur out of the standard AP position (frog-leg, abducted).
 ABDUCTED_FINDING = "femur abducted"
+#: How a detector's note names a film the network is unsure of as a whole.
+UNSURE_FINDING = "the network is unsure of this film as a whole"
 
 
 # --------------------------------------------------------------------------- enums

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from .model import ABDUCTED_FINDING, HARDWARE_FINDING, IMMATURE_FINDING, ImplantKind, LandmarkName, Measurement, Plan, Side
+from .model import ABDUCTED_FINDING, HARDWARE_FINDING, IMMATURE_FINDING, UNSURE_FINDING, ImplantKind, LandmarkName, Measurement, Plan, Side
 
 GraphicKind = Literal["point", "polyline", "circle", "text"]
 
@@ -224,6 +224,9 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     if any(ABDUCTED_FINDING in n for n in plan.notes):
         side_text.append(Graphic("text", ((cols * 0.01, rows * 0.14),),
                                  label="FEMUR ABDUCTED? offsets, neck-shaft angle and leg length not standard"))
+    if any(UNSURE_FINDING in n for n in plan.notes):
+        side_text.append(Graphic("text", ((cols * 0.01, rows * 0.18),),
+                                 label="UNUSUAL FILM? the detector is unsure of it: check every landmark"))
     layers.append(OverlayLayer("ORIENTATION", "Patient sides", LAYER_COLORS["ORIENTATION"], tuple(side_text)))
 
     # measurement constructions (the same lines the values were computed from), per layer

@@ -38,8 +38,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..model import (ABDUCTED_FINDING, HARDWARE_FINDING, IMMATURE_FINDING, Calibration, Landmark, LandmarkName,
-                     Landmarks, LandmarkSource, Radiograph, Side)
+from ..model import (ABDUCTED_FINDING, HARDWARE_FINDING, IMMATURE_FINDING, UNSURE_FINDING, Calibration, Landmark,
+                     LandmarkName, Landmarks, LandmarkSource, Radiograph, Side)
 from . import HIP_ANATOMIES, Detection
 from .network import LandmarkModel, Peak, load_model, predict
 from .common import low_confidence_reason, lowered
@@ -200,7 +200,6 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
             continue
         if metal:
             prosthesis_sides.append(side)
-            notes.append(f"{side.value} hip: prosthesis (metal femoral head); the head centre is the prosthetic head's")
         heads[side] = (c, r, conf)
         per_side[side.value] = {"head_score": hp.score, "notes": side_notes}
     if not heads:
@@ -214,8 +213,7 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
         (cr, rr, _), (cl, rl, _) = heads[Side.RIGHT], heads[Side.LEFT]
         why = pair_problem(cr, rr, cl, rl, right_x * plx, down)
         weak, strong = sorted(heads, key=lambda s: per_side[s.value]["head_score"])
-        faint = (per_side[weak.value]["head_score"] < GHOST_HEAD_RATIO * per_side[strong.value]["head_score"]
-                 and weak not in prosthesis_sides)  # a metal head is a hip however faint
+        faint = per_side[weak.value]["head_score"] < GHOST_HEAD_RATIO * per_side[strong.value]["head_score"]
         if why and faint:
             absent[weak] = (f"{weak.value} head: not the {strong.value} head's pair ({why}) and far fainter to the "
                             f"network (score {per_side[weak.value]['head_score']:.2f} against "
@@ -225,6 +223,9 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
         elif why:
             notes.append(f"femoral heads: {why}")
             heads = {s: (c, r, q * PAIR_PENALTY) for s, (c, r, q) in heads.items()}
+    prosthesis_sides = [s for s in prosthesis_sides if s in heads]  # a ghost in a burnt-out corner is none
+    for side in prosthesis_sides:
+        notes.append(f"{side.value} hip: prosthesis (metal femoral head); the head centre is the prosthetic head's")
     for side in Side:
         if side not in heads:
             missing[LandmarkName.of("femoral_head_center", side)] = absent.get(side, f"{side.value} hip not found in "
@@ -289,6 +290,12 @@ def assemble(display: np.ndarray, peaks: list[Peak], model: LandmarkModel, super
                             [n for n in found if n.anatomy in FEMORAL_ANATOMIES and n.side is side])
     if check_maturity:
         found = _immaturity_checked(display, superior, plx, found, missing, notes)
+    sureness = film_sureness(peaks)
+    # a child's film is unsure by nature and already lowered (IMMATURE_PENALTY): not twice
+    if sureness < UNSURE_FILM_SCORE and found and not any(IMMATURE_FINDING in n for n in notes):
+        notes.append(f"{UNSURE_FINDING} (median landmark score {sureness:.2f} < {UNSURE_FILM_SCORE}: not a standard "
+                     "AP pelvis/hip, poor contrast or metal?): every confidence is lowered")
+        found = lowered(found, UNSURE_FILM_PENALTY, MIN_CONFIDENCE, UNSURE_FINDING, missing)
     if check_hardware:
         found = _hardware_checked(display, found, missing, notes)
     lms = Landmarks.from_landmarks(found.values(), missing)
@@ -432,6 +439,29 @@ def femoral_abduction_deg(found: Mapping[LandmarkName, Landmark], side: Side, la
         return None
     v = np.array([b.x - a.x, b.y - a.y])
     return math.degrees(math.atan2(float(np.dot(v, lateral)), float(np.dot(v, down))))
+
+
+#: A film whose landmarks the network scores below this (:func:`film_sureness`) is one it is
+#: unsure of as a whole: said, and every confidence keeps :data:`UNSURE_FILM_PENALTY` of itself
+#: (the tables are flat at low scores, so a single low score costs little). Held out (3-fold,
+#: 7 December 2026): 9 of the 23 adults' films the readers could not use (washed-out films with
+#: plates, two frog-leg views) and 5 of the 215 usable adults' films lie below 0.45.
+UNSURE_FILM_SCORE = 0.45
+UNSURE_FILM_PENALTY = 0.6
+
+
+def film_sureness(peaks: Sequence[Peak]) -> float:
+    """How sure the network is of a film as a whole: the median raw score of a hip's landmark
+    peaks (the head top, which only gives a radius, left out), of the surer hip (a film of one
+    hip scores its absent hip low); 1.0 without peaks.
+
+    >>> film_sureness([Peak("teardrop_left", 1, 2, 0.2), Peak("sourcil_medial_left", 3, 4, 0.6),
+    ...                Peak("teardrop_right", 5, 6, 0.1), Peak("femoral_head_top_left", 5, 6, 0.0)])
+    0.4
+    """
+    by_side = [[p.score for p in peaks if p.channel.endswith(f"_{side.value}")
+                and not p.channel.startswith("femoral_head_top_")] for side in Side]
+    return max((float(np.median(s)) for s in by_side if s), default=1.0)
 
 
 #: A lone femur must run within this angle (degrees) of the feet direction: an AP hip view.

@@ -175,13 +175,14 @@ def test_an_unknown_detection_method_is_a_landmark_error(real_dir, monkeypatch):
         detect(rad)
 
 
-def test_a_childs_pelvis_is_said_and_its_confidences_lowered(hip_refs, hip_root):
+def test_a_childs_pelvis_is_said_and_its_confidences_lowered(hip_refs, hip_root, monkeypatch):
     """Films the readers judged a child's (open triradiate cartilage, physes) get the note and a
     lower confidence everywhere; adults' usable AP films do not. (The shipped maturity model was
     fitted on these films: its held-out figures are in docs/accuracy.md; this checks the wiring
     and that the check runs head-up on real films.)"""
     from orthoplan.landmarks.views import IMMATURE_MIN_PROBABILITY
 
+    monkeypatch.setattr(learned, "UNSURE_FILM_SCORE", 0.0)  # a child's film is unsure too: this is the maturity rule
     children = [r for r in hip_refs if r.usable and r.patient == "child"][:3]
     adults = [r for r in hip_refs if r.usable and r.patient == "adult"][:6]
     assert len(children) == 3 and len(adults) == 6
@@ -402,3 +403,44 @@ def test_a_far_fainter_head_that_is_no_pair_is_no_hip_and_the_real_one_keeps_its
                             check_hardware=False).landmarks
     assert both["femoral_head_center_left"].confidence == pytest.approx(0.9 * learned.PAIR_PENALTY)
     assert both["femoral_head_center_right"].confidence == pytest.approx(0.9 * learned.PAIR_PENALTY)
+
+
+def test_a_film_the_network_is_unsure_of_is_said_and_lowered(hip_refs, hip_root, monkeypatch):
+    """IMG0000455: a washed-out film of a proximal femoral plate that its reader could not use
+    (not in the landmark model's training): the network scores its landmarks low as a whole, so
+    the detection says so and every confidence keeps UNSURE_FILM_PENALTY of itself; an adult AP
+    pelvis (IMG0000041) is not affected. A child's film is lowered once, by the maturity rule."""
+    from orthoplan.model import IMMATURE_FINDING
+
+    ref = next(r for r in hip_refs if r.stem == "IMG0000455")
+    assert not ref.usable
+    rad = load_radiograph(str(hip_root / ref.image))
+    det = detect_learned(rad)
+    assert learned.film_sureness(det.raw) < learned.UNSURE_FILM_SCORE
+    assert any(n.startswith(learned.UNSURE_FINDING) for n in det.notes)
+    with monkeypatch.context() as mp:
+        mp.setattr(learned, "UNSURE_FILM_SCORE", 0.0)
+        plain = detect_learned(rad)
+    before = {lm.name: lm.confidence for lm in plain.landmarks}
+    assert before
+    for name, c in before.items():
+        if name in det.landmarks:
+            assert det.landmarks[name].confidence == pytest.approx(c * learned.UNSURE_FILM_PENALTY)
+        else:
+            assert c * learned.UNSURE_FILM_PENALTY < learned.MIN_CONFIDENCE
+            assert learned.UNSURE_FINDING in det.landmarks.missing_reason(name)
+    adult = next(r for r in hip_refs if r.stem == "IMG0000041")
+    assert not any(learned.UNSURE_FINDING in n for n in detect_learned(load_radiograph(str(hip_root / adult.image))).notes)
+    child = next(r for r in hip_refs if r.stem == "IMG0000168")  # a child's pelvis the network is unsure of
+    det = detect_learned(load_radiograph(str(hip_root / child.image)))
+    assert learned.film_sureness(det.raw) < learned.UNSURE_FILM_SCORE
+    notes = det.notes
+    assert any(IMMATURE_FINDING in n for n in notes) and not any(learned.UNSURE_FINDING in n for n in notes)
+    from orthoplan.model import Calibration
+    from orthoplan.overlay import plan_overlay
+    from orthoplan.pipeline import plan_radiograph
+
+    plan = plan_radiograph(rad, calibration=Calibration(0.5, "explicit-spacing", 0.05))  # the plan and its picture
+    assert any(learned.UNSURE_FINDING in n for n in plan.notes)
+    labels = [g.label for layer in plan_overlay(plan) for g in layer.graphics]
+    assert any(lab and lab.startswith("UNUSUAL FILM?") for lab in labels)
