@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -456,8 +457,10 @@ class PlanningWidget:
             for r in self.session.table()
         )
         warn = " <b style='color:#b35900'>ASSUMED SCALE</b>" if cal.assumed else ""
-        return (f"<div>Scale: {cal.label}{warn}</div><table><tr><th>measurement</th><th>pre-op</th>"
-                f"<th>predicted</th><th>change</th></tr>{rows}</table>")
+        # what the detector and the pipeline say about the film (a child's pelvis, metal, ...)
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.session.plan.notes)
+        return (f"<div>Scale: {cal.label}{warn}</div>" + (f"<ul>{notes}</ul>" if notes else "")
+                + f"<table><tr><th>measurement</th><th>pre-op</th><th>predicted</th><th>change</th></tr>{rows}</table>")
 
 
 # ---------------------------------------------------------------------------- choosing the film

@@ -444,8 +444,8 @@ def femoral_abduction_deg(found: Mapping[LandmarkName, Landmark], side: Side, la
 #: A film whose landmarks the network scores below this (:func:`film_sureness`) is one it is
 #: unsure of as a whole: said, and every confidence keeps :data:`UNSURE_FILM_PENALTY` of itself
 #: (the tables are flat at low scores, so a single low score costs little). Held out (3-fold,
-#: 7 December 2026): 9 of the 23 adults' films the readers could not use (washed-out films with
-#: plates, two frog-leg views) and 5 of the 215 usable adults' films lie below 0.45.
+#: 7 December 2026): 9 of the 23 adults' films the readers could not use (washed-out films of
+#: plated or fractured hips) and 5 of the 215 usable adults' films (3 with metal) lie below 0.45.
 UNSURE_FILM_SCORE = 0.45
 UNSURE_FILM_PENALTY = 0.6
 

@@ -161,7 +161,7 @@ class PlanningDock(QWidget):
                                        edge_width=2, name=SHAPES_LAYER)
         finally:
             self._syncing = False
-        lines = [f"scale: {plan.calibration.label}"]
+        lines = [f"scale: {plan.calibration.label}"] + [f"note: {n}" for n in plan.notes]
         for r in self.session.table():
             pred = "" if r["predicted"] is None else f"  → {r['predicted']:.1f} ({r['change']:+.1f})"
             lines.append(f"{r['name']}: {r['preoperative']:.1f}{pred}")

@@ -334,7 +334,7 @@ def test_abduction_is_measured_from_the_body_axis():
 
 def test_a_frog_leg_film_is_said_and_a_standard_one_is_not(hip_refs, hip_root, capsys, tmp_path):
     """IMG0003427: a frog-leg lateral of the left hip (its reader: "left leg abducted and
-    externally rotated"; unusable, so not in the landmark model's training); IMG0000041: an
+    externally rotated"; unusable, so not in the landmark model's training); IMG0000110: an
     adult AP pelvis. The note reaches the plan and its picture."""
     from orthoplan.model import ABDUCTED_FINDING, Calibration
     from orthoplan.overlay import plan_overlay
@@ -355,7 +355,8 @@ def test_a_frog_leg_film_is_said_and_a_standard_one_is_not(hip_refs, hip_root, c
     for n, c in before.items():
         expected = c * learned.ABDUCTED_PENALTY if n in femoral else c
         assert (n not in after and expected < learned.MIN_CONFIDENCE) or after[n] == pytest.approx(expected)
-    plain = next(r for r in hip_refs if r.stem == "IMG0000041")
+    plain = next(r for r in hip_refs if r.stem == "IMG0000110")
+    assert plain.usable and plain.patient == "adult"
     assert not any(ABDUCTED_FINDING in n for n in detect_learned(load_radiograph(str(hip_root / plain.image))).notes)
     plan = plan_radiograph(load_radiograph(str(hip_root / frog.image)),
                            calibration=Calibration(0.5, "explicit-spacing", 0.05))
@@ -409,7 +410,7 @@ def test_a_film_the_network_is_unsure_of_is_said_and_lowered(hip_refs, hip_root,
     """IMG0000455: a washed-out film of a proximal femoral plate that its reader could not use
     (not in the landmark model's training): the network scores its landmarks low as a whole, so
     the detection says so and every confidence keeps UNSURE_FILM_PENALTY of itself; an adult AP
-    pelvis (IMG0000041) is not affected. A child's film is lowered once, by the maturity rule."""
+    pelvis (IMG0000110) is not affected. A child's film is lowered once, by the maturity rule."""
     from orthoplan.model import IMMATURE_FINDING
 
     ref = next(r for r in hip_refs if r.stem == "IMG0000455")
@@ -429,7 +430,8 @@ def test_a_film_the_network_is_unsure_of_is_said_and_lowered(hip_refs, hip_root,
         else:
             assert c * learned.UNSURE_FILM_PENALTY < learned.MIN_CONFIDENCE
             assert learned.UNSURE_FINDING in det.landmarks.missing_reason(name)
-    adult = next(r for r in hip_refs if r.stem == "IMG0000041")
+    adult = next(r for r in hip_refs if r.stem == "IMG0000110")
+    assert adult.usable and adult.patient == "adult"
     assert not any(learned.UNSURE_FINDING in n for n in detect_learned(load_radiograph(str(hip_root / adult.image))).notes)
     child = next(r for r in hip_refs if r.stem == "IMG0000168")  # a child's pelvis the network is unsure of
     det = detect_learned(load_radiograph(str(hip_root / child.image)))

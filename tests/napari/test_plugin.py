@@ -93,6 +93,12 @@ def test_dock_detects_drag_changes_measurement_and_saves_valid_sr(qapp, dicom_fi
     srs = [f for f in (tmp_path / "archive").rglob("*.dcm") if pydicom.dcmread(f, stop_before_pixels=True).Modality == "SR"]
     assert len(srs) == 1
     assert validate.run_dciodvfy(srs[0]) == []
+    # what the detector says about the film is listed with the values
+    from dataclasses import replace
+
+    dock.session._set(replace(dock.session.plan, notes=("Landmark detection: femur abducted",)))
+    dock.refresh()
+    assert "note: Landmark detection: femur abducted" in dock.values.toPlainText()
     assert "Measurement Report" in validate.run_dsrdump(srs[0])
 
 

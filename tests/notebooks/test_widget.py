@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -135,3 +136,13 @@ def test_press_on_nothing_does_nothing(session):
     w.on_press(_event(w.ax, 1.0, 1.0))
     w.on_release(_event(w.ax, 50.0, 50.0))
     assert session.plan is before
+
+
+def test_the_widget_shows_the_plans_notes(session):
+    """What the detector says about the film (a child's pelvis, metal, an abducted femur ...) is
+    listed beside the measurements, escaped."""
+    w = PlanningWidget(session, side="left")
+    assert "<ul>" not in w.values.value  # the phantom's plan has no notes
+    session._set(replace(session.plan, notes=("Landmark detection: femur abducted <24°>",)))
+    w.refresh()
+    assert "<li>Landmark detection: femur abducted &lt;24°&gt;</li>" in w.values.value
