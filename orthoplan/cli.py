@@ -783,6 +783,12 @@ def cmd_template(args: argparse.Namespace) -> int:
     else:
         print(f"calibration: {cal.label}")
         _print_templating(summary)
+        why = summary.get("not_templated", {}).get("femoral_component", "")
+        if getattr(args, "lateral", None) and "confirm them" in why:  # how a person confirms them here
+            side = summary["side"]
+            print(f"  to confirm: orthoplan detect {args.lateral} --view knee-lateral --side {side} --json > "
+                  "lateral.json, check the points on the film and move any that are wrong, then give "
+                  "--lateral-landmarks lateral.json (or the AP dimension with --femoral-ap MM)")
         for kind, path in summary.get("files", {}).items():
             print(f"{kind:8s} {path}")
     return 0

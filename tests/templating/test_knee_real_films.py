@@ -237,10 +237,11 @@ def test_an_unsure_automatic_posterior_condyle_sizes_nothing_until_a_person_conf
             assert "tibial_tray" in summary
 
 
-def test_a_side_taken_from_the_anatomy_is_not_templated_without_a_person(real_dir, capsys):
+def test_a_side_taken_from_the_anatomy_is_not_templated_without_a_person(real_dir, capsys, monkeypatch):
     """An AP knee JPEG (no ImageLaterality) of one knee: the detector names its side from the
     fibula, but templating for surgery asks for --side, and says which side the film seems to
     show; with it, the knee is templated."""
+    monkeypatch.setenv("ORTHOPLAN_DETECTOR", "learned")  # the library's default (the suite pins the classical one)
     ap, _lat = PAIRS[2]
     image = real_dir / "fracatlas-knee" / "images" / f"{ap}.jpg"
     spacing = f"{_ap_spacing(_ref(ap)):.4f}"
@@ -250,3 +251,24 @@ def test_a_side_taken_from_the_anatomy_is_not_templated_without_a_person(real_di
     assert main(["template", str(image), "--view", "knee-ap", "--spacing", spacing, "--side", "right", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["side"] == "right" and "tibial_tray" in doc
+
+
+def test_the_output_says_how_to_confirm_the_lateral_points_and_that_path_sizes_the_femur(real_dir, capsys, tmp_path,
+                                                                                         monkeypatch):
+    """The learned detector's lateral points on IMG0000014 come below 0.8, so they size no
+    femoral component, and `orthoplan template` says how a person confirms them; following it
+    (the detector's points written out, checked, given back with --lateral-landmarks) sizes it."""
+    monkeypatch.setenv("ORTHOPLAN_DETECTOR", "learned")  # the library's default (the suite pins the classical one)
+    ap, lat = PAIRS[2]
+    images = real_dir / "fracatlas-knee" / "images"
+    args = ["template", str(images / f"{ap}.jpg"), "--view", "knee-ap", "--side", "right",
+            "--spacing", f"{_ap_spacing(_ref(ap)):.4f}", "--lateral", str(images / f"{lat}.jpg"),
+            "--lateral-spacing", f"{_lateral_spacing(_ref(lat)):.4f}"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "femoral_component right  not templated" in out and "place or confirm them" in out
+    assert "to confirm: orthoplan detect" in out and "--lateral-landmarks lateral.json" in out
+    assert main(["detect", str(images / f"{lat}.jpg"), "--view", "knee-lateral", "--side", "right", "--json"]) == 0
+    (tmp_path / "lateral.json").write_text(capsys.readouterr().out)
+    assert main(args + ["--lateral-landmarks", str(tmp_path / "lateral.json"), "--json"]) == 0
+    assert "femoral_component" in json.loads(capsys.readouterr().out)
