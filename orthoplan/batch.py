@@ -226,7 +226,7 @@ def columns(include_patient_id: bool = False) -> list[str]:
         names += [n for n in knee_measurement_names(view) if n not in names]
     for n in names:  # each value with its 95 % interval (scale, and landmark positions where known)
         cols += [n, f"{n}_lo95", f"{n}_hi95"]
-    cols += ["implausible", "notes"]
+    cols += ["implausible", "notes", "findings"]
     for name in LandmarkName:
         cols += [f"{name.value}_x", f"{name.value}_y", f"{name.value}_confidence"]
     cols += ["n_landmarks", "plan_sr_uid", "elapsed_s", "worker_peak_rss_mib", "orthoplan_version"]
@@ -336,6 +336,9 @@ def measure_input(item: Input, options: BatchOptions | None = None) -> dict[str,
         # the plan's notes: what the detector says about the film (a child's pelvis, a prosthesis,
         # the knee's side ...), an assumed scale or orientation: a cohort can be filtered on them
         row["notes"] = " | ".join(plan.notes) or None
+        from .model import findings_in
+
+        row["findings"] = ";".join(findings_in(plan.notes)) or None  # the same, as codes to filter by
         for lm in plan.landmarks:
             n = lm.name.value
             row[f"{n}_x"], row[f"{n}_y"], row[f"{n}_confidence"] = lm.x, lm.y, lm.confidence

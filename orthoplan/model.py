@@ -46,6 +46,27 @@ HARDWARE_FINDING = "metal hardware"
 ABDUCTED_FINDING = "femur abducted"
 #: How a detector's note names a film the network is unsure of as a whole.
 UNSURE_FINDING = "the network is unsure of this film as a whole"
+#: Short codes for what a plan's notes say about the film (a batch table's ``findings``
+#: column, for a researcher to filter a cohort by), each with the phrase of the note that says it.
+FINDING_CODES = (
+    ("immature", IMMATURE_FINDING),
+    ("metal", HARDWARE_FINDING),
+    ("prosthesis", "hip: prosthesis"),
+    ("abducted", ABDUCTED_FINDING),
+    ("unsure-film", UNSURE_FINDING),
+    ("cut-off", "at the film's edge"),
+)
+
+
+def findings_in(notes) -> tuple[str, ...]:
+    """The codes of :data:`FINDING_CODES` whose phrase one of ``notes`` contains, in that order.
+
+    >>> findings_in(["Landmark detection: femur abducted: the left femoral shaft ...",
+    ...              "Landmark detection: right head at the film's edge (...)"])
+    ('abducted', 'cut-off')
+    """
+    notes = list(notes)
+    return tuple(code for code, phrase in FINDING_CODES if any(phrase in n for n in notes))
 
 
 # --------------------------------------------------------------------------- enums
