@@ -9,12 +9,18 @@
    the network (centre within 0.35 radii, radius within 0.75-1.35 of the network's). The
    reported centre blends the fit's and the network's (:data:`HEAD_FIT_WEIGHT`); a metal head
    keeps the fit's.
-3. Anatomical consistency (:func:`consistency`): two heads of similar radius, nearly level
+3. Anatomical consistency (:func:`pair_problem`, :func:`position_problem`): two heads of similar radius, nearly level
    and a plausible distance apart; each landmark where the anatomy puts it relative to its
    side's head (teardrop medial, tuberosity below, trochanters on the femur below and lateral,
    the sourcil above ...). A landmark breaking a rule loses confidence, with the reason; below
    :data:`MIN_CONFIDENCE` it is reported missing with that reason.
 4. A metal femoral head (prosthesis) is said in the notes; the native roof is then not read.
+5. What the film does not show is not reported: nothing within :data:`EDGE_RADII` of the film's
+   edge (a head there takes its hip with it), nor a second "head" far fainter than the first
+   that is not its pair (:data:`GHOST_HEAD_RATIO`: a film of one hip).
+6. What makes the film unlike a standard AP pelvis is said, with lowered confidences: an
+   abducted femur (:func:`femoral_abduction_deg`), a film the network is unsure of as a whole
+   (:func:`film_sureness`), a child's pelvis, metal hardware.
 
 Sizes are in head radii, so the checks hold at any scale (FracAtlas films carry none).
 
