@@ -65,8 +65,8 @@ def findings_in(notes) -> tuple[str, ...]:
     ...              "Landmark detection: right head at the film's edge (...)"])
     ('abducted', 'cut-off')
     """
-    notes = list(notes)
-    return tuple(code for code, phrase in FINDING_CODES if any(phrase in n for n in notes))
+    notes = [notes] if isinstance(notes, str) else list(notes or ())  # one note, or none, as well
+    return tuple(code for code, phrase in FINDING_CODES if any(phrase in str(n) for n in notes))
 
 
 # --------------------------------------------------------------------------- enums

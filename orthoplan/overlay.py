@@ -19,7 +19,16 @@ from typing import Literal
 
 import numpy as np
 
-from .model import ABDUCTED_FINDING, HARDWARE_FINDING, IMMATURE_FINDING, UNSURE_FINDING, ImplantKind, LandmarkName, Measurement, Plan, Side
+from .model import ImplantKind, LandmarkName, Measurement, Plan, Side, findings_in
+
+#: The picture's words for the findings of a plan's notes (:data:`orthoplan.model.FINDING_CODES`),
+#: one line each, top left, in this order.
+FINDING_LABELS = (
+    ("immature", "SKELETALLY IMMATURE PELVIS? adult norms and templates do not apply"),
+    ("metal", "METAL HARDWARE? landmarks near it are less reliable"),
+    ("abducted", "FEMUR ABDUCTED? offsets, neck-shaft angle and leg length not standard"),
+    ("unsure-film", "UNUSUAL FILM? the detector is unsure of it: check every landmark"),
+)
 
 GraphicKind = Literal["point", "polyline", "circle", "text"]
 
@@ -215,18 +224,11 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
         side_text.append(
             Graphic("text", ((cols * 0.01, rows * 0.97),), label="Orientation assumed (standard AP)")
         )
-    if any(IMMATURE_FINDING in n for n in plan.notes):  # said on the picture, not only in the plan
-        side_text.append(Graphic("text", ((cols * 0.01, rows * 0.06),),
-                                 label="SKELETALLY IMMATURE PELVIS? adult norms and templates do not apply"))
-    if any(HARDWARE_FINDING in n for n in plan.notes):
-        side_text.append(Graphic("text", ((cols * 0.01, rows * 0.10),),
-                                 label="METAL HARDWARE? landmarks near it are less reliable"))
-    if any(ABDUCTED_FINDING in n for n in plan.notes):
-        side_text.append(Graphic("text", ((cols * 0.01, rows * 0.14),),
-                                 label="FEMUR ABDUCTED? offsets, neck-shaft angle and leg length not standard"))
-    if any(UNSURE_FINDING in n for n in plan.notes):
-        side_text.append(Graphic("text", ((cols * 0.01, rows * 0.18),),
-                                 label="UNUSUAL FILM? the detector is unsure of it: check every landmark"))
+    # what the detector says about the film, said on the picture too (not only in the plan)
+    findings = findings_in(plan.notes)
+    for k, (code, label) in enumerate(FINDING_LABELS):
+        if code in findings:
+            side_text.append(Graphic("text", ((cols * 0.01, rows * (0.06 + 0.04 * k)),), label=label))
     layers.append(OverlayLayer("ORIENTATION", "Patient sides", LAYER_COLORS["ORIENTATION"], tuple(side_text)))
 
     # measurement constructions (the same lines the values were computed from), per layer

@@ -398,6 +398,10 @@ def edge_depth(shape: tuple[int, ...], center: np.ndarray, r: float) -> float:
     >>> edge_depth((100, 200), np.array([10.0, 50.0]), 20.0)
     0.5
     """
+    from ..errors import LandmarkError
+
+    if not (math.isfinite(r) and r > 0):
+        raise LandmarkError(f"edge depth: the radius must be a positive number of pixels, not {r!r}")
     rows, cols = shape[:2]
     x, y = float(center[0]), float(center[1])
     return min(x, y, cols - 1 - x, rows - 1 - y) / r

@@ -297,6 +297,19 @@ def test_a_head_on_the_films_edge_is_not_reported_with_its_hip():
 def test_edge_depth_in_radii():
     assert learned.edge_depth((100, 200), np.array([50.0, 50.0]), 10.0) == pytest.approx(4.9)  # bottom row 99
     assert learned.edge_depth((100, 200), np.array([-5.0, 50.0]), 10.0) == pytest.approx(-0.5)
+    for bad in (0.0, -3.0, float("nan")):
+        with pytest.raises(LandmarkError, match="radius must be a positive"):
+            learned.edge_depth((100, 200), np.array([50.0, 50.0]), bad)
+
+
+def test_findings_are_the_codes_of_the_notes_phrases():
+    from orthoplan.model import FINDING_CODES, findings_in
+
+    note = "Landmark detection: femur abducted: the left femoral shaft runs 24° lateral"
+    assert findings_in([note]) == findings_in(note) == ("abducted",)  # a list of notes, or one
+    assert findings_in([]) == findings_in(None) == ()
+    every = [f"x {phrase} y" for _code, phrase in reversed(FINDING_CODES)]
+    assert findings_in(every) == tuple(code for code, _ in FINDING_CODES)  # in the table's order
 
 
 def test_real_films_whose_absent_hip_the_network_put_on_the_edge(hip_refs, hip_root):
