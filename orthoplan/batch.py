@@ -320,6 +320,7 @@ def measure_input(item: Input, options: BatchOptions | None = None) -> dict[str,
         plan, source = _plan(rad, item, options)
         cal = plan.calibration
         row["view"] = plan.view
+        row["orientation_source"] = plan.orientation.source  # a turned film's, from its landmarks
         row.update(
             calibration_mm_per_px=cal.mm_per_px, calibration_source=cal.source.value,
             calibration_uncertainty_pct=cal.uncertainty_pct, calibration_assumed=cal.assumed,

@@ -604,7 +604,8 @@ def orientation_from_tags(
 
     The first value is the patient direction of the rows (towards increasing x), the
     second that of the columns (towards increasing y); letters L/R/A/P/H/F. Compound values
-    (``"LF"``) count by their first (dominant) letter. Without a usable Patient Orientation
+    (``"LF"``) count by their first (dominant) letter. Rows towards H or F are a film stored
+    turned by a quarter turn (``turn_deg`` ±90). Without a usable Patient Orientation
     the standard AP display is assumed (patient's left towards +x, head up), unless View
     Position is PA (patient's left towards -x). ``image_laterality`` says which side was
     imaged, not how the image is displayed, so it does not change the result.
@@ -612,11 +613,13 @@ def orientation_from_tags(
     Examples
     --------
     >>> orientation_from_tags(["L", "F"])
-    ImageOrientation(patient_left_x=1, superior_y=-1, source='PatientOrientation')
+    ImageOrientation(patient_left_x=1, superior_y=-1, source='PatientOrientation', turn_deg=0)
     >>> orientation_from_tags(["R", "H"]).patient_left_x
     -1
     >>> orientation_from_tags(None, "PA").source
     'assumed-from-ViewPosition-PA'
+    >>> orientation_from_tags(["H", "L"]).superior_name  # stored turned: the head at the right
+    'right'
     """
     del image_laterality  # documented: no effect on the display orientation
     values = _orientation_values(patient_orientation)
@@ -634,10 +637,15 @@ def orientation_from_tags(
         if row in "AP" and col in "HF":
             # A lateral view: head/foot is known, the patient's left is out of the image plane.
             return ImageOrientation(1, 1 if col == "H" else -1, "assumed-left-from-PatientOrientation")
-        logger.warning(
-            "Patient Orientation %s/%s is rotated by 90 degrees or invalid; assuming the standard AP "
-            "orientation", row, col,
-        )
+        if row in "HF" and col in "LR":
+            # A film stored turned by a quarter turn: head/foot along the rows.
+            return ImageOrientation.from_vectors((0, 1 if col == "L" else -1), (1 if row == "H" else -1, 0),
+                                                 "PatientOrientation")
+        if row in "HF" and col in "AP":
+            # A lateral view stored turned: the head is known, the patient's left is not.
+            return ImageOrientation.from_vectors((0, 1), (1 if row == "H" else -1, 0),
+                                                 "assumed-left-from-PatientOrientation")
+        logger.warning("Patient Orientation %s/%s is invalid; assuming the standard AP orientation", row, col)
     elif values:
         logger.warning("Patient Orientation has %d value(s), expected 2; ignored", len(values))
     if (view_position or "").strip().upper() == "PA":

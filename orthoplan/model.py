@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LandmarkError, MeasurementError, PlanError, SideError
+from .errors import LandmarkError, MeasurementError, PlanError, SideError, UnsupportedImageError
 
 #: Version of the JSON plan document written by :meth:`Plan.to_dict`.
 #: 2 added implant ``placements`` and ``predictions``; 3 added ``osteotomies``; older documents still load.
@@ -46,6 +46,8 @@ HARDWARE_FINDING = "metal hardware"
 ABDUCTED_FINDING = "femur abducted"
 #: How a detector's note names a film the network is unsure of as a whole.
 UNSURE_FINDING = "the network is unsure of this film as a whole"
+#: How a plan's note names a film stored turned by a quarter turn (found from its landmarks).
+TURNED_FINDING = "film stored turned by a quarter turn"
 #: Short codes for what a plan's notes say about the film (a batch table's ``findings``
 #: column, for a researcher to filter a cohort by), each with the phrase of the note that says it.
 FINDING_CODES = (
@@ -55,6 +57,7 @@ FINDING_CODES = (
     ("abducted", ABDUCTED_FINDING),
     ("unsure-film", UNSURE_FINDING),
     ("cut-off", "at the film's edge"),
+    ("turned", TURNED_FINDING),
 )
 
 
@@ -502,32 +505,125 @@ class ImageOrientation:
     ``patient_left_x`` is +1 when the patient's left lies towards increasing x (the
     usual AP view: the patient's right on the viewer's left), -1 otherwise.
     ``superior_y`` is -1 when the head lies towards decreasing y (the usual display).
-    ``source`` says how this was known: ``"PatientOrientation"`` or
-    ``"assumed-standard-ap"`` (tags absent; the plan says so).
+    ``turn_deg`` is 0, or ±90 for a film stored turned by a quarter turn (head-foot along x):
+    the head-up display that ``patient_left_x`` describes turned clockwise on the screen by
+    90° (the head towards +x) or anticlockwise (-90, the head towards -x); a turned film has
+    ``superior_y`` -1. Code that needs directions uses :meth:`left_vector` and
+    :meth:`superior_vector`, which hold for every orientation.
+    ``source`` says how this was known: ``"PatientOrientation"``, ``"assumed-standard-ap"``
+    (tags absent; the plan says so) or ``"assumed-turned-from-landmarks"`` (tags absent, and the
+    detector found the anatomy turned by a quarter turn).
+
+    Examples
+    --------
+    >>> ImageOrientation().superior_vector()
+    (0, -1)
+    >>> o = ImageOrientation.turned("right")
+    >>> o.superior_vector(), o.left_vector(), o.superior_name
+    ((1, 0), (0, 1), 'right')
     """
 
     patient_left_x: int = 1
     superior_y: int = -1
     source: str = "assumed-standard-ap"
+    turn_deg: int = 0
 
     def __post_init__(self) -> None:
         if self.patient_left_x not in (1, -1) or self.superior_y not in (1, -1):
             raise ValueError("orientation signs must be +1 or -1")
+        if self.turn_deg not in (0, 90, -90):
+            raise ValueError(f"an orientation's turn must be 0, 90 or -90 degrees, not {self.turn_deg!r}")
+        if self.turn_deg and self.superior_y != -1:
+            raise ValueError("a turned orientation describes a head-up display turned: superior_y must be -1")
+
+    @classmethod
+    def turned(cls, superior: str, patient_left_x: int = 1,
+               source: str = "assumed-turned-from-landmarks") -> ImageOrientation:
+        """The orientation whose head lies towards ``superior`` (``"up"``, ``"down"``, ``"left"``,
+        ``"right"`` of the stored image); ``patient_left_x`` is the sign of the patient's left
+        along the viewer's right of the head-up film."""
+        turns = {"up": (-1, 0), "down": (1, 0), "left": (-1, -90), "right": (-1, 90)}
+        if superior not in turns:
+            raise ValueError(f"superior must be one of {', '.join(turns)}, not {superior!r}")
+        sy, turn = turns[superior]
+        return cls(patient_left_x, sy, source, turn)
+
+    @classmethod
+    def from_vectors(cls, left: tuple[int, int], superior: tuple[int, int],
+                     source: str = "assumed-standard-ap") -> ImageOrientation:
+        """The orientation whose :meth:`left_vector` and :meth:`superior_vector` are these.
+
+        >>> ImageOrientation.from_vectors((0, -1), (-1, 0)).turn_deg
+        -90
+        """
+        want = (tuple(int(v) for v in left), tuple(int(v) for v in superior))
+        for plx in (1, -1):
+            for sy, turn in ((-1, 0), (1, 0), (-1, 90), (-1, -90)):
+                o = cls(plx, sy, source, turn)
+                if (o.left_vector(), o.superior_vector()) == want:
+                    return o
+        raise ValueError(f"no image orientation has the patient's left towards {want[0]} and the head towards "
+                         f"{want[1]}: each must be a unit image axis, the two perpendicular")
 
     @property
     def assumed(self) -> bool:
         return self.source.startswith("assumed")
 
+    @property
+    def superior_name(self) -> str:
+        """Where the head lies in the stored image: ``"up"``, ``"down"``, ``"left"`` or ``"right"``."""
+        if self.turn_deg:
+            return "right" if self.turn_deg == 90 else "left"
+        return "up" if self.superior_y == -1 else "down"
+
+    def _turn(self, v: tuple[int, int]) -> tuple[int, int]:
+        x, y = v
+        if self.turn_deg == 90:  # clockwise on the screen (y down): up -> right
+            return (-y, x)
+        if self.turn_deg == -90:
+            return (y, -x)
+        return (x, y)
+
+    def left_vector(self) -> tuple[int, int]:
+        """Unit image vector ``(dx, dy)`` towards the patient's left."""
+        return self._turn((self.patient_left_x, 0))
+
+    def superior_vector(self) -> tuple[int, int]:
+        """Unit image vector ``(dx, dy)`` towards the patient's head."""
+        return self._turn((0, self.superior_y))
+
+    def inferior_vector(self) -> tuple[int, int]:
+        """Unit image vector ``(dx, dy)`` towards the patient's feet."""
+        x, y = self.superior_vector()
+        return (-x, -y)
+
+    def lateral_vector(self, side: Side | str) -> tuple[int, int]:
+        """Unit image vector pointing laterally (away from the midline) on ``side``."""
+        lx, ly = self.left_vector()
+        return (lx, ly) if Side(side) is Side.LEFT else (-lx, -ly)
+
     def lateral_x(self, side: Side | str) -> int:
-        """Sign of x pointing laterally (away from the midline) on ``side``."""
+        """Sign of x pointing laterally (away from the midline) on ``side``.
+
+        Raises :class:`~orthoplan.errors.UnsupportedImageError` on a film stored turned by a
+        quarter turn, where left and right lie along y (:meth:`lateral_vector` holds for it).
+        """
+        if self.turn_deg:
+            raise UnsupportedImageError(
+                f"the film is stored turned by a quarter turn (the head at the image's {self.superior_name}): this "
+                "step reads films stored head up or head down; turn the image")
         return self.patient_left_x if Side(side) is Side.LEFT else -self.patient_left_x
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        d = dict(vars(self))
+        if not self.turn_deg:  # plans of head-up films keep the document they always had
+            del d["turn_deg"]
+        return d
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageOrientation:
-        return cls(int(data["patient_left_x"]), int(data["superior_y"]), str(data["source"]))
+        return cls(int(data["patient_left_x"]), int(data["superior_y"]), str(data["source"]),
+                   int(data.get("turn_deg", 0)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from .model import ImplantKind, LandmarkName, Measurement, Plan, Side, findings_in
+from .model import ImageOrientation, ImplantKind, LandmarkName, Measurement, Plan, Side, findings_in
 
 #: The picture's words for the findings of a plan's notes (:data:`orthoplan.model.FINDING_CODES`),
 #: one line each, top left, in this order.
@@ -186,6 +186,22 @@ def _label_for(m: Measurement) -> str:
     return label
 
 
+def side_text_origin(orientation: ImageOrientation, side: Side, right: float, top: float) -> tuple[float, float]:
+    """Where (fractions of the image's width and height) a side's text block starts: on the
+    image's half where that side lies. Head up or down: ``top`` down, at ``right`` or 0.03 across;
+    a film stored turned (left and right along y): 0.03 across, at ``top`` or 0.5 + ``top`` / 2.
+
+    >>> side_text_origin(ImageOrientation(), Side.LEFT, 0.72, 0.10)
+    (0.72, 0.1)
+    >>> side_text_origin(ImageOrientation.turned("right"), Side.LEFT, 0.72, 0.10)
+    (0.03, 0.55)
+    """
+    lx, ly = orientation.lateral_vector(side)
+    if lx:
+        return (right if lx > 0 else 0.03), top
+    return 0.03, (0.5 + 0.5 * top if ly > 0 else top)
+
+
 def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     """The layers that show ``plan`` on its image: landmarks, reference lines, values.
 
@@ -215,15 +231,15 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     layers.append(OverlayLayer("CALIBRATION", "Calibration", LAYER_COLORS["CALIBRATION"], tuple(cal_graphics)))
 
     # patient sides, from the orientation (never the screen)
-    left_x = plan.orientation.patient_left_x
-    side_text = [
-        Graphic("text", ((cols * (0.96 if left_x > 0 else 0.02), rows * 0.5),), label="L"),
-        Graphic("text", ((cols * (0.02 if left_x > 0 else 0.96), rows * 0.5),), label="R"),
+    lx, ly = plan.orientation.left_vector()
+    side_text = [  # at the image's edge towards the patient's left, and opposite
+        Graphic("text", ((cols * (0.49 + 0.47 * s * lx), rows * (0.5 + 0.46 * s * ly)),), label=label)
+        for s, label in ((1, "L"), (-1, "R"))
     ]
     if plan.orientation.assumed:
-        side_text.append(
-            Graphic("text", ((cols * 0.01, rows * 0.97),), label="Orientation assumed (standard AP)")
-        )
+        how = ("standard AP" if not plan.orientation.turn_deg
+               else f"film turned: head at the image's {plan.orientation.superior_name}")
+        side_text.append(Graphic("text", ((cols * 0.01, rows * 0.97),), label=f"Orientation assumed ({how})"))
     # what the detector says about the film, said on the picture too (not only in the plan)
     findings = findings_in(plan.notes)
     for k, (code, label) in enumerate(FINDING_LABELS):
@@ -274,11 +290,10 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
         by_layer[layer_of(m)].append(Graphic("text", ((cols * 0.4, rows * (0.04 + 0.03 * i)),), label=_label_for(m)))
     for side in Side:
         values = [m for m in plan.measurements if m.side is side]
-        lateral = plan.orientation.lateral_x(side)
-        x0 = cols * (0.72 if lateral > 0 else 0.03)
+        fx, fy = side_text_origin(plan.orientation, side, 0.72, 0.10)
         for i, m in enumerate(values):
             by_layer[layer_of(m)].append(
-                Graphic("text", ((x0, rows * (0.10 + 0.03 * i)),), label=f"{side.value[0].upper()}: " + _label_for(m))
+                Graphic("text", ((cols * fx, rows * (fy + 0.03 * i)),), label=f"{side.value[0].upper()}: " + _label_for(m))
             )
     descriptions = {"PELVIS": "Pelvic reference lines and leg length", "HIP_RIGHT": "Right hip", "HIP_LEFT": "Left hip",
                     "LIMBS": "Leg lengths", "LIMB_RIGHT": "Right lower limb alignment",
@@ -323,10 +338,10 @@ def osteotomy_layers(plan: Plan) -> list[OverlayLayer]:
             points = tuple((float(x), float(y)) for x, y in pts)
             kind = "point" if len(points) == 1 else "polyline"
             graphics.append(Graphic(kind, points, label=labels.get(name), closed=name == "wedge"))
-        x0 = cols * (0.55 if plan.orientation.lateral_x(o.side) > 0 else 0.03)
+        fx, fy = side_text_origin(plan.orientation, o.side, 0.55, 0.56)
         for j, line in enumerate(osteotomy_label(o)):
             text = f"{o.side.value[0].upper()}: {line}" if j == 0 else "   " + line
-            graphics.append(Graphic("text", ((x0, rows * (0.56 + 0.06 * i + 0.025 * j)),), label=text))
+            graphics.append(Graphic("text", ((cols * fx, rows * (fy + 0.06 * i + 0.025 * j)),), label=text))
         layers.append(OverlayLayer(f"OSTEOTOMY_{o.side.value.upper()}", f"{o.kind.upper()} {o.side.value}: corrected limb",
                                    LAYER_COLORS["OSTEOTOMY"], tuple(graphics)))
     return layers

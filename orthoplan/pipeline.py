@@ -26,10 +26,12 @@ from typing import Any
 from . import __version__
 from .model import (
     Calibration,
+    ImageOrientation,
     Landmark,
     Landmarks,
     Measurements,
     Plan,
+    TURNED_FINDING,
     Radiograph,
 )
 
@@ -288,25 +290,46 @@ def plan_radiograph(
     elif view == "knee-lateral":
         _check_lateral_knee_sides(radiograph, landmarks, side)
     landmarks = with_positional_sigma(landmarks)
-    measurements = measure(landmarks, calibration, radiograph, view)
+    orientation = radiograph.orientation
+    if view in ("ap-pelvis", "ap-hip"):  # a film stored turned shows it in its landmarks
+        from .frames import orientation_from_landmarks
+
+        orientation = orientation_from_landmarks({lm.name: lm.xy for lm in landmarks}, orientation)
+    measurements = measure(landmarks, calibration, replace(radiograph, orientation=orientation), view)
     if calibration.assumed:
         notes.append(calibration.label)  # "ASSUMED SCALE — ..." (the label says it once)
-    if radiograph.orientation.assumed:
-        notes.append(
-            "Patient orientation not in the image header: standard AP assumed "
-            "(patient's right on the image's left)."
-        )
+    if orientation.assumed:
+        notes.append(orientation_note(orientation))
     return Plan(
         image=radiograph.reference,
         calibration=calibration,
         landmarks=landmarks,
         measurements=measurements,
-        orientation=radiograph.orientation,
+        orientation=orientation,
         view=view,
         author=author,
         software_version=f"orthoplan {__version__}",
         notes=tuple(notes),
     )
+
+
+def orientation_note(orientation: ImageOrientation) -> str:
+    """What the plan says about an orientation that the image header did not give.
+
+    >>> orientation_note(ImageOrientation.turned("right"))[:80]
+    'Patient orientation not in the image header: the landmarks show the film stored '
+    """
+    edge = {(1, 0): "right", (-1, 0): "left", (0, 1): "bottom", (0, -1): "top"}
+    left, head = edge[orientation.left_vector()], edge[orientation.superior_vector()]
+    if orientation.source == "assumed-turned-from-landmarks":
+        return (f"Patient orientation not in the image header: the landmarks show the {TURNED_FINDING} "
+                f"(the patient's head at the image's {head}, the patient's left at its {left}); "
+                "measured so.")
+    if orientation.source == "assumed-standard-ap":
+        return ("Patient orientation not in the image header: standard AP assumed (patient's right on the "
+                "image's left).")
+    return (f"Patient orientation not fully in the image header ({orientation.source}): the patient's left assumed "
+            f"at the image's {left}, the head at its {head}.")
 
 
 def _check_lateral_knee_sides(radiograph: Radiograph, landmarks: Landmarks, side: str | None) -> None:

@@ -124,13 +124,15 @@ SOFTWARE_VERSION = _p("SOFTWARE-VERSION", "orthoplan software version")
 ORIENT_PATIENT_LEFT = _p("ORIENT-PT-LEFT", "Image direction of the patient's left")
 ORIENT_PATIENT_SUPERIOR = _p("ORIENT-PT-SUP", "Image direction of the patient's head")
 ORIENT_SOURCE = _p("ORIENT-SOURCE", "How the image orientation was known")
-#: (axis sign) → code: ``patient_left_x`` ±1 and ``superior_y`` ±1.
-X_DIRECTION_CODES: Mapping[int, Code] = MappingProxyType(
-    {1: _p("DIR-X-PLUS", "Towards increasing column (x)"), -1: _p("DIR-X-MINUS", "Towards decreasing column (x)")}
-)
-Y_DIRECTION_CODES: Mapping[int, Code] = MappingProxyType(
-    {1: _p("DIR-Y-PLUS", "Towards increasing row (y)"), -1: _p("DIR-Y-MINUS", "Towards decreasing row (y)")}
-)
+#: image direction ``(dx, dy)`` → code: where the patient's left and head lie
+#: (:meth:`~orthoplan.model.ImageOrientation.left_vector`, ``superior_vector``; a film stored
+#: turned by a quarter turn has its left along y and its head along x).
+DIRECTION_CODES: Mapping[tuple[int, int], Code] = MappingProxyType({
+    (1, 0): _p("DIR-X-PLUS", "Towards increasing column (x)"),
+    (-1, 0): _p("DIR-X-MINUS", "Towards decreasing column (x)"),
+    (0, 1): _p("DIR-Y-PLUS", "Towards increasing row (y)"),
+    (0, -1): _p("DIR-Y-MINUS", "Towards decreasing row (y)"),
+})
 
 LANDMARK_MISSING = _p("LM-MISSING", "Landmark not found")
 MEASUREMENT_MISSING = _p("MS-MISSING", "Measurement not available")

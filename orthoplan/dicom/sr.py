@@ -621,8 +621,8 @@ def _qualitative_evaluations(plan: Plan, grouped_order: list[str]) -> pydicom.Da
         items.append(t(C.SOFTWARE_VERSION, plan.software_version))
     o = plan.orientation
     items += [
-        c(C.ORIENT_PATIENT_LEFT, C.X_DIRECTION_CODES[o.patient_left_x]),
-        c(C.ORIENT_PATIENT_SUPERIOR, C.Y_DIRECTION_CODES[o.superior_y]),
+        c(C.ORIENT_PATIENT_LEFT, C.DIRECTION_CODES[o.left_vector()]),
+        c(C.ORIENT_PATIENT_SUPERIOR, C.DIRECTION_CODES[o.superior_vector()]),
         t(C.ORIENT_SOURCE, o.source),
     ]
     items += [t(C.PLAN_NOTE, n) for n in plan.notes]
@@ -1167,9 +1167,10 @@ def _plan_from_content(sr: pydicom.Dataset, texts: dict) -> Plan:
     missing_m = tuple(_split(t) for t in texts.get(_k(C.MEASUREMENT_MISSING), []))
     missing_l = tuple((LandmarkName.parse(n), r) for n, r in (_split(t) for t in texts.get(_k(C.LANDMARK_MISSING), [])))
 
-    x_dir = _reverse(C.X_DIRECTION_CODES)[_one(texts, C.ORIENT_PATIENT_LEFT)]
-    y_dir = _reverse(C.Y_DIRECTION_CODES)[_one(texts, C.ORIENT_PATIENT_SUPERIOR)]
-    orientation = ImageOrientation(x_dir, y_dir, _one(texts, C.ORIENT_SOURCE, "assumed-standard-ap"))
+    directions = _reverse(C.DIRECTION_CODES)
+    orientation = ImageOrientation.from_vectors(directions[_one(texts, C.ORIENT_PATIENT_LEFT)],
+                                                directions[_one(texts, C.ORIENT_PATIENT_SUPERIOR)],
+                                                _one(texts, C.ORIENT_SOURCE, "assumed-standard-ap"))
     status = _reverse(C.STATUS_CODES)[_one(texts, C.PLAN_STATUS)]
     choices = dict(_split(t) for t in texts.get(_k(C.IMPLANT_CHOICE), []))
     placements = tuple(_read_implant(kind, side, group, choices) for kind, side, group in implants)

@@ -144,11 +144,25 @@ def detect_with_notes(radiograph: Radiograph, calibration: Calibration | None = 
                       ) -> tuple[Landmarks, tuple[str, ...]]:
     """:func:`detect` and what the detector says about the film for a person (a prosthesis, a
     child's pelvis, two heads that are not a pair, the knee's side against the film's anatomy
-    ...): the plan carries these notes (:func:`orthoplan.pipeline.plan_radiograph`)."""
+    ...): the plan carries these notes (:func:`orthoplan.pipeline.plan_radiograph`).
+
+    Only the learned AP pelvis/hip detector reads a film stored turned by a quarter turn (its
+    header's Patient Orientation with the head along the rows); the others refuse it
+    (:class:`~orthoplan.errors.UnsupportedImageError`) rather than read it as head up.
+    """
+    method = method or default_method()
+    if radiograph.orientation.turn_deg and (view in ("long-leg", "knee-ap", "knee-lateral") or method != "learned"):
+        from ..errors import UnsupportedImageError
+
+        raise UnsupportedImageError(
+            f"the film is stored turned by a quarter turn (the head at the image's "
+            f"{radiograph.orientation.superior_name}, from its Patient Orientation): the "
+            f"{view or 'AP pelvis'} detector{' (classical)' if method != 'learned' else ''} reads films stored "
+            "head up or head down; turn the image, or give the landmarks")
     if view == "long-leg":
         return detect_long_leg(radiograph, calibration), ()
     if view in ("knee-ap", "knee-lateral"):
-        if (method or default_method()) == "learned":
+        if method == "learned":
             from .knee_learned import detect_knee_learned
 
             d = detect_knee_learned(radiograph, view, side, model=model)

@@ -106,10 +106,6 @@ RELATIVE_BOX = {
 }
 
 
-def _superior(radiograph: Radiograph) -> str:
-    return "up" if radiograph.orientation.superior_y == -1 else "down"
-
-
 def _head_score(peaks: list[Peak]) -> float:
     """How sure the network is of the heads (the sum of their raw scores)."""
     return sum(p.score for p in peaks if p.channel.startswith("femoral_head_center_"))
@@ -146,7 +142,7 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
     m = model if isinstance(model, LandmarkModel) else load_model(model)
     display = np.asarray(radiograph.display, dtype=np.float32)
     plx = radiograph.orientation.patient_left_x
-    superior = _superior(radiograph)
+    superior = radiograph.orientation.superior_name
     peaks = predict(display, m, superior, plx)
     # a turn can only win where its heads' scores (each at most 1) could exceed the margin
     most = sum(c.startswith("femoral_head_center_") for c in m.channels)

@@ -218,13 +218,22 @@ class _Context(Context):
         return left, sup, (nr, nl), notes
 
     def reference(self) -> tuple[np.ndarray, np.ndarray, str, tuple[LandmarkName, ...], list[str]]:
-        """Pelvic frame with fallbacks: (left, superior, line, landmarks used, notes)."""
+        """Pelvic frame with fallbacks: (left, superior, line, landmarks used, notes).
+
+        The image's axes only where neither line's landmarks are given: a line given but refused
+        (far from the image's left-right axis) says the image's axes are no pelvic frame either.
+        """
+        refused = []
         for anatomy, line in (("teardrop", "teardrop"), ("ischial_tuberosity", "ischial")):
             try:
                 left, sup, names, notes = self.line_frame(anatomy)
-            except Absent:
+            except Absent as exc:
+                if all(self.name(anatomy, s) in self.mm for s in Side):
+                    refused.append(str(exc))
                 continue
             return left, sup, line, names, [REFERENCE_NOTES[line], *notes]
+        if refused:
+            raise Absent("; ".join(refused))
         left, sup = image_axes(self.orientation)
         return left, sup, "image", (), [REFERENCE_NOTES["image"]]
 

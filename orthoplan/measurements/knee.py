@@ -211,7 +211,7 @@ def _jlca(ctx: Context, side: Side) -> Result:
     if fp is not None and fd is not None and float(np.hypot(*(fd - fp))) > 1.0:
         distal = fd - fp  # the femoral axis gives the distal sense whatever the display
     else:
-        distal = np.array([0.0, -float(ctx.orientation.superior_y)])
+        distal = np.array(ctx.orientation.inferior_vector(), dtype=float)
         notes = ("distal direction from the image orientation (femoral axis not marked)",)
     value = value_or_absent(jlca_deg, cm, cl, pm, pl, distal)
     return Result(value, names, notes, {"femoral_joint_line": segment(cm, cl), "tibial_joint_line": segment(pm, pl)})

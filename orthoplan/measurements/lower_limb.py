@@ -333,8 +333,8 @@ def limb_directions(orientation: ImageOrientation, side: Side | str) -> tuple[np
     [[-1.0, 0.0], [0.0, 1.0]]
     """
     return (
-        np.array([float(orientation.lateral_x(side)), 0.0]),
-        np.array([0.0, -float(orientation.superior_y)]),
+        np.array(orientation.lateral_vector(side), dtype=float),
+        np.array(orientation.inferior_vector(), dtype=float),
     )
 
 

@@ -193,11 +193,11 @@ def _point(landmarks: Landmarks, anatomy: str, side: Side, what: str) -> np.ndar
 
 
 def _image_inferior(orientation: ImageOrientation) -> np.ndarray:
-    return np.array([0.0, -float(orientation.superior_y)])
+    return np.array(orientation.inferior_vector(), dtype=float)
 
 
 def _medial_image(orientation: ImageOrientation, side: Side) -> np.ndarray:
-    return np.array([-float(orientation.lateral_x(side)), 0.0])
+    return -np.array(orientation.lateral_vector(side), dtype=float)
 
 
 def _perpendicular_towards(d: np.ndarray, towards: np.ndarray) -> np.ndarray:

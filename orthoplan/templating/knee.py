@@ -230,11 +230,11 @@ def _has(plan: Plan, anatomy: str, side: Side) -> bool:
 
 
 def _lateral(orientation: ImageOrientation, side: Side) -> np.ndarray:
-    return np.array([float(orientation.lateral_x(side)), 0.0])
+    return np.array(orientation.lateral_vector(side), dtype=float)
 
 
 def _inferior(orientation: ImageOrientation) -> np.ndarray:
-    return np.array([0.0, -float(orientation.superior_y)])
+    return np.array(orientation.inferior_vector(), dtype=float)
 
 
 def femoral_component_axis(plan: Plan, side: Side | str, valgus_deg: float | None = None) -> tuple[np.ndarray, float | None, list[str]]:

@@ -18,7 +18,7 @@ from orthoplan.dicom import build_sr, plan_from_sr, run_dciodvfy, run_dsrdump, s
 from orthoplan.dicom import codes as C
 from orthoplan.errors import DicomOutputError
 from orthoplan.measurements import measurement_names
-from orthoplan.model import LandmarkName, Landmarks, Measurement, Measurements, Side
+from orthoplan.model import ImageOrientation, LandmarkName, Landmarks, Measurement, Measurements, Side
 from orthoplan.pipeline import revise_plan
 
 
@@ -126,6 +126,22 @@ def test_numbers_round_trip_bit_exact(tmp_path, dx_header, dx_plan):
     # the 16-character DS beside the exact FD: what other readers see
     nums = [n for n in ds.iterall() if n.keyword == "NumericValue"]
     assert nums and all(len(str(n.value)) <= 16 for n in nums)
+
+
+@pytest.mark.parametrize("superior", ["left", "right"])
+def test_a_turned_films_orientation_reads_back(tmp_path, dx_header, dx_plan, superior):
+    """A film stored turned by a quarter turn: the SR says where the patient's left and head lie
+    (along y and along x), and the plan read back has that orientation, valid to dciodvfy."""
+    turned = ImageOrientation.turned(superior, source="assumed-turned-from-landmarks")
+    plan = replace(dx_plan, orientation=turned)
+    path = _write(build_sr(plan, dx_header), tmp_path / "turned.dcm")
+    back = plan_from_sr(pydicom.dcmread(path))
+    assert back.orientation == turned and back.orientation.left_vector() == turned.left_vector()
+    assert back.orientation.turn_deg == (90 if superior == "right" else -90)
+    codes = {i.ConceptNameCodeSequence[0].CodeValue: i.ConceptCodeSequence[0].CodeValue
+             for i in _content_items(pydicom.dcmread(path)) if i.ValueType == "CODE"}
+    assert codes[C.ORIENT_PATIENT_SUPERIOR.value] == C.DIRECTION_CODES[turned.superior_vector()].value
+    assert run_dciodvfy(path) == []
 
 
 # --------------------------------------------------------------------------- validators

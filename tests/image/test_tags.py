@@ -9,6 +9,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from orthoplan import image
+from orthoplan.errors import UnsupportedImageError
 from orthoplan.model import ImageOrientation
 
 
@@ -52,8 +53,15 @@ def test_lateral_and_axial_views_are_partly_assumed():
     assert lat.superior_y == -1 and lat.assumed
     ax = image.orientation_from_tags(["R", "P"], None, None)
     assert ax.patient_left_x == -1 and ax.assumed
-    rotated = image.orientation_from_tags(["H", "L"], None, None)  # 90 degrees: not representable
-    assert rotated.source == "assumed-standard-ap"
+    # stored turned by a quarter turn: the head along x, the patient's left along y
+    rotated = image.orientation_from_tags(["H", "L"], None, None)
+    assert (rotated.superior_vector(), rotated.left_vector(), rotated.assumed) == ((1, 0), (0, 1), False)
+    rotated = image.orientation_from_tags(["F", "R"], None, None)
+    assert (rotated.superior_vector(), rotated.left_vector(), rotated.superior_name) == ((-1, 0), (0, -1), "left")
+    turned_lateral = image.orientation_from_tags(["H", "A"], None, None)
+    assert turned_lateral.superior_vector() == (1, 0) and turned_lateral.assumed
+    with pytest.raises(UnsupportedImageError, match="quarter turn"):
+        rotated.lateral_x("left")  # a step that works along x only refuses, never guesses
 
 
 def test_spacing_values():

@@ -459,3 +459,90 @@ def test_a_film_the_network_is_unsure_of_is_said_and_lowered(hip_refs, hip_root,
     assert any(learned.UNSURE_FINDING in n for n in plan.notes)
     labels = [g.label for layer in plan_overlay(plan) for g in layer.graphics]
     assert any(lab and lab.startswith("UNUSUAL FILM?") for lab in labels)
+
+
+@pytest.mark.parametrize("stem", ["IMG0000726", "IMG0000315"])
+def test_a_film_stored_turned_is_planned_turned(hip_refs, hip_root, stem):
+    """A FracAtlas film stored turned by a quarter turn (no orientation tags): the detector reads
+    it turned, and the plan measures it so. Until 7 December 2026 the plan kept the assumed
+    head-up orientation: on IMG0000726 it gave LCEA -133° and Tönnis -178° (the vertical taken
+    along the pelvis's left-right line), and on the others intervals of ±240°.
+
+    The detector's own error is the accuracy tables' business; here each value must lie within
+    30° (angles) or 10 mm (lengths) of the same measurement on the reader's landmarks, measured in
+    the reader's orientation, which a frame turned the wrong way misses by about 180°."""
+    from dataclasses import replace
+
+    from orthoplan.measurements import measure_hip
+    from orthoplan.model import (Calibration, CalibrationSource, ImageOrientation, Landmark, Landmarks, Plan,
+                                 findings_in)
+    from orthoplan.overlay import plan_overlay
+    from orthoplan.pipeline import plan_radiograph
+
+    ref = next(r for r in hip_refs if r.stem == stem)
+    assert ref.superior in ("left", "right") and ref.usable
+    rad = load_radiograph(str(hip_root / ref.image))
+    cal = Calibration(0.5, CalibrationSource.EXPLICIT_SPACING, 5.0)
+    plan = plan_radiograph(rad, calibration=cal)
+    assert plan.orientation.superior_name == ref.superior
+    assert plan.orientation.source == "assumed-turned-from-landmarks"
+    assert "turned" in findings_in(plan.notes)
+    reading = measure_hip(Landmarks.from_landmarks([Landmark(k, p.x, p.y) for k, p in ref.points.items()]), cal,
+                          ImageOrientation.turned(ref.superior))
+    compared = 0
+    for m in plan.measurements:
+        if m.name.endswith("_deg"):  # (a length's plausibility also hangs on the scale given)
+            assert not any("implausible" in n for n in m.notes), m.name
+            assert m.interval is None or m.interval[1] - m.interval[0] < 60.0, m.name
+        if m.name in reading.values():
+            assert abs(m.value - reading[m.name].value) <= (30.0 if m.name.endswith("_deg") else 10.0), m.name
+            compared += 1
+    assert compared >= 2
+    back = Plan.from_dict(plan.to_dict())
+    assert back.orientation == plan.orientation
+    assert replace(plan, orientation=ImageOrientation()).to_dict()["orientation"].keys() == {
+        "patient_left_x", "superior_y", "source"}  # a head-up plan's document is as it was
+    # the picture puts the patient's L at the image's edge towards the patient's left
+    sides = {g.label: g.points[0] for layer in plan_overlay(plan) if layer.name == "ORIENTATION"
+             for g in layer.graphics if g.label in ("L", "R")}
+    rows, cols = rad.shape
+    lx, ly = plan.orientation.left_vector()
+    assert (sides["L"][1] - rows / 2) * ly > 0.4 * rows and abs(sides["L"][0] - cols / 2) < 0.05 * cols
+
+
+def test_a_dicom_film_stored_turned_is_read_from_its_patient_orientation():
+    """A DICOM film stored turned by a quarter turn says so in Patient Orientation (H\\L: rows
+    towards the head, columns towards the patient's left). Until 7 December 2026 that was
+    warned about and read as head up. Now the learned detector reads it turned: the same points
+    as on the film stored head up (mapped by the turn) and the same values. The detectors that
+    read films head up only refuse it instead of reading it wrongly."""
+    import copy
+
+    from orthoplan.errors import UnsupportedImageError
+    from orthoplan.phantoms import pelvis as phantom
+    from orthoplan.pipeline import detect_landmarks, dicom_objects, plan_radiograph
+
+    case = phantom.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
+    ds = case.dataset
+    turned = copy.deepcopy(ds)
+    pixels = np.ascontiguousarray(np.rot90(ds.pixel_array, k=-1))  # clockwise: the head towards +x
+    turned.PixelData, (turned.Rows, turned.Columns) = pixels.tobytes(), pixels.shape
+    turned.PatientOrientation = ["H", "L"]
+    up, rad = plan_radiograph(load_radiograph(ds)), load_radiograph(turned)
+    plan = plan_radiograph(rad)
+    assert (plan.orientation.turn_deg, plan.orientation.assumed) == (90, False)
+    assert len(up.landmarks) >= 15
+    for lm in up.landmarks:  # (x, y) head up is (rows - y, x) turned clockwise
+        got = plan.landmarks[lm.name]
+        assert math.hypot(got.x - (ds.Rows - lm.y), got.y - lm.x) < 0.5, lm.name.value
+    for m in up.measurements:
+        assert plan.measurements[m.name].value == pytest.approx(m.value, abs=0.1), m.name
+    sr, gsps = dicom_objects(rad, plan)
+    assert sr is not None and gsps is not None
+    for view in ("knee-ap", "long-leg"):
+        with pytest.raises(UnsupportedImageError, match="quarter turn"):
+            detect_landmarks(rad, None, view, side="left")
+    with pytest.raises(UnsupportedImageError, match="classical"):
+        from orthoplan.landmarks import detect
+
+        detect(rad, method="classical")

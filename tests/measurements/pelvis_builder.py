@@ -112,13 +112,18 @@ class Placement:
     superior_y: int = -1
     mm_per_px: float = 0.2
     aspect_ratio: float = 1.0
+    turn_deg: int = 0  # the film stored turned: +90 clockwise on the screen (head towards +x), -90 anticlockwise
 
     def to_px(self, uv: np.ndarray) -> tuple[float, float]:
         t = math.radians(self.tilt_deg)
         u = uv[0] * math.cos(t) - uv[1] * math.sin(t)
         v = uv[0] * math.sin(t) + uv[1] * math.cos(t)
-        x_mm = self.center_mm[0] + self.patient_left_x * u
-        y_mm = self.center_mm[1] + self.superior_y * v
+        dx, dy = self.patient_left_x * u, self.superior_y * v  # head-up display, from the centre
+        if self.turn_deg == 90:  # y grows downwards: a clockwise quarter turn takes up to right
+            dx, dy = -dy, dx
+        elif self.turn_deg == -90:
+            dx, dy = dy, -dx
+        x_mm, y_mm = self.center_mm[0] + dx, self.center_mm[1] + dy
         return x_mm / self.mm_per_px, y_mm / (self.mm_per_px * self.aspect_ratio)
 
 

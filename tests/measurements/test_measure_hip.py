@@ -40,7 +40,7 @@ def _cal(placement: Placement, assumed: bool = False) -> Calibration:
 
 
 def _orient(placement: Placement) -> ImageOrientation:
-    return ImageOrientation(placement.patient_left_x, placement.superior_y, "PatientOrientation")
+    return ImageOrientation(placement.patient_left_x, placement.superior_y, "PatientOrientation", placement.turn_deg)
 
 
 def _measure(pelvis: Pelvis, placement: Placement, **kw):
@@ -53,12 +53,19 @@ PLACEMENTS = [
     for tilt in (-10.0, 0.0, 10.0)
     for lx, sy in ((1, -1), (-1, -1), (1, 1), (-1, 1))
     for sp, ar in ((0.2, 1.0), (0.143, 1.37))
+] + [
+    pytest.param(Placement(tilt_deg=tilt, patient_left_x=lx, turn_deg=turn, center_mm=(220.0, 150.0)),
+                 id=f"tilt{tilt:+g}-lx{lx:+d}-turned{turn:+d}")
+    for tilt in (-10.0, 0.0, 10.0)
+    for lx in (1, -1)
+    for turn in (90, -90)
 ]
 
 
 @pytest.mark.parametrize("placement", PLACEMENTS)
 def test_every_measurement_matches_the_construction(placement):
-    """Rotation ±10°, translation, anisotropic spacing, mirrored / flipped orientation: same truth."""
+    """Rotation ±10°, translation, anisotropic spacing, mirrored / flipped orientation, a film
+    stored turned by a quarter turn (its orientation from the header): same truth."""
     pelvis = Pelvis()
     ms = _measure(pelvis, placement)
     truth = pelvis.truth()
