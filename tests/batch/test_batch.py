@@ -301,14 +301,19 @@ def test_a_folder_of_real_jpegs_with_a_spacing_goes_to_each_films_detector(tmp_p
 
 def test_the_findings_column_names_what_the_detector_says_as_codes(tmp_path, real_dir, monkeypatch):
     """A researcher filters a cohort by `findings`: an adolescent's pelvis (IMG0000041), a
-    frog-leg view (IMG0003427), a washed-out film of a plated femur (IMG0000455)."""
+    frog-leg view (IMG0003427), a washed-out film of a plated femur (IMG0000455), a film stored
+    turned by a quarter turn (IMG0000726: its orientation from its landmarks)."""
     monkeypatch.setenv("ORTHOPLAN_DETECTOR", "learned")
-    films = [real_dir / "fracatlas-hip" / "images" / n for n in ("IMG0000041.jpg", "IMG0003427.jpg", "IMG0000455.jpg")]
+    films = [real_dir / "fracatlas-hip" / "images" / n
+             for n in ("IMG0000041.jpg", "IMG0003427.jpg", "IMG0000455.jpg", "IMG0000726.jpg")]
     rows = {Path(r["input"]).name: r for r in batch.iter_rows(
         films, options=batch.BatchOptions(spacing_mm=0.5, sidecar_landmarks=False), workers=0)}
     assert "findings" in batch.columns()
     assert rows["IMG0000041.jpg"]["findings"] == "immature"
     assert rows["IMG0003427.jpg"]["findings"] == "abducted"
     assert rows["IMG0000455.jpg"]["findings"] == "unsure-film"
+    assert rows["IMG0000726.jpg"]["findings"] == "turned"
+    assert rows["IMG0000726.jpg"]["orientation_source"] == "assumed-turned-from-landmarks"
+    assert rows["IMG0003427.jpg"]["orientation_source"] == "assumed-standard-ap"
     for r in rows.values():  # the codes come from the notes
         assert r["status"] == "ok" and r["notes"]

@@ -520,7 +520,7 @@ def test_a_dicom_film_stored_turned_is_read_from_its_patient_orientation():
 
     from orthoplan.errors import UnsupportedImageError
     from orthoplan.phantoms import pelvis as phantom
-    from orthoplan.pipeline import detect_landmarks, dicom_objects, plan_radiograph
+    from orthoplan.pipeline import detect_landmarks, dicom_objects, plan_radiograph, template_hip
 
     case = phantom.make_pelvis(seed=3, rows=1000, columns=1200, detector_spacing_mm=0.38)
     ds = case.dataset
@@ -539,6 +539,14 @@ def test_a_dicom_film_stored_turned_is_read_from_its_patient_orientation():
         assert plan.measurements[m.name].value == pytest.approx(m.value, abs=0.1), m.name
     sr, gsps = dicom_objects(rad, plan)
     assert sr is not None and gsps is not None
+    # templating too: the same implants, placed where the turn maps them, the same prediction
+    up_t, turned_t = (template_hip(p, r, side="right") for p, r in ((up, load_radiograph(ds)), (plan, rad)))
+    assert len(up_t.placements) == len(turned_t.placements) == 3
+    for a, b in zip(up_t.placements, turned_t.placements):
+        assert (a.kind, a.size, a.family) == (b.kind, b.size, b.family)
+        assert math.hypot(b.x - (ds.Rows - a.y), b.y - a.x) < 1.0 and b.angle_deg == pytest.approx(a.angle_deg, abs=0.5)
+    for m in up_t.predictions:
+        assert turned_t.predictions[m.name].value == pytest.approx(m.value, abs=0.2), m.name
     for view in ("knee-ap", "long-leg"):
         with pytest.raises(UnsupportedImageError, match="quarter turn"):
             detect_landmarks(rad, None, view, side="left")
