@@ -43,7 +43,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import LandmarkError
-from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkSource
+from ..frames import orientation_from_landmarks
+from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkName, LandmarkSource
 from .network import LATERAL_PREFIX, MODEL_FORMAT, canonical_transform, channel_pairs, letterbox, prepare_input
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ def films_from_phantoms(n: int, seed: int = 0, channels: Sequence[str] = AP_PELV
         rad = from_dataset(case.dataset)
         pts = {lm.name.value: (lm.x, lm.y, lm.radius_px) for lm in case.landmarks}
         films.append(film_from_points(f"phantom-{s}", rad.display, pts, channels,
-                                      "up" if rad.orientation.superior_y == -1 else "down",
+                                      rad.orientation.superior_name,
                                       rad.orientation.patient_left_x, (), long_side, group="phantoms", weight=0.5))
     return films
 
@@ -255,7 +256,7 @@ def films_from_knee_phantoms(n: int, seed: int = 0, channels: Sequence[str] = KN
             pts = {LATERAL_PREFIX + lm.name.anatomy: (lm.x, lm.y, None) for lm in case.landmarks}
             plx, absent = 1, [c for c in channels if not c.startswith(LATERAL_PREFIX)]
         films.append(film_from_points(f"knee-phantom-{s}", rad.display, pts, channels,
-                                      "up" if rad.orientation.superior_y == -1 else "down", plx, absent, long_side,
+                                      rad.orientation.superior_name, plx, absent, long_side,
                                       group="phantoms", weight=0.5))
     return films
 
@@ -292,10 +293,11 @@ def films_from_landmark_files(folder: str | os.PathLike, channels: Sequence[str]
                 pts[name] = (float(v["x"]), float(v["y"]), v.get("radius") or v.get("radius_px"))
             else:
                 pts[name] = (float(v[0]), float(v[1]), None)
-        if pts:
-            films.append(film_from_points(lm_path.stem, rad.display, pts, channels,
-                                          "up" if rad.orientation.superior_y == -1 else "down",
-                                          rad.orientation.patient_left_x, (), long_side))
+        if pts:  # a film without orientation tags stored turned: as its landmarks show
+            named = {k: v[:2] for k, v in pts.items() if k in {n.value for n in LandmarkName}}
+            orientation = orientation_from_landmarks(named, rad.orientation)
+            films.append(film_from_points(lm_path.stem, rad.display, pts, channels, orientation.superior_name,
+                                          orientation.patient_left_x, (), long_side))
     return films
 
 
@@ -304,7 +306,7 @@ def films_from_plans(pairs: Iterable[tuple[object, object]], channels: Sequence[
     """Training films from ``(radiograph, plan)`` pairs, e.g. plans read back from an archive.
 
     Only the plan's landmarks that a person placed or confirmed (``source`` manual or
-    refined) are used.
+    refined) are used; the film is read in the plan's orientation (a film stored turned too).
     """
     films = []
     for rad, plan in pairs:
@@ -312,8 +314,8 @@ def films_from_plans(pairs: Iterable[tuple[object, object]], channels: Sequence[
                if lm.source in (LandmarkSource.MANUAL, LandmarkSource.REFINED)}
         if pts:
             films.append(film_from_points(str(rad.reference.sop_instance_uid or len(films)), rad.display, pts,
-                                          channels, "up" if rad.orientation.superior_y == -1 else "down",
-                                          rad.orientation.patient_left_x, (), long_side))
+                                          channels, plan.orientation.superior_name,
+                                          plan.orientation.patient_left_x, (), long_side))
     return films
 
 

@@ -83,3 +83,47 @@ def test_an_input_size_the_network_cannot_halve_is_refused(tmp_path):
         with pytest.raises(LandmarkError, match="multiple of 32, at least 64"):
             training.train(films, tmp_path / "x", input_size=size, max_steps=1)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_landmark_file_of_a_film_stored_turned_trains_it_turned(tmp_path, hip_refs, hip_root):
+    """A site's landmark file beside a JPEG stored turned by a quarter turn (no orientation
+    tags): the film is turned head up for training as its landmarks show, the same training film
+    as the reading's recorded orientation gives. Read head up, the network would learn a pelvis
+    lying on its side."""
+    import shutil
+
+    from orthoplan.pipeline import load_radiograph
+
+    ref = next(r for r in hip_refs if r.stem == "IMG0000726")
+    assert ref.superior == "right"
+    shutil.copy(hip_root / ref.image, tmp_path / "film.jpg")
+    pts = {n: {"x": p.x, "y": p.y, "source": "manual"} for n, p in ref.points.items()}
+    (tmp_path / "film.json").write_text(json.dumps({"landmarks": pts}))
+    film, = training.films_from_landmark_files(tmp_path)
+    expected = training.film_from_points("film", load_radiograph(str(tmp_path / "film.jpg")).display,
+                                         {n: (p.x, p.y, None) for n, p in ref.points.items()},
+                                         training.AP_PELVIS_CHANNELS, ref.superior, 1, (), 480)
+    assert film.image.shape == expected.image.shape
+    np.testing.assert_allclose(film.points, expected.points, atol=1e-6)
+    ch = list(training.AP_PELVIS_CHANNELS)
+    right, left = (film.points[ch.index(f"femoral_head_center_{s}")] for s in ("right", "left"))
+    assert left[0] - right[0] > 4 * abs(left[1] - right[1])  # head up: the heads side by side
+
+
+def test_a_plan_of_a_film_stored_turned_trains_it_in_the_plans_orientation(hip_refs, hip_root):
+    """Plans read back from an archive carry their orientation (a turned one too): the film is
+    turned head up for training by it, not by the image's assumed one."""
+    from orthoplan.model import (Calibration, CalibrationSource, ImageOrientation, Landmark, LandmarkSource,
+                                 Landmarks, Measurements, Plan)
+    from orthoplan.pipeline import load_radiograph
+
+    ref = next(r for r in hip_refs if r.stem == "IMG0000726")
+    rad = load_radiograph(str(hip_root / ref.image))
+    lms = Landmarks.from_landmarks([Landmark(n, p.x, p.y, 1.0, LandmarkSource.MANUAL) for n, p in ref.points.items()])
+    plan = Plan(image=rad.reference, calibration=Calibration(0.5, CalibrationSource.EXPLICIT_SPACING, 5.0), landmarks=lms,
+                measurements=Measurements(),
+                orientation=ImageOrientation.turned(ref.superior))
+    film, = training.films_from_plans([(rad, plan)])
+    expected = training.film_from_points("x", rad.display, {n: (p.x, p.y, None) for n, p in ref.points.items()},
+                                         training.AP_PELVIS_CHANNELS, ref.superior, 1, (), 480)
+    np.testing.assert_allclose(film.points, expected.points, atol=1e-6)
