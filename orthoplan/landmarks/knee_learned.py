@@ -16,8 +16,11 @@ views (``models/knee``):
 4. Anatomical consistency (:func:`ap_problems`, :func:`lateral_problems`): condyles above the
    plateau, the joint line between femur and tibia, lateral points lateral of medial ones,
    epicondyles at the widest part of the distal femur, axis points along the shaft and in
-   order. A landmark breaking a rule loses confidence (x :data:`PENALTY`), with the reason;
-   below ``minimum`` it is reported missing with that reason.
+   order, each axis along the limb (:data:`MAX_AXIS_TILT_DEG`) with its joint-line pair on
+   either side of it (:func:`axis_problems`). A landmark breaking a rule loses confidence
+   (x :data:`PENALTY`), with the reason; below ``minimum`` it is reported missing with that
+   reason. A film of both knees is read one half at a time, cut at the gap between the knees
+   (:func:`film_halves`).
 5. A film of two projections side by side (:func:`.views.classify_view`) is not read, nor one that the
    view classifier confidently takes for an AP pelvis/hip film.
 
@@ -268,9 +271,8 @@ def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel
     halves do not each show one clear knee, a knee apart."""
     down = _down(superior)
     plx = radiograph.orientation.patient_left_x
-    w = display.shape[1]
     found, halves = [], []
-    for lo, hi in ((0, int(0.6 * w)), (int(0.4 * w), w)):
+    for lo, hi in film_halves(display):
         peaks = predict(display[:, lo:hi], model, superior, plx)
         knees, _, raw = _knees(peaks, model, np.array([lo, 0.0]))
         if not knees:
@@ -286,7 +288,8 @@ def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel
     ca, cb = _mid(a, JOINT_LINE), _mid(b, JOINT_LINE)
     width = max(_dist(a["tibial_plateau_medial"][0], a["tibial_plateau_lateral"][0]),
                 _dist(b["tibial_plateau_medial"][0], b["tibial_plateau_lateral"][0]))
-    if _dist(ca, cb) < 1.5 * width or not (ca[0] < 0.5 * w < cb[0]):
+    cut = 0.5 * (halves[0][1] + halves[1][0])  # where the film was cut: a knee on either side
+    if _dist(ca, cb) < 1.5 * width or not (ca[0] < cut < cb[0]):
         return None
     out = {}
     # the knee in the film's first half has its lateral side towards decreasing x, the other's
@@ -297,6 +300,38 @@ def _two_knees(radiograph: Radiograph, display: np.ndarray, model: LandmarkModel
         name = side_from_lateral(radiograph, lateral_x)
         out[name] = pts if name is seen else {_swap_ml(k): v for k, v in pts.items()}
     return out
+
+
+#: Where a film of both knees is cut in two (:func:`film_halves`): the darkest column (the gap
+#: between the knees) of the middle part of the film's width, each half reaching this share of
+#: the width past it.
+HALF_SEARCH = (0.3, 0.7)
+HALF_OVERLAP = 0.03
+
+
+def film_halves(display: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The column ranges ``(lo, hi)`` of the two halves of a film of both knees: cut at the gap
+    between the knees (the darkest column, smoothed over 2 % of the width, between
+    :data:`HALF_SEARCH` of it), each half reaching :data:`HALF_OVERLAP` of the width past it.
+
+    Until 7 December 2026 the halves were the film's first and last 60 %: where the knees stand
+    close, a half then held one knee and the near side of the other, and the network joined the
+    two (IMG0001325: a condyle and a plateau margin on the other knee).
+
+    >>> film = np.zeros((50, 100)); film[:, 10:40] = 1.0; film[:, 62:90] = 1.0   # two bright knees
+    >>> film_halves(film)
+    ((0, 54), (48, 100))
+    """
+    w = display.shape[1]
+    cols = np.asarray(display, np.float64).mean(axis=0)
+    k = max(1, int(round(0.02 * w)))
+    smooth = np.convolve(cols, np.ones(k) / k, mode="same")
+    lo, hi = int(HALF_SEARCH[0] * w), int(HALF_SEARCH[1] * w)
+    band = smooth[lo:hi]
+    darkest = np.flatnonzero(band <= band.min() + 1e-9)
+    gap = lo + int(round(float(np.median(darkest))))
+    m = int(round(HALF_OVERLAP * w))
+    return (0, min(w, gap + m)), (max(0, gap - m), w)
 
 
 def _assemble_ap(radiograph: Radiograph, display: np.ndarray, peaks: list[Peak], model: LandmarkModel,
@@ -411,16 +446,22 @@ def ap_problems(p: dict[str, np.ndarray], lateral: np.ndarray, down: np.ndarray)
     ['femoral_condyle_lateral', 'tibial_plateau_lateral']
     """
     out: dict[str, str] = {}
-    widths = [_dist(p[f"{a}_medial"], p[f"{a}_lateral"]) for a in ("tibial_plateau", "femoral_epicondyle")
-              if f"{a}_medial" in p and f"{a}_lateral" in p]
-    if not widths:
-        return out
-    u = max(widths)
 
     def flag(names, why):
         for n in names:
             if n in p:
                 out.setdefault(n, why)
+
+    widths = [_dist(p[f"{a}_medial"], p[f"{a}_lateral"]) for a in ("tibial_plateau", "femoral_epicondyle")
+              if f"{a}_medial" in p and f"{a}_lateral" in p]
+    if widths:
+        _sized_problems(p, lateral, down, max(widths), flag)
+    axis_problems(p, down, flag, set(out))
+    return out
+
+
+def _sized_problems(p: dict[str, np.ndarray], lateral: np.ndarray, down: np.ndarray, u: float, flag) -> None:
+    """The rules of :func:`ap_problems` judged in the knee's width ``u``."""
 
     def dn(a, b):  # how far b lies below a, in knee widths
         return float((p[b] - p[a]) @ down) / u
@@ -447,7 +488,7 @@ def ap_problems(p: dict[str, np.ndarray], lateral: np.ndarray, down: np.ndarray)
                  "the epicondyles are not at the widest part of the distal femur")
     joint = [p[a] for a in JOINT_LINE if a in p]
     if not joint:
-        return out
+        return
     j = np.mean(joint, axis=0)
     fem = [a for a in ("knee_femoral_axis_distal", "knee_femoral_axis_proximal") if a in p]
     tib = [a for a in ("knee_tibial_axis_proximal", "knee_tibial_axis_distal") if a in p]
@@ -471,7 +512,59 @@ def ap_problems(p: dict[str, np.ndarray], lateral: np.ndarray, down: np.ndarray)
     for a, lo, hi in (("femoral_knee_center", -0.35, 0.1), ("tibial_knee_center", -0.1, 0.35)):
         if a in p and not (lo <= float((p[a] - j) @ down) / u <= hi and abs(float((p[a] - j) @ lateral)) / u < 0.3):
             flag((a,), "a knee centre away from the joint")
-    return out
+
+
+#: An anatomical axis of an AP knee film (its proximal to its distal point) more than this far
+#: from the limb's long axis (the film's, head up) is on no one bone. The readers' femoral axes
+#: lie within 16° of it and their tibial axes within 10° (200 and 208 knees of
+#: ``datasets/fracatlas-knee``); the shipped network joined the two femora of a film of both knees
+#: by an axis 75° from it (IMG0001325).
+MAX_AXIS_TILT_DEG = 30.0
+#: ``(bone, proximal, distal, medial, lateral, margin)``: each axis and the joint-line points
+#: that lie on either side of it, each at least ``margin`` of their distance apart from it. On
+#: every knee the readers read, each condyle lies on its side of the femoral axis, at least 0.14
+#: of the condyles' distance from it (the axis runs nearer one condyle in a varus or valgus
+#: knee), and each plateau margin on its side of the tibial axis, at least 0.33 from it.
+AXIS_STRADDLES = (("femoral", "knee_femoral_axis_proximal", "knee_femoral_axis_distal", "femoral_condyle_medial",
+                   "femoral_condyle_lateral", 0.05),
+                  ("tibial", "knee_tibial_axis_proximal", "knee_tibial_axis_distal", "tibial_plateau_medial",
+                   "tibial_plateau_lateral", 0.2))
+
+
+def axis_problems(p: dict[str, np.ndarray], down: np.ndarray, flag, flagged=frozenset()) -> None:
+    """Flag (``flag(names, reason)``) an AP knee's axis that does not run along the limb, and an
+    axis and joint-line pair that do not straddle each other: a point on the other knee or bone.
+    An axis with a point already ``flagged`` (by another rule) is not held against the joint line.
+
+    >>> p = {"knee_femoral_axis_proximal": np.array([50., 0.]), "knee_femoral_axis_distal": np.array([52., 60.]),
+    ...      "femoral_condyle_medial": np.array([70., 100.]), "femoral_condyle_lateral": np.array([30., 100.])}
+    >>> out = {}
+    >>> axis_problems(p, np.array([0., 1.]), lambda names, why: out.update(dict.fromkeys(names, why)))
+    >>> out
+    {}
+    >>> p["femoral_condyle_lateral"] = np.array([250., 100.])  # on the other knee
+    >>> axis_problems(p, np.array([0., 1.]), lambda names, why: out.update(dict.fromkeys(names, why)))
+    >>> sorted(out)[:2], out["femoral_condyle_medial"][:41]
+    (['femoral_condyle_lateral', 'femoral_condyle_medial'], 'the femoral condyles do not lie on either')
+    """
+    for bone, prox, dist, med, lat, margin in AXIS_STRADDLES:
+        a, b = p.get(prox), p.get(dist)
+        if a is None or b is None or _dist(a, b) == 0.0 or prox in flagged or dist in flagged:
+            continue
+        d = (b - a) / _dist(a, b)
+        tilt = math.degrees(math.acos(float(np.clip(d @ down, -1.0, 1.0))))
+        if tilt > MAX_AXIS_TILT_DEG:
+            flag((prox, dist), f"the {bone} axis runs {tilt:.0f}° from the limb's long axis (at most "
+                               f"{MAX_AXIS_TILT_DEG:.0f}°)")
+            continue
+        m, l_ = p.get(med), p.get(lat)
+        if m is None or l_ is None:
+            continue
+        sides = [float(d[0] * (q - a)[1] - d[1] * (q - a)[0]) for q in (m, l_)]
+        if sides[0] * sides[1] >= 0 or min(map(abs, sides)) < margin * _dist(m, l_):
+            what = "condyles" if bone == "femoral" else "plateau margins"
+            flag((med, lat, prox, dist), f"the {bone} {what} do not lie on either side of the {bone} axis (a point on "
+                                         "the other knee or bone)")
 
 
 def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:

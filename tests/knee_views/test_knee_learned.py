@@ -74,6 +74,42 @@ def test_a_film_of_both_knees_gives_both(knee_root, stem):
         assert any(n in lms for n in names), side
 
 
+def test_a_film_of_knees_standing_close_is_cut_between_them(knee_root):
+    """IMG0001325 (both knees, standing close): until 7 December 2026 the film was read in halves
+    of 60 %, each half held one knee and the near side of the other, the halves' knees did not
+    pass as two, and the whole film was read as one knee: a condyle, a plateau margin and an
+    axis point on the other knee, at 0.79-0.82 (aLDFA 18°). Cut at the gap between the knees,
+    both knees are found, every joint-line point near its reading."""
+    ref, rad = _film(knee_root, "IMG0001325")
+    det = detect_knee_learned(rad, "knee-ap")
+    for side in ("right", "left"):
+        size = condylar_width(ref, side)
+        for anatomy in ("femoral_condyle_medial", "femoral_condyle_lateral", "tibial_plateau_medial",
+                        "tibial_plateau_lateral"):
+            name = f"{anatomy}_{side}"
+            assert name in det.landmarks, name
+            assert _err_pct(det.landmarks[name], ref.points[name], size) < 10.0, name
+
+
+def test_a_condyle_on_the_other_knee_is_not_reported(knee_root):
+    """IMG0000126: a right knee with the left one at the film's edge. The network put a medial
+    condyle on the other knee (2.4 condylar widths off) at 0.79, and the plan gave an aLDFA from
+    it. Both condyles now lie on one side of the femoral axis, which no reader's knee does: the
+    condyles and the axis are not reported, and no aLDFA is measured."""
+    from orthoplan.pipeline import plan_radiograph
+    from orthoplan.model import Calibration, CalibrationSource
+
+    ref, rad = _film(knee_root, "IMG0000126")
+    det = detect_knee_learned(rad, "knee-ap")
+    for name in ("femoral_condyle_medial_right", "femoral_condyle_lateral_right"):
+        assert name not in det.landmarks
+        assert "either side of the femoral axis" in det.landmarks.missing_reason(name)
+    assert "knee_tibial_axis_proximal_right" in det.landmarks  # the rest of the knee stands
+    plan = plan_radiograph(rad, calibration=Calibration(0.15, CalibrationSource.EXPLICIT_SPACING, 5.0),
+                           view="knee-ap")
+    assert "aldfa_right_deg" not in plan.measurements.values()
+
+
 def test_a_given_side_names_the_knee_and_says_when_the_film_disagrees(knee_root):
     ref, rad = _film(knee_root, ONE_KNEE[0])
     seen = next(iter({n.rsplit("_", 1)[1] for n in ref.points}))

@@ -11,7 +11,7 @@ import pytest
 from orthoplan.errors import LandmarkError
 from orthoplan.landmarks import crossval, training
 from orthoplan.landmarks.crossval import KNEE_AP, KNEE_LATERAL, Row, recalibrated
-from orthoplan.landmarks.knee_learned import ap_problems, lateral_problems
+from orthoplan.landmarks.knee_learned import ap_problems, axis_problems, lateral_problems
 from orthoplan.landmarks.network import default_model_path, load_model
 from orthoplan.landmarks.references import load_references, parse_reference
 
@@ -49,6 +49,46 @@ def test_each_ap_rule_catches_a_point_on_the_wrong_place(anatomy, where, words):
     p[anatomy] = np.array(where, float)
     problems = ap_problems(p, np.array([-1.0, 0.0]), DOWN)
     assert anatomy in problems and words in problems[anatomy], problems
+
+
+def test_no_readers_knee_breaks_the_axis_rules():
+    """Every usable AP knee the readers read: each axis within MAX_AXIS_TILT_DEG of the limb and
+    its joint-line pair on either side of it (the rules catch a point on the other knee, not a
+    varus or valgus knee)."""
+    seen = 0
+    for ref in load_references(REFS):
+        if ref.view != "knee-ap" or not ref.usable or ref.superior != "up":
+            continue
+        for side in ("left", "right"):
+            p = {n[: -len(side) - 1]: np.array([q.x, q.y]) for n, q in ref.points.items() if n.endswith("_" + side)}
+            if "knee_femoral_axis_proximal" not in p and "knee_tibial_axis_proximal" not in p:
+                continue
+            out = {}
+            axis_problems(p, DOWN, lambda names, why: out.update(dict.fromkeys(names, why)))
+            assert out == {}, (ref.stem, side, out)
+            seen += 1
+    assert seen >= 200
+
+
+@pytest.mark.parametrize("move, words", [
+    ({"knee_femoral_axis_proximal": (20, 150)}, "from the limb's long axis"),          # an axis across the film
+    ({"femoral_condyle_medial": (330, 300), "femoral_condyle_lateral": (120, 300)},     # as on IMG0000126: one
+     "either side of the femoral axis"),                                               # on the other knee
+    ({"tibial_plateau_medial": (106, 306)}, "either side of the tibial axis"),         # a margin on the axis
+])
+def test_the_axis_rules_catch_a_point_on_the_other_knee(move, words):
+    p = right_knee()
+    out = {}
+    axis_problems(p, DOWN, lambda names, why: out.update(dict.fromkeys(names, why)))
+    assert out == {}
+    p.update({k: np.array(v, float) for k, v in move.items()})
+    axis_problems(p, DOWN, lambda names, why: out.update(dict.fromkeys(names, why)))
+    assert set(move) <= set(out) and all(words in out[k] for k in move), out
+    # an axis another rule already flagged is not held against the joint line
+    out.clear()
+    axis_problems(p, DOWN, lambda names, why: out.update(dict.fromkeys(names, why)),
+                  flagged={"knee_femoral_axis_proximal", "knee_tibial_axis_proximal"})
+    assert out == {}
 
 
 def test_medial_and_lateral_swapped_are_caught():
