@@ -625,7 +625,7 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
     n = -posterior * n0  # towards anterior
     if "femoral_anterior_cortex" in wrong:
         flag(("femoral_anterior_cortex",), "the anterior cortex is on the posterior side of the femoral axis")
-        return _lateral_tibia_problems(p, out, fd, n, None)
+        return _lateral_tibia_problems(p, out, fd, n, None, d)
     if _dist(fd, fp) < 0.3 * u:
         flag(("knee_femoral_axis_proximal", "knee_femoral_axis_distal"), "the femoral axis points are too close")
     if "femoral_posterior_condyle" in wrong:
@@ -634,13 +634,33 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
         flag(("femoral_posterior_condyle",), "the posterior condyle is not distal of the femoral axis points")
     if "femoral_posterior_cortex" in wrong:
         flag(("femoral_posterior_cortex",), "the posterior cortex is not posterior of the femoral axis")
-    return _lateral_tibia_problems(p, out, fd, n, u)
+    return _lateral_tibia_problems(p, out, fd, n, u, d)
+
+
+#: A lateral film's plateau depth (anterior to posterior rim) in femoral AP widths: the readers'
+#: 0.28-0.80 on 117 knees.
+PLATEAU_DEPTH = (0.2, 1.5)
+#: The plateau's rims run from anterior to posterior across the tibia: (posterior - anterior rim)
+#: along the tibia's anterior direction is below minus this share of their distance (the readers':
+#: at most -0.80 on 126 knees; the plateau lies nearly across the tibial axis). Until 7 December
+#: 2026 the rims were judged against the *femur's* anterior direction, which a knee flexed past
+#: 90° turns over: the readers' own rims broke that rule on 51 of those 126 knees, and the
+#: detector's rims were dropped on about as many films (found on 54 %).
+PLATEAU_ACROSS_TIBIA = 0.5
+#: A lateral film's tibial axis point lies beyond the plateau seen from the femur: the cosine of
+#: the angle between (point - plateau centre) and (plateau centre - distal femoral axis point) is
+#: above this (the readers' 234 points: at least 0.02, knees flexed up to 127°), and within
+#: :data:`TIBIA_REACH` femoral AP widths of the plateau (the readers': at most 3.0). The shipped
+#: network put one in the soft tissue above a knee flexed 70° (IMG0000139, at 0.79).
+TIBIA_BEYOND_COS = -0.3
+TIBIA_REACH = 4.5
 
 
 def _lateral_tibia_problems(p: dict[str, np.ndarray], out: dict[str, str], fd: np.ndarray, n: np.ndarray,
-                            u: float | None) -> dict[str, str]:
+                            u: float | None, femoral_dir: np.ndarray) -> dict[str, str]:
     """The plateau rims' and tibial axis points' part of :func:`lateral_problems` (``n``
-    towards anterior; the checks in the femoral AP width ``u`` skipped without one)."""
+    towards anterior at the femur, whose axis runs along ``femoral_dir``; the checks in the
+    femoral AP width ``u`` skipped without one)."""
 
     def flag(names, why):
         for name in names:
@@ -650,11 +670,8 @@ def _lateral_tibia_problems(p: dict[str, np.ndarray], out: dict[str, str], fd: n
     pc = p["femoral_posterior_condyle"]
     ta, tp = p.get("tibial_plateau_anterior"), p.get("tibial_plateau_posterior")
     if ta is not None and tp is not None:
-        if u is not None and not (0.35 <= _dist(ta, tp) / u <= 1.5):
+        if u is not None and not (PLATEAU_DEPTH[0] <= _dist(ta, tp) / u <= PLATEAU_DEPTH[1]):
             flag(("tibial_plateau_anterior", "tibial_plateau_posterior"), "the plateau's depth is implausible")
-        if float((tp - ta) @ n) > 0:
-            flag(("tibial_plateau_anterior", "tibial_plateau_posterior"),
-                 "the posterior plateau rim is anterior of the anterior one")
         mid = 0.5 * (ta + tp)
         if u is not None and _dist(mid, pc) > 1.2 * u:
             flag(("tibial_plateau_anterior", "tibial_plateau_posterior"), "the plateau is away from the condyles")
@@ -664,8 +681,22 @@ def _lateral_tibia_problems(p: dict[str, np.ndarray], out: dict[str, str], fd: n
                 continue
             if _dist(q, fd) < _dist(mid, fd):
                 flag((a,), "a tibial axis point not beyond the plateau")
+            elif float((q - mid) @ (mid - fd)) < TIBIA_BEYOND_COS * _dist(q, mid) * _dist(mid, fd):
+                flag((a,), "a tibial axis point on the femur's side of the plateau")
+            if u is not None and _dist(q, mid) > TIBIA_REACH * u:
+                flag((a,), "a tibial axis point far from the knee")
             if b is not None and b in p and _dist(q, mid) < _dist(p[b], mid):
                 flag((a,), "the tibial axis points are in the wrong order")
+        tibia = ("knee_tibial_axis_proximal", "knee_tibial_axis_distal")
+        if all(a in p and a not in out for a in tibia) and _dist(p[tibia[0]], p[tibia[1]]) > 0:
+            # anterior on the tibia is the same turn from its distal direction as on the femur
+            # (``n`` from the femoral axis ``fd - fp``), whatever the knee's flexion
+            t = (p[tibia[1]] - p[tibia[0]]) / _dist(p[tibia[0]], p[tibia[1]])
+            sense = np.sign(float(n @ np.array([-femoral_dir[1], femoral_dir[0]]))) or 1.0
+            n_tibia = sense * np.array([-t[1], t[0]])
+            if float((tp - ta) @ n_tibia) > -PLATEAU_ACROSS_TIBIA * _dist(ta, tp):
+                flag(("tibial_plateau_anterior", "tibial_plateau_posterior"),
+                     "the plateau rims do not run from anterior to posterior across the tibia")
     return out
 
 

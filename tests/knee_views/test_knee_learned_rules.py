@@ -115,17 +115,32 @@ def test_a_plausible_lateral_knee_breaks_no_rule():
 
 @pytest.mark.parametrize("anatomy, where, words", [
     ("femoral_posterior_condyle", (200, 280), "not posterior"),
-    ("tibial_plateau_posterior", (180, 300), "posterior plateau rim is anterior"),
+    ("tibial_plateau_posterior", (180, 300), "do not run from anterior to posterior across the tibia"),
     ("knee_tibial_axis_proximal", (262, 230), "not beyond the plateau"),
     ("knee_tibial_axis_distal", (296, 330), "wrong order"),
     ("femoral_posterior_cortex", (200, 215), "posterior cortex is not posterior"),
     ("femoral_anterior_cortex", (282, 205), "anterior cortex is on the posterior side"),  # on the posterior cortex
+    ("knee_tibial_axis_proximal", (120, 60), "on the femur's side of the plateau"),     # IMG0000139: above the knee
+    ("knee_tibial_axis_distal", (700, 1100), "far from the knee"),
 ])
 def test_each_lateral_rule_catches_a_point_on_the_wrong_place(anatomy, where, words):
     p = lateral_knee()
     p[anatomy] = np.array(where, float)
     problems = lateral_problems(p)
     assert anatomy in problems and words in problems[anatomy], problems
+
+
+def test_no_readers_lateral_knee_breaks_the_lateral_rules():
+    """Every usable lateral knee the readers read (flexed up to 127°) passes every rule: the
+    rules catch a point on the wrong place, not a knee in an unusual pose."""
+    seen = 0
+    for ref in load_references(REFS):
+        if ref.view != "knee-lateral" or not ref.usable:
+            continue
+        p = {n.rsplit("_", 1)[0]: np.array([q.x, q.y]) for n, q in ref.points.items()}
+        assert lateral_problems(p) == {}, ref.stem
+        seen += 1
+    assert seen >= 120
 
 
 def test_an_anterior_cortex_on_the_posterior_cortex_flags_it_and_not_the_tibia():
