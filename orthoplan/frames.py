@@ -213,10 +213,11 @@ def orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np.ndar
     A film without orientation tags is assumed head up; one stored turned by a quarter turn
     has its pelvis's left-right line along the image's y. Where the landmarks' left runs along y
     (the right one's point to the left one's, and on each side the lateral one's from the medial
-    one's, summed, within 45° of the y axis) and the landmarks of each side say where the head is (the teardrop above the ischial
-    tuberosity, the head above the lesser trochanter ..., summed), the film is turned: the result
-    is that orientation (source ``"assumed-turned-from-landmarks"``), sides as the landmarks name
-    them. Otherwise, and always where the orientation came from the header, ``orientation``.
+    one's, summed, within 45° of the y axis) and the landmarks of each side say where the head
+    is (the teardrop above the ischial tuberosity, the head above the lesser trochanter ...,
+    summed), the film is turned: the result is that orientation (source
+    ``"assumed-turned-from-landmarks"``), sides as the landmarks name them. Otherwise, and always
+    where the orientation came from the header, ``orientation``.
 
     Examples
     --------

@@ -64,6 +64,29 @@ def test_lateral_and_axial_views_are_partly_assumed():
         rotated.lateral_x("left")  # a step that works along x only refuses, never guesses
 
 
+def test_an_orientation_is_one_of_the_eight_a_film_can_have():
+    """Turned by a quarter turn or not, mirrored or not: built from its vectors, read back from
+    its document (a plan written before turns existed reads as not turned), refused otherwise."""
+    seen = set()
+    for plx in (1, -1):
+        for sy, turn in ((-1, 0), (1, 0), (-1, 90), (-1, -90)):
+            o = ImageOrientation(plx, sy, "PatientOrientation", turn)
+            assert ImageOrientation.from_vectors(o.left_vector(), o.superior_vector(), o.source) == o
+            assert ImageOrientation.from_dict(o.to_dict()) == o
+            seen.add((o.left_vector(), o.superior_vector()))
+    assert len(seen) == 8
+    old = {"patient_left_x": 1, "superior_y": -1, "source": "PatientOrientation"}
+    assert ImageOrientation.from_dict(old).turn_deg == 0
+    with pytest.raises(ValueError, match="90"):
+        ImageOrientation(turn_deg=45)
+    with pytest.raises(ValueError, match="superior_y"):
+        ImageOrientation(1, 1, "x", 90)
+    with pytest.raises(ValueError, match="perpendicular"):
+        ImageOrientation.from_vectors((1, 0), (1, 0))
+    with pytest.raises(ValueError, match="superior must be"):
+        ImageOrientation.turned("sideways")
+
+
 def test_spacing_values():
     ds = Dataset()
     ds.PixelSpacing = ["0.139", "0.140"]
