@@ -571,16 +571,18 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
     """Why each point of a lateral knee breaks the anatomy (``{anatomy: reason}``).
 
     Directions come from the points themselves (a flexed knee has no fixed "down"): the
-    femoral axis (proximal → distal point) and the plateau (anterior → posterior rim). Which
-    side of the femoral axis is posterior is voted by the anterior cortex, the posterior
-    condyle, the posterior cortex and the plateau rims' order; a point on the wrong side is
+    femoral axis (proximal → distal point), the tibial axis and the plateau (anterior →
+    posterior rim). Which side of the femoral axis is posterior is voted by the anterior cortex,
+    the posterior condyle, the posterior cortex and the plateau rims' order across the tibia
+    (posterior is the same turn from each bone's distal direction); a point on the wrong side is
     flagged (an anterior cortex found on the posterior cortex: the commonest miss on real
     films), and where the vote is tied, both the anterior cortex and the posterior condyle are.
     Sizes are in the femoral AP width ``u`` (anterior cortex → posterior condyle).
 
     >>> pts = {"knee_femoral_axis_proximal": np.array([0., 0.]), "knee_femoral_axis_distal": np.array([0., 60.]),
     ...        "femoral_anterior_cortex": np.array([-20., 70.]), "femoral_posterior_condyle": np.array([30., 110.]),
-    ...        "tibial_plateau_anterior": np.array([-15., 125.]), "tibial_plateau_posterior": np.array([30., 125.])}
+    ...        "tibial_plateau_anterior": np.array([-15., 125.]), "tibial_plateau_posterior": np.array([30., 125.]),
+    ...        "knee_tibial_axis_proximal": np.array([0., 160.]), "knee_tibial_axis_distal": np.array([0., 220.])}
     >>> lateral_problems(pts)
     {}
     >>> pts["femoral_posterior_condyle"] = np.array([-40., 110.])     # on the anterior side
@@ -614,8 +616,12 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
              "femoral_posterior_condyle": np.sign(float((pc - fd) @ n0))}
     if pcx is not None:
         votes["femoral_posterior_cortex"] = np.sign(float((pcx - fp) @ n0))
-    if ta is not None and tp is not None:
-        votes["tibial_plateau_posterior"] = np.sign(float((tp - ta) @ n0))
+    ya, yb = p.get("knee_tibial_axis_proximal"), p.get("knee_tibial_axis_distal")
+    if ta is not None and tp is not None and ya is not None and yb is not None and _dist(ya, yb) > 0:
+        # the rims' order says which turn from a bone's distal direction is posterior: the same
+        # turn on the tibia as on the femur, whatever the flexion
+        t = (yb - ya) / _dist(ya, yb)
+        votes["tibial_plateau_posterior"] = np.sign(float((tp - ta) @ np.array([-t[1], t[0]])))
     posterior = np.sign(sum(votes.values()))
     if posterior == 0:
         flag(("femoral_anterior_cortex", "femoral_posterior_condyle"),
