@@ -48,6 +48,8 @@ ABDUCTED_FINDING = "femur abducted"
 UNSURE_FINDING = "the network is unsure of this film as a whole"
 #: How a plan's note names a film stored turned by a quarter turn (found from its landmarks).
 TURNED_FINDING = "film stored turned by a quarter turn"
+#: How a plan's note says the view classifier takes the film for another view than the one read.
+OTHER_VIEW_FINDING = "the view classifier takes the film for"
 #: Short codes for what a plan's notes say about the film (a batch table's ``findings``
 #: column, for a researcher to filter a cohort by), each with the phrase of the note that says it.
 FINDING_CODES = (
@@ -58,6 +60,7 @@ FINDING_CODES = (
     ("unsure-film", UNSURE_FINDING),
     ("cut-off", "at the film's edge"),
     ("turned", TURNED_FINDING),
+    ("other-view", OTHER_VIEW_FINDING),
 )
 
 

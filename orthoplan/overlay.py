@@ -28,6 +28,7 @@ FINDING_LABELS = (
     ("metal", "METAL HARDWARE? landmarks near it are less reliable"),
     ("abducted", "FEMUR ABDUCTED? offsets, neck-shaft angle and leg length not standard"),
     ("unsure-film", "UNUSUAL FILM? the detector is unsure of it: check every landmark"),
+    ("other-view", "NOT THIS VIEW? the view classifier takes the film for another"),
 )
 
 GraphicKind = Literal["point", "polyline", "circle", "text"]

@@ -31,6 +31,7 @@ from .model import (
     Landmarks,
     Measurements,
     Plan,
+    OTHER_VIEW_FINDING,
     TURNED_FINDING,
     Radiograph,
 )
@@ -224,6 +225,36 @@ def infer_view(radiograph: Radiograph) -> str:
     return seen or "ap-pelvis"
 
 
+#: Below the certainty with which :func:`infer_view` follows the view classifier, a film it
+#: reads as an AP pelvis is said to be doubtful where the classifier's most probable view is
+#: another one with at least this probability (:func:`view_doubt`).
+VIEW_DOUBT_MIN_PROBABILITY = 0.5
+
+
+def view_doubt(radiograph: Radiograph, view: str) -> str | None:
+    """What the plan says where :func:`infer_view` read a film as an AP pelvis/hip by default (no
+    body part in the header, the view classifier not sure enough) though the classifier's most
+    probable view is another (at least :data:`VIEW_DOUBT_MIN_PROBABILITY`); else None.
+
+    On the FracAtlas knee films, 29 of 939 were read as AP pelves so: knee films taken for a
+    knee at 0.95-0.99 and children's long films, where the pelvis detector then reported a
+    "skeletally immature pelvis" on an adult's knee (IMG0000473) and said nothing else.
+    """
+    from .landmarks.views import OTHER_FILM_MIN_PROBABILITY, OWN_BODY_PARTS, classify_view
+
+    if view != "ap-pelvis" or (radiograph.body_part_examined or "").strip().upper() in OWN_BODY_PARTS["ap-pelvis"]:
+        return None
+    p = classify_view(radiograph.display).probabilities
+    top = max(p, key=p.get)
+    if top == "ap-pelvis" or p[top] < VIEW_DOUBT_MIN_PROBABILITY:
+        return None
+    words = {"knee-ap": "an AP knee", "knee-lateral": "a lateral knee", "long-leg": "a long-leg",
+             "two-view": "a two-view (AP and lateral side by side)"}.get(top, f"a {top}")
+    return (f"View not in the image header: read as an AP pelvis/hip, but {OTHER_VIEW_FINDING} {words} film "
+            f"(probability {p[top]:.3f}, below the {OTHER_FILM_MIN_PROBABILITY:.2f} it needs to decide): if it is "
+            f"one, plan it as that view (--view {'knee-ap' if top == 'two-view' else top}).")
+
+
 def plan_radiograph(
     radiograph: Radiograph,
     *,
@@ -269,12 +300,15 @@ def plan_radiograph(
             assume_magnification=assume_magnification,
             ball_at=ball_at,
         )
-    view = view or infer_view(radiograph)
+    notes = []
+    if view is None:  # the view by default: the plan says where the picture suggests another
+        view = infer_view(radiograph)
+        doubt = view_doubt(radiograph, view)
+        notes.extend([doubt] if doubt else [])
     if view not in VIEWS:
         from .errors import PlanError
 
         raise PlanError(f"unknown view {view!r}: one of {', '.join(VIEWS)}")
-    notes = []
     if landmarks is None:
         if detect:  # what the detector says about the film goes into the plan
             landmarks, said = detect_landmarks_with_notes(radiograph, calibration, view, side=side)

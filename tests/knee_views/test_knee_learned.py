@@ -142,6 +142,29 @@ def test_a_tibial_axis_point_above_a_flexed_knee_is_not_reported(knee_root):
     assert "femur's side of the plateau" in det.landmarks.missing_reason("knee_tibial_axis_proximal_right")
 
 
+def test_a_knee_film_read_as_a_pelvis_by_default_says_so(knee_root, real_dir):
+    """IMG0000473, an adult's AP knee (JPEG, no header): the view classifier takes it for an AP
+    knee at 0.985, below the 0.99 at which the film goes to the knee detector, so it is read as
+    an AP pelvis. The plan, the picture and the findings now say what the classifier thinks and
+    how to plan it as a knee; a hip film, or a view given, says nothing of the kind."""
+    from orthoplan.model import Calibration, CalibrationSource, findings_in
+    from orthoplan.overlay import plan_overlay
+    from orthoplan.pipeline import plan_radiograph
+
+    cal = Calibration(0.3, CalibrationSource.EXPLICIT_SPACING, 5.0)
+    _, rad = _film(knee_root, "IMG0000473")
+    plan = plan_radiograph(rad, calibration=cal)
+    assert plan.view == "ap-pelvis"
+    said = [n for n in plan.notes if "the view classifier takes the film for an AP knee" in n]
+    assert said and "--view knee-ap" in said[0]
+    assert "other-view" in findings_in(plan.notes)
+    labels = [g.label for layer in plan_overlay(plan) for g in layer.graphics if g.label]
+    assert any(lab.startswith("NOT THIS VIEW?") for lab in labels)
+    assert not any("view classifier" in n for n in plan_radiograph(rad, calibration=cal, view="knee-ap").notes)
+    hip = plan_radiograph(load_radiograph(str(real_dir / "fracatlas-hip" / "images" / "IMG0000110.jpg")), calibration=cal)
+    assert not any("view classifier" in n for n in hip.notes)
+
+
 def test_a_given_side_names_the_knee_and_says_when_the_film_disagrees(knee_root):
     ref, rad = _film(knee_root, ONE_KNEE[0])
     seen = next(iter({n.rsplit("_", 1)[1] for n in ref.points}))
