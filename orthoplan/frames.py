@@ -112,7 +112,7 @@ def image_axes(orientation: ImageOrientation) -> tuple[np.ndarray, np.ndarray]:
 #: A pelvic line (through a pair of landmarks) more than this far from the image's left-right
 #: axis says the orientation is wrong (a film stored turned, read upright) or the landmarks are:
 #: its perpendicular is then no vertical to measure from. Readers' inter-head lines on the 156
-#: usable FracAtlas films with both heads lie within 8° of it.
+#: usable FracAtlas films with both heads lie within 8° of it (in each film's orientation).
 MAX_LINE_TILT_DEG = 45.0
 
 
