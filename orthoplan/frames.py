@@ -229,7 +229,10 @@ def orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np.ndar
     """
     if not orientation.assumed:
         return orientation
-    pts = {LandmarkName.parse(k): np.asarray(v, dtype=float).reshape(2) for k, v in landmarks_px.items()}
+    try:
+        pts = {LandmarkName.parse(k): np.asarray(v, dtype=float).reshape(2) for k, v in landmarks_px.items()}
+    except (TypeError, ValueError):
+        raise MeasurementError("orientation from landmarks: each landmark must be an (x, y) point") from None
 
     def get(anatomy: str, side: Side) -> np.ndarray | None:
         return pts.get(LandmarkName.of(anatomy, side))

@@ -322,6 +322,10 @@ def film_halves(display: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
     >>> film_halves(film)
     ((0, 54), (48, 100))
     """
+    from ..errors import LandmarkError
+
+    if np.ndim(display) != 2 or min(np.shape(display)) < 8:
+        raise LandmarkError(f"film halves: the image must be a 2-D array of at least 8 x 8 pixels, not {np.shape(display)}")
     w = display.shape[1]
     cols = np.asarray(display, np.float64).mean(axis=0)
     k = max(1, int(round(0.02 * w)))

@@ -91,6 +91,18 @@ def test_the_axis_rules_catch_a_point_on_the_other_knee(move, words):
     assert out == {}
 
 
+def test_film_halves_cut_at_the_gap_and_refuse_a_film_too_small():
+    from orthoplan.landmarks.knee_learned import film_halves
+
+    film = np.zeros((60, 200))
+    film[:, 20:80] = 1.0
+    film[:, 130:180] = 1.0  # two knees, the gap at 80-130
+    (a0, a1), (b0, b1) = film_halves(film)
+    assert a0 == 0 and b1 == 200 and 80 <= b0 < a1 <= 136
+    with pytest.raises(LandmarkError, match="at least 8"):
+        film_halves(np.zeros((60, 3)))
+
+
 def test_medial_and_lateral_swapped_are_caught():
     """The lateral condyle on the medial side: both condyles lose their confidence."""
     p = right_knee()

@@ -58,6 +58,12 @@ def test_what_the_landmarks_cannot_say_changes_nothing():
     heads = {k: v for k, v in turned.items() if k.value.startswith("femoral_head_center")}
     assert orientation_from_landmarks(heads, ImageOrientation()) == ImageOrientation()
     assert orientation_from_landmarks({}, ImageOrientation()) == ImageOrientation()
+    from orthoplan.errors import LandmarkError, MeasurementError
+
+    with pytest.raises(MeasurementError, match=r"\(x, y\) point"):
+        orientation_from_landmarks({"teardrop_left": (1.0, 2.0, 3.0)}, ImageOrientation())
+    with pytest.raises(LandmarkError, match="unknown landmark"):
+        orientation_from_landmarks({"femoral_head_top_left": (1.0, 2.0)}, ImageOrientation())
 
 
 def test_the_readers_films_stored_turned_are_found_and_no_upright_one():
