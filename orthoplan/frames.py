@@ -17,13 +17,13 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from .errors import MeasurementError
-from .model import ImageOrientation, LandmarkName, Side
+from .model import ImageOrientation, LandmarkName, Side, SideMarker
 
 __all__ = [
     "MIN_SEPARATION_MM",
@@ -38,6 +38,9 @@ __all__ = [
     "PelvicReference",
     "pelvic_reference",
     "orientation_from_landmarks",
+    "MARKER_MIN_OFFSET",
+    "side_markers_agree",
+    "mirrored",
 ]
 
 #: Two points that define a direction (a line, an axis) must be at least this far apart.
@@ -259,3 +262,63 @@ def orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np.ndar
         return orientation  # left-right along x (as assumed), or nothing says where the head is
     return ImageOrientation.from_vectors((0, int(np.sign(left[1]))), (int(np.sign(sup[0])), 0),
                                          "assumed-turned-from-landmarks")
+
+
+#: A side marker on a film of both sides tells the display only where it lies clearly on one
+#: side of the midline: at least this share of the distance between the two sides' landmarks
+#: from their midpoint (along the patient's left-right).
+MARKER_MIN_OFFSET = 0.25
+
+
+def side_markers_agree(markers: Sequence[SideMarker], landmarks_px: Mapping[LandmarkName | str, np.ndarray],
+                       orientation: ImageOrientation, *, one_limb: bool = False) -> bool | None:
+    """Whether the side markers on a film agree with the sides that ``orientation`` gives it.
+
+    A marker's letter names the patient's side it was placed on. On a film of both sides (the
+    landmarks name both) the marker lies on its letter's side of the midline between them, by
+    at least :data:`MARKER_MIN_OFFSET` of their distance; on a film of one limb (``one_limb``,
+    the landmarks name one side: a knee, a single hip) the letter names that limb. True where
+    every marker that tells agrees, False where every one disagrees (the film is displayed
+    mirrored, or the landmarks are named wrong), None where none tells or they differ.
+
+    Examples
+    --------
+    >>> pts = {"femoral_head_center_right": (100, 200), "femoral_head_center_left": (300, 200)}
+    >>> side_markers_agree([SideMarker("R", 30, 50, 20)], pts, ImageOrientation())
+    True
+    >>> side_markers_agree([SideMarker("R", 370, 50, 20)], pts, ImageOrientation())
+    False
+    >>> side_markers_agree([SideMarker("L", 200, 50, 20)], pts, ImageOrientation()) is None  # on the midline
+    True
+    """
+    try:
+        pts = {LandmarkName.parse(k): np.asarray(v, dtype=float).reshape(2) for k, v in landmarks_px.items()}
+    except (TypeError, ValueError):
+        raise MeasurementError("side markers: each landmark must be an (x, y) point") from None
+    u = np.asarray(orientation.left_vector(), dtype=float)
+    along = {s: [float(p @ u) for n, p in pts.items() if n.side is s and np.all(np.isfinite(p))] for s in Side}
+    shown = [s for s in Side if along[s]]
+    votes = set()
+    for m in markers:
+        if len(shown) == 2:
+            right, left = (float(np.median(along[s])) for s in (Side.RIGHT, Side.LEFT))
+            if left - right <= 0:  # the landmarks' own sides run against the orientation: nothing to say
+                return None
+            offset = (float(m.xy @ u) - 0.5 * (left + right)) / (left - right)
+            if abs(offset) >= MARKER_MIN_OFFSET:
+                votes.add((offset > 0) == (m.side is Side.LEFT))
+        elif len(shown) == 1 and one_limb:
+            votes.add(m.side is shown[0])
+    return votes.pop() if len(votes) == 1 else None
+
+
+def mirrored(orientation: ImageOrientation, source: str | None = None) -> ImageOrientation:
+    """``orientation`` displayed mirrored: the patient's left on the other side, the head where
+    it was (``source``: how this is known, default ``orientation``'s).
+
+    >>> o = mirrored(ImageOrientation())
+    >>> o.left_vector(), o.superior_vector()
+    ((-1, 0), (0, -1))
+    """
+    lx, ly = orientation.left_vector()
+    return ImageOrientation.from_vectors((-lx, -ly), orientation.superior_vector(), source or orientation.source)

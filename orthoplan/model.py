@@ -50,6 +50,11 @@ UNSURE_FINDING = "the network is unsure of this film as a whole"
 TURNED_FINDING = "film stored turned by a quarter turn"
 #: How a plan's note says the view classifier takes the film for another view than the one read.
 OTHER_VIEW_FINDING = "the view classifier takes the film for"
+#: How a plan's note says the side markers show a film displayed mirrored (the patient's right
+#: on the image's right), against the orientation that was assumed.
+MIRRORED_FINDING = "displayed mirrored"
+#: How a plan's note says a side marker disagrees with the header or the other markers.
+MARKER_CONFLICT_FINDING = "the side marker disagrees"
 #: Short codes for what a plan's notes say about the film (a batch table's ``findings``
 #: column, for a researcher to filter a cohort by), each with the phrase of the note that says it.
 FINDING_CODES = (
@@ -61,6 +66,8 @@ FINDING_CODES = (
     ("cut-off", "at the film's edge"),
     ("turned", TURNED_FINDING),
     ("other-view", OTHER_VIEW_FINDING),
+    ("mirrored", MIRRORED_FINDING),
+    ("marker-conflict", MARKER_CONFLICT_FINDING),
 )
 
 
@@ -514,8 +521,9 @@ class ImageOrientation:
     ``superior_y`` -1. Code that needs directions uses :meth:`left_vector` and
     :meth:`superior_vector`, which hold for every orientation.
     ``source`` says how this was known: ``"PatientOrientation"``, ``"assumed-standard-ap"``
-    (tags absent; the plan says so) or ``"assumed-turned-from-landmarks"`` (tags absent, and the
-    detector found the anatomy turned by a quarter turn).
+    (tags absent; the plan says so), ``"assumed-turned-from-landmarks"`` (tags absent, and the
+    detector found the anatomy turned by a quarter turn) or ``"assumed-from-side-marker"`` (tags
+    absent, and an R or L marker read on the film decided which side is the patient's left).
 
     Examples
     --------
@@ -627,6 +635,46 @@ class ImageOrientation:
     def from_dict(cls, data: Mapping[str, Any]) -> ImageOrientation:
         return cls(int(data["patient_left_x"]), int(data["superior_y"]), str(data["source"]),
                    int(data.get("turn_deg", 0)))
+
+
+@dataclass(frozen=True)
+class SideMarker:
+    """An R or L side marker read on a film (:func:`orthoplan.landmarks.markers.read_side_markers`).
+
+    ``letter`` is ``"R"`` or ``"L"``; ``x``, ``y`` the centre of the letter in image pixels;
+    ``height_px`` its height; ``mirrored`` True where the letter reads backwards (a film
+    displayed mirrored); ``score`` how well its shape matches the letter (0-1).
+
+    >>> m = SideMarker("R", 120.0, 80.0, 24.0, False, 0.81)
+    >>> m.side.value, m.describe()
+    ('right', 'R marker at (120, 80)')
+    """
+
+    letter: str
+    x: float
+    y: float
+    height_px: float
+    mirrored: bool = False
+    score: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.letter not in ("R", "L"):
+            raise LandmarkError(f"a side marker's letter is 'R' or 'L', not {self.letter!r}")
+        if not all(math.isfinite(v) for v in (self.x, self.y, self.height_px, self.score)) or self.height_px <= 0:
+            raise LandmarkError("a side marker needs a finite position, a positive height and a finite score")
+
+    @property
+    def side(self) -> Side:
+        """The patient's side the letter names."""
+        return Side.RIGHT if self.letter == "R" else Side.LEFT
+
+    @property
+    def xy(self) -> np.ndarray:
+        return np.array([self.x, self.y])
+
+    def describe(self) -> str:
+        """How a note names it: ``"R marker at (x, y)"`` (reading backwards where mirrored)."""
+        return f"{'mirrored ' if self.mirrored else ''}{self.letter} marker at ({self.x:.0f}, {self.y:.0f})"
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,6 +29,8 @@ FINDING_LABELS = (
     ("abducted", "FEMUR ABDUCTED? offsets, neck-shaft angle and leg length not standard"),
     ("unsure-film", "UNUSUAL FILM? the detector is unsure of it: check every landmark"),
     ("other-view", "NOT THIS VIEW? the view classifier takes the film for another"),
+    ("mirrored", "DISPLAYED MIRRORED: the side marker puts the patient's right on the image's right"),
+    ("marker-conflict", "SIDE MARKER DISAGREES with the header or the side given: check the film's side"),
 )
 
 GraphicKind = Literal["point", "polyline", "circle", "text"]
@@ -240,6 +242,8 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
     if plan.orientation.assumed:
         how = ("standard AP" if not plan.orientation.turn_deg
                else f"film turned: head at the image's {plan.orientation.superior_name}")
+        if plan.orientation.source == "assumed-from-side-marker":
+            how = "from the side marker on the film" + ("" if lx > 0 or plan.orientation.turn_deg else ", displayed mirrored")
         side_text.append(Graphic("text", ((cols * 0.01, rows * 0.97),), label=f"Orientation assumed ({how})"))
     # what the detector says about the film, said on the picture too (not only in the plan)
     findings = findings_in(plan.notes)

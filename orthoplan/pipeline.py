@@ -29,11 +29,14 @@ from .model import (
     ImageOrientation,
     Landmark,
     Landmarks,
+    MARKER_CONFLICT_FINDING,
+    MIRRORED_FINDING,
     Measurements,
     Plan,
     OTHER_VIEW_FINDING,
     TURNED_FINDING,
     Radiograph,
+    SideMarker,
 )
 
 log = logging.getLogger(__name__)
@@ -149,18 +152,17 @@ _KNEE_LATERAL_POSITIONS = ("LL", "RL", "LAT", "LATERAL", "LLD", "RLD", "LATERAL-
 
 def knee_side(radiograph: Radiograph, view: str, side: str | None = None) -> str | None:
     """The knee (``"left"``/``"right"``) a knee view shows: ``side`` if given, else the
-    ImageLaterality (or series Laterality) tag; never guessed.
+    ImageLaterality (or series Laterality) tag, else, on a lateral view, the R or L marker read
+    on the film (:func:`side_markers`, all naming one side); never guessed.
 
-    Returns ``None`` for an AP knee view without either (the AP detector then looks for
-    both knees). Raises :class:`~orthoplan.errors.LandmarkError` when a lateral view has no
-    side, or when ``side`` contradicts the tags.
+    Returns ``None`` for an AP knee view without a side or a tag (the AP detector then looks for
+    both knees, and :func:`plan_radiograph` checks their sides against the markers). Raises
+    :class:`~orthoplan.errors.LandmarkError` when a lateral view has no side, no tag and no
+    marker, or when ``side`` contradicts the tags.
     """
     from .errors import LandmarkError
 
-    tag = (radiograph.image_laterality or "").strip().upper()
-    if not tag and radiograph.dataset is not None:
-        tag = str(radiograph.dataset.get("Laterality", "") or "").strip().upper()
-    from_tag = {"L": "left", "R": "right"}.get(tag)
+    from_tag = _laterality_tag(radiograph)
     if side is not None:
         side = str(side).strip().lower()
         if side not in ("left", "right"):
@@ -171,11 +173,34 @@ def knee_side(radiograph: Radiograph, view: str, side: str | None = None) -> str
             )
         return side
     if from_tag is None and view == "knee-lateral":
+        from .landmarks.markers import marker_side
+
+        marked = marker_side(side_markers(radiograph))
+        if marked is not None:
+            return marked.value
         raise LandmarkError(
             "a lateral knee view shows one knee and the image does not say which (no ImageLaterality or "
-            "Laterality L/R): give the side (side='left'|'right', orthoplan --side left|right)"
+            "Laterality L/R, no R or L marker read on the film): give the side (side='left'|'right', "
+            "orthoplan --side left|right)"
         )
     return from_tag
+
+
+def _laterality_tag(radiograph: Radiograph) -> str | None:
+    """``"left"``/``"right"`` from the ImageLaterality (or series Laterality) tag, else None."""
+    tag = (radiograph.image_laterality or "").strip().upper()
+    if not tag and radiograph.dataset is not None:
+        tag = str(radiograph.dataset.get("Laterality", "") or "").strip().upper()
+    return {"L": "left", "R": "right"}.get(tag)
+
+
+def side_markers(radiograph: Radiograph) -> tuple[SideMarker, ...]:
+    """The R and L side markers read on the film
+    (:func:`orthoplan.landmarks.markers.read_side_markers`)."""
+    from .landmarks.markers import read_side_markers
+
+    return read_side_markers(radiograph.display)
+
 
 #: BodyPartExamined values (DICOM CID 4031 terms, upper case) that mean a lower-limb view.
 _LIMB_BODY_PARTS = ("LEG", "LOWER LIMB", "LOWERLIMB", "EXTREMITY", "KNEE", "ANKLE", "TIBIA", "FEMUR")
@@ -309,26 +334,30 @@ def plan_radiograph(
         from .errors import PlanError
 
         raise PlanError(f"unknown view {view!r}: one of {', '.join(VIEWS)}")
+    orientation = radiograph.orientation
     if landmarks is None:
         if detect:  # what the detector says about the film goes into the plan
             landmarks, said = detect_landmarks_with_notes(radiograph, calibration, view, side=side)
+            orientation = _landmark_orientation(landmarks, orientation, view)
+            if view in MARKER_VIEWS:  # a side marker on the film decides the display
+                orientation, landmarks, said, marked = _side_marker_checked(radiograph, calibration, view, side,
+                                                                            landmarks, said, orientation)
+                notes.extend(marked)
             notes.extend(f"Landmark detection: {n}" for n in said)
         else:
             landmarks = Landmarks()
-        if detect and view == "knee-ap" and knee_side(radiograph, view, side) is None:
+        if detect and view in KNEE_VIEWS and not _laterality_tag(radiograph) and side is None:
             found = sorted({lm.name.side.value for lm in landmarks})
-            if found:  # never silently: the plan says where the side came from
-                notes.append(f"Knee side not in the image header: {' and '.join(found)} knee by the "
-                             "film's anatomy (the fibula lies laterally; two knees by their place on the "
-                             "film); check it.")
-    elif view == "knee-lateral":
-        _check_lateral_knee_sides(radiograph, landmarks, side)
+            if found and not orientation.source.endswith("side-marker"):  # never silently: where the side came from
+                how = (f"the {', '.join(m.describe() for m in side_markers(radiograph))} read on the film"
+                       if view == "knee-lateral" else
+                       "the film's anatomy (the fibula lies laterally; two knees by their place on the film)")
+                notes.append(f"Knee side not in the image header: {' and '.join(found)} knee by {how}; check it.")
+    else:
+        if view == "knee-lateral":
+            _check_lateral_knee_sides(radiograph, landmarks, side)
+        orientation = _landmark_orientation(landmarks, orientation, view)
     landmarks = with_positional_sigma(landmarks)
-    orientation = radiograph.orientation
-    if view in ("ap-pelvis", "ap-hip"):  # a film stored turned shows it in its landmarks
-        from .frames import orientation_from_landmarks
-
-        orientation = orientation_from_landmarks({lm.name: lm.xy for lm in landmarks}, orientation)
     measurements = measure(landmarks, calibration, replace(radiograph, orientation=orientation), view)
     if calibration.assumed:
         notes.append(calibration.label)  # "ASSUMED SCALE — ..." (the label says it once)
@@ -347,6 +376,63 @@ def plan_radiograph(
     )
 
 
+#: The views whose plans check the sides against the R and L markers read on the film
+#: (:func:`_side_marker_checked`).
+MARKER_VIEWS = ("ap-pelvis", "ap-hip", "knee-ap")
+
+
+def _landmark_orientation(landmarks: Landmarks, orientation: ImageOrientation, view: str) -> ImageOrientation:
+    """``orientation``, turned where the AP pelvis landmarks show a film stored turned
+    (:func:`orthoplan.frames.orientation_from_landmarks`)."""
+    if view not in ("ap-pelvis", "ap-hip"):
+        return orientation
+    from .frames import orientation_from_landmarks
+
+    return orientation_from_landmarks({lm.name: lm.xy for lm in landmarks}, orientation)
+
+
+def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None, view: str, side: str | None,
+                         landmarks: Landmarks, said: tuple[str, ...], orientation: ImageOrientation
+                         ) -> tuple[ImageOrientation, Landmarks, tuple[str, ...], list[str]]:
+    """The orientation, landmarks and detector notes of a film once the R and L markers read on it
+    (:func:`side_markers`) have been compared with the sides the detector gave
+    (:func:`orthoplan.frames.side_markers_agree`), and what the plan says of it.
+
+    Where the markers agree, the sides stand, now known from the marker. Where they disagree and
+    the orientation was assumed (no header), the film is displayed mirrored: it is detected again
+    with the patient's left on the other side, and the plan says so. A header's orientation, or a
+    knee's side given or tagged, is kept against a marker, with a note to check the film."""
+    from .frames import mirrored, side_markers_agree
+
+    markers = side_markers(radiograph)
+    if not markers:
+        return orientation, landmarks, said, []
+    seen = ", ".join(m.describe() for m in markers)
+    given = view == "knee-ap" and knee_side(radiograph, view, side) is not None
+    sides = {lm.name.side for lm in landmarks}
+    agree = side_markers_agree(markers, {lm.name: lm.xy for lm in landmarks}, orientation,
+                               one_limb=view == "ap-hip" or (view == "knee-ap" and len(sides) == 1))
+    if agree is None:
+        return orientation, landmarks, said, [f"Side marker: {seen} read on the film; it does not tell which side "
+                                              "is which here (no landmark on the side it names, or on the midline)."]
+    if agree:
+        if orientation.source == "assumed-standard-ap":
+            orientation = replace(orientation, source="assumed-from-side-marker")
+        return orientation, landmarks, said, [f"Side marker: {seen} read on the film agrees with the sides as measured."]
+    if given or not orientation.assumed:
+        whose = "the knee's side as given" if given else "the image header's orientation"
+        return orientation, landmarks, said, [
+            f"Side marker: {seen} read on the film, but {MARKER_CONFLICT_FINDING} with {whose}, which is kept: "
+            "check the film's side."]
+    turned = orientation.source == "assumed-turned-from-landmarks"
+    flipped = mirrored(orientation, orientation.source if turned else "assumed-from-side-marker")
+    again = replace(radiograph, orientation=flipped)
+    landmarks, said = detect_landmarks_with_notes(again, calibration, view, side=side)
+    return flipped, landmarks, said, [
+        f"Side marker: {seen} read on the film: the film is {MIRRORED_FINDING} (the patient's right on the image's "
+        "right as stored); the landmarks were detected again and named so. Check the marker."]
+
+
 def orientation_note(orientation: ImageOrientation) -> str:
     """What the plan says about an orientation that the image header did not give.
 
@@ -359,6 +445,9 @@ def orientation_note(orientation: ImageOrientation) -> str:
         return (f"Patient orientation not in the image header: the landmarks show the {TURNED_FINDING} "
                 f"(the patient's head at the image's {head}, the patient's left at its {left}); "
                 "measured so.")
+    if orientation.source == "assumed-from-side-marker":
+        return (f"Patient orientation not in the image header: the side marker read on the film puts the patient's "
+                f"left at the image's {left}, the head at its {head}; measured so.")
     if orientation.source == "assumed-standard-ap":
         return ("Patient orientation not in the image header: standard AP assumed (patient's right on the "
                 "image's left).")
