@@ -608,17 +608,28 @@ def _add_batch_parsers(sub) -> None:
 
 def _template_side(args: argparse.Namespace, rad, plan=None) -> str:
     """``--side``, else the image's ImageLaterality. A side the detector took from the film's
-    anatomy (an AP knee's fibula, under an assumed display orientation) is not templated on
-    without a person saying so: a wrong side in a surgical plan is worse than a question; the
-    message says which side the film seems to show."""
+    anatomy (an AP knee's fibula, under an assumed display orientation) or from a side marker read
+    on the film is not templated on without a person saying so: a wrong side in a surgical plan
+    is worse than a question; the message says which side the film seems to show."""
     if args.side:
         return args.side
     lat = (rad.image_laterality or "").strip().upper()
     if lat in ("L", "R"):
         return "left" if lat == "L" else "right"
+    from .landmarks.markers import marker_side
+    from .pipeline import side_markers
+
     seen = sorted({lm.name.side.value for lm in plan.landmarks if lm.name.side is not None}) if plan else []
-    hint = (f"; the film shows one knee, which the detector takes for the {seen[0]} from its anatomy: "
-            f"if that is right, --side {seen[0]}" if plan is not None and plan.view == "knee-ap" and len(seen) == 1 else "")
+    one_knee = plan is not None and plan.view == "knee-ap" and len(seen) == 1
+    markers = side_markers(rad)
+    marked = marker_side(markers)
+    said = []  # what the film seems to show, each a reading that a person confirms
+    if one_knee:
+        said.append(f"the film shows one knee, which the detector takes for the {seen[0]} from its anatomy")
+    if marked is not None and (not seen or marked.value in seen):
+        said.append(f"the {markers[0].describe()} read on the film names the {marked.value}")
+    side = seen[0] if one_knee else (marked.value if marked is not None else None)
+    hint = f"; {', and '.join(said)}: if that is right, --side {side}" if said else ""
     raise UsageError("say which side to template: --side left or --side right (the image has no ImageLaterality"
                      f"{hint})")
 

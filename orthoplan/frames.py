@@ -267,7 +267,7 @@ def orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np.ndar
 #: A side marker on a film of both sides tells the display only where it lies clearly on one
 #: side of the midline: at least this share of the distance between the two sides' landmarks
 #: from their midpoint (along the patient's left-right).
-MARKER_MIN_OFFSET = 0.25
+MARKER_MIN_OFFSET = 0.15
 
 
 def side_markers_agree(markers: Sequence[SideMarker], landmarks_px: Mapping[LandmarkName | str, np.ndarray],

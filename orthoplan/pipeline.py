@@ -357,6 +357,9 @@ def plan_radiograph(
         if view == "knee-lateral":
             _check_lateral_knee_sides(radiograph, landmarks, side)
         orientation = _landmark_orientation(landmarks, orientation, view)
+        if view in MARKER_VIEWS:  # a person's landmarks on a film displayed mirrored, with a marker that says so
+            orientation, said = _given_landmarks_mirrored(radiograph, landmarks, orientation)
+            notes.extend(said)
     landmarks = with_positional_sigma(landmarks)
     measurements = measure(landmarks, calibration, replace(radiograph, orientation=orientation), view)
     if calibration.assumed:
@@ -431,6 +434,26 @@ def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None
     return flipped, landmarks, said, [
         f"Side marker: {seen} read on the film: the film is {MIRRORED_FINDING} (the patient's right on the image's "
         "right as stored); the landmarks were detected again and named so. Check the marker."]
+
+
+def _given_landmarks_mirrored(radiograph: Radiograph, landmarks: Landmarks, orientation: ImageOrientation
+                              ) -> tuple[ImageOrientation, list[str]]:
+    """The orientation of a film whose landmarks were given (by a person, a file): where it was
+    assumed head up, the landmarks name both sides the other way round (their right on the image's
+    right), and the side markers on the film agree with them so, the film is displayed mirrored;
+    else ``orientation``."""
+    from .frames import mirrored, side_markers_agree
+
+    if orientation.source != "assumed-standard-ap" or not landmarks:
+        return orientation, []
+    pts = {lm.name: lm.xy for lm in landmarks}
+    flipped = mirrored(orientation, "assumed-from-side-marker")
+    markers = side_markers(radiograph)
+    if not markers or side_markers_agree(markers, pts, flipped) is not True:
+        return orientation, []
+    seen = ", ".join(m.describe() for m in markers)
+    return flipped, [f"Side marker: {seen} read on the film: the film is {MIRRORED_FINDING} (the patient's right on "
+                     "the image's right as stored), as the landmarks given name the sides; measured so."]
 
 
 def orientation_note(orientation: ImageOrientation) -> str:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -106,6 +107,24 @@ class Reference:
     @property
     def stem(self) -> str:
         return Path(self.image).stem
+
+    @property
+    def marker_letter(self) -> str | None:
+        """The side marker's letter (``"R"``/``"L"``) the reader saw on the film, as ``sides_from``
+        begins: ``"R marker ..."``, ``"L KNEE marker ..."``, ``"mirror-image 'L' marker ..."``,
+        ``"faint mirrored L marker ..."``; None where it names none.
+
+        >>> Reference("a.jpg", 10, 10, "knee-ap", True, "r", sides_from="L KNEE marker; fibula agrees").marker_letter
+        'L'
+        >>> Reference("a.jpg", 10, 10, "knee-ap", True, "r", sides_from="no L/R marker on the film").marker_letter is None
+        True
+        """
+        said = _MARKER_SAID.match(self.sides_from)
+        return said.group(1) if said else None
+
+
+#: How a reader's ``sides_from`` says the film carries a side marker (:attr:`Reference.marker_letter`).
+_MARKER_SAID = re.compile(r"^(?:faint )?(?:mirror(?:ed|-image) )?'?([RL])'?(?: KNEE)? marker")
 
 
 def _number(value: Any, what: str) -> float:
