@@ -123,6 +123,23 @@ def _read_landmarks(path: str):
     return Landmarks.from_dict(data)
 
 
+def _oriented_by_file(rad, path: str | None):
+    """``rad`` in the orientation a landmark file's names are in (``"orientation"``, as
+    ``orthoplan detect --json`` writes it: a side marker may have shown the film displayed
+    mirrored), where the image's header does not give one; else ``rad``."""
+    if not path or not rad.orientation.assumed:
+        return rad
+    from dataclasses import replace
+
+    from .model import ImageOrientation
+
+    try:
+        data = json.loads(Path(path).read_text()).get("orientation")
+        return rad if data is None else replace(rad, orientation=ImageOrientation.from_dict(data))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise LandmarkError(f"landmark file {path}: its 'orientation' cannot be read ({exc})") from None
+
+
 def _calibration_summary(cal) -> dict[str, Any]:
     d = cal.to_dict()
     return {
@@ -187,6 +204,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     rad = _load(args)
     lms = _read_landmarks(args.landmarks)
+    rad = _oriented_by_file(rad, args.landmarks)
     cal = _calibrate(args, rad)
     plan = plan_radiograph(rad, calibration=cal, landmarks=lms, view=args.view)
     if args.json:
@@ -198,7 +216,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from .pipeline import detect_landmarks_with_notes
+    from .pipeline import detect_oriented
 
     rad = _load(args)
     try:
@@ -206,15 +224,18 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except OrthoplanError as exc:  # detection can run on pixel ranges alone
         log.warning("detecting without calibration: %s", exc)
         cal = None
-    lms, notes = detect_landmarks_with_notes(rad, cal, view=getattr(args, "view", None),
-                                             side=getattr(args, "side", None), model=getattr(args, "model", None))
+    found = detect_oriented(rad, cal, view=getattr(args, "view", None), side=getattr(args, "side", None),
+                            model=getattr(args, "model", None))
+    lms, notes = found.landmarks, found.orientation_notes + found.notes
     if args.json:
         # {"landmarks": {name: {"x", "y", "confidence"[, "radius"]}}, "missing": {name: reason},
-        #  "notes": [what the detector says about the film]}
+        #  "notes": [what the detector says about the film], "orientation": {the orientation the
+        #  sides are named in: a side marker may show the film displayed mirrored}}
         doc = lms.to_dict()
         keep = ("x", "y", "confidence", "radius")
         doc["landmarks"] = {k: {f: v[f] for f in keep if f in v} for k, v in doc["landmarks"].items()}
         doc["notes"] = list(notes)
+        doc["orientation"] = found.orientation.to_dict()
         _print_json(doc)
     else:
         for note in notes:
@@ -261,6 +282,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 2
     rad = _load_or_retrieve(args)
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
+    rad = _oriented_by_file(rad, args.landmarks)
     previous_sr = previous = None
     if args.revise:
         previous_sr, previous, plan = _revision_start(args, rad, lms)
@@ -782,6 +804,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
     rad = _load(args)
     lms = _read_landmarks(args.landmarks) if args.landmarks else None
+    rad = _oriented_by_file(rad, args.landmarks)
     cal = _calibrate(args, rad)
     plan = plan_radiograph(rad, calibration=cal, landmarks=lms, view=args.view, side=args.side)
     plan, catalog = _template_plan(args, rad, plan)

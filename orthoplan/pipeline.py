@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__
 from .model import (
@@ -104,6 +104,33 @@ def detect_landmarks_with_notes(radiograph: Radiograph, calibration: Calibration
     if view in KNEE_VIEWS:
         side = knee_side(radiograph, view, side)
     return landmarks.detect_with_notes(radiograph, calibration, view=view, side=side, model=model)
+
+
+class OrientedDetection(NamedTuple):
+    """:func:`detect_oriented`'s answer: the landmarks, what the detector says about the film,
+    the orientation the landmarks are named in, and what the plan says of that orientation."""
+
+    landmarks: Landmarks
+    notes: tuple[str, ...]
+    orientation: ImageOrientation
+    orientation_notes: tuple[str, ...] = ()
+
+
+def detect_oriented(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None,
+                    *, side: str | None = None, model=None) -> OrientedDetection:
+    """:func:`detect_landmarks_with_notes`, and the orientation its landmarks are named in: the
+    header's (or the assumed standard AP display), turned where AP pelvis landmarks show a film
+    stored turned (:func:`orthoplan.frames.orientation_from_landmarks`), mirrored where the R or
+    L marker read on the film shows it displayed mirrored (the film is then detected again so).
+    :func:`plan_radiograph` and ``orthoplan detect`` use it."""
+    view = view or infer_view(radiograph)
+    landmarks, said = detect_landmarks_with_notes(radiograph, calibration, view, side=side, model=model)
+    orientation = _landmark_orientation(landmarks, radiograph.orientation, view)
+    marked: list[str] = []
+    if view in MARKER_VIEWS:  # a side marker on the film decides the display
+        orientation, landmarks, said, marked = _side_marker_checked(radiograph, calibration, view, side, landmarks,
+                                                                    said, orientation, model)
+    return OrientedDetection(landmarks, tuple(said), orientation, tuple(marked))
 
 
 def with_positional_sigma(landmarks: Landmarks) -> Landmarks:
@@ -337,13 +364,10 @@ def plan_radiograph(
     orientation = radiograph.orientation
     if landmarks is None:
         if detect:  # what the detector says about the film goes into the plan
-            landmarks, said = detect_landmarks_with_notes(radiograph, calibration, view, side=side)
-            orientation = _landmark_orientation(landmarks, orientation, view)
-            if view in MARKER_VIEWS:  # a side marker on the film decides the display
-                orientation, landmarks, said, marked = _side_marker_checked(radiograph, calibration, view, side,
-                                                                            landmarks, said, orientation)
-                notes.extend(marked)
-            notes.extend(f"Landmark detection: {n}" for n in said)
+            found = detect_oriented(radiograph, calibration, view, side=side)
+            landmarks, orientation = found.landmarks, found.orientation
+            notes.extend(found.orientation_notes)
+            notes.extend(f"Landmark detection: {n}" for n in found.notes)
         else:
             landmarks = Landmarks()
         if detect and view in KNEE_VIEWS and not _laterality_tag(radiograph) and side is None:
@@ -395,7 +419,7 @@ def _landmark_orientation(landmarks: Landmarks, orientation: ImageOrientation, v
 
 
 def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None, view: str, side: str | None,
-                         landmarks: Landmarks, said: tuple[str, ...], orientation: ImageOrientation
+                         landmarks: Landmarks, said: tuple[str, ...], orientation: ImageOrientation, model=None
                          ) -> tuple[ImageOrientation, Landmarks, tuple[str, ...], list[str]]:
     """The orientation, landmarks and detector notes of a film once the R and L markers read on it
     (:func:`side_markers`) have been compared with the sides the detector gave
@@ -430,7 +454,7 @@ def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None
     turned = orientation.source == "assumed-turned-from-landmarks"
     flipped = mirrored(orientation, orientation.source if turned else "assumed-from-side-marker")
     again = replace(radiograph, orientation=flipped)
-    landmarks, said = detect_landmarks_with_notes(again, calibration, view, side=side)
+    landmarks, said = detect_landmarks_with_notes(again, calibration, view, side=side, model=model)
     return flipped, landmarks, said, [
         f"Side marker: {seen} read on the film: the film is {MIRRORED_FINDING} (the patient's right on the image's "
         "right as stored); the landmarks were detected again and named so. Check the marker."]

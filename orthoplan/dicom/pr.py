@@ -12,6 +12,12 @@ pixel is ``0.5\\0.5`` -- the same convention as SR SCOORDs and as orthoplan's ``
 Values go in unchanged; only parts outside the image (``0..Columns``, ``0..Rows``) are
 clipped away, since GSPS forbids them.
 
+Display: a film that the plan found stored turned, head down or displayed mirrored (its
+:class:`~orthoplan.model.ImageOrientation`) is shown head up with the patient's right on the
+viewer's left: the Spatial Transformation Module (PS3.3 C.10.6: Image Rotation clockwise, then
+Image Horizontal Flip; :func:`display_transform`). Graphics in PIXEL units turn with the image;
+texts are anchored to points, which turn with it, and stay upright.
+
 Examples
 --------
 >>> from orthoplan.dicom.pr import clip_polyline
@@ -31,7 +37,7 @@ import pydicom
 from pydicom.uid import generate_uid
 
 from ..errors import DicomOutputError
-from ..model import Plan
+from ..model import ImageOrientation, Plan
 from .sr import build_scrubbed, evidence_header, local_datetime, person_name, revision_series_entropy, series_numbers
 
 logger = logging.getLogger(__name__)
@@ -205,6 +211,45 @@ def layer_name(name: str, taken: set[str]) -> str:
 # --------------------------------------------------------------------------- build
 
 
+def display_transform(orientation: ImageOrientation) -> tuple[int, bool]:
+    """Image Rotation (degrees clockwise) and Image Horizontal Flip (after the rotation) that show
+    a film in ``orientation`` head up with the patient's right on the viewer's left (PS3.3
+    C.10.6).
+
+    >>> display_transform(ImageOrientation())
+    (0, False)
+    >>> display_transform(ImageOrientation(patient_left_x=-1))   # displayed mirrored
+    (0, True)
+    >>> display_transform(ImageOrientation.turned("right"))      # head at the image's right
+    (270, False)
+    """
+    for rotation in (0, 90, 180, 270):
+        for flip in (False, True):
+            if (_shown(orientation.left_vector(), rotation, flip) == (1, 0)
+                    and _shown(orientation.superior_vector(), rotation, flip) == (0, -1)):
+                return rotation, flip
+    raise DicomOutputError(f"no display turns {orientation} head up")  # pragma: no cover - unit axes always do
+
+
+def _shown(v: tuple[int, int], rotation: int, flip: bool) -> tuple[int, int]:
+    """Image direction ``v`` as shown after Image Rotation (clockwise) and then Image Horizontal Flip."""
+    x, y = v
+    for _ in range(rotation // 90):  # clockwise on the screen (y down): up -> right
+        x, y = -y, x
+    return (-x, y) if flip else (x, y)
+
+
+def _displayed_corners(columns: int, rows: int, rotation: int, flip: bool) -> tuple[list[int], list[int]]:
+    """The image pixels (column, row; 1-based) shown at the top left and the bottom right of the
+    whole image after the spatial transformation: the Displayed Area's corners (PS3.3 C.10.4)."""
+    axes = ((1, 0), (-1, 0), (0, 1), (0, -1))
+    right = next(a for a in axes if _shown(a, rotation, flip) == (1, 0))
+    down = next(a for a in axes if _shown(a, rotation, flip) == (0, 1))
+    corners = [(c, r) for c in (1, columns) for r in (1, rows)]
+    along = [c * (right[0] + down[0]) + r * (right[1] + down[1]) for c, r in corners]
+    return list(corners[int(np.argmin(along))]), list(corners[int(np.argmax(along))])
+
+
 def build_gsps(plan: Plan, source: pydicom.Dataset, layers: Sequence, *,
                series_number: int | None = None) -> pydicom.Dataset:
     """The Grayscale Softcopy Presentation State showing ``layers`` on the plan's source image.
@@ -332,6 +377,13 @@ def _build(plan: Plan, ev: pydicom.Dataset, layers: Sequence, series_number: int
         if "ContributionDateTime" in item:
             item.ContributionDateTime = date + time
     _set_body_part_and_laterality(pr, ev, plan)
+    rotation, flip = display_transform(plan.orientation)
+    if rotation or flip:  # Spatial Transformation Module: only where the film is not shown standard
+        pr.ImageRotation = rotation
+        pr.ImageHorizontalFlip = "Y" if flip else "N"
+        for area in pr.DisplayedAreaSelectionSequence:  # its corners as shown, after the transformation
+            area.DisplayedAreaTopLeftHandCorner, area.DisplayedAreaBottomRightHandCorner = _displayed_corners(
+                int(ev.Columns), int(ev.Rows), rotation, flip)
     return pr
 
 

@@ -162,3 +162,36 @@ def test_text_helpers():
     taken: set[str] = set()
     assert [layer_name(n, taken) for n in ("hip_left", "HIP_LEFT", "a-very-long-layer-name!")] == [
         "HIP_LEFT", "HIP_LEFT_2", "A_VERY_LONG_LAYE"]
+
+
+@pytest.mark.parametrize("orientation, rotation, flip", [
+    (dict(patient_left_x=-1, source="assumed-from-side-marker"), 0, "Y"),   # displayed mirrored
+    (dict(turn_deg=90, source="assumed-turned-from-landmarks"), 270, "N"),  # head at the image's right
+    (dict(turn_deg=-90, patient_left_x=-1, source="PatientOrientation"), 90, "Y"),
+])
+def test_a_film_not_shown_standard_is_presented_head_up_with_the_patients_right_on_the_viewers_left(
+        tmp_path, cr_header, cr_plan, orientation, rotation, flip):
+    """The Spatial Transformation Module (PS3.3 C.10.6), checked by dciodvfy and dcmpschk; and
+    the transformation itself: the image vectors towards the patient's left and head, turned
+    clockwise by Image Rotation and then flipped, point to the viewer's right and up."""
+    from orthoplan.model import ImageOrientation
+
+    o = ImageOrientation(**orientation)
+    plan = replace(cr_plan, orientation=o)
+    path = _write(build_gsps(plan, cr_header, plan_overlay(plan)), tmp_path / "turned.dcm")
+    ds = pydicom.dcmread(path)
+    assert (int(ds.ImageRotation), ds.ImageHorizontalFlip) == (rotation, flip)
+    assert run_dciodvfy(path) == [] and run_dcmpschk(path) == []
+
+    def shown(v):
+        x, y = v
+        for _ in range(int(ds.ImageRotation) // 90):
+            x, y = -y, x  # clockwise with y down
+        return (-x, y) if ds.ImageHorizontalFlip == "Y" else (x, y)
+
+    assert shown(o.left_vector()) == (1, 0) and shown(o.superior_vector()) == (0, -1)
+
+
+def test_a_film_shown_standard_has_no_spatial_transformation(written):
+    ds = pydicom.dcmread(written["cr-plan"][3])
+    assert "ImageRotation" not in ds and "ImageHorizontalFlip" not in ds

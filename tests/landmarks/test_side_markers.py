@@ -265,3 +265,31 @@ def test_templating_asks_for_the_side_and_names_the_marker(real_dir, capsys, lea
     assert main(["template", str(image), "--view", "knee-ap", "--spacing", "0.15"]) == 2
     err = capsys.readouterr().err
     assert "L marker at" in err and "names the left: if that is right, --side left" in err
+
+
+def test_detect_writes_the_orientation_its_names_are_in_and_measure_reads_it(real_dir, tmp_path, capsys, learned):
+    """`orthoplan detect --json` on a mirrored film of one knee (IMG0000013 flipped: R marker)
+    names the right knee and writes the mirrored orientation; `orthoplan measure` with that file
+    measures what `orthoplan plan` measures on the film."""
+    import json
+
+    from orthoplan.cli import main
+
+    path = tmp_path / "mirrored.png"
+    Image.fromarray(np.ascontiguousarray(_film(real_dir, "fracatlas-knee", "IMG0000013.jpg")[:, ::-1])).save(path)
+    common = ["--view", "knee-ap", "--spacing", "0.15", "--assume-magnification", "1.1"]
+    assert main(["detect", str(path), *common, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["orientation"]["patient_left_x"] == -1 and doc["orientation"]["source"] == "assumed-from-side-marker"
+    assert doc["landmarks"] and all(k.endswith("_right") for k in doc["landmarks"])
+    (tmp_path / "lm.json").write_text(json.dumps(doc))
+    assert main(["measure", str(path), *common, "--landmarks", str(tmp_path / "lm.json"), "--json"]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert main(["plan", str(path), *common, "--out", str(tmp_path / "plan"), "--no-dicom"]) == 0
+    capsys.readouterr()
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    values = {name: m["value"] for name, m in plan["measurements"]["measurements"].items()}
+    got = measured["measurements"]
+    assert plan["orientation"]["patient_left_x"] == -1 and values and set(values) == set(got)
+    for name, v in values.items():
+        assert got[name]["value"] == pytest.approx(v, abs=0.05), name
