@@ -436,9 +436,8 @@ def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None
         return orientation, landmarks, said, []
     seen = ", ".join(m.describe() for m in markers)
     given = view == "knee-ap" and knee_side(radiograph, view, side) is not None
-    sides = {lm.name.side for lm in landmarks}
     agree = side_markers_agree(markers, {lm.name: lm.xy for lm in landmarks}, orientation,
-                               one_limb=view == "ap-hip" or (view == "knee-ap" and len(sides) == 1))
+                               one_limb=_one_limb(view, landmarks))
     if agree is None:
         return orientation, landmarks, said, [f"Side marker: {seen} read on the film; it does not tell which side "
                                               "is which here (no landmark on the side it names, or on the midline)."]
@@ -453,11 +452,21 @@ def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None
             "check the film's side."]
     turned = orientation.source == "assumed-turned-from-landmarks"
     flipped = mirrored(orientation, orientation.source if turned else "assumed-from-side-marker")
-    again = replace(radiograph, orientation=flipped)
-    landmarks, said = detect_landmarks_with_notes(again, calibration, view, side=side, model=model)
-    return flipped, landmarks, said, [
+    again, said_again = detect_landmarks_with_notes(replace(radiograph, orientation=flipped), calibration, view,
+                                                    side=side, model=model)
+    if side_markers_agree(markers, {lm.name: lm.xy for lm in again}, flipped,
+                          one_limb=_one_limb(view, again)) is not True:
+        return orientation, landmarks, said, [  # detected either way, the sides are not the marker's: no guess
+            f"Side marker: {seen} read on the film, but {MARKER_CONFLICT_FINDING} with the sides detected, whether "
+            "the film is displayed standard or mirrored; measured as displayed standard: check the film's side."]
+    return flipped, again, said_again, [
         f"Side marker: {seen} read on the film: the film is {MIRRORED_FINDING} (the patient's right on the image's "
         "right as stored); the landmarks were detected again and named so. Check the marker."]
+
+
+def _one_limb(view: str, landmarks: Landmarks) -> bool:
+    """Whether a film shows one limb, which a side marker names: a single hip, or one knee found."""
+    return view == "ap-hip" or (view == "knee-ap" and len({lm.name.side for lm in landmarks}) == 1)
 
 
 def _given_landmarks_mirrored(radiograph: Radiograph, landmarks: Landmarks, orientation: ImageOrientation

@@ -128,16 +128,19 @@ def test_numbers_round_trip_bit_exact(tmp_path, dx_header, dx_plan):
     assert nums and all(len(str(n.value)) <= 16 for n in nums)
 
 
-@pytest.mark.parametrize("superior", ["left", "right"])
-def test_a_turned_films_orientation_reads_back(tmp_path, dx_header, dx_plan, superior):
-    """A film stored turned by a quarter turn: the SR says where the patient's left and head lie
-    (along y and along x), and the plan read back has that orientation, valid to dciodvfy."""
-    turned = ImageOrientation.turned(superior, source="assumed-turned-from-landmarks")
+@pytest.mark.parametrize("superior, plx, source", [("left", 1, "assumed-turned-from-landmarks"),
+                                                   ("right", 1, "assumed-turned-from-landmarks"),
+                                                   ("up", -1, "assumed-from-side-marker")])
+def test_a_turned_films_orientation_reads_back(tmp_path, dx_header, dx_plan, superior, plx, source):
+    """A film stored turned by a quarter turn, or displayed mirrored (a side marker says so): the
+    SR says where the patient's left and head lie, and the plan read back has that orientation,
+    valid to dciodvfy."""
+    turned = ImageOrientation.turned(superior, plx, source=source)
     plan = replace(dx_plan, orientation=turned)
     path = _write(build_sr(plan, dx_header), tmp_path / "turned.dcm")
     back = plan_from_sr(pydicom.dcmread(path))
     assert back.orientation == turned and back.orientation.left_vector() == turned.left_vector()
-    assert back.orientation.turn_deg == (90 if superior == "right" else -90)
+    assert back.orientation.turn_deg == {"right": 90, "left": -90, "up": 0}[superior]
     codes = {i.ConceptNameCodeSequence[0].CodeValue: i.ConceptCodeSequence[0].CodeValue
              for i in _content_items(pydicom.dcmread(path)) if i.ValueType == "CODE"}
     assert codes[C.ORIENT_PATIENT_SUPERIOR.value] == C.DIRECTION_CODES[turned.superior_vector()].value

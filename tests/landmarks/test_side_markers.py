@@ -293,3 +293,21 @@ def test_detect_writes_the_orientation_its_names_are_in_and_measure_reads_it(rea
     assert plan["orientation"]["patient_left_x"] == -1 and values and set(values) == set(got)
     for name, v in values.items():
         assert got[name]["value"] == pytest.approx(v, abs=0.05), name
+
+
+def test_sides_that_follow_no_display_are_not_guessed(real_dir, tmp_path, learned, monkeypatch):
+    """A detector that named the sides the same whatever the display (here: the mirrored
+    pelvis's detection replayed for both tries) cannot agree with the marker either way: the plan
+    keeps the standard display and says that the marker disagrees, rather than guess."""
+    import orthoplan.pipeline as pipeline
+
+    film = _film(real_dir, "fracatlas-hip", "IMG0000041.jpg")[:, ::-1]
+    path = tmp_path / "mirrored.png"
+    Image.fromarray(np.ascontiguousarray(film)).save(path)
+    rad = load_radiograph(path, spacing_mm=0.15)
+    real_detect = pipeline.detect_landmarks_with_notes
+    first = real_detect(rad, None, "ap-pelvis")
+    monkeypatch.setattr(pipeline, "detect_landmarks_with_notes", lambda *a, **k: first)
+    plan = plan_radiograph(rad, assume_magnification=1.1, view="ap-pelvis")
+    assert plan.orientation.patient_left_x == 1 and "mirrored" not in findings_in(plan.notes)
+    assert "marker-conflict" in findings_in(plan.notes)
