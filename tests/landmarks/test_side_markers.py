@@ -78,6 +78,23 @@ def test_a_mirrored_film_shows_its_marker_mirrored_at_the_other_side(real_dir):
     assert f.x == pytest.approx(film.shape[1] - m.x, abs=1.0) and f.y == m.y
 
 
+def test_a_lead_marker_is_read_backwards_on_the_side_its_header_names(real_dir):
+    """The real lower-leg CR (MONOCHROME1) carries a lead R, read backwards (the film is shown as
+    the header orients it: the patient's right towards +x), its strokes thinner than the font's:
+    read by its centre lines as a mirrored R, on the side the header calls the patient's right,
+    as its Image Laterality (R) says."""
+    rad = load_radiograph(real_dir / "lower_leg_cr_rg3_mono1.dcm")
+    (m,) = read_side_markers(rad.display)
+    assert (m.letter, m.mirrored) == ("R", True) and rad.image_laterality == "R"
+    right = -np.asarray(rad.orientation.left_vector(), float)
+    assert float((m.xy - np.array([rad.shape[1], rad.shape[0]]) / 2) @ right) > 0
+
+
+def test_no_marker_on_the_other_real_dicom_films(real_dir):
+    for name in ("hip_cr_rg2.dcm", "chest_cr_rg1_zero_spacing.dcm"):
+        assert read_side_markers(load_radiograph(real_dir / name).display) == ()
+
+
 # --------------------------------------------------------------------------- the reader, on drawn glyphs
 
 
@@ -110,6 +127,12 @@ def test_a_bright_blob_or_a_glyph_on_bright_bone_is_not_a_marker():
     bone = np.full((500, 500), 0.8, np.float32)
     _l(bone, 20, 20)  # an L-shaped bright structure on bright bone: too little contrast
     assert read_side_markers(bone) == ()
+
+
+def test_a_glyph_at_the_films_edge_is_not_a_marker():
+    film = _dark()
+    _l(film, 500 - 24, 20)  # an L on the bottom edge: the corner of a field or a cast
+    assert read_side_markers(film) == ()
 
 
 def test_bad_input_is_refused():
