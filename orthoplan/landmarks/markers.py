@@ -89,7 +89,8 @@ MIN_STROKE_SCORE = 0.48
 MIN_STROKE_LEAD = 0.1
 STROKE_PX = 2
 
-_SIDES = {"R": Side.RIGHT, "L": Side.LEFT}
+#: The letters read.
+LETTERS = ("R", "L")
 
 
 def _normalised(mask: np.ndarray) -> np.ndarray:
@@ -111,7 +112,7 @@ def _templates() -> dict[tuple[str, bool], np.ndarray]:
                                  fallback_to_default=True)
     font = ImageFont.truetype(path, 128)
     out = {}
-    for letter in _SIDES:
+    for letter in LETTERS:
         canvas = Image.new("L", (256, 256), 0)
         ImageDraw.Draw(canvas).text((64, 32), letter, fill=255, font=font)
         mask = _normalised(np.asarray(canvas) > 127)
