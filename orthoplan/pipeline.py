@@ -243,7 +243,8 @@ def infer_view(radiograph: Radiograph) -> str:
     ``long-leg`` when BodyPartExamined names the lower limb or the image is more than twice
     as tall as wide (a standing long-leg film); ``ap-pelvis`` when it names the pelvis or the
     hip. Otherwise (a JPEG, a DICOM image without BodyPartExamined or with another one) the view
-    classifier decides where it is sure (:func:`orthoplan.landmarks.views.confident_view`: a
+    classifier decides where it is sure of the film or of its mirror image
+    (:func:`orthoplan.landmarks.views.view_either_way`: a
     knee film goes to the knee views), else ``ap-pelvis``. A caller who knows better passes
     ``view=`` explicitly.
 
@@ -252,7 +253,7 @@ def infer_view(radiograph: Radiograph) -> str:
     >>> infer_view(Radiograph(np.zeros((70, 25)), np.zeros((70, 25)), ImageReference()))
     'long-leg'
     """
-    from .landmarks.views import OWN_BODY_PARTS, classify_view, confident_view
+    from .landmarks.views import OWN_BODY_PARTS, classify_view, confident_view, view_either_way
 
     part = (radiograph.body_part_examined or "").strip().upper()
     rows, cols = radiograph.shape
@@ -271,7 +272,7 @@ def infer_view(radiograph: Radiograph) -> str:
     if part in OWN_BODY_PARTS["ap-pelvis"]:
         return "ap-pelvis"
 
-    seen = confident_view(classify_view(radiograph.display))
+    seen = view_either_way(radiograph.display)  # a film displayed mirrored shows the same view
     if seen is not None and seen != "ap-pelvis":
         log.info("view: the view classifier takes the film for %s", seen)
     return seen or "ap-pelvis"

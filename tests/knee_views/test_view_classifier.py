@@ -267,3 +267,45 @@ def test_a_plan_classifies_its_film_once(real_dir, monkeypatch):
     classify_view(writable)
     classify_view(writable)
     assert len(calls) == 4
+
+
+def test_a_film_displayed_mirrored_goes_to_the_detector_of_its_view(knee_index, real_dir):
+    """The classifier learned from films displayed standard. A knee film displayed mirrored is the
+    same view: every AP and lateral knee film of the index, mirrored, is read as a knee film, as
+    its own view on at least 97 % (93 % from the mirror image alone), never as a pelvis. (The
+    shipped model saw these films unmirrored: this is no held-out figure.)"""
+    from orthoplan.landmarks.views import view_either_way
+
+    root, rows = knee_index
+    right = total = pelvis = 0
+    for r in rows:
+        if r["view"] not in ("knee-ap", "knee-lateral"):
+            continue
+        d = load_radiograph(str(root / "images" / r["image_id"])).display
+        seen = view_either_way(np.ascontiguousarray(d[:, ::-1]))
+        total += 1
+        right += seen == r["view"]
+        pelvis += seen == "ap-pelvis"
+    assert pelvis == 0 and right >= 0.97 * total, (right, total)
+
+
+def test_a_mirror_image_taken_for_another_kind_does_not_decide(real_dir):
+    """IMG0003987 (a hip film): the classifier gives the pelvis 0.99, just short of sure; its
+    mirror image is taken for two knee views. The film's own most probable class is the pelvis,
+    so the mirror does not decide: no view, and the plan reads it as the pelvis by default."""
+    from orthoplan.landmarks.views import view_either_way
+
+    d = load_radiograph(real_dir / "fracatlas-hip" / "images" / "IMG0003987.jpg").display
+    assert confident_view(classify_view(d)) is None
+    assert confident_view(classify_view(np.ascontiguousarray(d[:, ::-1]))) == "knee-ap"
+    assert view_either_way(d) is None
+
+
+def test_a_mirrored_knee_jpeg_is_planned_as_a_knee(real_dir, tmp_path):
+    """IMG0000013 mirrored (R marker, one knee): read as an AP pelvis before the mirror was asked."""
+    from PIL import Image
+
+    a = np.asarray(Image.open(real_dir / "fracatlas-knee" / "images" / "IMG0000013.jpg").convert("L"))[:, ::-1]
+    Image.fromarray(np.ascontiguousarray(a)).save(tmp_path / "m.png")
+    rad = load_radiograph(tmp_path / "m.png")
+    assert confident_view(classify_view(rad.display)) is None and infer_view(rad) == "knee-ap"
