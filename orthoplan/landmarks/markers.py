@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from dataclasses import replace
 from typing import Sequence
 
@@ -148,6 +149,14 @@ def read_side_markers(image: np.ndarray, *, min_score: float = MIN_SCORE) -> tup
     a = np.asarray(image)
     if a.ndim != 2 or min(a.shape) < 16:
         raise LandmarkError(f"side markers: the image must be a 2-D array of at least 16 x 16 pixels, not {a.shape}")
+    if a.dtype.kind not in "fiub":
+        raise LandmarkError(f"side markers: the image must hold numbers, not {a.dtype}")
+    with warnings.catch_warnings():  # an image of NaN only has no marker (and no range)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        top, bottom = float(np.nanmax(a)), float(np.nanmin(a))
+    if top > 1.0 + 1e-6 or bottom < -1e-6:
+        raise LandmarkError("side markers: the image must be the display image, values 0-1 with bone bright "
+                            "(Radiograph.display), not the stored pixel values")
     step = max(1, max(a.shape) // READ_LONG_SIDE_PX)
     if step > 1:  # a large film is read at a lower resolution: its letters stay dozens of pixels tall
         hh, ww = a.shape[0] // step, a.shape[1] // step

@@ -139,6 +139,8 @@ def test_bad_input_is_refused():
     for bad in (np.zeros((10, 10)), np.zeros((40, 40, 3)), np.zeros(100)):
         with pytest.raises(LandmarkError, match="2-D array"):
             read_side_markers(bad)
+    with pytest.raises(LandmarkError, match="display image"):
+        read_side_markers(np.full((40, 40), 255, np.uint8))  # stored pixels, not the display
     with pytest.raises(LandmarkError):
         SideMarker("X", 1.0, 1.0, 20.0)
     with pytest.raises(LandmarkError):
