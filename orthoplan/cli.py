@@ -320,7 +320,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             _warn_other_plans(args.archive, rad, plan)
     _print_measurements(cal, plan.measurements, plan.notes)
     if catalog is not None:
-        _print_templating(_templating_summary(plan, _template_side(args, rad), catalog))
+        _print_templating(_templating_summary(plan, _template_side(args, rad, plan), catalog))
     for o in plan.osteotomies:
         _print_osteotomy(o)
     return EXIT_QUEUED if queued else 0
@@ -648,7 +648,7 @@ def _template_side(args: argparse.Namespace, rad, plan=None) -> str:
     said = []  # what the film seems to show, each a reading that a person confirms
     if one_knee:
         said.append(f"the film shows one knee, which the detector takes for the {seen[0]} from its anatomy")
-    if marked is not None and (not seen or marked.value in seen):
+    if marked is not None and seen in ([], [marked.value]):  # a film of one limb: the marker names it
         said.append(f"the {markers[0].describe()} read on the film names the {marked.value}")
     side = seen[0] if one_knee else (marked.value if marked is not None else None)
     hint = f"; {', and '.join(said)}: if that is right, --side {side}" if said else ""
@@ -687,7 +687,7 @@ def _template_plan(args: argparse.Namespace, rad, plan):
     }.items() if v is not None}
     if getattr(args, "force", False):
         kwargs["force"] = True
-    return template_hip(plan, rad, catalog, _template_side(args, rad), **kwargs), catalog
+    return template_hip(plan, rad, catalog, _template_side(args, rad, plan), **kwargs), catalog
 
 
 def _lateral_plan(args: argparse.Namespace, side: str):
@@ -808,7 +808,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     cal = _calibrate(args, rad)
     plan = plan_radiograph(rad, calibration=cal, landmarks=lms, view=args.view, side=args.side)
     plan, catalog = _template_plan(args, rad, plan)
-    summary = _templating_summary(plan, _template_side(args, rad), catalog)
+    summary = _templating_summary(plan, _template_side(args, rad, plan), catalog)
     if args.out:
         written = write_plan_outputs(rad, plan, Path(args.out), dicom=not args.no_dicom)
         summary["files"] = {k: str(v) for k, v in written.items()}

@@ -336,3 +336,14 @@ def test_sides_that_follow_no_display_are_not_guessed(real_dir, tmp_path, learne
     plan = plan_radiograph(rad, assume_magnification=1.1, view="ap-pelvis")
     assert plan.orientation.patient_left_x == 1 and "mirrored" not in findings_in(plan.notes)
     assert "marker-conflict" in findings_in(plan.notes)
+
+
+def test_templating_a_pelvis_does_not_take_the_side_from_its_marker(real_dir, capsys, learned):
+    """A film of both hips with an R marker (IMG0000097): the marker names the side it was placed
+    on, not the hip to operate on, so the question names no side."""
+    from orthoplan.cli import main
+
+    image = real_dir / "fracatlas-hip" / "images" / "IMG0000097.jpg"
+    assert main(["template", str(image), "--spacing", "0.15", "--assume-magnification", "1.1"]) == 2
+    err = capsys.readouterr().err
+    assert "say which side to template" in err and "marker" not in err
