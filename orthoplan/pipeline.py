@@ -291,7 +291,9 @@ def view_doubt(radiograph: Radiograph, view: str) -> str | None:
 
     On the FracAtlas knee films, 29 of 939 were read as AP pelves so: knee films taken for a
     knee at 0.95-0.99 and children's long films, where the pelvis detector then reported a
-    "skeletally immature pelvis" on an adult's knee (IMG0000473) and said nothing else.
+    "skeletally immature pelvis" on an adult's knee (IMG0000473) and said nothing else. (27 since
+    the mirror image of an unsure film is read too, :func:`~orthoplan.landmarks.views.view_either_way`,
+    which takes IMG0000473 for the knee it is.)
     """
     from .landmarks.views import OTHER_FILM_MIN_PROBABILITY, OWN_BODY_PARTS, classify_view
 
