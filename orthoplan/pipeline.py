@@ -443,7 +443,7 @@ def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None
                                one_limb=_one_limb(view, landmarks))
     if agree is None:
         return orientation, landmarks, said, [f"Side marker: {seen} read on the film; it does not tell which side "
-                                              "is which here (no landmark on the side it names, or on the midline)."]
+                                              f"is which here ({_why_no_vote(view, landmarks, markers)})."]
     if agree:
         if orientation.source == "assumed-standard-ap":
             orientation = replace(orientation, source="assumed-from-side-marker")
@@ -465,6 +465,19 @@ def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None
     return flipped, again, said_again, [
         f"Side marker: {seen} read on the film: the film is {MIRRORED_FINDING} (the patient's right on the image's "
         "right as stored); the landmarks were detected again and named so. Check the marker."]
+
+
+def _why_no_vote(view: str, landmarks: Landmarks, markers) -> str:
+    """Why the side markers said nothing of the sides (:func:`_side_marker_checked`)."""
+    sides = sorted({lm.name.side.value for lm in landmarks})
+    if not sides:
+        return "no landmark found"
+    if len(sides) == 1 and not _one_limb(view, landmarks):
+        return (f"only the {sides[0]} side found on a film of both sides, where the marker may lie beside the "
+                "other; plan a film of one hip as --view ap-hip")
+    if len({m.side for m in markers}) > 1:
+        return "markers of both letters, not each on its own side"
+    return "the marker lies near the midline between the two sides"
 
 
 def _one_limb(view: str, landmarks: Landmarks) -> bool:

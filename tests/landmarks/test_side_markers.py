@@ -347,3 +347,16 @@ def test_templating_a_pelvis_does_not_take_the_side_from_its_marker(real_dir, ca
     assert main(["template", str(image), "--spacing", "0.15", "--assume-magnification", "1.1"]) == 2
     err = capsys.readouterr().err
     assert "say which side to template" in err and "marker" not in err
+
+
+def test_a_marker_on_a_film_of_one_hip_names_it_only_when_the_view_says_one_hip(real_dir, learned):
+    """IMG0002338: a film of the right hip with the station's R marker below it. Read as an AP
+    pelvis (the default), only the right side is found: the marker may lie beside an unfound
+    other hip, so it decides nothing and the plan says why. Planned as a film of one hip, the
+    marker names that hip, which agrees."""
+    rad = load_radiograph(real_dir / "fracatlas-hip" / "images" / "IMG0002338.jpg", spacing_mm=0.15)
+    pelvis = plan_radiograph(rad, assume_magnification=1.1)
+    (said,) = [n for n in pelvis.notes if n.startswith("Side marker")]
+    assert "only the right side found" in said and pelvis.orientation.source == "assumed-standard-ap"
+    hip = plan_radiograph(rad, assume_magnification=1.1, view="ap-hip")
+    assert hip.orientation.source == "assumed-from-side-marker" and any("agrees" in n for n in hip.notes)
