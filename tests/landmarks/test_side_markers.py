@@ -360,3 +360,28 @@ def test_a_marker_on_a_film_of_one_hip_names_it_only_when_the_view_says_one_hip(
     assert "only the right side found" in said and pelvis.orientation.source == "assumed-standard-ap"
     hip = plan_radiograph(rad, assume_magnification=1.1, view="ap-hip")
     assert hip.orientation.source == "assumed-from-side-marker" and any("agrees" in n for n in hip.notes)
+
+
+def test_a_header_orientation_is_kept_against_a_marker_and_the_plan_says_so(real_dir):
+    """A phantom AP pelvis whose header says the patient's left is at the image's right
+    (PatientOrientation L\\F), with the real R marker of IMG0000041 pasted at the image's right:
+    the header's orientation stands, and the plan says the marker disagrees."""
+    from orthoplan.phantoms import pelvis as phantom
+
+    case = phantom.make_pelvis(seed=1, rows=500, columns=600, detector_spacing_mm=0.75)
+    donor = load_radiograph(real_dir / "fracatlas-hip" / "images" / "IMG0000041.jpg")
+    (m,) = read_side_markers(donor.display)
+    h = int(m.height_px)
+    patch = Image.fromarray(_film(real_dir, "fracatlas-hip", "IMG0000041.jpg")[int(m.y) - h:int(m.y) + h,
+                                                                               int(m.x) - h:int(m.x) + h])
+    patch = np.asarray(patch.resize((44, 44)), float) / 255.0
+    ds = case.dataset
+    pixels = ds.pixel_array.copy()
+    top = float(pixels.max())
+    pixels[20:64, 530:574] = (patch * top).astype(pixels.dtype)  # the patient's left, near the top
+    ds.PixelData = pixels.tobytes()
+    rad = load_radiograph(ds)
+    assert [(s.letter, s.x > 300) for s in read_side_markers(rad.display)] == [("R", True)]
+    plan = plan_radiograph(rad)
+    assert plan.orientation.source == "PatientOrientation" and plan.orientation.patient_left_x == 1
+    assert "marker-conflict" in findings_in(plan.notes) and "mirrored" not in findings_in(plan.notes)
