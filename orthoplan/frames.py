@@ -39,6 +39,7 @@ __all__ = [
     "pelvic_reference",
     "orientation_from_landmarks",
     "MARKER_MIN_OFFSET",
+    "MARKER_LIMB_REACH",
     "side_markers_agree",
     "mirrored",
 ]
@@ -270,6 +271,14 @@ def orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np.ndar
 MARKER_MIN_OFFSET = 0.15
 
 
+#: On a film of one limb a side marker names the limb only where it lies beside it: within this
+#: many times the spread of the limb's landmarks (along the patient's left-right) of their
+#: middle. On the 27 FracAtlas films of one knee with the station's marker, the marker lies
+#: 0.34-1.04 plateau widths from the knee; one placed beside another knee at the film's edge
+#: lies further.
+MARKER_LIMB_REACH = 1.5
+
+
 def side_markers_agree(markers: Sequence[SideMarker], landmarks_px: Mapping[LandmarkName | str, np.ndarray],
                        orientation: ImageOrientation, *, one_limb: bool = False) -> bool | None:
     """Whether the side markers on a film agree with the sides that ``orientation`` gives it.
@@ -277,7 +286,8 @@ def side_markers_agree(markers: Sequence[SideMarker], landmarks_px: Mapping[Land
     A marker's letter names the patient's side it was placed on. On a film of both sides (the
     landmarks name both) the marker lies on its letter's side of the midline between them, by
     at least :data:`MARKER_MIN_OFFSET` of their distance; on a film of one limb (``one_limb``,
-    the landmarks name one side: a knee, a single hip) the letter names that limb. True where
+    the landmarks name one side: a knee, a single hip) the letter names that limb, where the
+    marker lies beside it (:data:`MARKER_LIMB_REACH`). True where
     every marker that tells agrees, False where every one disagrees (the film is displayed
     mirrored, or the landmarks are named wrong), None where none tells or they differ.
 
@@ -308,7 +318,10 @@ def side_markers_agree(markers: Sequence[SideMarker], landmarks_px: Mapping[Land
             if abs(offset) >= MARKER_MIN_OFFSET:
                 votes.add((offset > 0) == (m.side is Side.LEFT))
         elif len(shown) == 1 and one_limb:
-            votes.add(m.side is shown[0])
+            along_limb = along[shown[0]]
+            extent = max(along_limb) - min(along_limb)
+            if extent > 0 and abs(float(m.xy @ u) - float(np.median(along_limb))) <= MARKER_LIMB_REACH * extent:
+                votes.add(m.side is shown[0])
     return votes.pop() if len(votes) == 1 else None
 
 

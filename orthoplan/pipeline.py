@@ -475,6 +475,9 @@ def _why_no_vote(view: str, landmarks: Landmarks, markers) -> str:
     if len(sides) == 1 and not _one_limb(view, landmarks):
         return (f"only the {sides[0]} side found on a film of both sides, where the marker may lie beside the "
                 "other; plan a film of one hip as --view ap-hip")
+    if len(sides) == 1:
+        return (f"it does not lie beside the {sides[0]} limb found, or too few of that limb's landmarks were "
+                "found to tell")
     if len({m.side for m in markers}) > 1:
         return "markers of both letters, not each on its own side"
     return "the marker lies near the midline between the two sides"

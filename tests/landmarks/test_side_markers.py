@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from orthoplan.errors import LandmarkError, OrthoplanError
-from orthoplan.frames import mirrored, side_markers_agree
+from orthoplan.frames import MARKER_LIMB_REACH, mirrored, side_markers_agree
 from orthoplan.landmarks.markers import MIN_GLYPH_PX, marker_side, read_side_markers
 from orthoplan.landmarks.references import load_references
 from orthoplan.model import ImageOrientation, SideMarker, findings_in
@@ -162,10 +162,12 @@ def test_side_markers_agree_on_both_sides_one_limb_and_the_midline():
     assert side_markers_agree([SideMarker("L", 20, 10, 20)], both, o) is False
     assert side_markers_agree([SideMarker("L", 20, 10, 20)], both, mirrored(o)) is None  # sides against the orientation
     assert side_markers_agree([SideMarker("R", 20, 10, 20), SideMarker("R", 280, 10, 20)], both, o) is None  # they differ
-    one = {"femoral_condyle_medial_right": (100, 100)}
-    assert side_markers_agree([SideMarker("R", 500, 10, 20)], one, o, one_limb=True) is True
-    assert side_markers_agree([SideMarker("L", 500, 10, 20)], one, o, one_limb=True) is False
-    assert side_markers_agree([SideMarker("L", 500, 10, 20)], one, o) is None  # a pelvis with one side found
+    one = {"femoral_condyle_medial_right": (100, 100), "femoral_condyle_lateral_right": (40, 100)}
+    assert side_markers_agree([SideMarker("R", 130, 10, 20)], one, o, one_limb=True) is True
+    assert side_markers_agree([SideMarker("L", 130, 10, 20)], one, o, one_limb=True) is False
+    assert side_markers_agree([SideMarker("L", 130, 10, 20)], one, o) is None  # a pelvis with one side found
+    # beside another limb, not this one (more than MARKER_LIMB_REACH spreads away): no vote
+    assert side_markers_agree([SideMarker("L", 70 + 60 * MARKER_LIMB_REACH + 5, 10, 20)], one, o, one_limb=True) is None
     turned = ImageOrientation.turned("right")  # the patient's left towards +y
     assert side_markers_agree([SideMarker("R", 10, 20, 20)], {"teardrop_right": (50, 100), "teardrop_left": (50, 200)},
                               turned) is True
