@@ -380,6 +380,8 @@ def plan_radiograph(
                        if view == "knee-lateral" else
                        "the film's anatomy (the fibula lies laterally; two knees by their place on the film)")
                 notes.append(f"Knee side not in the image header: {' and '.join(found)} knee by {how}; check it.")
+        if detect and view == "knee-lateral" and (side is not None or _laterality_tag(radiograph)):
+            notes.extend(_lateral_marker_conflict(radiograph, knee_side(radiograph, view, side)))
     else:
         if view == "knee-lateral":
             _check_lateral_knee_sides(radiograph, landmarks, side)
@@ -465,6 +467,20 @@ def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None
     return flipped, again, said_again, [
         f"Side marker: {seen} read on the film: the film is {MIRRORED_FINDING} (the patient's right on the image's "
         "right as stored); the landmarks were detected again and named so. Check the marker."]
+
+
+def _lateral_marker_conflict(radiograph: Radiograph, side: str) -> list[str]:
+    """What the plan says where a lateral knee's side, given or tagged, is not the one the side
+    markers on the film name (the side is kept; a person checks the film)."""
+    from .landmarks.markers import marker_side
+
+    markers = side_markers(radiograph)
+    marked = marker_side(markers)
+    if marked is None or marked.value == side:
+        return []
+    seen = ", ".join(m.describe() for m in markers)
+    return [f"Side marker: {seen} read on the film, but {MARKER_CONFLICT_FINDING} with the {side} knee as given "
+            "(or tagged), which is kept: check the film's side."]
 
 
 def _why_no_vote(view: str, landmarks: Landmarks, markers) -> str:

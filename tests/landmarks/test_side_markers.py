@@ -246,6 +246,10 @@ def test_a_lateral_film_takes_its_side_from_its_marker(real_dir, tmp_path, learn
     plan = _plan(marked, tmp_path, "knee-lateral")
     assert plan.landmarks and {lm.name.side.value for lm in plan.landmarks} == {"left"}
     assert any("L marker at" in n and "left knee" in n for n in plan.notes)
+    assert "marker-conflict" not in findings_in(plan.notes)
+    # a side given against the marker is kept, and the plan says the marker disagrees
+    given = _plan(marked, tmp_path, "knee-lateral", side="right")
+    assert {lm.name.side.value for lm in given.landmarks} == {"right"} and "marker-conflict" in findings_in(given.notes)
 
 
 def test_a_persons_landmarks_on_a_film_displayed_mirrored_are_measured_as_on_the_plain_film(real_dir, tmp_path,
