@@ -10,10 +10,10 @@ standard one.
 How a marker is read (classical, no learned weights):
 
 1. Candidate glyphs: connected components of the bright values of the display image, cut at
-   each of :data:`BRIGHT_LEVELS` (a marker is written at full white, or is lead), of a letter's size for the
-   film (:data:`GLYPH_HEIGHT`, at least :data:`MIN_GLYPH_PX` tall), shape (:data:`GLYPH_ASPECT`,
-   :data:`GLYPH_FILL`) and contrast: clearly brighter than what surrounds it
-   (:data:`MIN_CONTRAST`). Bone is rarely that bright, flat and small at once.
+   each of :data:`BRIGHT_LEVELS` (a marker is written at full white, or is lead), of a letter's
+   size for the film (:data:`GLYPH_HEIGHT`, at least :data:`MIN_GLYPH_PX` tall), shape
+   (:data:`GLYPH_ASPECT`, :data:`GLYPH_FILL`) and contrast: clearly brighter than what surrounds
+   it (:data:`MIN_CONTRAST`). Bone is rarely that bright, flat and small at once.
 2. Alone: a letter with another glyph of about its size beside it on its line is part of a
    word (a caption such as "Knee J.B/V", "PRIME CLINIC"), not a marker.
 3. The glyph, resampled to :data:`TEMPLATE_PX` square, is matched against the letters R and L
@@ -28,9 +28,8 @@ The templates come from a font, not from films: on the FracAtlas films (CC BY 4.
 markers written by the acquisition station score 0.81 (R) and 0.97 (L), the other white
 glyphs on those films (logos, caption letters) at most 0.62. The one full-resolution lead
 marker available (the real lower-leg CR: a mirrored R, its Image Laterality R) is read by its
-centre lines. Small films (about 400 px) whose
-lead markers are a few pixels of faint grey are not read (below :data:`MIN_GLYPH_PX`): no
-marker is reported there, never a guessed one.
+centre lines. Small films (about 400 px) whose lead markers are a few pixels of faint grey are
+not read (below :data:`MIN_GLYPH_PX`): no marker is reported there, never a guessed one.
 
 Examples
 --------
