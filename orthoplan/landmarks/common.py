@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
@@ -421,3 +422,33 @@ def lowered(found: Mapping[LandmarkName, Landmark], factor: float, minimum: floa
             continue
         out[name] = replace(lm, confidence=float(conf))
     return out
+
+
+class LastCall:
+    """The answer of a function for the last read-only array it was asked about: a plan asks
+    several stages about the same film (:attr:`~orthoplan.model.Radiograph.display` is read-only),
+    and a writeable array, which may change, is never remembered.
+
+    >>> last, film = LastCall(), np.zeros((4, 4))
+    >>> film.flags.writeable = False
+    >>> last.put(film, "knee"); last.get(film), last.get(np.zeros((4, 4)))
+    ('knee', None)
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple | None = None
+
+    @staticmethod
+    def _remembers(array) -> bool:
+        return isinstance(array, np.ndarray) and not array.flags.writeable
+
+    def get(self, array):
+        """The answer remembered for ``array`` (the same object), else None."""
+        if self._remembers(array) and self._last is not None and self._last[0]() is array:
+            return self._last[1]
+        return None
+
+    def put(self, array, answer) -> None:
+        """Remember ``answer`` for ``array`` where it is a read-only array."""
+        if self._remembers(array):
+            self._last = (weakref.ref(array), answer)

@@ -51,7 +51,9 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import LandmarkError
+from ..geometry import block_mean
 from ..model import Side, SideMarker
+from .common import LastCall
 
 __all__ = ["read_side_markers", "marker_side", "BRIGHT_LEVELS", "MIN_SCORE", "MIN_GLYPH_PX", "GLYPH_HEIGHT"]
 
@@ -74,7 +76,7 @@ GLYPH_FILL = (0.25, 0.8)
 #: third of its height around it.
 MIN_CONTRAST = 0.35
 #: A film whose longer side is at least twice this is read reduced by an integer factor to
-#: about this size (block means): a quarter of the work on a 2304 x 2880 film.
+#: about this size (:func:`~orthoplan.geometry.block_mean`): a quarter of the work on a 2304 x 2880 film.
 READ_LONG_SIDE_PX = 1200
 #: Side of the square in which a glyph and the templates are compared.
 TEMPLATE_PX = 32
@@ -156,11 +158,12 @@ def read_side_markers(image: np.ndarray, *, min_score: float = MIN_SCORE) -> tup
     if top > 1.0 + 1e-6 or bottom < -1e-6:
         raise LandmarkError("side markers: the image must be the display image, values 0-1 with bone bright "
                             "(Radiograph.display), not the stored pixel values")
+    remembered = _last_read.get(image) if min_score == MIN_SCORE else None
+    if remembered is not None:
+        return remembered
     step = max(1, max(a.shape) // READ_LONG_SIDE_PX)
     if step > 1:  # a large film is read at a lower resolution: its letters stay dozens of pixels tall
-        hh, ww = a.shape[0] // step, a.shape[1] // step
-        a = sum(np.asarray(a[i:hh * step:step, j:ww * step:step], np.float32)
-                for i in range(step) for j in range(step)) / np.float32(step * step)
+        a = block_mean(a, step)
     longest = max(a.shape) * step
     lo, hi = max(MIN_GLYPH_PX, GLYPH_HEIGHT[0] * longest / step), GLYPH_HEIGHT[1] * longest / step
     found: list[SideMarker] = []
@@ -171,7 +174,14 @@ def read_side_markers(image: np.ndarray, *, min_score: float = MIN_SCORE) -> tup
                 found.append(m)  # a glyph already read at a brighter cut is not read twice
     found.sort(key=lambda s: -s.score)
     log.debug("side markers: %d read", len(found))
+    if min_score == MIN_SCORE:
+        _last_read.put(image, tuple(found))
     return tuple(found)
+
+
+#: The markers of the last read-only film read: a plan asks more than once about the same film
+#: (the knee's side, the plan's check, its note).
+_last_read = LastCall()
 
 
 def _glyphs(a: np.ndarray, level: float, lo: float, hi: float, min_score: float) -> list[SideMarker]:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -42,6 +41,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import LandmarkError
+from .common import LastCall
 
 __all__ = ["VIEW_CLASSES", "KNEE_FILM_CLASSES", "ViewGuess", "ViewModel", "view_features", "fit_view_model", "classify_view",
            "other_film_reason", "refusal_reason", "confident_view", "view_either_way", "OTHER_FILM_MIN_PROBABILITY", "OWN_BODY_PARTS",
@@ -247,23 +247,19 @@ def classify_view(display: np.ndarray, model: ViewModel | None = None) -> ViewGu
     >>> sorted(guess.probabilities) == sorted(VIEW_CLASSES), round(guess.probabilities["knee-ap"], 2)
     (True, 0.2)
     """
-    cacheable = model is None and isinstance(display, np.ndarray) and not display.flags.writeable
-    if cacheable and _last_guess is not None and _last_guess[0]() is display:
-        return _last_guess[1]  # the same read-only film as the last call (view inference, then the detector)
+    if model is None:
+        remembered = _last_guess.get(display)
+        if remembered is not None:
+            return remembered  # the same read-only film as the last call (view inference, then the detector)
     guess = _classify(display, model or load_view_model())
-    if cacheable:
-        _remember(display, guess)
+    if model is None:
+        _last_guess.put(display, guess)
     return guess
 
 
 #: The last read-only film classified with the shipped model and its guess: a plan asks twice
 #: (:func:`orthoplan.pipeline.infer_view`, then the detector's refusal check).
-_last_guess: tuple | None = None
-
-
-def _remember(display: np.ndarray, guess: ViewGuess) -> None:
-    global _last_guess
-    _last_guess = (weakref.ref(display), guess)
+_last_guess = LastCall()
 
 
 def _classify(display: np.ndarray, m: ViewModel) -> ViewGuess:
@@ -308,6 +304,8 @@ def view_either_way(image: np.ndarray, guess: ViewGuess | None = None,
     AP knee films are decided (rightly), no other changes. (The shipped model saw these films
     unmirrored: in-sample; ``tests/knee_views/test_view_classifier.py``.)
     """
+    if np.asarray(image).dtype.kind not in "fiub":
+        raise LandmarkError(f"view: the image must hold numbers, not {np.asarray(image).dtype}")
     guess = guess or classify_view(image)
     seen = confident_view(guess, min_probability)
     if seen is not None:

@@ -309,3 +309,11 @@ def test_a_mirrored_knee_jpeg_is_planned_as_a_knee(real_dir, tmp_path):
     Image.fromarray(np.ascontiguousarray(a)).save(tmp_path / "m.png")
     rad = load_radiograph(tmp_path / "m.png")
     assert confident_view(classify_view(rad.display)) is None and infer_view(rad) == "knee-ap"
+
+
+def test_view_either_way_refuses_what_is_no_image():
+    from orthoplan.landmarks.views import view_either_way
+
+    for bad in ("x", np.zeros((40, 40), dtype=object), np.zeros((4, 4))):
+        with pytest.raises(LandmarkError):
+            view_either_way(bad)

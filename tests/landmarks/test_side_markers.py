@@ -391,3 +391,35 @@ def test_a_header_orientation_is_kept_against_a_marker_and_the_plan_says_so(real
     plan = plan_radiograph(rad)
     assert plan.orientation.source == "PatientOrientation" and plan.orientation.patient_left_x == 1
     assert "marker-conflict" in findings_in(plan.notes) and "mirrored" not in findings_in(plan.notes)
+
+
+def test_a_plan_reads_its_films_markers_once(real_dir, tmp_path, learned, monkeypatch):
+    """The lateral knee's side, the plan's note and the check ask about the same read-only film:
+    it is read once; a writeable copy is read anew each time."""
+    import orthoplan.landmarks.markers as markers
+
+    calls = []
+    original = markers._glyphs
+    monkeypatch.setattr(markers, "_glyphs", lambda *a: calls.append(1) or original(*a))
+    rad = load_radiograph(real_dir / "fracatlas-knee" / "images" / "IMG0000149.jpg", spacing_mm=0.15)
+    plan_radiograph(rad, assume_magnification=1.1, view="knee-ap")
+    per_read = len(markers.BRIGHT_LEVELS)
+    assert len(calls) == per_read
+    read_side_markers(rad.display)
+    assert len(calls) == per_read
+    copy = np.array(rad.display)
+    read_side_markers(copy)
+    read_side_markers(copy)
+    assert len(calls) == 3 * per_read
+
+
+def test_a_landmark_file_with_a_broken_orientation_is_a_clear_error(real_dir, tmp_path, capsys):
+    import json
+
+    from orthoplan.cli import main
+
+    (tmp_path / "lm.json").write_text(json.dumps({"landmarks": {}, "orientation": {"patient_left_x": 5}}))
+    image = real_dir / "fracatlas-hip" / "images" / "IMG0000041.jpg"
+    assert main(["measure", str(image), "--spacing", "0.15", "--assume-magnification", "1.1",
+                 "--landmarks", str(tmp_path / "lm.json")]) != 0
+    assert "'orientation' cannot be read" in capsys.readouterr().err
