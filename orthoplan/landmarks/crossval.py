@@ -506,7 +506,8 @@ def reader_agreement(first: Sequence[Reference], second: Sequence[Reference], vi
 
 
 def three_reader_estimate(rows: Sequence[Row], first: Sequence[Reference], second: Sequence[Reference], *,
-                          patients: Sequence[str] = ("adult",), n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
+                          patients: Sequence[str] = ("adult",), view: FilmView | None = None, n_boot: int = 2000,
+                          seed: int = 0) -> dict[str, dict]:
     """The detector's median error against the truth, per anatomy, from three independent readers.
 
     On each film read twice, the held-out detection (``rows``), the first reading and the
@@ -516,40 +517,65 @@ def three_reader_estimate(rows: Sequence[Row], first: Sequence[Reference], secon
     pairwise distances (Grubbs' estimator), and the median radial error of a 2-D Gaussian is
     ``s √(2 ln 2)``. The 95 % interval is a bootstrap over points (seeded).
 
+    ``view`` (default the AP pelvis) gives the anatomies and the size that errors are in percent
+    of. A knee's axis points, and a lateral film's femoral points, are compared across their
+    reference axis only (:func:`axis_direction`), as the cross-validation scores them: where
+    along the axis they lie is a reading convention.
+
     Returns
     -------
     dict
         anatomy → ``{"n", "detector_pct", "detector_ci_pct", "reader_a_pct", "reader_b_pct",
-        "observed_pct", "readers_observed_pct"}`` (medians in % of the head diameter); anatomies
-        with fewer than 8 triples are left out.
+        "observed_pct", "readers_observed_pct", "dims"}`` (medians in % of the view's size;
+        ``dims`` 1 for points compared across an axis); anatomies with fewer than 8 triples
+        are left out.
     """
+    view = view or AP_PELVIS
     by_a = {r.stem: r for r in first}
     by_b = {r.stem: r for r in second}
     det = {(r.film, r.name): r for r in rows if r.det_xy is not None}
     triples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for stem, b in by_b.items():
         a = by_a.get(stem)
-        if a is None or not (a.usable and b.usable) or a.patient not in patients:
+        if a is None or not (a.usable and b.usable) or a.patient not in patients or a.view != b.view:
             continue
         for name, pb in b.points.items():
             pa, d = a.points.get(name), det.get((stem, name))
             anatomy, side = name.rsplit("_", 1)
-            hd = head_diameter(a, side)
-            if pa is None or d is None or not hd or anatomy not in ANATOMIES:
+            size = view.size(a, side)
+            if pa is None or d is None or not size or anatomy not in view.anatomies:
                 continue
-            triples.setdefault(anatomy, []).append(
-                tuple(100.0 * np.asarray(xy, float) / hd for xy in (d.det_xy, pa.xy, pb.xy)))
+            pts = [np.asarray(xy, float) for xy in (d.det_xy, pa.xy, pb.xy)]
+            if _across_an_axis(a, anatomy):
+                axis = axis_direction(a, name)
+                if axis is None:
+                    continue
+                across = np.array([axis[1], -axis[0]])
+                pts = [np.array([float(p @ across)]) for p in pts]
+            triples.setdefault(anatomy, []).append(tuple(100.0 * p / size for p in pts))
     return {anatomy: three_reader_medians(np.array(t), n_boot=n_boot, seed=seed) for anatomy, t in triples.items() if len(t) >= 8}
 
 
+def _across_an_axis(ref: Reference, anatomy: str) -> bool:
+    """Whether a point of ``anatomy`` is scored across its reference axis on ``ref``'s view."""
+    return ref.view in ("knee-ap", "knee-lateral") and (
+        anatomy in KNEE_AXIS_ENDS or (ref.view == "knee-lateral" and anatomy in LATERAL_ACROSS_FEMUR))
+
+
+#: The median of |x| for x ~ N(0, σ²), over σ (the 75th percentile of the standard normal).
+HALF_NORMAL_MEDIAN = 0.6744897501960817
+
+
 def three_reader_medians(t: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Grubbs' estimate of each reader's median radial error against the truth, from the
-    median pairwise distances (robust to a few gross disagreements).
+    """Grubbs' estimate of each reader's median error against the truth, from the median
+    pairwise distances (robust to a few gross disagreements).
 
     Parameters
     ----------
     t
-        ``(n, 3, 2)``: n points, each read by the detector, reader A and reader B (any unit).
+        ``(n, 3, 2)``: n points, each read by the detector, reader A and reader B (any unit);
+        or ``(n, 3, 1)`` / ``(n, 3)``: n values (an angle, a point's distance across an axis),
+        whose median *absolute* error is then estimated.
 
     Examples
     --------
@@ -559,34 +585,63 @@ def three_reader_medians(t: np.ndarray, *, n_boot: int = 2000, seed: int = 0) ->
     >>> e = three_reader_medians(t, n_boot=20)
     >>> abs(e["detector_pct"] - 1.18) < 0.06, abs(e["reader_a_pct"] - 2.35) < 0.06  # 1.18 σ and 2.35 σ
     (True, True)
+    >>> angles = rng.normal(80, 3, (20000, 1)) + rng.normal(0, 1, (20000, 3)) * [1.0, 2.0, 2.0]
+    >>> e = three_reader_medians(angles, n_boot=20)
+    >>> e["dims"], abs(e["detector_pct"] - 0.674) < 0.04  # 0.674 σ in one dimension
+    (1, True)
     """
+    t = np.asarray(t, float)
+    if t.ndim == 2:
+        t = t[:, :, None]
+    if t.ndim != 3 or t.shape[1] != 3 or t.shape[2] not in (1, 2):
+        raise UsageError(f"three readings of points or values are (n, 3, 2) or (n, 3), not {t.shape}")
+    dims = t.shape[2]
+    # the median distance of a spread-σ Gaussian: radial in 2-D, absolute in 1-D
+    to_sigma = MEDIAN_TO_SIGMA if dims == 2 else HALF_NORMAL_MEDIAN
+
     def spreads(ix: np.ndarray) -> np.ndarray:
         d, a, b = t[ix, 0], t[ix, 1], t[ix, 2]
-        # mean squared distances, each from its median (2 (median / √(2 ln 2))² for a round
+        # mean squared distances, each from its median (dims · (median / to_sigma)² for a round
         # Gaussian): robust to a few gross disagreements, e.g. a film's sides read the other way
-        da, db, ab = (2.0 * (float(np.median(np.linalg.norm(u - v, axis=1))) / MEDIAN_TO_SIGMA) ** 2
+        da, db, ab = (dims * (float(np.median(np.linalg.norm(u - v, axis=1))) / to_sigma) ** 2
                       for u, v in ((d, a), (d, b), (a, b)))
-        var = np.array([da + db - ab, da + ab - db, db + ab - da]) / 4.0  # per-axis variances
-        return np.sqrt(np.clip(var, 0.0, None)) * MEDIAN_TO_SIGMA
+        var = np.array([da + db - ab, da + ab - db, db + ab - da]) / (2.0 * dims)  # per-axis variances
+        return np.sqrt(np.clip(var, 0.0, None)) * to_sigma
 
     n = len(t)
     est = spreads(np.arange(n))
     rng = np.random.default_rng(seed)
     boot = np.array([spreads(rng.integers(0, n, n))[0] for _ in range(n_boot)])
-    return {"n": n, "detector_pct": float(est[0]),
+    return {"n": n, "dims": dims, "detector_pct": float(est[0]),
             "detector_ci_pct": (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))),
             "reader_a_pct": float(est[1]), "reader_b_pct": float(est[2]),
             "observed_pct": float(np.median(np.linalg.norm(t[:, 0] - t[:, 1], axis=1))),
             "readers_observed_pct": float(np.median(np.linalg.norm(t[:, 1] - t[:, 2], axis=1)))}
 
 
-def markdown_three_readers(est: dict[str, dict]) -> str:
-    lines = ["**The detector's error against the truth, estimated from three readers** (the held-out network's position for every "
-             "point, reported or not; first and second reading of the films read twice; Grubbs' estimator, 95 % bootstrap interval)", "",
+def share_within(median_abs: float, limit: float) -> float:
+    """The share of values within ``limit`` of the truth for a centred Gaussian error whose
+    median absolute value is ``median_abs`` (a 1-D :func:`three_reader_medians` estimate).
+
+    >>> round(share_within(HALF_NORMAL_MEDIAN, 1.96), 3)  # σ = 1: within 1.96 σ
+    0.95
+    """
+    if median_abs <= 0.0:
+        return 1.0
+    return math.erf(limit * HALF_NORMAL_MEDIAN / (median_abs * math.sqrt(2.0)))
+
+
+def markdown_three_readers(est: dict[str, dict], view: FilmView | None = None) -> str:
+    view = view or AP_PELVIS
+    which = ("the held-out network's position for every point, reported or not" if view is AP_PELVIS else
+             "the held-out detection's points, every one that the anatomy rules keep")
+    lines = [f"**The detector's error against the truth, estimated from three readers** ({which}; first and second reading "
+             "of the films read twice; Grubbs' estimator, 95 % bootstrap interval"
+             + ("" if view is AP_PELVIS else f"; in % of the {view.size_label}, points on an axis across it") + ")", "",
              "| landmark | points | detector vs 1st reading, median % | 1st vs 2nd reading, median % | "
              "detector vs truth, est. median % (95 % CI) | readers vs truth, est. median % |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for a in ANATOMIES:
+    for a in view.anatomies:
         if a not in est:
             continue
         e = est[a]
