@@ -119,8 +119,8 @@ class OrientedDetection(NamedTuple):
 def detect_oriented(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None,
                     *, side: str | None = None, model=None) -> OrientedDetection:
     """:func:`detect_landmarks_with_notes`, and the orientation its landmarks are named in: the
-    header's (or the assumed standard AP display), turned where AP pelvis landmarks show a film
-    stored turned (:func:`orthoplan.frames.orientation_from_landmarks`), mirrored where the R or
+    header's (or the assumed standard AP display), turned where AP pelvis or knee landmarks show a
+    film stored turned (:func:`_landmark_orientation`), mirrored where the R or
     L marker read on the film shows it displayed mirrored (the film is then detected again so).
     :func:`plan_radiograph` and ``orthoplan detect`` use it."""
     view = view or infer_view(radiograph)
@@ -414,13 +414,17 @@ MARKER_VIEWS = ("ap-pelvis", "ap-hip", "knee-ap")
 
 
 def _landmark_orientation(landmarks: Landmarks, orientation: ImageOrientation, view: str) -> ImageOrientation:
-    """``orientation``, turned where the AP pelvis landmarks show a film stored turned
-    (:func:`orthoplan.frames.orientation_from_landmarks`)."""
-    if view not in ("ap-pelvis", "ap-hip"):
-        return orientation
-    from .frames import orientation_from_landmarks
+    """``orientation``, turned where the AP pelvis or knee landmarks show a film stored turned
+    (:func:`orthoplan.frames.orientation_from_landmarks`,
+    :func:`orthoplan.frames.knee_orientation_from_landmarks`)."""
+    from .frames import knee_orientation_from_landmarks, orientation_from_landmarks
 
-    return orientation_from_landmarks({lm.name: lm.xy for lm in landmarks}, orientation)
+    points = {lm.name: lm.xy for lm in landmarks}
+    if view in ("ap-pelvis", "ap-hip"):
+        return orientation_from_landmarks(points, orientation)
+    if view in KNEE_VIEWS:
+        return knee_orientation_from_landmarks(points, orientation)
+    return orientation
 
 
 def _side_marker_checked(radiograph: Radiograph, calibration: Calibration | None, view: str, side: str | None,

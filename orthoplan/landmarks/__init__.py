@@ -146,19 +146,18 @@ def detect_with_notes(radiograph: Radiograph, calibration: Calibration | None = 
     child's pelvis, two heads that are not a pair, the knee's side against the film's anatomy
     ...): the plan carries these notes (:func:`orthoplan.pipeline.plan_radiograph`).
 
-    Only the learned AP pelvis/hip detector reads a film stored turned by a quarter turn (its
-    header's Patient Orientation with the head along the rows); the others refuse it
-    (:class:`~orthoplan.errors.UnsupportedImageError`) rather than read it as head up.
+    A film stored turned by a quarter turn (its header's Patient Orientation with the head along
+    the rows) is read by the learned AP pelvis/hip detector as stored; every other detector
+    reads it turned head up (:func:`.common.head_up`), and its points are mapped back to the
+    stored film.
     """
     method = method or default_method()
     if radiograph.orientation.turn_deg and (view in ("long-leg", "knee-ap", "knee-lateral") or method != "learned"):
-        from ..errors import UnsupportedImageError
+        from .common import head_up, landmarks_mapped
 
-        raise UnsupportedImageError(
-            f"the film is stored turned by a quarter turn (the head at the image's "
-            f"{radiograph.orientation.superior_name}, from its Patient Orientation): the "
-            f"{view or 'AP pelvis'} detector{' (classical)' if method != 'learned' else ''} reads films stored "
-            "head up or head down; turn the image, or give the landmarks")
+        upright, turn = head_up(radiograph)
+        found, notes = detect_with_notes(upright, calibration, view, side, method, model)
+        return landmarks_mapped(found, turn.inverse), notes
     if view == "long-leg":
         return detect_long_leg(radiograph, calibration), ()
     if view in ("knee-ap", "knee-lateral"):

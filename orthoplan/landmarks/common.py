@@ -25,13 +25,16 @@ import logging
 import math
 import weakref
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
 from ..errors import LandmarkError
 from ..geometry import block_mean, fit_circle  # noqa: F401  (block_mean: the landmark modules use it from here)
-from ..model import Calibration, Landmark, LandmarkName, Radiograph, Side
+from ..model import Calibration, Landmark, LandmarkName, Landmarks, Radiograph, Side
+
+if TYPE_CHECKING:
+    from .network import Transform
 
 log = logging.getLogger(__name__)
 
@@ -452,3 +455,53 @@ class LastCall:
         """Remember ``answer`` for ``array`` where it is a read-only array."""
         if self._remembers(array):
             self._last = (weakref.ref(array), answer)
+
+
+def head_up(radiograph: Radiograph) -> tuple[Radiograph, Transform]:
+    """A film stored turned by a quarter turn (its header's Patient Orientation puts the head
+    along the rows), turned head up, and the :class:`~.network.Transform` from the stored film's
+    pixels to the head-up copy's (its :meth:`~.network.Transform.inverse` maps points back).
+    A film stored head up or head down is returned as it is.
+
+    The copy's pixels, display and spacing are turned with it; its orientation is the stored
+    one's head-up display (the patient's left where a viewer of the turned-back film sees it).
+
+    Examples
+    --------
+    >>> from orthoplan.model import ImageOrientation, ImageReference
+    >>> film = np.arange(6, dtype=np.float32).reshape(2, 3) / 5
+    >>> rad = Radiograph(film, film, ImageReference("1.2", "1.2.3", "1.2.3.4"),
+    ...                  orientation=ImageOrientation.turned("right"))
+    >>> up, turn = head_up(rad)
+    >>> up.shape, up.orientation.turn_deg, up.orientation.superior_y
+    ((3, 2), 0, -1)
+    >>> turn.inverse(turn.apply([(2.0, 1.0)])).round(6).tolist()
+    [[2.0, 1.0]]
+    """
+    from .network import canonical_transform
+
+    o = radiograph.orientation
+    turn = canonical_transform(radiograph.shape, o.superior_name if o.turn_deg else "up")
+    if not o.turn_deg:
+        return radiograph, turn
+    s = radiograph.spacing
+    swap = (lambda p: None if p is None else (p[1], p[0]))
+    spacing = replace(s, pixel_spacing_mm=swap(s.pixel_spacing_mm), imager_pixel_spacing_mm=swap(s.imager_pixel_spacing_mm))
+    pixels, display = (np.ascontiguousarray(turn.array(a)) for a in (radiograph.pixels, radiograph.display))
+    for a in (pixels, display):
+        a.flags.writeable = False
+    upright = type(o)(o.patient_left_x, -1, o.source, 0)
+    return replace(radiograph, pixels=pixels, display=display, spacing=spacing, orientation=upright,
+                   patient_orientation=None), turn
+
+
+def landmarks_mapped(landmarks: Landmarks, to_stored) -> Landmarks:
+    """``landmarks`` (a :class:`~orthoplan.model.Landmarks`) with every point moved by
+    ``to_stored`` (a function of an ``(n, 2)`` array of points), the reasons of the missing ones
+    kept: the points found on a head-up copy (:func:`head_up`), on the stored film."""
+    found = list(landmarks)
+    if not found:
+        return landmarks
+    xy = to_stored(np.array([lm.xy for lm in found], float))
+    moved = [replace(lm, x=float(x), y=float(y)) for lm, (x, y) in zip(found, xy)]
+    return Landmarks.from_landmarks(moved, dict(landmarks.missing))

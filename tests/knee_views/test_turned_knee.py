@@ -1,0 +1,184 @@
+"""Knee films stored turned by a quarter turn.
+
+* Whose DICOM header says so (Patient Orientation with the head along the rows): until
+  7 December 2026 the knee, long-leg and classical detectors refused such a film. They now read
+  it turned head up (:func:`orthoplan.landmarks.common.head_up`) and the points are mapped back
+  to the stored film: the same points as on the film stored head up, the same values.
+* Without orientation tags (FracAtlas JPEGs): the learned knee detector also reads a film whose
+  knee it is unsure of turned either way and keeps a turn it is much surer of
+  (:func:`orthoplan.landmarks.knee_learned.detect_knee_learned`); the plan's orientation then
+  follows the landmarks (:func:`orthoplan.frames.knee_orientation_from_landmarks`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from orthoplan.frames import knee_orientation_from_landmarks
+from orthoplan.landmarks.common import head_up
+from orthoplan.landmarks.references import load_references
+from orthoplan.model import ImageOrientation
+from orthoplan.landmarks.crossval import femoral_ap_width
+from orthoplan.landmarks.references import load_reference
+from orthoplan.phantoms.knee import make_knee_ap, make_knee_lateral
+from orthoplan.pipeline import dicom_objects, load_radiograph, plan_radiograph
+
+from .conftest import SMALL
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def learned_detector(monkeypatch):
+    """The library's default detector (the suite at large pins the classical one)."""
+    monkeypatch.setenv("ORTHOPLAN_DETECTOR", "learned")
+
+
+def _turned(ds, k: int, orientation: list[str]):
+    """``ds`` with its pixels turned by ``k`` quarter turns anticlockwise (``np.rot90``) and the
+    Patient Orientation that says so."""
+    out = copy.deepcopy(ds)
+    pixels = np.ascontiguousarray(np.rot90(ds.pixel_array, k=k))
+    out.PixelData, (out.Rows, out.Columns) = pixels.tobytes(), pixels.shape
+    out.PatientOrientation = orientation
+    return out
+
+
+@pytest.mark.parametrize("view, k, orientation", [
+    ("knee-ap", -1, ["H", "L"]),  # clockwise: the head towards +x
+    ("knee-ap", 1, ["F", "R"]),  # anticlockwise: the head towards -x
+    ("knee-lateral", -1, ["H", "A"]),
+])
+def test_a_knee_film_stored_turned_gives_the_points_and_values_of_the_film_head_up(view, k, orientation):
+    maker = make_knee_ap if view == "knee-ap" else make_knee_lateral
+    ds = maker(seed=0, side="left", **SMALL).dataset
+    rad = load_radiograph(_turned(ds, k, orientation))
+    assert rad.orientation.turn_deg == (90 if k == -1 else -90)
+    up, plan = plan_radiograph(load_radiograph(ds), view=view), plan_radiograph(rad, view=view)
+    assert len(up.landmarks) >= 8 and len(plan.landmarks) == len(up.landmarks)
+    for lm in up.landmarks:  # turned clockwise (k=-1), (x, y) is (rows - y, x); anticlockwise, (y, cols - x)
+        want = (ds.Rows - lm.y, lm.x) if k == -1 else (lm.y, ds.Columns - lm.x)
+        got = plan.landmarks[lm.name]
+        assert math.hypot(got.x - want[0], got.y - want[1]) < 0.05, lm.name.value
+        assert got.confidence == pytest.approx(lm.confidence, abs=0.02)
+    values = [m for m in up.measurements if m.value is not None]
+    assert values
+    for m in values:
+        assert plan.measurements[m.name].value == pytest.approx(m.value, abs=0.3), m.name
+    sr, gsps = dicom_objects(rad, plan)
+    assert sr is not None and gsps is not None
+
+
+def test_a_real_lateral_knee_stored_turned_is_read_turned(real_dir):
+    """IMG0001421, a real lateral knee film stored with the head at the image's right, given the
+    Patient Orientation that says so: its points are found near the reading. Read as stored (no
+    header), the same film gives points nowhere near it."""
+    ref = load_reference(REPO / "datasets" / "fracatlas-knee" / "references" / "IMG0001421.json")
+    assert ref.superior == "right"
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(real_dir / "fracatlas-knee" / ref.image).convert("L"))
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.1.1", generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = generate_uid(), generate_uid(), "DX"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.PixelData, ds.PatientOrientation, ds.PixelSpacing = pixels.tobytes(), ["H", "A"], [0.5, 0.5]
+    rad = load_radiograph(ds)
+    assert rad.orientation.superior_name == "right"
+    upright, _ = head_up(rad)
+    assert upright.shape == (pixels.shape[1], pixels.shape[0])
+    # the reading has no posterior condyle here: errors in the width of the femoral shaft
+    a, b = ref.points["femoral_anterior_cortex_right"], ref.points["femoral_posterior_cortex_right"]
+    size = math.hypot(a.x - b.x, a.y - b.y)
+    assert femoral_ap_width(ref, "right") is None and size > 20
+
+    def errors(radiograph):
+        plan = plan_radiograph(radiograph, view="knee-lateral", side="right")
+        return [100.0 * math.hypot(lm.x - ref.points[lm.name.value].x, lm.y - ref.points[lm.name.value].y) / size
+                for lm in plan.landmarks if lm.name.value in ref.points]
+
+    turned = errors(rad)
+    assert len(turned) >= 6
+    assert float(np.median(turned)) < 25.0  # % of the shaft's width (a film the model saw, read head up)
+    del ds.PatientOrientation  # read as stored (no header, no turns tried), it is nowhere near
+    from orthoplan.landmarks.knee_learned import detect_knee_learned
+
+    as_stored = detect_knee_learned(load_radiograph(ds), "knee-lateral", "right", try_rotations=False).landmarks
+    errs = [100.0 * math.hypot(lm.x - ref.points[lm.name.value].x, lm.y - ref.points[lm.name.value].y) / size
+            for lm in as_stored if lm.name.value in ref.points]
+    assert not errs or float(np.median(errs)) > 2 * float(np.median(turned))
+
+
+def test_the_readers_knees_show_the_orientation_they_were_read_in():
+    """The readers' own landmarks: every usable knee film read head up stays head up (the femoral
+    axis within 42° of the vertical on the lateral films, 16° on the AP films), and the two
+    stored turned are found turned, with the head where the reader saw it."""
+    seen = {}
+    for ref in load_references(REPO / "datasets" / "fracatlas-knee" / "references"):
+        if not ref.usable or ref.view not in ("knee-ap", "knee-lateral") or ref.superior == "down":
+            continue
+        got = knee_orientation_from_landmarks({n: p.xy for n, p in ref.points.items()}, ImageOrientation())
+        seen[ref.stem] = got.superior_name
+        assert got.superior_name == ref.superior, ref.stem
+        if ref.superior != "up":
+            assert got.source == "assumed-turned-from-landmarks"
+    assert sum(v == "up" for v in seen.values()) >= 300
+    assert {k: v for k, v in seen.items() if v != "up"} == {"IMG0001270": "left", "IMG0001421": "right"}
+    header = ImageOrientation(1, -1, "PatientOrientation")
+    turned = {"knee_femoral_axis_proximal_right": (400, 210), "knee_femoral_axis_distal_right": (250, 200)}
+    assert knee_orientation_from_landmarks(turned, header) is header  # a header's orientation is kept
+
+
+def test_a_real_lateral_knee_stored_turned_without_tags_is_planned_turned(real_dir):
+    """The same real film as a JPEG (no header): the detector is surer of the knee read turned,
+    reads it so, and the plan is measured and drawn turned, with notes that say it."""
+    ref = load_reference(REPO / "datasets" / "fracatlas-knee" / "references" / "IMG0001421.json")
+    rad = load_radiograph(str(real_dir / "fracatlas-knee" / ref.image), spacing_mm=0.5)
+    plan = plan_radiograph(rad, view="knee-lateral", side="right")
+    assert (plan.orientation.superior_name, plan.orientation.source) == ("right", "assumed-turned-from-landmarks")
+    assert any("read turned by a quarter turn" in n for n in plan.notes)
+    assert any("stored turned" in n for n in plan.notes)
+    a, b = ref.points["femoral_anterior_cortex_right"], ref.points["femoral_posterior_cortex_right"]
+    size = math.hypot(a.x - b.x, a.y - b.y)
+    errs = [100.0 * math.hypot(lm.x - ref.points[lm.name.value].x, lm.y - ref.points[lm.name.value].y) / size
+            for lm in plan.landmarks if lm.name.value in ref.points]
+    assert len(errs) >= 6 and float(np.median(errs)) < 25.0
+    assert plan.measurements["posterior_tibial_slope_right_deg"].value is not None
+
+
+@pytest.mark.parametrize("k", [-1, 1])
+def test_a_real_ap_knee_stored_turned_without_tags_gives_the_points_of_the_film_head_up(real_dir, tmp_path, k):
+    """A real AP knee film (IMG0000149) stored turned either way, as a PNG without tags: it is read
+    turned back, so its points are those of the film head up (mapped by the turn), its values the
+    same, and the plan says the film is turned."""
+    from PIL import Image
+
+    path = real_dir / "fracatlas-knee" / "images" / "IMG0000149.jpg"
+    up = plan_radiograph(load_radiograph(str(path), spacing_mm=0.5), view="knee-ap")
+    assert up.orientation.superior_name == "up" and len(up.landmarks) >= 10
+    pixels = np.asarray(Image.open(path).convert("L"))
+    rows, cols = pixels.shape
+    stored = tmp_path / "turned.png"
+    Image.fromarray(np.ascontiguousarray(np.rot90(pixels, k=k))).save(stored)
+    plan = plan_radiograph(load_radiograph(str(stored), spacing_mm=0.5), view="knee-ap")
+    assert plan.orientation.superior_name == ("right" if k == -1 else "left")
+    assert plan.orientation.source == "assumed-turned-from-landmarks"
+    assert any("read turned by a quarter turn" in n for n in plan.notes)
+    assert len(plan.landmarks) == len(up.landmarks)
+    for lm in up.landmarks:  # clockwise (k=-1): (x, y) is (rows - y, x); anticlockwise: (y, cols - x)
+        want = (rows - lm.y, lm.x) if k == -1 else (lm.y, cols - lm.x)
+        got = plan.landmarks[lm.name]
+        assert math.hypot(got.x - want[0], got.y - want[1]) < 0.05, lm.name.value
+    for m in up.measurements:
+        if m.value is not None:
+            assert plan.measurements[m.name].value == pytest.approx(m.value, abs=0.05), m.name
