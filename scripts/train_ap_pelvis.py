@@ -54,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fold", type=int, action="append", help="cross-validate only these folds (repeatable; run "
                     "several commands side by side, one CPU thread each, then once more without --fold)")
     ap.add_argument("--threads", type=int, help="CPU threads for training (default: all)")
+    ap.add_argument("--site-processing", type=float, default=RECIPE.get("site_processing", 0.0),
+                    help="share of training images shown as another site's processing would show them "
+                    "(training.site_processing; default: the recipe's)")
     a = ap.parse_args(argv)
+    recipe = {**RECIPE, "site_processing": a.site_processing}
     if any(not 0 <= f < a.folds for f in a.fold or ()):
         ap.error(f"--fold must be 0 to {a.folds - 1} (a {a.folds}-fold cross-validation)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     rows_path = Path(a.rows)
     if not a.skip_cv:
         rows = crossval.cross_validate(refs, a.root, a.folds, phantoms=phantoms, seed=a.seed, workdir=a.workdir,
-                                       train_kwargs={**RECIPE, "threads": a.threads}, train_only=a.train_only,
+                                       train_kwargs={**recipe, "threads": a.threads}, train_only=a.train_only,
                                        folds=a.fold)
         if not a.train_only:
             rows_path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         refs = load_references(a.refs)  # every reference there is now (reading may have gone on)
         films = training.films_from_references(refs, a.root) + phantoms
         training.train(films, a.out, seed=a.seed, threads=a.threads, command=command.strip(),
-                       attribution=training.FRACATLAS_ATTRIBUTION, **RECIPE)
+                       attribution=training.FRACATLAS_ATTRIBUTION, **recipe)
     if a.train_only:
         return 0
     if not rows_path.exists():
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = json.loads(meta_path.read_text())
     meta["confidence"] = tables
     meta["cross_validation"] = {"folds": a.folds, "films": len({r.film for r in rows}), "seed": a.seed,
-                                "recipe": RECIPE, "phantoms": PHANTOMS}
+                                "recipe": recipe, "phantoms": PHANTOMS}
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {a.out}.onnx/.json/.npz; confidence tables from {len(rows)} held-out rows")
     return 0

@@ -79,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fold", type=int, action="append", help="cross-validate only these folds (repeatable; run "
                     "several commands side by side, one CPU thread each, then once more without --fold)")
     ap.add_argument("--threads", type=int, help="CPU threads for training (default: all)")
+    ap.add_argument("--site-processing", type=float, help="share of training images shown as another site's "
+                    "processing would show them (training.site_processing; default: each recipe's)")
     a = ap.parse_args(argv)
+    recipes = {net: {**r, **({} if a.site_processing is None else {"site_processing": a.site_processing})}
+               for net, r in RECIPES.items()}
     if any(not 0 <= f < a.folds for f in a.fold or ()):
         ap.error(f"--fold must be 0 to {a.folds - 1} (a {a.folds}-fold cross-validation)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     for net in networks:
         if not a.skip_cv:
             rows = crossval.cross_validate(refs, a.root, a.folds, phantoms=phantoms, seed=a.seed, workdir=a.workdir,
-                                           train_kwargs={**RECIPES[net], "threads": a.threads}, family=net,
+                                           train_kwargs={**recipes[net], "threads": a.threads}, family=net,
                                            train_only=a.train_only, folds=a.fold)
             if not a.train_only:
                 rows_file(rows_path, net).parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             films = training.films_from_references(refs, a.root, training.KNEE_CHANNELS) + phantoms
             training.train(films, outs[net], channels=training.KNEE_CHANNELS, view="knee", seed=a.seed,
                            threads=a.threads, command=command.strip(), attribution=training.FRACATLAS_KNEE_ATTRIBUTION,
-                           **RECIPES[net])
+                           **recipes[net])
     if a.train_only:
         return 0
     by_network = {}
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads(meta_path.read_text())
         meta["confidence"] = tables
         meta["cross_validation"] = {"folds": a.folds, "films": len({r.film for r in rows}), "seed": a.seed,
-                                    "recipe": RECIPES[net], "phantoms": PHANTOMS}
+                                    "recipe": recipes[net], "phantoms": PHANTOMS}
         meta_path.write_text(json.dumps(meta, indent=1) + "\n")
         print(f"wrote {outs[net]}.onnx/.json/.npz; confidence tables from {len(rows)} held-out rows")
     print(f"the default detector's rows (AP films by knee-ap, lateral films by knee): {rows_path}")

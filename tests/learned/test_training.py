@@ -57,6 +57,35 @@ def test_augmentation_keeps_points_on_their_anatomy():
     assert isinstance(imgs, torch.Tensor)
 
 
+def test_site_processing_changes_the_film_and_keeps_its_blank_frame():
+    """Another site's processing (edge enhancement or local equalisation) changes the film's
+    grey levels, not where the film is: the letterbox and collimation stay blank, values stay
+    within 0-1, and a share of 0 leaves the batch alone without drawing a random number."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    img = np.zeros((2, 1, 64, 64), np.float32)
+    img[:, 0, 8:56, 8:40] = np.linspace(0.2, 0.8, 32, dtype=np.float32)  # a ramp, blank outside
+    img[:, 0, 20:30, 20:30] = 0.9
+    batch = torch.from_numpy(img)
+    out = training._site_processed(batch, rng, 1.0)
+    assert out.shape == batch.shape
+    assert float(out[:, 0, :, 40:].abs().max()) == 0.0 and float(out[:, 0, :8].abs().max()) == 0.0
+    assert 0.0 <= float(out.min()) and float(out.max()) <= 1.0
+    assert float((out - batch).abs().max()) > 0.05  # the grey levels changed
+    state = rng.bit_generator.state
+    assert torch.equal(training._site_processed(batch, rng, 0.0), batch)
+    assert rng.bit_generator.state == state
+
+
+def test_a_recipe_with_site_processing_trains_and_says_so(tmp_path):
+    films = training.films_from_phantoms(2, seed=3, rows=300, columns=360)
+    res = training.train(films, tmp_path / "s", epochs=1, batch_size=2, input_size=64, seed=5, max_steps=2, threads=1,
+                         site_processing=1.0)
+    assert all(np.isfinite(res.losses))
+    assert json.loads(res.meta.read_text())["trained"]["site_processing"] == 1.0
+
+
 def test_landmark_files_use_only_points_a_person_placed(tmp_path, real_dir):
     import shutil
 
