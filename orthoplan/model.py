@@ -55,6 +55,9 @@ OTHER_VIEW_FINDING = "the view classifier takes the film for"
 MIRRORED_FINDING = "displayed mirrored"
 #: How a plan's note says a side marker disagrees with the header or the other markers.
 MARKER_CONFLICT_FINDING = "the side marker disagrees"
+#: How a detector's note says an AP knee film reads at least as surely upside down (a film
+#: stored head down, without orientation tags).
+UPSIDE_DOWN_FINDING = "the knee reads as surely upside down"
 #: Short codes for what a plan's notes say about the film (a batch table's ``findings``
 #: column, for a researcher to filter a cohort by), each with the phrase of the note that says it.
 FINDING_CODES = (
@@ -68,6 +71,7 @@ FINDING_CODES = (
     ("other-view", OTHER_VIEW_FINDING),
     ("mirrored", MIRRORED_FINDING),
     ("marker-conflict", MARKER_CONFLICT_FINDING),
+    ("upside-down", UPSIDE_DOWN_FINDING),
 )
 
 

@@ -93,7 +93,8 @@ def detections(view: crossval.FilmView, refs, root: Path, workdir: Path, folds: 
     pelvis fold models' own confidence tables set aside, as for the knee), to compare models
     whose tables differ."""
     assign = crossval.folds_of(refs, folds, 0)
-    films = [r for r in refs if r.usable and r.patient == "adult" and r.view == view.view]
+    views = ("ap-pelvis", "ap-hip") if view is crossval.AP_PELVIS else (view.view,)
+    films = [r for r in refs if r.usable and r.patient == "adult" and r.view in views]
     out: dict[str, dict[str, dict[str, tuple[float, float]]]] = {}
     for fold in only or range(folds):
         w = workdir / f"fold{fold}"

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import (HARDWARE_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks,
+from ..model import (HARDWARE_FINDING, UPSIDE_DOWN_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks,
                      ImageOrientation, LandmarkSource, Radiograph, Side)
 from .common import head_up, landmarks_mapped, low_confidence_reason, lowered, side_from_lateral
 from .knee import KneeDetection, refused_film, checked_view_and_side
@@ -171,6 +171,7 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
         upright, turn = head_up(replace(radiograph, orientation=ImageOrientation.turned(
             superior, o.patient_left_x, "assumed-turned-from-landmarks")))
         tries.append((_detect_knee_learned(upright, view, side, **kw), superior, turn))
+    tries = [t for t in tries if "upside_down" not in t[0].info] or tries
     best, superior, turn = max(tries, key=lambda t: knee_strength(t[0]))
     best_strength = knee_strength(best)
     if best_strength <= ROTATION_MARGIN * max(knee_strength(det), 1.0) or best_strength < TURN_MIN_STRENGTH[view]:
@@ -235,7 +236,40 @@ def _detect_knee_learned(radiograph: Radiograph, view: str, side: Side | str | N
     else:
         det = _assemble_lateral(peaks, m, superior, side, minimum)
     det = replace(det, info={**det.info, "superior": superior})
+    if view == "knee-ap" and radiograph.orientation.assumed:
+        det = _upside_down_checked(det, display, m, peaks, superior, radiograph.orientation.patient_left_x, minimum)
     return _hardware_checked(det, display, minimum) if check_hardware else det
+
+
+#: An AP knee film without orientation tags is taken for possibly stored head down where the
+#: network's peaks on it read upside down (turned top to bottom) sum to at least this share of
+#: theirs as stored. On the readers' 176 usable head-up AP films (shipped model, which saw them)
+#: the share is 0.69 (median) and at most 0.98; the same films upside down are at least 1.02.
+UPSIDE_DOWN_SHARE = 1.0
+#: The confidence an AP knee that reads as surely upside down keeps (times its own).
+UPSIDE_DOWN_PENALTY = 0.5
+
+
+def _upside_down_checked(det: KneeDetection, display: np.ndarray, model: LandmarkModel, peaks: list[Peak],
+                         superior: str, plx: int, minimum: float) -> KneeDetection:
+    """``det``, its confidences lowered and a note added, where the AP knee film reads at least
+    as surely upside down (:data:`UPSIDE_DOWN_SHARE`): an AP knee is found nearly as surely
+    upside down, the femur then taken for the tibia, so a film stored head down without tags
+    would give confident points on the wrong bones."""
+    found = {lm.name: lm for lm in det.landmarks}
+    if not found:
+        return det
+    other = predict(display, model, "down" if superior == "up" else "up", plx)
+    share = sum(p.score for p in other) / max(sum(p.score for p in peaks), 1e-6)
+    if share < UPSIDE_DOWN_SHARE:
+        return det
+    missing = dict(det.landmarks.missing)
+    kept = lowered(found, UPSIDE_DOWN_PENALTY, minimum, UPSIDE_DOWN_FINDING, missing)
+    note = (f"{UPSIDE_DOWN_FINDING} ({share:.2f} times as surely; no orientation in the image header): the film may "
+            "be stored head down, the femur taken for the tibia; check it, or give its Patient Orientation; "
+            "confidences lowered")
+    return replace(det, landmarks=Landmarks.from_landmarks(kept.values(), missing), notes=det.notes + (note,),
+                   info={**det.info, "upside_down": share})
 
 
 def _hardware_checked(det: KneeDetection, display: np.ndarray, minimum: float) -> KneeDetection:

@@ -182,3 +182,38 @@ def test_a_real_ap_knee_stored_turned_without_tags_gives_the_points_of_the_film_
     for m in up.measurements:
         if m.value is not None:
             assert plan.measurements[m.name].value == pytest.approx(m.value, abs=0.05), m.name
+
+
+def test_an_ap_knee_film_stored_upside_down_is_said_and_not_confident(real_dir, tmp_path):
+    """An AP knee is found nearly as surely upside down, the femur then taken for the tibia. A
+    real AP film (IMG0000149) stored upside down without tags: the detection says so and no
+    point stays confident; the same film head up says nothing of it."""
+    from PIL import Image
+
+    from orthoplan.model import findings_in
+
+    path = real_dir / "fracatlas-knee" / "images" / "IMG0000149.jpg"
+    up = plan_radiograph(load_radiograph(str(path), spacing_mm=0.5), view="knee-ap")
+    assert "upside-down" not in findings_in(up.notes) and max(lm.confidence for lm in up.landmarks) >= 0.8
+    stored = tmp_path / "upside-down.png"
+    Image.fromarray(np.ascontiguousarray(np.rot90(np.asarray(Image.open(path).convert("L")), 2))).save(stored)
+    plan = plan_radiograph(load_radiograph(str(stored), spacing_mm=0.5), view="knee-ap")
+    assert "upside-down" in findings_in(plan.notes)
+    assert plan.landmarks and max(lm.confidence for lm in plan.landmarks) < 0.5
+
+
+def test_no_readers_head_up_ap_knee_reads_as_surely_upside_down(real_dir):
+    """The rule's evidence: on every usable AP film the readers read head up, the network's peaks
+    read upside down sum to less than as stored (the shipped model saw these films)."""
+    from orthoplan.landmarks.knee_learned import UPSIDE_DOWN_SHARE, knee_model_path
+    from orthoplan.landmarks.network import load_model, predict
+
+    model = load_model(knee_model_path("knee-ap"), view="knee")
+    shares = []
+    for ref in load_references(REPO / "datasets" / "fracatlas-knee" / "references"):
+        if ref.usable and ref.view == "knee-ap" and ref.superior == "up":
+            display = load_radiograph(str(real_dir / "fracatlas-knee" / ref.image)).display
+            up, down = (sum(p.score for p in predict(display, model, s, 1)) for s in ("up", "down"))
+            shares.append(down / up)
+    assert len(shares) >= 170
+    assert max(shares) < UPSIDE_DOWN_SHARE and float(np.median(shares)) < 0.8
