@@ -485,7 +485,10 @@ def head_up(radiograph: Radiograph) -> tuple[Radiograph, Transform]:
     if not o.turn_deg:
         return radiograph, turn
     s = radiograph.spacing
-    swap = (lambda p: None if p is None else (p[1], p[0]))
+
+    def swap(pair):  # (row, column) spacing: the rows are the columns now
+        return None if pair is None else (pair[1], pair[0])
+
     spacing = replace(s, pixel_spacing_mm=swap(s.pixel_spacing_mm), imager_pixel_spacing_mm=swap(s.imager_pixel_spacing_mm))
     pixels, display = (np.ascontiguousarray(turn.array(a)) for a in (radiograph.pixels, radiograph.display))
     for a in (pixels, display):

@@ -50,8 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import (HARDWARE_FINDING, UPSIDE_DOWN_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, Landmark, LandmarkName, Landmarks,
-                     ImageOrientation, LandmarkSource, Radiograph, Side)
+from ..model import (HARDWARE_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, UPSIDE_DOWN_FINDING, ImageOrientation,
+                     Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side)
 from .common import head_up, landmarks_mapped, low_confidence_reason, lowered, side_from_lateral
 from .knee import KneeDetection, refused_film, checked_view_and_side
 from .network import LATERAL_PREFIX, MODEL_DIR, MODEL_ENV, LandmarkModel, Peak, default_model_path, load_model, predict
@@ -164,7 +164,8 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
               axis_model=axis_model, check_hardware=check_hardware)
     det = _detect_knee_learned(radiograph, view, side, **kw)
     o = radiograph.orientation
-    if not try_rotations or not o.assumed or o.turn_deg or det.info.get("refused") or knee_strength(det) >= TURN_TRY_BELOW:
+    if (not try_rotations or not o.assumed or o.turn_deg or det.info.get("refused")
+            or knee_strength(det) >= TURN_TRY_BELOW):
         return det
     tries = []
     for superior in ("left", "right"):
