@@ -624,7 +624,8 @@ def train(films: Sequence[TrainingFilm], out: str | os.PathLike, *, channels: Se
         # read as the mean of the film's and its mirror image's heatmaps (the flips of training)
         "test_time_flip": True,
         "trained": {"command": command, "seed": seed, "epochs": epochs, "steps": step, "batch_size": batch_size,
-                    "lr": lr, "films": len(films), "site_processing": site_processing, "groups": sorted({f.group for f in films})[:20],
+                    "lr": lr, "films": len(films), "site_processing": site_processing,
+                    "groups": sorted({f.group for f in films})[:20],
                     "finetuned_from": Path(init).name if init else None,
                     "date": dt.date.today().isoformat(), "seconds": round(time.perf_counter() - t0, 1)},
         "attribution": attribution, "confidence": confidence or {},
