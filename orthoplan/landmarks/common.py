@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import LandmarkError
 from ..geometry import block_mean, fit_circle  # noqa: F401  (block_mean: the landmark modules use it from here)
-from ..model import Calibration, Landmark, LandmarkName, Landmarks, Radiograph, Side
+from ..model import Calibration, ImageOrientation, Landmark, LandmarkName, Landmarks, Radiograph, Side
 
 if TYPE_CHECKING:
     from .network import Transform
@@ -489,11 +489,12 @@ def head_up(radiograph: Radiograph) -> tuple[Radiograph, Transform]:
     def swap(pair):  # (row, column) spacing: the rows are the columns now
         return None if pair is None else (pair[1], pair[0])
 
-    spacing = replace(s, pixel_spacing_mm=swap(s.pixel_spacing_mm), imager_pixel_spacing_mm=swap(s.imager_pixel_spacing_mm))
+    spacing = replace(s, pixel_spacing_mm=swap(s.pixel_spacing_mm),
+                      imager_pixel_spacing_mm=swap(s.imager_pixel_spacing_mm))
     pixels, display = (np.ascontiguousarray(turn.array(a)) for a in (radiograph.pixels, radiograph.display))
     for a in (pixels, display):
         a.flags.writeable = False
-    upright = type(o)(o.patient_left_x, -1, o.source, 0)
+    upright = ImageOrientation(o.patient_left_x, -1, o.source, 0)
     return replace(radiograph, pixels=pixels, display=display, spacing=spacing, orientation=upright,
                    patient_orientation=None), turn
 
