@@ -175,12 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processing", action="append", choices=sorted(PROCESSINGS),
                     help="repeatable (default: all); 'none' is always included")
     a = ap.parse_args(argv)
+    if any(not 0 <= f < a.folds for f in a.fold or ()):
+        ap.error(f"--fold must be 0 to {a.folds - 1} (a {a.folds}-fold cross-validation)")
     view = crossval.FILM_VIEWS[a.view]
     pelvis = view is crossval.AP_PELVIS
     shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
     root = shared / "real" / ("fracatlas-hip" if pelvis else "fracatlas-knee")
     refs = load_references(REPO / "datasets" / root.name / "references")
     workdir = Path(a.workdir or ("/tmp/orthoplan-cv" if pelvis else "/tmp/orthoplan-knee-cv"))
+    missing = [f for f in (a.fold or range(a.folds)) if not (workdir / f"fold{f}").is_dir()]
+    if missing:
+        ap.error(f"no fold model folder {workdir / f'fold{missing[0]}'}: run the training script's "
+                 "cross-validation first (scripts/train_ap_pelvis.py, scripts/train_knee.py)")
     names = ["none"] + [p for p in (a.processing or PROCESSINGS) if p != "none"]
     print(markdown(view, refs, detections(view, refs, root, workdir, a.folds, names, a.fold, a.all_peaks), names))
     return 0
