@@ -569,6 +569,8 @@ def train(films: Sequence[TrainingFilm], out: str | os.PathLike, *, channels: Se
 
     if not films:
         raise LandmarkError("no training film (no usable landmarks in the training data)")
+    if not 0.0 <= site_processing <= 1.0:
+        raise LandmarkError(f"site_processing is a share of the training images, 0 to 1 (not {site_processing})")
     if input_size < 64 or input_size % 32:
         raise LandmarkError(f"input_size must be a multiple of 32, at least 64 (not {input_size})")
     t0 = time.perf_counter()

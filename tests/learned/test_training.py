@@ -84,6 +84,8 @@ def test_a_recipe_with_site_processing_trains_and_says_so(tmp_path):
                          site_processing=1.0)
     assert all(np.isfinite(res.losses))
     assert json.loads(res.meta.read_text())["trained"]["site_processing"] == 1.0
+    with pytest.raises(LandmarkError, match="share"):
+        training.train(films, tmp_path / "t", input_size=64, max_steps=1, site_processing=1.5)
 
 
 def test_landmark_files_use_only_points_a_person_placed(tmp_path, real_dir):
