@@ -217,3 +217,19 @@ def test_no_readers_head_up_ap_knee_reads_as_surely_upside_down(real_dir):
             shares.append(down / up)
     assert len(shares) >= 170
     assert max(shares) < UPSIDE_DOWN_SHARE and float(np.median(shares)) < 0.8
+
+
+def test_a_total_knee_templated_on_a_film_stored_turned_is_placed_where_the_turn_maps_it():
+    """Templating follows the plan's orientation: the tray and insert of a phantom AP knee stored
+    turned (header) are those of the film head up, placed where the turn maps them, at the same
+    angle to the limb."""
+    from orthoplan.templating.knee import template_knee
+
+    ds = make_knee_ap(seed=0, side="left", **SMALL).dataset
+    up = plan_radiograph(load_radiograph(ds), view="knee-ap")
+    turned = plan_radiograph(load_radiograph(_turned(ds, -1, ["H", "L"])), view="knee-ap")
+    a, b = template_knee(up, None, "left"), template_knee(turned, None, "left")
+    assert len(a.placements) >= 2 and len(b.placements) == len(a.placements)
+    for p, q in zip(a.placements, b.placements):
+        assert (p.kind, p.size, p.family) == (q.kind, q.size, q.family)
+        assert math.hypot(q.x - (ds.Rows - p.y), q.y - p.x) < 0.05 and q.angle_deg == pytest.approx(p.angle_deg, abs=0.01)
