@@ -22,7 +22,7 @@ import numpy as np
 from .model import ImageOrientation, ImplantKind, LandmarkName, Measurement, Plan, Side, findings_in
 
 #: The picture's words for the findings of a plan's notes (:data:`orthoplan.model.FINDING_CODES`),
-#: one line each, top left, in this order.
+#: one line each for those present, top left, in this order.
 FINDING_LABELS = (
     ("immature", "SKELETALLY IMMATURE PELVIS? adult norms and templates do not apply"),
     ("metal", "METAL HARDWARE? landmarks near it are less reliable"),
@@ -31,6 +31,7 @@ FINDING_LABELS = (
     ("other-view", "NOT THIS VIEW? the view classifier takes the film for another"),
     ("mirrored", "DISPLAYED MIRRORED: the side marker puts the patient's right on the image's right"),
     ("marker-conflict", "SIDE MARKER DISAGREES with the header or the side given: check the film's side"),
+    ("upside-down", "UPSIDE DOWN? the knee reads as surely so: femur and tibia may be swapped"),
 )
 
 GraphicKind = Literal["point", "polyline", "circle", "text"]
@@ -247,9 +248,9 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
         side_text.append(Graphic("text", ((cols * 0.01, rows * 0.97),), label=f"Orientation assumed ({how})"))
     # what the detector says about the film, said on the picture too (not only in the plan)
     findings = findings_in(plan.notes)
-    for k, (code, label) in enumerate(FINDING_LABELS):
-        if code in findings:
-            side_text.append(Graphic("text", ((cols * 0.01, rows * (0.06 + 0.04 * k)),), label=label))
+    said = [label for code, label in FINDING_LABELS if code in findings]
+    for k, label in enumerate(said):  # the findings present, one line each from the top
+        side_text.append(Graphic("text", ((cols * 0.01, rows * (0.06 + 0.04 * k)),), label=label))
     layers.append(OverlayLayer("ORIENTATION", "Patient sides", LAYER_COLORS["ORIENTATION"], tuple(side_text)))
 
     # measurement constructions (the same lines the values were computed from), per layer

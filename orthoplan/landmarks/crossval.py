@@ -626,7 +626,9 @@ def share_within(median_abs: float, limit: float) -> float:
     >>> round(share_within(HALF_NORMAL_MEDIAN, 1.96), 3)  # σ = 1: within 1.96 σ
     0.95
     """
-    if median_abs <= 0.0:
+    if not (math.isfinite(median_abs) and median_abs >= 0.0 and math.isfinite(limit) and limit > 0.0):
+        raise UsageError(f"share within a limit needs a median error >= 0 and a limit > 0 (not {median_abs}, {limit})")
+    if median_abs == 0.0:
         return 1.0
     return math.erf(limit * HALF_NORMAL_MEDIAN / (median_abs * math.sqrt(2.0)))
 

@@ -189,7 +189,8 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
 TURN_TRY_BELOW = 3.0
 #: A turn is kept where the network is this many times surer of the knee so (:func:`knee_strength`,
 #: against at least 1) and at least :data:`TURN_MIN_STRENGTH` sure. Measured on the readers' usable
-#: head-up films (shipped models, which saw them; the thresholds chosen on these films):
+#: head-up films (shipped models, which saw them; the thresholds chosen on these films;
+#: ``python scripts/knee_orientation_check.py`` prints these figures):
 #:
 #: * read turned by a quarter turn, an AP knee was never found (strength 0), a lateral one up to
 #:   3.7; at 2.0 one head-up lateral film (IMG0003183, 0.76 as stored) would have been turned, at

@@ -172,6 +172,8 @@ def test_three_readings_of_a_value_give_its_share_within_a_limit():
     assert share_within(e["detector_pct"], 2.0) == pytest.approx(0.954, abs=0.03)
     with pytest.raises(UsageError):
         three_reader_medians(np.zeros((5, 2)))
+    with pytest.raises(UsageError):
+        share_within(1.0, -2.0)
 
 
 def _simulated(rng, n, det_sigma, reader_sigma, gross=0.0):

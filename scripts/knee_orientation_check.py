@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""The evidence for the learned knee detector's orientation rules, on the readers' usable films.
+
+    python scripts/knee_orientation_check.py            # about 5 minutes on 2 CPU cores
+
+For every usable knee film the readers read head up (``datasets/fracatlas-knee/references``),
+with the shipped models (which saw these films: in-sample figures), it reads the film as stored,
+turned a quarter turn either way, and turned by half a turn (:func:`knee_strength` of each), and
+the share of the AP network's peaks read upside down against as stored. It prints what
+:data:`~orthoplan.landmarks.knee_learned.TURN_TRY_BELOW`, ``ROTATION_MARGIN``,
+``TURN_MIN_STRENGTH`` and ``UPSIDE_DOWN_SHARE`` do on them:
+
+* head-up films that are tried turned, and any that a turn would win;
+* the same films stored turned either way (reading them as stored is reading the head-up film
+  turned the other way): how many the trial turns back, and how many it would turn upside down;
+* the upside-down share on head-up films (none may reach the threshold) and on the same films
+  upside down (1 / that share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from orthoplan.image import load  # noqa: E402
+from orthoplan.landmarks import knee_learned as kl  # noqa: E402
+from orthoplan.landmarks.common import head_up  # noqa: E402
+from orthoplan.landmarks.network import load_model, predict  # noqa: E402
+from orthoplan.landmarks.references import load_references  # noqa: E402
+from orthoplan.model import ImageOrientation  # noqa: E402
+
+KW = dict(model=None, fibula_check=True, minimum=kl.MIN_CONFIDENCE, fibula_model=None, axis_model=None,
+          check_hardware=False)
+
+
+def strengths(rad, view: str, side: str | None) -> dict[str, float]:
+    """The knee strength of the film read head up as stored, turned with the head at its left or
+    right, and turned by half a turn."""
+    out = {}
+    for superior in ("up", "left", "right"):
+        film = rad if superior == "up" else head_up(dataclasses.replace(
+            rad, orientation=ImageOrientation.turned(superior)))[0]
+        out[superior] = kl.knee_strength(kl._detect_knee_learned(film, view, side, **KW))
+    half = np.ascontiguousarray(np.rot90(np.asarray(rad.display), 2))
+    half.flags.writeable = False
+    out["half"] = kl.knee_strength(kl._detect_knee_learned(dataclasses.replace(rad, display=half, pixels=half),
+                                                           view, side, **KW))
+    return out
+
+
+def kept_turn(stored: float, tries: list[float], view: str) -> int | None:
+    """Which of ``tries`` the turn trial keeps (index), or None."""
+    if stored >= kl.TURN_TRY_BELOW:
+        return None
+    best = int(np.argmax(tries))
+    if tries[best] <= kl.ROTATION_MARGIN * max(stored, 1.0) or tries[best] < kl.TURN_MIN_STRENGTH[view]:
+        return None
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
+    ap.add_argument("--root", default=str(shared / "real" / "fracatlas-knee"))
+    a = ap.parse_args(argv)
+    refs = [r for r in load_references(REPO / "datasets" / "fracatlas-knee" / "references")
+            if r.usable and r.view in ("knee-ap", "knee-lateral") and r.superior == "up"]
+    ap_model = load_model(kl.knee_model_path("knee-ap"), view=kl.KNEE_MODEL)
+    for view in ("knee-ap", "knee-lateral"):
+        rows, shares = [], []
+        for ref in (r for r in refs if r.view == view):
+            rad = load(Path(a.root) / ref.image)
+            side = sorted({n.rsplit("_", 1)[1] for n in ref.points})[0] if view == "knee-lateral" else None
+            rows.append(strengths(rad, view, side))
+            if view == "knee-ap":
+                up, down = (sum(p.score for p in predict(rad.display, ap_model, s, 1)) for s in ("up", "down"))
+                shares.append(down / up)
+        up = np.array([r["up"] for r in rows])
+        print(f"{view}: {len(rows)} head-up films; strength as stored median {np.median(up):.1f}, "
+              f"1st percentile {np.percentile(up, 1):.1f}")
+        tried = sum(r["up"] < kl.TURN_TRY_BELOW for r in rows)
+        wrong = sum(kept_turn(r["up"], [r["left"], r["right"]], view) is not None for r in rows)
+        print(f"  head-up films tried turned: {tried}; turned (wrongly): {wrong}")
+        print(f"  read turned a quarter turn: strength up to {max(max(r['left'], r['right']) for r in rows):.1f}; "
+              f"by half a turn: up to {max(r['half'] for r in rows):.1f} ({sum(r['half'] > 0 for r in rows)} > 0)")
+        # a film stored turned with its head at the right, read as stored, is the head-up film read
+        # as if its head were at the left; its tries are the head-up film and the film upside down
+        for stored_as, label in (("left", "head at the image's right"), ("right", "head at the image's left")):
+            back = upside = 0
+            for r in rows:
+                k = kept_turn(r[stored_as], [r["up"], r["half"]], view)
+                back += k == 0
+                upside += k == 1
+            print(f"  the same films stored turned ({label}): turned back {back}, turned upside down {upside}")
+        if shares:
+            s = np.array(shares)
+            print(f"  upside-down share: head-up films median {np.median(s):.2f}, max {s.max():.2f} "
+                  f"(flagged at {kl.UPSIDE_DOWN_SHARE}: {int((s >= kl.UPSIDE_DOWN_SHARE).sum())}); "
+                  f"the same films upside down min {(1 / s).min():.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
