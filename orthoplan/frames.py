@@ -283,9 +283,12 @@ def knee_orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np
     """The orientation named knee landmarks (AP or lateral) show, where ``orientation`` was
     assumed head up: turned where the femoral axis (proximal point above the distal one) runs
     along the image's x (within :data:`KNEE_TURNED_WITHIN_DEG`), the head towards its proximal
-    end. On an AP knee the medial and lateral points say where the patient's left is (they must
-    then run along y); a lateral knee does not, and keeps the assumed display's. Otherwise, and
-    always where the orientation came from the header, ``orientation``.
+    end; head down where it runs down the image (the proximal point below the distal one: a film
+    stored upside down). An AP knee without both femoral axis points takes the direction from
+    its tibial points to its femoral points instead. On an AP knee the medial and lateral points
+    say where the patient's left is (they must then run across the femur); a lateral knee does
+    not, and keeps the assumed display's. Otherwise, and always where the orientation came from the header,
+    ``orientation``.
 
     Examples
     --------
@@ -296,6 +299,22 @@ def knee_orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np
     >>> knee_orientation_from_landmarks({"knee_femoral_axis_proximal_right": (240, 50),
     ...                                  "knee_femoral_axis_distal_right": (250, 200)}, ImageOrientation()).superior_name
     'up'
+
+    A right knee read upside down (its lateral condyle at the image's left):
+
+    >>> o = knee_orientation_from_landmarks({"knee_femoral_axis_proximal_right": (250, 400),
+    ...     "knee_femoral_axis_distal_right": (240, 250), "femoral_condyle_lateral_right": (200, 200),
+    ...     "femoral_condyle_medial_right": (280, 200)}, ImageOrientation())
+    >>> o.superior_name, o.left_vector(), o.source
+    ('down', (1, 0), 'assumed-turned-from-landmarks')
+
+    The same knee without its femoral axis: its femoral points lie below its tibial ones.
+
+    >>> o = knee_orientation_from_landmarks({"femoral_condyle_lateral_right": (200, 200),
+    ...     "femoral_condyle_medial_right": (280, 200), "tibial_plateau_lateral_right": (195, 190),
+    ...     "tibial_plateau_medial_right": (285, 191)}, ImageOrientation())
+    >>> o.superior_name, o.left_vector()
+    ('down', (1, 0))
     """
     if not orientation.assumed or orientation.turn_deg:
         return orientation
@@ -312,16 +331,24 @@ def knee_orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np
             a, b = pts.get(LandmarkName.of(lateral, side)), pts.get(LandmarkName.of(medial, side))
             if a is not None and b is not None:
                 left += sign * (a - b)
+    if not sup.any() and left.any():  # an AP knee without its femoral axis: its femur's points against its tibia's
+        fem = [v for k, v in pts.items() if k.anatomy.startswith(("femoral_", "knee_femoral_"))]
+        tib = [v for k, v in pts.items() if k.anatomy.startswith(("tibial_", "knee_tibial_"))]
+        if fem and tib and np.hypot(*(np.mean(fem, axis=0) - np.mean(tib, axis=0))) > 0:
+            sup = np.mean(fem, axis=0) - np.mean(tib, axis=0)
     if not (np.all(np.isfinite(sup)) and np.all(np.isfinite(left))) or not sup.any():
         return orientation
-    if abs(sup[1]) > abs(sup[0]) * math.tan(math.radians(KNEE_TURNED_WITHIN_DEG)):
-        return orientation  # the femur runs up the image (or too obliquely to tell)
-    head = "right" if sup[0] > 0 else "left"
+    along_y = abs(sup[1]) > abs(sup[0]) * math.tan(math.radians(KNEE_TURNED_WITHIN_DEG))
+    if along_y and (sup[1] < 0 or orientation.superior_y == 1):
+        return orientation  # the femur runs up the image as assumed (or too obliquely to tell)
+    head = ("down" if along_y else "right" if sup[0] > 0 else "left")
     if not left.any():  # a lateral knee: nothing says where the patient's left is
         return ImageOrientation.turned(head, orientation.patient_left_x)
-    if abs(left[1]) <= abs(left[0]):
+    across = 0 if along_y else 1  # the image axis along which medial and lateral must run
+    if abs(left[across]) <= abs(left[1 - across]):
         return orientation  # medial and lateral across the femur's run: they do not agree with a turn
-    return ImageOrientation.from_vectors((0, int(np.sign(left[1]))), (int(np.sign(sup[0])), 0),
+    return ImageOrientation.from_vectors((int(np.sign(left[0])), 0) if along_y else (0, int(np.sign(left[1]))),
+                                         (0, 1) if along_y else (int(np.sign(sup[0])), 0),
                                          "assumed-turned-from-landmarks")
 
 

@@ -46,8 +46,9 @@ HARDWARE_FINDING = "metal hardware"
 ABDUCTED_FINDING = "femur abducted"
 #: How a detector's note names a film the network is unsure of as a whole.
 UNSURE_FINDING = "the network is unsure of this film as a whole"
-#: How a plan's note names a film stored turned by a quarter turn (found from its landmarks).
-TURNED_FINDING = "film stored turned by a quarter turn"
+#: How a plan's note names a film stored turned by a quarter turn or upside down (found from its
+#: landmarks).
+TURNED_FINDING = "film stored turned"
 #: How a plan's note says the view classifier takes the film for another view than the one read.
 OTHER_VIEW_FINDING = "the view classifier takes the film for"
 #: How a plan's note says the side markers show a film displayed mirrored (the patient's right

@@ -241,8 +241,9 @@ def plan_overlay(plan: Plan) -> tuple[OverlayLayer, ...]:
         for s, label in ((1, "L"), (-1, "R"))
     ]
     if plan.orientation.assumed:
-        how = ("standard AP" if not plan.orientation.turn_deg
-               else f"film turned: head at the image's {plan.orientation.superior_name}")
+        how = ("standard AP" if plan.orientation.superior_name == "up"
+               else "film turned: head at the image's "
+               + {"down": "bottom"}.get(plan.orientation.superior_name, plan.orientation.superior_name))
         if plan.orientation.source == "assumed-from-side-marker":
             how = "from the side marker on the film" + ("" if lx > 0 or plan.orientation.turn_deg else ", displayed mirrored")
         side_text.append(Graphic("text", ((cols * 0.01, rows * 0.97),), label=f"Orientation assumed ({how})"))

@@ -537,7 +537,8 @@ def orientation_note(orientation: ImageOrientation) -> str:
     edge = {(1, 0): "right", (-1, 0): "left", (0, 1): "bottom", (0, -1): "top"}
     left, head = edge[orientation.left_vector()], edge[orientation.superior_vector()]
     if orientation.source == "assumed-turned-from-landmarks":
-        return (f"Patient orientation not in the image header: the landmarks show the {TURNED_FINDING} "
+        how = "by a quarter turn" if orientation.turn_deg else "upside down"
+        return (f"Patient orientation not in the image header: the landmarks show the {TURNED_FINDING} {how} "
                 f"(the patient's head at the image's {head}, the patient's left at its {left}); "
                 "measured so.")
     if orientation.source == "assumed-from-side-marker":

@@ -14,7 +14,12 @@ the share of the AP network's peaks read upside down against as stored. It print
 * the same films stored turned either way (reading them as stored is reading the head-up film
   turned the other way): how many the trial turns back, and how many it would turn upside down;
 * the upside-down share on head-up films (none may reach the threshold) and on the same films
-  upside down (1 / that share).
+  upside down (1 / that share);
+* the upright model (:func:`~orthoplan.landmarks.views.knee_head_down`) on the AP films and on
+  the same films turned by half a turn, and what the whole detector
+  (:func:`~orthoplan.landmarks.knee_learned.detect_knee_learned`) does with the films turned by
+  half a turn: read head down (the rule needs both the share and the upright model), and how far
+  its points and angles are from those it gives on the film head up.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from orthoplan.landmarks import knee_learned as kl  # noqa: E402
 from orthoplan.landmarks.common import head_up  # noqa: E402
 from orthoplan.landmarks.network import load_model, predict  # noqa: E402
 from orthoplan.landmarks.references import load_references  # noqa: E402
-from orthoplan.model import ImageOrientation  # noqa: E402
+from orthoplan.landmarks.views import HEAD_DOWN_MIN_PROBABILITY, knee_head_down  # noqa: E402
+from orthoplan.model import Calibration, ImageOrientation  # noqa: E402
+from orthoplan.pipeline import plan_radiograph  # noqa: E402
 
 KW = dict(model=None, fibula_check=True, minimum=kl.MIN_CONFIDENCE, fibula_model=None, axis_model=None,
           check_hardware=False)
@@ -66,6 +73,34 @@ def kept_turn(stored: float, tries: list[float], view: str) -> int | None:
     return best
 
 
+def half_turned(rad):
+    """The film turned by half a turn (no orientation tags)."""
+    half = np.ascontiguousarray(np.rot90(np.asarray(rad.display), 2))
+    half.flags.writeable = False
+    return dataclasses.replace(rad, display=half, pixels=half)
+
+
+def head_down_read(rad) -> dict:
+    """The upright model on the AP film and on it turned by half a turn, and the plan of the film
+    turned by half a turn against the film's own: whether it was read head down, the largest
+    distance between the two plans' points (mapped back by the turn, px, and the film's longer
+    side) and the largest difference of their angles (°)."""
+    half = half_turned(rad)
+    scale = Calibration(1.0, "explicit-spacing", 0.0)  # angles need no scale
+    up, down = (plan_radiograph(r, view="knee-ap", calibration=scale) for r in (rad, half))
+    rows, cols = np.asarray(rad.display).shape
+    d = [np.hypot(cols - q.x - lm.x, rows - q.y - lm.y) for lm in up.landmarks
+         if lm.name in down.landmarks and (q := down.landmarks[lm.name]) is not None]
+    angles = [abs(m.value - down.measurements[m.name].value) for m in up.measurements
+              if m.value is not None and m.name.endswith("_deg") and m.name in down.measurements
+              and down.measurements[m.name].value is not None]
+    return {"p_up": knee_head_down(np.asarray(rad.display)), "p_half": knee_head_down(np.asarray(half.display)),
+            "read_down": down.orientation.superior_name == "down", "up_as": up.orientation.superior_name,
+            "refused": not len(down.landmarks) and any("two projections" in n for n in down.notes), "points": len(d),
+            "max_px": max(d) if d else float("nan"), "size": max(rows, cols),
+            "max_deg": max(angles) if angles else float("nan")}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -75,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             if r.usable and r.view in ("knee-ap", "knee-lateral") and r.superior == "up"]
     ap_model = load_model(kl.knee_model_path("knee-ap"), view=kl.KNEE_MODEL)
     for view in ("knee-ap", "knee-lateral"):
-        rows, shares = [], []
+        rows, shares, reads = [], [], []
         for ref in (r for r in refs if r.view == view):
             rad = load(Path(a.root) / ref.image)
             side = sorted({n.rsplit("_", 1)[1] for n in ref.points})[0] if view == "knee-lateral" else None
@@ -83,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             if view == "knee-ap":
                 up, down = (sum(p.score for p in predict(rad.display, ap_model, s, 1)) for s in ("up", "down"))
                 shares.append(down / up)
+                reads.append(head_down_read(rad))
         up = np.array([r["up"] for r in rows])
         print(f"{view}: {len(rows)} head-up films; strength as stored median {np.median(up):.1f}, "
               f"1st percentile {np.percentile(up, 1):.1f}")
@@ -105,6 +141,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  upside-down share: head-up films median {np.median(s):.2f}, max {s.max():.2f} "
                   f"(flagged at {kl.UPSIDE_DOWN_SHARE}: {int((s >= kl.UPSIDE_DOWN_SHARE).sum())}); "
                   f"the same films upside down min {(1 / s).min():.2f}")
+            pu, ph = np.array([r["p_up"] for r in reads]), np.array([r["p_half"] for r in reads])
+            t = HEAD_DOWN_MIN_PROBABILITY
+            print(f"  upright model, head down: head-up films >= {t}: {int((pu >= t).sum())} (with the share too: "
+                  f"{int(((pu >= t) & (s >= kl.UPSIDE_DOWN_SHARE)).sum())}); the same films turned by half a turn "
+                  f">= {t}: {int((ph >= t).sum())} of {len(ph)}")
+            down = [r for r in reads if r["read_down"]]
+            print(f"  the films turned by half a turn, planned: read head down {len(down)} of {len(reads)}; of these, "
+                  f"the points mapped back within {np.nanmax([r['max_px'] / r['size'] for r in down]) * 100:.2f} % of "
+                  f"the film's longer side of the head-up plan's (median of the largest "
+                  f"{np.nanmedian([r['max_px'] for r in down]):.1f} px), the angles within "
+                  f"{np.nanmax([r['max_deg'] for r in down]):.2f}° (median of the largest "
+                  f"{np.nanmedian([r['max_deg'] for r in down]):.2f}°)")
+            names = [ref.stem for ref in refs if ref.view == "knee-ap"]
+            refused = [n for n, r in zip(names, reads) if r["refused"]]
+            missed = [n for n, r in zip(names, reads) if not r["read_down"] and not r["refused"]]
+            print(f"  not read head down: refused as two projections side by side {len(refused)} "
+                  f"({', '.join(refused) or 'none'}); other {len(missed)} ({', '.join(missed) or 'none'})")
+            print(f"  head-up films planned other than head up: "
+                  f"{', '.join(n for n, r in zip(names, reads) if r['up_as'] != 'up') or 'none'}")
     return 0
 
 

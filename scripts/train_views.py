@@ -20,6 +20,13 @@ model, and measure them.
    lies, learned from the AP knee films read in ``datasets/fracatlas-knee/references`` (one
    knee each; its lateral side from the readers' lateral and medial points) and their mirror
    images; cross-validated by film the same way, then fitted on all.
+5. The upright model (``knee-upright``): whether the patient's head lies at the top or the bottom
+   of an AP knee image, learned from every AP knee film of the knee subset's ``index.csv``
+   turned head up (where the head lies as stored: the reading's where the film was read, else
+   up; :data:`SEEN_TURNED` left out), each as it is and turned by half a turn, each also
+   mirrored; cross-validated by picture the same way, then fitted on all.
+
+``--models`` picks which of the three models are made (default all).
 """
 
 from __future__ import annotations
@@ -40,8 +47,10 @@ sys.path.insert(0, str(REPO))
 from orthoplan.landmarks.crossval import picture_groups  # noqa: E402
 from orthoplan.landmarks.references import load_references  # noqa: E402
 from orthoplan.landmarks.views import (FIBULA_CLASSES, FIBULA_L2, FIBULA_MIN_PROBABILITY,  # noqa: E402
-                                       KNEE_FILM_CLASSES, OTHER_FILM_MIN_PROBABILITY, TWO_VIEW_MIN_PROBABILITY,
-                                       VIEW_CLASSES, fibula_examples, fit_view_model, save_view_model, view_features)
+                                       HEAD_DOWN_MIN_PROBABILITY, KNEE_FILM_CLASSES, OTHER_FILM_MIN_PROBABILITY,
+                                       TWO_VIEW_MIN_PROBABILITY, UPRIGHT_CLASSES, UPRIGHT_L2, VIEW_CLASSES,
+                                       fibula_examples, fit_view_model, save_view_model, upright_examples,
+                                       view_features)
 
 #: index.csv's view names -> the classifier's classes (every hip film is an ap-pelvis)
 LABELS = {"knee-ap": "knee-ap", "knee-lateral": "knee-lateral", "knee-other": "two-view", "long-leg": "long-leg"}
@@ -53,6 +62,11 @@ ATTRIBUTION = (
     "thumbnails); every film of the hip subset is an ap-pelvis."
 )
 L2 = 1e-3
+#: AP knee films of the index that no one has read and that are stored turned by a quarter turn
+#: (both knees across the frame), seen by eye on 7 December 2026 while checking the upright
+#: model's cross-validation: left out of its training (where their heads lie was not read).
+SEEN_TURNED = ("IMG0001534.jpg", "IMG0001568.jpg")
+MODELS = ("view", "fibula", "upright")
 THRESHOLDS = tuple(sorted({0.8, 0.9, 0.95, 0.99, OTHER_FILM_MIN_PROBABILITY}))
 
 log = logging.getLogger("train_views")
@@ -184,15 +198,24 @@ def report(y: np.ndarray, p: np.ndarray, real: np.ndarray, k: int) -> tuple[str,
     return "\n".join(lines), figures
 
 
-def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int) -> tuple[str, dict]:
-    films = np.unique(g)
-    rng = np.random.default_rng(seed)
-    fold_of = dict(zip(films, rng.integers(0, k, films.size)))
+def held_out_binary(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int, classes: tuple[str, str],
+                    l2: float) -> np.ndarray:
+    """Each image's held-out probability of ``classes[1]``: ``k`` folds of whole groups ``g``
+    (a film, or the same picture stored twice)."""
+    groups = np.unique(g)
+    fold_of = dict(zip(groups, np.random.default_rng(seed).integers(0, k, groups.size)))
     fold = np.array([fold_of[v] for v in g])
     p = np.zeros(y.size)
     for f in range(k):
-        m = fit_view_model(x[fold != f], y[fold != f], classes=FIBULA_CLASSES, l2=FIBULA_L2)
-        p[fold == f] = m.probabilities(x[fold == f])[:, 1]
+        if np.any(fold == f):
+            m = fit_view_model(x[fold != f], y[fold != f], classes=classes, l2=l2)
+            p[fold == f] = m.probabilities(x[fold == f])[:, 1]
+    return p
+
+
+def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int) -> tuple[str, dict]:
+    films = np.unique(g)
+    p = held_out_binary(x, y, g, k, seed, FIBULA_CLASSES, FIBULA_L2)
     pred = (p >= 0.5).astype(int)
     sure = np.maximum(p, 1 - p) >= FIBULA_MIN_PROBABILITY
     figures = {"films": int(films.size), "accuracy": float(np.mean(pred == y)), "decided": float(np.mean(sure)),
@@ -212,6 +235,41 @@ def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int
     return text, figures
 
 
+def upright_films(real: Path, references: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Display images, where the patient's head lies as stored, and names of the AP knee films of
+    the index (no byte-identical duplicates, none of :data:`SEEN_TURNED`)."""
+    read = {r.stem: r.superior for r in (load_references(references) if references.is_dir() else [])}
+    folder = real / "fracatlas-knee"
+    index = folder / "index.csv"
+    if not index.is_file():
+        raise SystemExit(f"train_views: {index} not found (--real names the folder of the real films)")
+    with open(index, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["view"] == "knee-ap" and "duplicate" not in r.get("note", "")
+                and r["image_id"] not in SEEN_TURNED]
+    displays = [load_display(folder / "images" / r["image_id"]) for r in rows]
+    return displays, [read.get(Path(r["image_id"]).stem, "up") for r in rows], [r["image_id"] for r in rows]
+
+
+def upright_report(p: np.ndarray, y: np.ndarray, g: np.ndarray, names: list[str], k: int) -> tuple[str, dict]:
+    """The upright model's cross-validation (``p``: held-out probabilities of head down)."""
+    up, down = y == 0, y == 1
+    figures: dict = {"films": int(len(names)), "threshold": HEAD_DOWN_MIN_PROBABILITY, "at": {}}
+    lines = [f"**Upright model on real AP knee films: {k}-fold cross-validation by picture ({len(names)} FracAtlas AP "
+             f"knee films, each head up and turned by half a turn, each also mirrored: {y.size} images)** — head down "
+             f"told from head up (probability 0.5) on {100 * np.mean((p >= 0.5) == down):.1f} % of the images", "",
+             "| head down: probability ≥ | images turned upside down found | head-up images taken for head down |",
+             "| ---: | ---: | ---: |"]
+    for t in (0.5, 0.8, HEAD_DOWN_MIN_PROBABILITY, 0.95, 0.99):
+        sel = p >= t
+        figures["at"][str(t)] = {"found": float(np.mean(sel[down])), "head_up_taken": int(np.sum(sel[up]))}
+        lines.append(f"| {t} | {_count(sel, down)} | {_count(sel, up)} |")
+    wrong = sorted({names[int(i)] for i in g[up & (p >= HEAD_DOWN_MIN_PROBABILITY)]})
+    figures["head_up_taken_films"] = wrong
+    if wrong:
+        lines += ["", f"Head-up films taken for head down at {HEAD_DOWN_MIN_PROBABILITY}: {', '.join(wrong)}."]
+    return "\n".join(lines), figures
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -224,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--references", default=str(REPO / "datasets" / "fracatlas-knee" / "references"),
                     help="knee readings (the fibula model's labels)")
     ap.add_argument("--fibula-out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "knee-fibula"))
+    ap.add_argument("--upright-out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "knee-upright"))
+    ap.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="which models to make")
     a = ap.parse_args(argv)
     if a.folds < 2:
         ap.error("--folds must be 2 or more")
@@ -231,14 +291,22 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--phantoms must be 0 or more and --limit 1 or more")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("orthoplan.image").setLevel(logging.WARNING)  # not a line per RGB JPEG
-    real_root = Path(a.real)
+    command = ("python scripts/train_views.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    for name in MODELS:
+        if name in a.models:
+            {"view": make_view_model, "fibula": make_fibula_model, "upright": make_upright_model}[name](a, command)
+    return 0
+
+
+def make_view_model(a: argparse.Namespace, command: str) -> None:
+    """Part 1-3 of the module docstring: the view classifier."""
+    from orthoplan.landmarks.network import prepare_input
+
     t0 = time.time()
-    displays, labels, names = real_films(real_root, a.limit)
+    displays, labels, names = real_films(Path(a.real), a.limit)
     if a.phantoms:
         pd, pl, pn = phantom_films(a.phantoms, a.seed)
         displays, labels, names = displays + pd, labels + pl, names + pn
-    from orthoplan.landmarks.network import prepare_input
-
     x = np.stack([view_features(d) for d in displays])
     group = picture_groups(np.stack([prepare_input(d, 32)[0] for d in displays]))
     y = np.array(labels)
@@ -246,33 +314,60 @@ def main(argv: list[str] | None = None) -> int:
     log.info("features of %d films (%d phantoms) in %.0f s", y.size, int((~real).sum()), time.time() - t0)
     text, figures = report(y, cross_validate(x, y, group, a.folds, a.seed), real, a.folds)
     print(text)
-    command = "python scripts/train_views.py " + " ".join(argv if argv is not None else sys.argv[1:])
     model = fit_view_model(x, y, l2=L2, meta={
-        "trained": {"command": command.strip(), "seed": a.seed, "films": int(real.sum()), "phantoms": int((~real).sum()),
+        "trained": {"command": command, "seed": a.seed, "films": int(real.sum()), "phantoms": int((~real).sum()),
                     "l2": L2, "labels": "FracAtlas knee index.csv (knee-other = two-view); every FracAtlas hip film ap-pelvis; "
                                         "phantoms by construction"},
         "cross_validation": {"folds": a.folds, **figures}, "attribution": ATTRIBUTION})
     paths = save_view_model(model, a.out)
     print(f"\nwrote {paths[0]} and {paths[1]}")
-    root = real_root / "fracatlas-knee"
+
+
+def make_fibula_model(a: argparse.Namespace, command: str) -> None:
+    """Part 4 of the module docstring: the fibula-side model."""
+    root = Path(a.real) / "fracatlas-knee"
     refs = [r for r in (load_references(a.references) if Path(a.references).is_dir() else []) if r.view == "knee-ap"]
     if a.limit:
         refs = refs[: 4 * a.limit]
     fx, fy, fg = fibula_examples(refs, lambda ref: load_display(root / ref.image))
     if fy.size < 20:
         print(f"\nfibula model: only {fy.size // 2} AP knee readings of one knee: not written")
-        return 0
+        return
     ftext, ffig = fibula_report(fx, fy, fg, a.folds, a.seed)
     ffig["wrong_films"] = [refs[i].stem for i in ffig["wrong_films"]]
     logging.info("fibula side wrong at >= %s on: %s", FIBULA_MIN_PROBABILITY, ", ".join(ffig["wrong_films"]))
     print("\n" + ftext)
     fmodel = fit_view_model(fx, fy, classes=FIBULA_CLASSES, l2=FIBULA_L2, meta={
-        "trained": {"command": command.strip(), "seed": a.seed, "films": int(np.unique(fg).size), "l2": FIBULA_L2,
+        "trained": {"command": command, "seed": a.seed, "films": int(np.unique(fg).size), "l2": FIBULA_L2,
                     "labels": "the readers' lateral and medial points (datasets/fracatlas-knee), and mirror images"},
         "cross_validation": {"folds": a.folds, **ffig}, "attribution": ATTRIBUTION})
     fpaths = save_view_model(fmodel, a.fibula_out)
     print(f"\nwrote {fpaths[0]} and {fpaths[1]}")
-    return 0
+
+
+def make_upright_model(a: argparse.Namespace, command: str) -> None:
+    """Part 5 of the module docstring: the upright model."""
+    from orthoplan.landmarks.network import prepare_input
+
+    displays, superiors, names = upright_films(Path(a.real), Path(a.references))
+    if a.limit:
+        displays, superiors, names = displays[: 4 * a.limit], superiors[: 4 * a.limit], names[: 4 * a.limit]
+    if len(names) < 10:
+        print(f"\nupright model: only {len(names)} AP knee films: not written")
+        return
+    x, y, film = upright_examples(displays, superiors)
+    group = picture_groups(np.stack([prepare_input(d, 32)[0] for d in displays]))[film]
+    text, figures = upright_report(held_out_binary(x, y, group, a.folds, a.seed, UPRIGHT_CLASSES, UPRIGHT_L2), y,
+                                   film, names, a.folds)
+    print("\n" + text)
+    model = fit_view_model(x, y, classes=UPRIGHT_CLASSES, l2=UPRIGHT_L2, meta={
+        "trained": {"command": command, "seed": a.seed, "films": len(names), "l2": UPRIGHT_L2,
+                    "labels": "where the patient's head lies: the readings of datasets/fracatlas-knee where read, else "
+                              "up (the films as stored); each film head up and turned by half a turn, and mirrored",
+                    "left_out": list(SEEN_TURNED)},
+        "cross_validation": {"folds": a.folds, **figures}, "attribution": ATTRIBUTION})
+    paths = save_view_model(model, a.upright_out)
+    print(f"\nwrote {paths[0]} and {paths[1]}")
 
 
 if __name__ == "__main__":

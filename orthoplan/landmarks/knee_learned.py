@@ -23,6 +23,11 @@ views (``models/knee``):
    (:func:`film_halves`).
 5. A film of two projections side by side (:func:`.views.classify_view`) is not read, nor one that the
    view classifier confidently takes for an AP pelvis/hip film.
+6. A film without orientation tags: an AP film is also read upside down; where the network
+   reads it at least as surely so (:data:`UPSIDE_DOWN_SHARE`) and the upright model
+   (:func:`.views.knee_head_down`) takes it for stored head down, it is read head down, else
+   flagged (:func:`_upside_down_checked`). A film whose knee the network is unsure of is also
+   read turned by a quarter turn either way (``try_rotations``).
 
 Sizes are judged in the knee's own size (the plateau or epicondylar width, the femoral AP
 width), so the checks hold at any scale.
@@ -55,7 +60,7 @@ from ..model import (HARDWARE_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, UP
 from .common import head_up, landmarks_mapped, low_confidence_reason, lowered, side_from_lateral
 from .knee import KneeDetection, refused_film, checked_view_and_side
 from .network import LATERAL_PREFIX, MODEL_DIR, MODEL_ENV, LandmarkModel, Peak, default_model_path, load_model, predict
-from .views import fibula_side
+from .views import HEAD_DOWN_MIN_PROBABILITY, fibula_side, knee_head_down
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +156,9 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
         network is not sure of as stored (:data:`TURN_TRY_BELOW`), also read it turned by a
         quarter turn either way (a film stored across the frame) and keep the turn whose knee the
         network is :data:`ROTATION_MARGIN` times surer of; the points are mapped back to the
-        stored film and a note says so. A film refused (two views, not a knee) is not turned.
+        stored film and a note says so. An AP film that reads at least as surely upside down is
+        read head down where the upright model agrees (:func:`_head_down_read`). A film refused
+        (two views, not a knee) is not turned.
 
     Returns
     -------
@@ -164,8 +171,11 @@ def detect_knee_learned(radiograph: Radiograph, view: str = "knee-ap", side: Sid
               axis_model=axis_model, check_hardware=check_hardware)
     det = _detect_knee_learned(radiograph, view, side, **kw)
     o = radiograph.orientation
-    if (not try_rotations or not o.assumed or o.turn_deg or det.info.get("refused")
-            or knee_strength(det) >= TURN_TRY_BELOW):
+    if not try_rotations or not o.assumed or o.turn_deg or o.superior_y != -1 or det.info.get("refused"):
+        return det
+    if "upside_down" in det.info:
+        return _head_down_read(radiograph, det, view, side, kw)
+    if knee_strength(det) >= TURN_TRY_BELOW:
         return det
     tries = []
     for superior in ("left", "right"):
@@ -204,6 +214,31 @@ TURN_TRY_BELOW = 3.0
 #:   lateral film stored turned (IMG0001421) is read 4.4 times surer turned.
 ROTATION_MARGIN = 2.5
 TURN_MIN_STRENGTH = {"knee-ap": 6.0, "knee-lateral": 1.0}
+
+
+def _head_down_read(radiograph: Radiograph, det: KneeDetection, view: str, side, kw: dict) -> KneeDetection:
+    """An AP knee film without orientation tags that reads at least as surely upside down
+    (``det``, flagged by :func:`_upside_down_checked`), read head down where the upright model
+    is sure of it too (:func:`.views.knee_head_down` ≥ :data:`.views.HEAD_DOWN_MIN_PROBABILITY`);
+    else ``det`` with the model's probability said. Read head down, the film is taken for turned
+    by half a turn (the patient's left where a head-up film has the right); the plan's
+    orientation then follows the landmarks."""
+    p_down = knee_head_down(np.asarray(radiograph.display, dtype=np.float32))
+    if p_down < HEAD_DOWN_MIN_PROBABILITY:
+        return replace(det, notes=det.notes + (
+            f"the upright model does not take the film for stored head down (probability {p_down:.2f}, below "
+            f"{HEAD_DOWN_MIN_PROBABILITY:g}): read as stored",))
+    o = radiograph.orientation
+    down = replace(radiograph, orientation=ImageOrientation(-o.patient_left_x, 1, "assumed-turned-from-landmarks"))
+    turned = _detect_knee_learned(down, view, side, **kw)
+    if "upside_down" in turned.info or turned.info.get("refused") or not len(turned.landmarks):
+        return replace(det, notes=det.notes + (
+            f"the upright model takes the film for stored head down (probability {p_down:.2f}), but read so the "
+            "knee is no surer: read as stored",))
+    note = (f"the film is read upside down (the head at the image's bottom; no orientation in its header): the knee "
+            f"network reads it {det.info['upside_down']:.2f} times as surely so, and the upright model gives "
+            f"{p_down:.2f}")
+    return replace(turned, notes=turned.notes + (note,), info={**turned.info, "head_down": p_down})
 
 
 def knee_strength(det: KneeDetection) -> float:

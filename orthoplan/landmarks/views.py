@@ -48,7 +48,8 @@ __all__ = ["VIEW_CLASSES", "KNEE_FILM_CLASSES", "ViewGuess", "ViewModel", "view_
            "fibula_examples", "FIBULA_L2",
            "load_view_model", "TWO_VIEW_REASON", "TWO_VIEW_MIN_PROBABILITY", "FIBULA_CLASSES", "fibula_side",
            "FIBULA_MIN_PROBABILITY", "MATURITY_CLASSES", "maturity_features", "skeletal_immaturity",
-           "IMMATURE_MIN_PROBABILITY"]
+           "IMMATURE_MIN_PROBABILITY", "UPRIGHT_CLASSES", "UPRIGHT_L2", "HEAD_DOWN_MIN_PROBABILITY", "knee_head_down",
+           "upright_examples"]
 
 #: The classes, in the order of the model's outputs: the AP pelvis/hip films (every film the
 #: pelvis detector reads, frog-leg and single-hip films included), the knee films and the long
@@ -387,6 +388,61 @@ def fibula_side(display: np.ndarray, model: ViewModel | None = None,
 
 #: The fibula model's regularisation (:func:`fit_view_model`'s ``l2``).
 FIBULA_L2 = 1e-2
+
+#: The upright model's classes: the patient's head at the top of an AP knee image, or at its bottom.
+UPRIGHT_CLASSES = ("head-up", "head-down")
+#: The upright model's regularisation (:func:`fit_view_model`'s ``l2``).
+UPRIGHT_L2 = 1e-3
+#: An AP knee image is taken for stored head down from this probability on (with the knee
+#: network's own reading, :data:`orthoplan.landmarks.knee_learned.UPSIDE_DOWN_SHARE`). Chosen on
+#: the 5-fold cross-validation of ``scripts/train_views.py`` (docs/accuracy.md): there 2 of the
+#: 916 head-up images (one film of a long femur and a short tibia, and its mirror image) reached
+#: it, and 98 % of the images turned upside down.
+HEAD_DOWN_MIN_PROBABILITY = 0.9
+
+
+def knee_head_down(display: np.ndarray, model: ViewModel | None = None) -> float:
+    """The probability that the patient's head lies at the *bottom* of an AP knee image as
+    stored (a film stored upside down, or flipped top to bottom).
+
+    The model (``models/knee-upright``) is the view classifier's features and fit, trained on
+    the FracAtlas AP knee films head up and turned by half a turn, each also mirrored
+    (``python scripts/train_views.py``; :func:`upright_examples`). An AP knee network finds a
+    knee nearly as surely upside down (the femur taken for the tibia), so it cannot tell alone.
+
+    >>> p_down = knee_head_down(np.zeros((300, 250)))
+    >>> 0.0 <= p_down <= 1.0
+    True
+    """
+    m = model or load_view_model(default_view_model_path("knee-upright"))
+    return float(m.probabilities(view_features(display))[m.classes.index("head-down")])
+
+
+def upright_examples(displays: Sequence[np.ndarray], superiors: Sequence[str]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels (0: head up, 1: head down) and film index of AP knee images: each film
+    turned head up (``superiors``: where its patient's head lies as stored, ``"up"``,
+    ``"down"``, ``"left"`` or ``"right"``), as it is and mirrored, each head up and turned by
+    half a turn: the upright model's training data (four images per film).
+
+    >>> x, y, g = upright_examples([np.random.default_rng(0).random((60, 50))], ["left"])
+    >>> x.shape[0], y.tolist(), g.tolist()
+    (4, [0, 1, 0, 1], [0, 0, 0, 0])
+    """
+    quarter_turns = {"up": 0, "left": 3, "down": 2, "right": 1}  # np.rot90 turns that bring the head up
+    if len(displays) != len(superiors):
+        raise ValueError("upright_examples: one superior per display is needed")
+    x, y, g = [], [], []
+    for i, (d, superior) in enumerate(zip(displays, superiors)):
+        if superior not in quarter_turns:
+            raise ValueError(f"upright_examples: superior must be one of {', '.join(quarter_turns)}, not {superior!r}")
+        up = np.rot90(np.asarray(d, dtype=np.float32), quarter_turns[superior])
+        for img in (up, up[:, ::-1]):
+            for label, turned in ((0, img), (1, img[::-1, ::-1])):
+                x.append(view_features(np.ascontiguousarray(turned)))
+                y.append(label)
+                g.append(i)
+    return np.array(x), np.array(y), np.array(g)
 
 
 def fibula_examples(refs, displays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

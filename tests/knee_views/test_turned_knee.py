@@ -1,4 +1,4 @@
-"""Knee films stored turned by a quarter turn.
+"""Knee films stored turned by a quarter turn, or upside down.
 
 * Whose DICOM header says so (Patient Orientation with the head along the rows): until
   7 December 2026 the knee, long-leg and classical detectors refused such a film. They now read
@@ -8,6 +8,9 @@
   knee it is unsure of turned either way and keeps a turn it is much surer of
   (:func:`orthoplan.landmarks.knee_learned.detect_knee_learned`); the plan's orientation then
   follows the landmarks (:func:`orthoplan.frames.knee_orientation_from_landmarks`).
+* AP films stored upside down without tags: read head down where the knee network reads the
+  film at least as surely upside down and the upright model (:func:`orthoplan.landmarks.views.knee_head_down`)
+  takes it for head down; flagged where only the network does.
 """
 
 from __future__ import annotations
@@ -184,29 +187,85 @@ def test_a_real_ap_knee_stored_turned_without_tags_gives_the_points_of_the_film_
             assert plan.measurements[m.name].value == pytest.approx(m.value, abs=0.05), m.name
 
 
-def test_an_ap_knee_film_stored_upside_down_is_said_and_not_confident(real_dir, tmp_path):
-    """An AP knee is found nearly as surely upside down, the femur then taken for the tibia. A
-    real AP film (IMG0000149) stored upside down without tags: the detection says so and no
-    point stays confident; the same film head up says nothing of it."""
+def _upside_down_149(real_dir, tmp_path):
+    """IMG0000149 (a real AP knee film, 2304 x 2880, head up) and its path stored turned by half a
+    turn, without tags."""
     from PIL import Image
 
-    from orthoplan.model import findings_in
-
     path = real_dir / "fracatlas-knee" / "images" / "IMG0000149.jpg"
-    up = plan_radiograph(load_radiograph(str(path), spacing_mm=0.5), view="knee-ap")
-    assert "upside-down" not in findings_in(up.notes) and max(lm.confidence for lm in up.landmarks) >= 0.8
     stored = tmp_path / "upside-down.png"
     Image.fromarray(np.ascontiguousarray(np.rot90(np.asarray(Image.open(path).convert("L")), 2))).save(stored)
+    return path, stored
+
+
+def _labels(plan):
+    from orthoplan.overlay import plan_overlay
+
+    return [g.label or "" for layer in plan_overlay(plan) for g in layer.graphics]
+
+
+def test_an_ap_knee_film_stored_upside_down_is_read_head_down(real_dir, tmp_path):
+    """An AP knee is found nearly as surely upside down, the femur then taken for the tibia. A
+    real AP film stored upside down without tags reads as surely upside down, and the upright
+    model takes it for head down: it is read head down, and the plan gives the points of the film
+    head up (mapped by the turn) and its angles; the plan, the batch findings and the picture say
+    the film is turned."""
+    from orthoplan.model import findings_in
+
+    path, stored = _upside_down_149(real_dir, tmp_path)
+    up = plan_radiograph(load_radiograph(str(path), spacing_mm=0.5), view="knee-ap")
+    down = plan_radiograph(load_radiograph(str(stored), spacing_mm=0.5), view="knee-ap")
+    assert up.orientation.superior_name == "up" and not findings_in(up.notes)
+    assert down.orientation.superior_name == "down" and down.orientation.source == "assumed-turned-from-landmarks"
+    assert findings_in(down.notes) == ("turned",)
+    assert any("read upside down" in n for n in down.notes) and any("upside down (the patient's head at the image's "
+                                                                    "bottom" in n for n in down.notes)
+    assert len(down.landmarks) == len(up.landmarks) >= 10
+    for lm in up.landmarks:  # the turn maps (x, y) to (columns - x, rows - y)
+        q = down.landmarks[lm.name]
+        assert math.hypot(2304 - q.x - lm.x, 2880 - q.y - lm.y) < 0.01 * 2880, lm.name.value
+        assert q.confidence == pytest.approx(lm.confidence, abs=0.05), lm.name.value
+    angles = [m for m in up.measurements if m.value is not None and m.name.endswith("_deg")]
+    assert len(angles) >= 4
+    for m in angles:
+        assert down.measurements[m.name].value == pytest.approx(m.value, abs=0.5), m.name
+    labels = _labels(down)
+    assert "Orientation assumed (film turned: head at the image's bottom)" in labels
+    assert not any(label.startswith("UPSIDE DOWN?") for label in labels)
+
+
+def test_an_ap_knee_film_stored_upside_down_that_the_upright_model_is_unsure_of_is_said(real_dir, tmp_path,
+                                                                                          monkeypatch):
+    """Where the upright model is not sure (here: a threshold no probability reaches), a film that
+    reads as surely upside down is read as stored, says so and keeps no confident point; the
+    same film head up says nothing of it."""
+    from orthoplan.landmarks import knee_learned
+    from orthoplan.model import findings_in
+
+    monkeypatch.setattr(knee_learned, "HEAD_DOWN_MIN_PROBABILITY", 1.01)
+    path, stored = _upside_down_149(real_dir, tmp_path)
+    up = plan_radiograph(load_radiograph(str(path), spacing_mm=0.5), view="knee-ap")
+    assert "upside-down" not in findings_in(up.notes) and max(lm.confidence for lm in up.landmarks) >= 0.8
     plan = plan_radiograph(load_radiograph(str(stored), spacing_mm=0.5), view="knee-ap")
-    assert "upside-down" in findings_in(plan.notes)
+    assert "upside-down" in findings_in(plan.notes) and plan.orientation.superior_name == "up"
+    assert any("the upright model does not take the film for stored head down" in n for n in plan.notes)
     assert plan.landmarks and max(lm.confidence for lm in plan.landmarks) < 0.5
-    from orthoplan.overlay import plan_overlay  # the picture says it too, not only the plan
+    assert any(label.startswith("UPSIDE DOWN?") for label in _labels(plan))  # the picture says it too
+    assert not any(label.startswith("UPSIDE DOWN?") for label in _labels(up))
 
-    def labels(p):
-        return [g.label or "" for layer in plan_overlay(p) for g in layer.graphics]
 
-    assert any(label.startswith("UPSIDE DOWN?") for label in labels(plan))
-    assert not any(label.startswith("UPSIDE DOWN?") for label in labels(up))
+def test_a_film_that_reads_as_surely_upside_down_either_way_is_read_as_stored(real_dir, tmp_path, monkeypatch):
+    """Where the film read head down reads as surely upside down too (here: a share every film
+    reaches), it is not turned: read as stored, flagged, and the note says why."""
+    from orthoplan.landmarks import knee_learned
+    from orthoplan.landmarks.knee_learned import detect_knee_learned
+
+    monkeypatch.setattr(knee_learned, "UPSIDE_DOWN_SHARE", 0.0)
+    _, stored = _upside_down_149(real_dir, tmp_path)
+    det = detect_knee_learned(load_radiograph(str(stored), spacing_mm=0.5), "knee-ap")
+    assert det.info["superior"] == "up" and "upside_down" in det.info and "head_down" not in det.info
+    assert any("but read so the knee is no surer: read as stored" in n for n in det.notes)
+    assert max(lm.confidence for lm in det.landmarks) < 0.5
 
 
 def test_no_readers_head_up_ap_knee_reads_as_surely_upside_down(real_dir):
@@ -214,16 +273,23 @@ def test_no_readers_head_up_ap_knee_reads_as_surely_upside_down(real_dir):
     read upside down sum to less than as stored (the shipped model saw these films)."""
     from orthoplan.landmarks.knee_learned import UPSIDE_DOWN_SHARE, knee_model_path
     from orthoplan.landmarks.network import load_model, predict
+    from orthoplan.landmarks.views import HEAD_DOWN_MIN_PROBABILITY, knee_head_down
 
     model = load_model(knee_model_path("knee-ap"), view="knee")
-    shares = []
+    shares, head_down, turned_down = [], [], []
     for ref in load_references(REPO / "datasets" / "fracatlas-knee" / "references"):
         if ref.usable and ref.view == "knee-ap" and ref.superior == "up":
             display = load_radiograph(str(real_dir / "fracatlas-knee" / ref.image)).display
             up, down = (sum(p.score for p in predict(display, model, s, 1)) for s in ("up", "down"))
             shares.append(down / up)
+            head_down.append(knee_head_down(display))
+            turned_down.append(knee_head_down(np.rot90(display, 2)))
     assert len(shares) >= 170
     assert max(shares) < UPSIDE_DOWN_SHARE and float(np.median(shares)) < 0.8
+    # the upright model (it saw these films): on its own it takes at most one of them for head down
+    # (none reaches the share); turned by half a turn, it takes nearly all for head down
+    assert sum(p >= HEAD_DOWN_MIN_PROBABILITY for p in head_down) <= 1
+    assert np.mean(np.asarray(turned_down) >= HEAD_DOWN_MIN_PROBABILITY) >= 0.95
 
 
 def test_a_total_knee_templated_on_a_film_stored_turned_is_placed_where_the_turn_maps_it():
