@@ -221,8 +221,9 @@ def orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np.ndar
     one's, summed, within 45° of the y axis) and the landmarks of each side say where the head
     is (the teardrop above the ischial tuberosity, the head above the lesser trochanter ...,
     summed), the film is turned: the result is that orientation (source
-    ``"assumed-turned-from-landmarks"``), sides as the landmarks name them. Otherwise, and always
-    where the orientation came from the header, ``orientation``.
+    ``"assumed-turned-from-landmarks"``), sides as the landmarks name them. So is a film whose
+    landmarks' left runs along x and whose head lies towards +y (stored upside down). Otherwise,
+    and always where the orientation came from the header, ``orientation``.
 
     Examples
     --------
@@ -231,6 +232,14 @@ def orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np.ndar
     >>> o = orientation_from_landmarks(pts, ImageOrientation())
     >>> o.superior_vector(), o.left_vector(), o.source
     ((1, 0), (0, 1), 'assumed-turned-from-landmarks')
+
+    Upside down (the film turned by half a turn: the patient's left at the image's left):
+
+    >>> pts = {"femoral_head_center_right": (250, 300), "femoral_head_center_left": (50, 300),
+    ...        "lesser_trochanter_right": (260, 230), "lesser_trochanter_left": (40, 230)}
+    >>> o = orientation_from_landmarks(pts, ImageOrientation())
+    >>> o.superior_name, o.left_vector()
+    ('down', (-1, 0))
     """
     if not orientation.assumed:
         return orientation
@@ -260,6 +269,9 @@ def orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np.ndar
                 sup += a - b
     if not (np.all(np.isfinite(left)) and np.all(np.isfinite(sup))):
         return orientation
+    if (abs(left[1]) < abs(left[0]) and sup[1] > abs(sup[0]) and orientation.superior_y == -1
+            and not orientation.turn_deg):  # left-right along x, the head towards +y: stored upside down
+        return ImageOrientation.from_vectors((int(np.sign(left[0])), 0), (0, 1), "assumed-turned-from-landmarks")
     if abs(left[1]) <= abs(left[0]) or abs(sup[0]) <= abs(sup[1]):
         return orientation  # left-right along x (as assumed), or nothing says where the head is
     return ImageOrientation.from_vectors((0, int(np.sign(left[1]))), (int(np.sign(sup[0])), 0),
@@ -287,8 +299,8 @@ def knee_orientation_from_landmarks(landmarks_px: Mapping[LandmarkName | str, np
     stored upside down). An AP knee without both femoral axis points takes the direction from
     its tibial points to its femoral points instead. On an AP knee the medial and lateral points
     say where the patient's left is (they must then run across the femur); a lateral knee does
-    not, and keeps the assumed display's. Otherwise, and always where the orientation came from the header,
-    ``orientation``.
+    not, and keeps the assumed display's. Otherwise, and always where the orientation came from
+    the header, ``orientation``.
 
     Examples
     --------

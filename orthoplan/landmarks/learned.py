@@ -129,8 +129,9 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
         Fit each head's circle at full resolution (else the network's centre and radius).
     try_rotations
         On a film whose orientation is assumed (no DICOM tags), also try it turned by 90°
-        either way (films stored across the frame) and keep the turn whose heads the network
-        is :data:`ROTATION_MARGIN` times surer of.
+        either way (films stored across the frame) and by half a turn (a film stored upside
+        down: the patient's left then at the image's left) and keep the turn whose heads the
+        network is :data:`ROTATION_MARGIN` times surer of.
     check_maturity
         Ask the hip maturity model whether the pelvis is a child's or an adolescent's; if so,
         say it in the notes and lower every confidence (:data:`IMMATURE_PENALTY`).
@@ -144,14 +145,16 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
     plx = radiograph.orientation.patient_left_x
     superior = radiograph.orientation.superior_name
     peaks = predict(display, m, superior, plx)
+    read_plx = plx
     # a turn can only win where its heads' scores (each at most 1) could exceed the margin
     most = sum(c.startswith("femoral_head_center_") for c in m.channels)
-    if try_rotations and radiograph.orientation.assumed and ROTATION_MARGIN * _head_score(peaks) < most:
-        for sup in ("left", "right"):
-            alt = predict(display, m, sup, plx)
+    if (try_rotations and radiograph.orientation.assumed and superior == "up"
+            and ROTATION_MARGIN * _head_score(peaks) < most):
+        for sup, sup_plx in (("left", plx), ("right", plx), ("down", -plx)):  # half a turn swaps left and right
+            alt = predict(display, m, sup, sup_plx)
             if _head_score(alt) > ROTATION_MARGIN * _head_score(peaks):
-                peaks, superior = alt, sup
-    return assemble(display, peaks, m, superior, plx, refine_heads, check_maturity, check_hardware)
+                peaks, superior, read_plx = alt, sup, sup_plx
+    return assemble(display, peaks, m, superior, read_plx, refine_heads, check_maturity, check_hardware)
 
 
 def _frame(superior: str, plx: int) -> tuple[np.ndarray, np.ndarray]:

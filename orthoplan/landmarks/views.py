@@ -396,8 +396,8 @@ UPRIGHT_L2 = 1e-3
 #: An AP knee image is taken for stored head down from this probability on (with the knee
 #: network's own reading, :data:`orthoplan.landmarks.knee_learned.UPSIDE_DOWN_SHARE`). Chosen on
 #: the 5-fold cross-validation of ``scripts/train_views.py`` (docs/accuracy.md): there 2 of the
-#: 916 head-up images (one film of a long femur and a short tibia, and its mirror image) reached
-#: it, and 98 % of the images turned upside down.
+#: 912 head-up images (one film of long femoral shafts and short tibiae, and its mirror image)
+#: reached it, and 98.6 % of the images turned upside down.
 HEAD_DOWN_MIN_PROBABILITY = 0.9
 
 

@@ -510,6 +510,39 @@ def test_a_film_stored_turned_is_planned_turned(hip_refs, hip_root, stem):
     assert (sides["L"][1] - rows / 2) * ly > 0.4 * rows and abs(sides["L"][0] - cols / 2) < 0.05 * cols
 
 
+@pytest.mark.parametrize("stem", ["IMG0000110", "IMG0000316"])
+def test_a_film_stored_upside_down_is_planned_head_down(hip_refs, hip_root, tmp_path, stem):
+    """A real AP pelvis film stored upside down (turned by half a turn, no orientation tags):
+    until 7 December 2026 it gave no pelvis (the network finds no head upside down). The detector
+    now tries the half turn too, and the plan measures the film head down: the points of the film
+    as stored, mapped by the turn, and its angles; the plan and its batch findings say turned."""
+    from PIL import Image
+
+    from orthoplan.model import Calibration, CalibrationSource, findings_in
+    from orthoplan.pipeline import plan_radiograph
+
+    ref = next(r for r in hip_refs if r.stem == stem)
+    assert ref.superior == "up" and ref.usable
+    path = hip_root / ref.image
+    stored = tmp_path / "upside-down.png"
+    Image.fromarray(np.ascontiguousarray(np.rot90(np.asarray(Image.open(path).convert("L")), 2))).save(stored)
+    cal = Calibration(0.5, CalibrationSource.EXPLICIT_SPACING, 5.0)
+    up = plan_radiograph(load_radiograph(str(path)), calibration=cal, view="ap-pelvis")
+    down = plan_radiograph(load_radiograph(str(stored)), calibration=cal, view="ap-pelvis")
+    assert up.orientation.superior_name == "up" and "turned" not in findings_in(up.notes)
+    assert down.orientation.superior_name == "down" and down.orientation.left_vector() == (-1, 0)
+    assert "turned" in findings_in(down.notes)
+    rows, cols = load_radiograph(str(path)).shape
+    assert len(down.landmarks) >= len(up.landmarks) - 1 >= 10
+    near = [math.hypot(cols - down.landmarks[lm.name].x - lm.x, rows - down.landmarks[lm.name].y - lm.y)
+            < 0.05 * 2 * next(h.radius_px for h in up.landmarks if h.name.anatomy == "femoral_head_center")
+            for lm in up.landmarks if lm.name in down.landmarks]
+    assert np.mean(near) >= 0.9  # within 5 % of a head diameter
+    angles = [m for m in up.measurements if m.value is not None and m.name.endswith("_deg")]
+    assert len(angles) >= 4
+    assert np.median([abs(down.measurements[m.name].value - m.value) for m in angles]) < 1.0
+
+
 def test_a_dicom_film_stored_turned_is_read_from_its_patient_orientation():
     """A DICOM film stored turned by a quarter turn says so in Patient Orientation (H\\L: rows
     towards the head, columns towards the patient's left). Until 7 December 2026 that was
