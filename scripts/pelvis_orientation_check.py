@@ -11,7 +11,8 @@ the plan's orientation). It prints:
 
 * the films as stored whose plan is not in the reader's orientation;
 * the films turned by half a turn: how many are planned head down, how many keep the assumed
-  head-up orientation (and with how many points, at what confidence), and, for those planned
+  head-up orientation (and with how many points, at what confidence, refused as another view or
+  not), and, for those planned
   head down, how far their points lie from the plan of the film as stored (mapped back by the
   turn, in % of the reader's head diameter) and how far their angles are.
 """
@@ -19,7 +20,6 @@ the plan's orientation). It prints:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -35,15 +35,9 @@ from orthoplan.landmarks.crossval import head_diameter  # noqa: E402
 from orthoplan.landmarks.references import load_references  # noqa: E402
 from orthoplan.model import Calibration  # noqa: E402
 from orthoplan.pipeline import plan_radiograph  # noqa: E402
+from scripts.knee_orientation_check import half_turned  # noqa: E402
 
 SCALE = Calibration(1.0, "explicit-spacing", 0.0)  # angles need no scale
-
-
-def half_turned(rad):
-    """The film turned by half a turn (no orientation tags)."""
-    half = np.ascontiguousarray(np.rot90(np.asarray(rad.display), 2))
-    half.flags.writeable = False
-    return dataclasses.replace(rad, display=half, pixels=half)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         turned = plan_radiograph(half_turned(rad), calibration=SCALE, view="ap-pelvis")
         if turned.orientation.superior_name != "down":
-            kept.append((ref.stem, len(turned.landmarks), max((lm.confidence for lm in turned.landmarks), default=0)))
+            refused = any("not an AP pelvis/hip film" in n for n in turned.notes)
+            kept.append((ref.stem, len(turned.landmarks), max((lm.confidence for lm in turned.landmarks), default=0),
+                         refused))
             continue
         down.append(ref.stem)
         rows, cols = np.asarray(rad.display).shape
@@ -82,14 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             if m.value is not None and m.name.endswith("_deg") and m.name in turned.measurements \
                     and turned.measurements[m.name].value is not None:
                 angle.append(abs(m.value - turned.measurements[m.name].value))
-    n_up = sum(r.superior == "up" for r in refs)
-    print(f"{len(refs)} usable films ({n_up} head up); planned as stored other than the reader's orientation: "
+    n_up = len(down) + len(kept)
+    print(f"{len(refs)} usable films; planned as stored other than the reader's orientation: "
           f"{len(wrong)} ({', '.join(wrong) or 'none'})")
     print(f"the {n_up} head-up films turned by half a turn: planned head down {len(down)}, kept head up {len(kept)}")
     if kept:
         print("  kept head up (points, highest confidence): "
-              + ", ".join(f"{s} ({n}, {c:.2f})" for s, n, c in kept))
-        print(f"  of these, with a point at >= 0.8: {sum(c >= 0.8 for _, _, c in kept)}")
+              + ", ".join(f"{s} ({n}, {c:.2f}{', refused as another view' if r else ''})" for s, n, c, r in kept))
+        print(f"  of these, refused as another view by the view classifier: {sum(r for *_, r in kept)}; "
+              f"with a point at >= 0.8: {sum(c >= 0.8 for _, _, c, _ in kept)}")
     if dist:
         d, g = np.asarray(dist), np.asarray(angle)
         print(f"  planned head down: points from the plan as stored (mapped back), % of the head diameter: median "
