@@ -155,11 +155,10 @@ def detect_learned(radiograph: Radiograph, calibration: Calibration | None = Non
     read_plx = plx
     # a turn can only win where its heads' scores (each at most 1) could exceed the margin
     most = sum(c.startswith("femoral_head_center_") for c in m.channels)
-    if (try_rotations and radiograph.orientation.assumed and superior == "up"
-            and ROTATION_MARGIN * _head_score(peaks) < most):
-        stored = _head_score(peaks)
+    if try_rotations and radiograph.orientation.assumed and ROTATION_MARGIN * _head_score(peaks) < most:
+        as_stored, stored = superior, _head_score(peaks)
         for sup, sup_plx in (("left", plx), ("right", plx), ("down", -plx)):  # half a turn swaps left and right
-            if sup == "down" and stored >= HALF_TURN_TRY_BELOW:
+            if sup == "down" and (as_stored != "up" or stored >= HALF_TURN_TRY_BELOW):
                 continue
             alt = predict(display, m, sup, sup_plx)
             if _head_score(alt) > ROTATION_MARGIN * _head_score(peaks):
