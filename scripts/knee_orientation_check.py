@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The evidence for the learned knee detector's orientation rules, on the readers' usable films.
 
-    python scripts/knee_orientation_check.py            # about 5 minutes on 2 CPU cores
+    python scripts/knee_orientation_check.py            # about 15 minutes on 2 CPU cores
 
 For every usable knee film the readers read head up (``datasets/fracatlas-knee/references``),
 with the shipped models (which saw these films: in-sample figures), it reads the film as stored,
