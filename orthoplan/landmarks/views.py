@@ -40,7 +40,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import LandmarkError
+from ..errors import LandmarkError, UsageError
 from .common import LastCall
 
 __all__ = ["VIEW_CLASSES", "KNEE_FILM_CLASSES", "ViewGuess", "ViewModel", "view_features", "fit_view_model", "classify_view",
@@ -141,6 +141,8 @@ def view_features(display: np.ndarray) -> np.ndarray:
 
     from ..geometry import block_mean
 
+    if np.asarray(display).dtype.kind not in "fiub":
+        raise LandmarkError(f"view: the image must hold numbers, not {np.asarray(display).dtype}")
     a = np.asarray(display, dtype=np.float32)
     if a.ndim != 2 or min(a.shape) < 8:
         raise LandmarkError("view: the image must be a 2-D array of at least 8 x 8 pixels")
@@ -305,9 +307,7 @@ def view_either_way(image: np.ndarray, guess: ViewGuess | None = None,
     AP knee films are decided (rightly), no other changes. (The shipped model saw these films
     unmirrored: in-sample; ``tests/knee_views/test_view_classifier.py``.)
     """
-    if np.asarray(image).dtype.kind not in "fiub":
-        raise LandmarkError(f"view: the image must hold numbers, not {np.asarray(image).dtype}")
-    guess = guess or classify_view(image)
+    guess = guess or classify_view(image)  # (view_features refuses what is no image)
     seen = confident_view(guess, min_probability)
     if seen is not None:
         return seen
@@ -431,11 +431,13 @@ def upright_examples(displays: Sequence[np.ndarray], superiors: Sequence[str]
     """
     quarter_turns = {"up": 0, "left": 3, "down": 2, "right": 1}  # np.rot90 turns that bring the head up
     if len(displays) != len(superiors):
-        raise ValueError("upright_examples: one superior per display is needed")
+        raise UsageError("upright_examples: one superior per display is needed")
     x, y, g = [], [], []
     for i, (d, superior) in enumerate(zip(displays, superiors)):
         if superior not in quarter_turns:
-            raise ValueError(f"upright_examples: superior must be one of {', '.join(quarter_turns)}, not {superior!r}")
+            raise UsageError(f"upright_examples: superior must be one of {', '.join(quarter_turns)}, not {superior!r}")
+        if np.ndim(d) != 2:
+            raise LandmarkError("view: the image must be a 2-D array of at least 8 x 8 pixels")
         up = np.rot90(np.asarray(d, dtype=np.float32), quarter_turns[superior])
         for img in (up, up[:, ::-1]):
             for label, turned in ((0, img), (1, img[::-1, ::-1])):

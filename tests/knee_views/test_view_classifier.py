@@ -140,10 +140,17 @@ def test_the_upright_model_tells_a_knee_head_down_from_head_up(real_dir):
         d = load_radiograph(str(root / name)).display
         assert knee_head_down(d) < 0.5 and knee_head_down(np.rot90(d, 2)) >= HEAD_DOWN_MIN_PROBABILITY, name
         assert knee_head_down(np.flipud(d)) >= HEAD_DOWN_MIN_PROBABILITY, name  # flipped top to bottom
-    with pytest.raises(ValueError, match="one superior per display"):
+    from orthoplan.errors import UsageError
+
+    with pytest.raises(UsageError, match="one superior per display"):
         upright_examples([np.zeros((40, 40))], [])
-    with pytest.raises(ValueError, match="superior must be one of"):
+    with pytest.raises(UsageError, match="superior must be one of"):
         upright_examples([np.zeros((40, 40))], ["sideways"])
+    with pytest.raises(LandmarkError, match="2-D array"):
+        upright_examples([np.zeros(40)], ["up"])
+    for bad in ("film.png", np.array(["a", "b"]), np.zeros(10), np.full((50, 50), np.nan)):
+        with pytest.raises(LandmarkError):
+            knee_head_down(bad)
 
 
 @pytest.mark.parametrize("argv", [["--folds", "1"], ["--phantoms", "-1"], ["--limit", "0"]])
