@@ -59,3 +59,22 @@ def test_learned_knee_detection_real_films(benchmark, image, view, side, knees):
     load_model(knee_model_path(view), view="knee")  # loaded once per process: not timed
     det = benchmark.pedantic(detect_knee_learned, args=(rad, view, side), rounds=15, iterations=1, warmup_rounds=1)
     assert len({lm.name.side for lm in det.landmarks}) == knees and len(det.landmarks) >= 6
+
+
+def test_learned_knee_detection_real_film_stored_upside_down(benchmark):
+    """The one-knee AP film (IMG0000013, 2304 x 2880) stored upside down without tags: read as
+    stored, found to read as surely upside down, judged by the upright model, read head down."""
+    import dataclasses
+
+    import numpy as np
+
+    from orthoplan.landmarks.knee_learned import detect_knee_learned, knee_model_path
+    from orthoplan.landmarks.network import load_model
+
+    rad = load_radiograph(str(REAL / "fracatlas-knee" / "images" / "IMG0000013.jpg"))
+    half = np.ascontiguousarray(np.rot90(np.asarray(rad.display), 2))
+    half.flags.writeable = False
+    rad = dataclasses.replace(rad, display=half, pixels=half)
+    load_model(knee_model_path("knee-ap"), view="knee")  # loaded once per process: not timed
+    det = benchmark.pedantic(detect_knee_learned, args=(rad, "knee-ap"), rounds=9, iterations=1, warmup_rounds=1)
+    assert det.info["superior"] == "down" and len(det.landmarks) >= 6

@@ -66,3 +66,31 @@ def test_detect_cpu_time_under_1s(pelvis_3000x2500):
         detect(rad, cal, method="classical")
         times.append(time.process_time() - t0)
     assert sorted(times)[1] < 1.0, times
+
+
+def _half_turned(rad):
+    """The film turned by half a turn (no orientation tags): stored upside down."""
+    import dataclasses
+
+    import numpy as np
+
+    half = np.ascontiguousarray(np.rot90(np.asarray(rad.display), 2))
+    half.flags.writeable = False
+    return dataclasses.replace(rad, display=half, pixels=half)
+
+
+@pytest.mark.parametrize("upside_down", [False, True])
+def test_detect_learned_real_film_of_one_hip(benchmark, upside_down):
+    """A real film of one hip (IMG0000547, 454 x 373), whose faint heads make the detector read
+    it turned a quarter turn either way too; and the same film stored upside down, read turned
+    by half a turn as well (``learned.HALF_TURN_TRY_BELOW``)."""
+    from pathlib import Path
+    import os
+
+    from orthoplan.landmarks.learned import detect_learned
+
+    root = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    rad = load_radiograph(str(root / "real" / "fracatlas-hip" / "images" / "IMG0000547.jpg"))
+    rad = _half_turned(rad) if upside_down else rad
+    det = benchmark.pedantic(detect_learned, args=(rad,), rounds=15, iterations=1, warmup_rounds=2)
+    assert det.superior == ("down" if upside_down else "up") and len(det.landmarks) > 0

@@ -95,14 +95,20 @@ def test_bad_inputs_and_models_are_clear_errors(tmp_path):
         m.probabilities(np.zeros(5))
 
 
+def _train_views(tmp_path, real_dir, *args):
+    """`scripts/train_views.py` with ``args``, every model written under ``tmp_path`` (never the
+    shipped ones): the result and the three model paths."""
+    out, fib, upright = tmp_path / "view", tmp_path / "fib", tmp_path / "upright"
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_views.py"), *args, "--folds", "2",
+                          "--out", str(out), "--fibula-out", str(fib), "--upright-out", str(upright),
+                          "--real", str(real_dir)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res, out, fib, upright
+
+
 def test_the_training_script_writes_a_model_that_loads(tmp_path, real_dir):
     """`scripts/train_views.py` end to end on a few films per class and a few phantoms (a quick run)."""
-    out, fib, upright = tmp_path / "view", tmp_path / "fib", tmp_path / "upright"
-    res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_views.py"), "--limit", "8",
-                          "--folds", "2", "--phantoms", "2", "--out", str(out), "--fibula-out", str(fib),
-                          "--upright-out", str(upright), "--real", str(real_dir)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-2000:]
+    res, out, fib, upright = _train_views(tmp_path, real_dir, "--limit", "8", "--phantoms", "2")
     assert "two-view films found" in res.stdout and "knee films refused by the pelvis detector" in res.stdout
     assert "Phantoms (held out the same way)" in res.stdout
     meta = json.loads(out.with_suffix(".json").read_text())
@@ -120,12 +126,8 @@ def test_the_training_script_writes_a_model_that_loads(tmp_path, real_dir):
 
 def test_the_training_script_makes_only_the_models_asked_for(tmp_path, real_dir):
     """``--models upright``: the upright model alone; the view and fibula models are not touched."""
-    out, fib, upright = tmp_path / "view", tmp_path / "fib", tmp_path / "upright"
-    res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_views.py"), "--models", "upright",
-                          "--limit", "4", "--folds", "2", "--out", str(out), "--fibula-out", str(fib),
-                          "--upright-out", str(upright), "--real", str(real_dir)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-2000:]
+    res, out, fib, upright = _train_views(tmp_path, real_dir, "--models", "upright", "--limit", "4")
+    assert "Upright model on real AP knee films" in res.stdout and "Fibula side" not in res.stdout
     assert upright.with_suffix(".npz").is_file() and not out.with_suffix(".npz").exists()
     assert not fib.with_suffix(".npz").exists()
 
