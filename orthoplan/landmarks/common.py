@@ -391,6 +391,113 @@ def robust_circle(
     return (float(c[0]), float(c[1]), float(c[2]), float(c[3])), inl
 
 
+# --------------------------------------------------------------------------- shafts
+
+#: :func:`shaft_midline`: the levels across the shaft where the cortices are found, the least
+#: number of them that must agree, and how far the fitted midline may turn from the start
+#: points' line (degrees), lie off its levels (RMS) and move a start point (both in shaft widths).
+SHAFT_LEVELS = 24
+SHAFT_MIN_LEVELS = 6
+SHAFT_MAX_TURN_DEG = 5.0
+SHAFT_MAX_RMS = 0.06
+SHAFT_MAX_SHIFT = 0.25
+
+
+@dataclass(frozen=True)
+class ShaftMidline:
+    """A long bone's midline between two levels of its shaft (:func:`shaft_midline`)."""
+
+    proximal_xy: tuple[float, float]
+    distal_xy: tuple[float, float]
+    levels_used: int  #: levels whose two cortices were found and agree with the line
+    width_px: float  #: the shaft's median width, outer cortex to outer cortex
+    rms_px: float  #: the midpoints' scatter about the line
+
+
+def shaft_midline(display: np.ndarray, proximal_xy, distal_xy, width_px: float, *,
+                  levels: int = SHAFT_LEVELS) -> ShaftMidline | None:
+    """The midline of a long bone's shaft through the level of each start point: the midpoint
+    between the two outer cortices on :data:`SHAFT_LEVELS` profiles across the shaft from
+    ``proximal_xy`` to ``distal_xy``, fitted by a line (the scattered levels left out).
+
+    The readers place an anatomical axis point "midway between the two cortices" at two levels
+    (``docs/reading-films.md``); a line through many such midpoints turns less with one
+    point's error than a line through two. ``width_px`` is the shaft's expected width (the
+    cortices are sought within 0.9 of it either side of the start line). Each returned point
+    lies on the midline at its start point's level. ``None`` (keep the start points) where
+    fewer than :data:`SHAFT_MIN_LEVELS` levels and half of them agree, or the midline turns
+    more than :data:`SHAFT_MAX_TURN_DEG` from the start line, scatters more than
+    :data:`SHAFT_MAX_RMS` of the width, or moves a point more than :data:`SHAFT_MAX_SHIFT` of it.
+    ``display`` is bone bright; points are image ``(x, y)`` (SCOORD origin).
+
+    >>> img = np.zeros((200, 120)); img[:, 40:70] = 1.0            # a vertical shaft, x 40 to 70
+    >>> m = shaft_midline(img, (57.0, 20.0), (53.0, 180.0), 30.0)   # start line 1.4° off
+    >>> [round(v, 1) for v in m.proximal_xy + m.distal_xy], round(m.width_px)
+    ([55.0, 19.9, 55.0, 180.1], 30)
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    img = np.asarray(display)
+    if img.ndim != 2 or not np.issubdtype(img.dtype, np.number):
+        raise LandmarkError(f"shaft midline: the image must be a 2-D array of numbers, not {img.dtype} {img.shape}")
+    p, d = point_xy(proximal_xy, "proximal_xy"), point_xy(distal_xy, "distal_xy")
+    try:
+        width_px = float(width_px)
+    except (TypeError, ValueError):
+        width_px = math.nan
+    if not (math.isfinite(width_px) and width_px > 0):
+        raise LandmarkError("shaft midline: the shaft width must be a positive number of pixels")
+    if levels < SHAFT_MIN_LEVELS:
+        raise LandmarkError(f"shaft midline: at least {SHAFT_MIN_LEVELS} levels, not {levels}")
+    length = float(np.hypot(*(d - p)))
+    if length < 1.0:
+        raise LandmarkError("shaft midline: the proximal and distal points are the same point")
+    along = (d - p) / length
+    across = np.array([-along[1], along[0]])
+    step = max(0.5, width_px / 60.0)
+    s = np.arange(-0.9 * width_px, 0.9 * width_px + step / 2, step)
+    t = np.linspace(0.0, length, levels)
+    band = np.linspace(-2.0, 2.0, 5)  # each profile averaged over 4 px along the shaft
+    xy = (p + t[:, None, None, None] * along + band[None, :, None, None] * along
+          + s[None, None, :, None] * across)
+    if not np.issubdtype(img.dtype, np.floating):  # interpolated, not rounded to the image's integers
+        img = img.astype(np.float32)
+    prof = sample(img, xy).mean(axis=1)
+    inside = np.isfinite(prof).all(axis=1)
+    g = gaussian_filter1d(np.where(np.isfinite(prof), prof, 0.0), max(0.8, width_px / 40.0) / step, order=1, axis=1)
+    # the outer cortices: the strongest rise (soft tissue to bone) on the start line's one side,
+    # the strongest fall on the other, each beyond the medullary canal's middle
+    g_rise = np.where(s < -0.12 * width_px, g, -np.inf)
+    g_fall = np.where(s > 0.12 * width_px, -g, -np.inf)
+    i_rise, i_fall = g_rise.argmax(axis=1), g_fall.argmax(axis=1)
+    rows = np.arange(levels)
+    contrast = np.minimum(g_rise[rows, i_rise], g_fall[rows, i_fall])
+    lo = s[0] + subpixel_peaks(np.where(np.isfinite(g_rise), g_rise, 0.0), i_rise) * step
+    hi = s[0] + subpixel_peaks(np.where(np.isfinite(g_fall), g_fall, 0.0), i_fall) * step
+    widths, mids = hi - lo, 0.5 * (lo + hi)
+    ok = inside & (contrast > 0)
+    if ok.sum() < SHAFT_MIN_LEVELS:
+        return None
+    w = float(np.median(widths[ok]))
+    ok &= (widths > 0.75 * w) & (widths < 1.3 * w)
+    for _ in range(3):
+        if ok.sum() < max(SHAFT_MIN_LEVELS, levels / 2):
+            return None
+        slope, offset = np.polyfit(t[ok], mids[ok], 1)
+        resid = mids - (slope * t + offset)
+        ok &= np.abs(resid) < 3.0 * (float(np.median(np.abs(resid[ok]))) + 0.3)
+    if ok.sum() < max(SHAFT_MIN_LEVELS, levels / 2):
+        return None
+    slope, offset = np.polyfit(t[ok], mids[ok], 1)
+    rms = float(np.std(mids[ok] - (slope * t[ok] + offset)))
+    p2, d2 = p + offset * across, d + (slope * length + offset) * across
+    shift = max(abs(offset), abs(slope * length + offset))
+    if (math.degrees(math.atan(abs(slope))) > SHAFT_MAX_TURN_DEG or rms > SHAFT_MAX_RMS * width_px
+            or shift > SHAFT_MAX_SHIFT * width_px):
+        return None
+    return ShaftMidline((float(p2[0]), float(p2[1])), (float(d2[0]), float(d2[1])), int(ok.sum()), w, rms)
+
+
 def low_confidence_reason(confidence: float, minimum: float) -> str:
     """Why a landmark found below ``minimum`` is not reported (the confidence rounded down, so
     that it never reads as the minimum itself).

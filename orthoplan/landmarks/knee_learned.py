@@ -20,7 +20,9 @@ views (``models/knee``):
    either side of it (:func:`axis_problems`). A landmark breaking a rule loses confidence
    (x :data:`PENALTY`), with the reason; below ``minimum`` it is reported missing with that
    reason. A film of both knees is read one half at a time, cut at the gap between the knees
-   (:func:`film_halves`).
+   (:func:`film_halves`). Before the checks, each AP axis's two points are moved onto the
+   shaft's midline between its cortices, found on the film at full resolution
+   (:func:`fitted_axes`).
 5. A film of two projections side by side (:func:`.views.classify_view`) is not read, nor one that the
    view classifier confidently takes for an AP pelvis/hip film.
 6. A film without orientation tags: an AP film is also read upside down; where the network
@@ -57,14 +59,14 @@ import numpy as np
 
 from ..model import (HARDWARE_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, UPSIDE_DOWN_FINDING, ImageOrientation,
                      Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side)
-from .common import head_up, landmarks_mapped, low_confidence_reason, lowered, side_from_lateral
+from .common import head_up, landmarks_mapped, low_confidence_reason, lowered, shaft_midline, side_from_lateral
 from .knee import KneeDetection, refused_film, checked_view_and_side
 from .network import LATERAL_PREFIX, MODEL_DIR, MODEL_ENV, LandmarkModel, Peak, default_model_path, load_model, predict
 from .views import HEAD_DOWN_MIN_PROBABILITY, fibula_side, knee_head_down
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect_knee_learned", "ap_problems", "lateral_problems", "knee_model_path", "KNEE_MODEL", "KNEE_AP_MODEL"]
+__all__ = ["detect_knee_learned", "ap_problems", "lateral_problems", "fitted_axes", "knee_width", "knee_model_path", "KNEE_MODEL", "KNEE_AP_MODEL"]
 
 #: The shipped models' names: ``models/knee`` (320-px input) reads lateral films, ``models/knee-ap``
 #: (the same channels at 448 px: the joint line's finer detail) reads AP films. Both are models
@@ -510,7 +512,7 @@ def _assemble_ap(radiograph: Radiograph, display: np.ndarray, peaks: list[Peak],
             for a in AP_ANATOMIES:
                 missing[LandmarkName.of(a, s)] = why
             continue
-        pts = knees[s]
+        pts = knees[s] = fitted_axes(knees[s], display)
         problems = ap_problems({a: v[0] for a, v in pts.items()}, _lateral_dir(pts, down), down)
         _confident(pts, problems, minimum, s, scores, found, missing)
     reported = tuple(s for s in Side if s in knees)
@@ -540,6 +542,56 @@ def _assemble_lateral(peaks: list[Peak], model: LandmarkModel, superior: str, si
 
 
 # --------------------------------------------------------------------------- geometry
+
+#: Each shaft's width in the knee's epicondylar width (:func:`knee_width`) on an AP film: where
+#: :func:`fitted_axes` looks for its cortices. On the readers' AP films the angles hardly change
+#: between 0.3 and 0.5 (``docs/accuracy.md``, "Axis points on the shaft's midline").
+SHAFT_WIDTH_SHARE = {"femoral": 0.42, "tibial": 0.38}
+
+
+def knee_width(p: dict[str, np.ndarray]) -> float | None:
+    """An AP knee's own size in pixels: its epicondylar width, else its plateau's; ``None``
+    where neither pair of points is there.
+
+    >>> knee_width({"femoral_epicondyle_medial": np.array([0., 0.]), "femoral_epicondyle_lateral": np.array([80., 0.])})
+    80.0
+    """
+    for a, b in (("femoral_epicondyle_medial", "femoral_epicondyle_lateral"),
+                 ("tibial_plateau_medial", "tibial_plateau_lateral")):
+        if a in p and b in p and _dist(p[a], p[b]) > 0:
+            return _dist(p[a], p[b])
+    return None
+
+
+def fitted_axes(pts: dict, display: np.ndarray) -> dict:
+    """``pts`` (``{anatomy: (xy, confidence, score)}`` of one AP knee) with each anatomical axis's
+    two points moved onto the shaft's midline at their levels (:func:`.common.shaft_midline`):
+    readers place them midway between the cortices, and a line through many such midpoints
+    turns less than one through the network's two points. An axis whose midline is not clear
+    keeps the network's points. Not used on lateral films: there it changed the posterior tibial
+    slope's agreement with the readers by nothing measurable (``docs/accuracy.md``).
+
+    >>> img = np.zeros((300, 200), np.float32); img[:, 85:115] = 1.0; img[:, 130:170] = 1.0  # a shaft, bone beside it
+    >>> pts = {"knee_femoral_axis_proximal": (np.array([103., 20.]), 0.9, 1.0),
+    ...        "knee_femoral_axis_distal": (np.array([97., 180.]), 0.9, 1.0),
+    ...        "femoral_epicondyle_medial": (np.array([60., 250.]), 0.9, 1.0),
+    ...        "femoral_epicondyle_lateral": (np.array([140., 250.]), 0.9, 1.0)}
+    >>> [round(float(v)) for v in fitted_axes(pts, img)["knee_femoral_axis_distal"][0]]
+    [100, 180]
+    """
+    width = knee_width({a: v[0] for a, v in pts.items()})
+    if width is None:
+        return pts
+    out = dict(pts)
+    for bone, share in SHAFT_WIDTH_SHARE.items():
+        prox, dist = f"knee_{bone}_axis_proximal", f"knee_{bone}_axis_distal"
+        if prox not in pts or dist not in pts or _dist(pts[prox][0], pts[dist][0]) < 1.0:
+            continue
+        fit = shaft_midline(display, pts[prox][0], pts[dist][0], share * width)
+        if fit is not None:
+            out[prox] = (np.array(fit.proximal_xy), *pts[prox][1:])
+            out[dist] = (np.array(fit.distal_xy), *pts[dist][1:])
+    return out
 
 
 def _dist(a, b) -> float:
@@ -767,16 +819,41 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
     n = -posterior * n0  # towards anterior
     if "femoral_anterior_cortex" in wrong:
         flag(("femoral_anterior_cortex",), "the anterior cortex is on the posterior side of the femoral axis")
-        return _lateral_tibia_problems(p, out, fd, n, None, d)
-    if _dist(fd, fp) < 0.3 * u:
-        flag(("knee_femoral_axis_proximal", "knee_femoral_axis_distal"), "the femoral axis points are too close")
-    if "femoral_posterior_condyle" in wrong:
-        flag(("femoral_posterior_condyle",), "the posterior condyle is not posterior of the femoral axis")
-    if float((pc - fd) @ d) < 0:
-        flag(("femoral_posterior_condyle",), "the posterior condyle is not distal of the femoral axis points")
-    if "femoral_posterior_cortex" in wrong:
-        flag(("femoral_posterior_cortex",), "the posterior cortex is not posterior of the femoral axis")
-    return _lateral_tibia_problems(p, out, fd, n, u, d)
+        _lateral_tibia_problems(p, out, fd, n, None, d)
+    else:
+        if _dist(fd, fp) < 0.3 * u:
+            flag(("knee_femoral_axis_proximal", "knee_femoral_axis_distal"), "the femoral axis points are too close")
+        if "femoral_posterior_condyle" in wrong:
+            flag(("femoral_posterior_condyle",), "the posterior condyle is not posterior of the femoral axis")
+        if float((pc - fd) @ d) < 0:
+            flag(("femoral_posterior_condyle",), "the posterior condyle is not distal of the femoral axis points")
+        if "femoral_posterior_cortex" in wrong:
+            flag(("femoral_posterior_cortex",), "the posterior cortex is not posterior of the femoral axis")
+        _lateral_tibia_problems(p, out, fd, n, u, d)
+    _lateral_axis_order(p, u, flag)
+    return out
+
+
+#: On a lateral film each axis's point further from the knee is at least this many femoral AP
+#: widths further from it than the other (the knee: the posterior condyle and the plateau rims'
+#: mean). The readers': at least 0.33 (femur, 182 knees) and 0.55 (tibia, 183 knees). The
+#: network read the femur of a knee flexed 70° backwards (IMG0000139: its proximal femoral axis
+#: point at the condyles, 122 % of the width from the reading, at 0.82).
+AXIS_ORDER_MARGIN = 0.1
+
+
+def _lateral_axis_order(p: dict[str, np.ndarray], u: float, flag) -> None:
+    """Flag a lateral film's axis whose points are in the wrong order: the proximal femoral (the
+    distal tibial) point not the further from the knee by :data:`AXIS_ORDER_MARGIN` widths."""
+    knee = [p[a] for a in ("femoral_posterior_condyle", "tibial_plateau_anterior", "tibial_plateau_posterior") if a in p]
+    if not knee:
+        return
+    j = np.mean(knee, axis=0)
+    for bone, far, near in (("femoral", "knee_femoral_axis_proximal", "knee_femoral_axis_distal"),
+                            ("tibial", "knee_tibial_axis_distal", "knee_tibial_axis_proximal")):
+        if far in p and near in p and (_dist(p[far], j) - _dist(p[near], j)) / u < AXIS_ORDER_MARGIN:
+            flag((far, near), f"the {bone} axis points are in the wrong order (the {far.rsplit('_', 1)[1]} one "
+                              "is not the further from the knee)")
 
 
 #: A lateral film's plateau depth (anterior to posterior rim) in femoral AP widths: the readers'

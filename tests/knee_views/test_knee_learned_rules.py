@@ -134,6 +134,7 @@ def test_a_plausible_lateral_knee_breaks_no_rule():
     ("femoral_anterior_cortex", (282, 205), "anterior cortex is on the posterior side"),  # on the posterior cortex
     ("knee_tibial_axis_proximal", (120, 60), "on the femur's side of the plateau"),     # IMG0000139: above the knee
     ("knee_tibial_axis_distal", (700, 1100), "far from the knee"),
+    ("knee_femoral_axis_proximal", (275, 255), "the proximal one is not the further from the knee"),  # IMG0000139
 ])
 def test_each_lateral_rule_catches_a_point_on_the_wrong_place(anatomy, where, words):
     p = lateral_knee()
