@@ -122,6 +122,28 @@ def angle_triples(rows, pairs: list[tuple[Reference, Reference]], films: set[str
     return {name: out[name] for name in ANGLES[view] if name in out}
 
 
+def confident_on_films_read_twice(rows, second: list[Reference], view: crossval.FilmView) -> str:
+    """The points reported at ≥ 0.8 on the films read twice (adults), and how many of them lie
+    more than the view's tolerance from the first reading, the second, and their mean: a miss
+    against one reading can be the reading's."""
+    by = {r.stem: r for r in second if r.usable}
+    n, misses = 0, {"first": 0, "second": 0, "mean": 0}
+    for r in rows:
+        if (r.confidence or 0.0) < 0.8 or r.patient != "adult" or r.det_xy is None or r.ref_xy is None:
+            continue
+        s = by.get(r.film)
+        q = s.points.get(r.name) if s is not None else None
+        if q is None or r.error_pct is None:
+            continue
+        n += 1
+        mean = ((r.ref_xy[0] + q.x) / 2, (r.ref_xy[1] + q.y) / 2)
+        for key, ref_xy in (("first", r.ref_xy), ("second", q.xy), ("mean", mean)):
+            misses[key] += dataclasses.replace(r, ref_xy=ref_xy).error_pct > view.tolerance_pct
+    return (f"**Points at ≥ 0.8 on the real {view.view} films read twice (adults)**: {n}; more than "
+            f"{view.tolerance_pct:g} % off the first reading {misses['first']}, the second {misses['second']}, "
+            f"the mean of the two {misses['mean']}")
+
+
 def markdown_angles_against_truth(triples: dict[str, list[tuple[float, float, float]]], view: str) -> str:
     """Grubbs' three-reader estimate of each angle's error against the truth
     (:func:`orthoplan.landmarks.crossval.three_reader_medians`), and the share of knees within
@@ -274,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         print(crossval.markdown_three_readers(crossval.three_reader_estimate(cal, refs, second, view=view), view))
         print()
         print(markdown_angles_against_truth(angle_triples(cal, pairs, in_cv, view.view), view.view))
+        print()
+        print(confident_on_films_read_twice(cal, second, view))
         print()
         size_of = dict(unit="_mm", names=SIZES)
         det_sizes = [(angles(detected_points(cal, f), view.view, **size_of),
