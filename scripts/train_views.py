@@ -9,11 +9,14 @@ model, and measure them.
    data set's ``index.csv`` (views judged by eye from thumbnails; byte-identical duplicates left
    out), every hip film ``ap-pelvis``; and phantoms (``--phantoms`` AP pelves, lateral hips, AP
    knees and lateral knees), so that the synthetic films of the examples and tests are known too.
+   Each film also turned by half a turn, with its label: a film stored upside down without
+   orientation tags shows the same view (since 7 December 2026).
 2. 5-fold cross-validation (seed 0; the same picture stored twice stays in one fold): the
    confusion matrix; for two views side by side, the share found and the share of single views
    taken for two; and for the detectors' refusal of the other kind of film
    (:func:`orthoplan.landmarks.views.other_film_reason`), how many films of each kind would be
-   refused, at several thresholds. Printed as markdown (``docs/accuracy.md``).
+   refused, at several thresholds; the same for the films turned. Printed as markdown
+   (``docs/accuracy.md``).
 3. The model fitted on every film, written to ``orthoplan/landmarks/models/view.{npz,json}``
    with the command, the seed and the cross-validation figures.
 4. The fibula-side model (``knee-fibula``): on which side of a head-up AP knee image the fibula
@@ -135,18 +138,47 @@ def phantom_films(n: int, seed: int = 0) -> tuple[list[np.ndarray], list[int], l
     return displays, labels, names
 
 
-def cross_validate(x: np.ndarray, y: np.ndarray, group: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Held-out class probabilities of every film (``k`` folds of whole picture groups)."""
+def cross_validate(x: np.ndarray, y: np.ndarray, group: np.ndarray, k: int, seed: int,
+                   x_turned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Held-out class probabilities of every film (``k`` folds of whole picture groups) and,
+    given ``x_turned`` (the same films turned by half a turn, trained on with them), of every
+    film turned."""
     groups = np.unique(group)
     fold_of = dict(zip(groups, np.random.default_rng(seed).integers(0, k, groups.size)))
     fold = np.array([fold_of[g] for g in group])
     p = np.zeros((y.size, len(VIEW_CLASSES)))
+    pt = None if x_turned is None else np.zeros_like(p)
     for f in range(k):
         if not np.any(fold == f):
             continue
-        m = fit_view_model(x[fold != f], y[fold != f], l2=L2)
+        train = fold != f
+        xs, ys = (x[train], y[train]) if x_turned is None else (np.r_[x[train], x_turned[train]], np.r_[y[train], y[train]])
+        m = fit_view_model(xs, ys, l2=L2)
         p[fold == f] = m.probabilities(x[fold == f])
-    return p
+        if pt is not None:
+            pt[fold == f] = m.probabilities(x_turned[fold == f])
+    return p, pt
+
+
+def turned_report(y: np.ndarray, pt: np.ndarray, real: np.ndarray) -> tuple[str, dict]:
+    """What the cross-validation makes of the real films turned by half a turn (stored upside
+    down without orientation tags): the accuracy and the refusals that matter."""
+    knee_cls = [VIEW_CLASSES.index(c) for c in KNEE_FILM_CLASSES]
+    pelvis, two = VIEW_CLASSES.index("ap-pelvis"), VIEW_CLASSES.index("two-view")
+    hips, knees = real & (y == pelvis), real & np.isin(y, knee_cls)
+    single, is_two = real & (y != two), real & (y == two)
+    knee_p, two_p = pt[:, knee_cls].sum(axis=1), pt[:, two] >= TWO_VIEW_MIN_PROBABILITY
+    t = OTHER_FILM_MIN_PROBABILITY
+    figures = {"accuracy": float(np.mean(pt[real].argmax(axis=1) == y[real])),
+               "hip_films_refused_as_knee": float(np.mean(knee_p[hips] >= t)),
+               "knee_films_refused_as_pelvis": float(np.mean(pt[knees, pelvis] >= t)),
+               "single_taken_for_two": float(np.mean(two_p[single])), "two_view_found": float(np.mean(two_p[is_two]))}
+    text = (f"**The same films turned by half a turn** (held out the same way): accuracy "
+            f"{100 * figures['accuracy']:.1f} %; hip films refused by the pelvis detector (knee ≥ {t}) "
+            f"{_count(knee_p >= t, hips)}; knee films refused by the knee detectors {_count(pt[:, pelvis] >= t, knees)}; "
+            f"single views taken for two (≥ {TWO_VIEW_MIN_PROBABILITY}) {_count(two_p, single)}; two-view films found "
+            f"{_count(two_p, is_two)}.")
+    return text, figures
 
 
 def _count(sel: np.ndarray, among: np.ndarray) -> str:
@@ -308,16 +340,25 @@ def make_view_model(a: argparse.Namespace, command: str) -> None:
         pd, pl, pn = phantom_films(a.phantoms, a.seed)
         displays, labels, names = displays + pd, labels + pl, names + pn
     x = np.stack([view_features(d) for d in displays])
+    # each film also turned by half a turn (a film stored upside down without orientation tags
+    # shows the same view; aspect kept, unlike a quarter turn)
+    x_turned = np.stack([view_features(np.ascontiguousarray(d[::-1, ::-1])) for d in displays])
     group = picture_groups(np.stack([prepare_input(d, 32)[0] for d in displays]))
     y = np.array(labels)
     real = np.array([not n.startswith("phantoms/") for n in names])
-    log.info("features of %d films (%d phantoms) in %.0f s", y.size, int((~real).sum()), time.time() - t0)
-    text, figures = report(y, cross_validate(x, y, group, a.folds, a.seed), real, a.folds)
+    log.info("features of %d films (%d phantoms), as stored and turned, in %.0f s", y.size, int((~real).sum()),
+             time.time() - t0)
+    p, pt = cross_validate(x, y, group, a.folds, a.seed, x_turned)
+    text, figures = report(y, p, real, a.folds)
+    turned_text, figures["turned"] = turned_report(y, pt, real)
     print(text)
-    model = fit_view_model(x, y, l2=L2, meta={
+    print()
+    print(turned_text)
+    model = fit_view_model(np.r_[x, x_turned], np.r_[y, y], l2=L2, meta={
         "trained": {"command": command, "seed": a.seed, "films": int(real.sum()), "phantoms": int((~real).sum()),
-                    "l2": L2, "labels": "FracAtlas knee index.csv (knee-other = two-view); every FracAtlas hip film ap-pelvis; "
-                                        "phantoms by construction"},
+                    "l2": L2, "turned": "every film also turned by half a turn, with its label",
+                    "labels": "FracAtlas knee index.csv (knee-other = two-view); every FracAtlas hip film ap-pelvis; "
+                              "phantoms by construction"},
         "cross_validation": {"folds": a.folds, **figures}, "attribution": ATTRIBUTION})
     paths = save_view_model(model, a.out)
     print(f"\nwrote {paths[0]} and {paths[1]}")

@@ -16,7 +16,8 @@ The classifier is small and linear: the film letterboxed into 128 × 128 pixels,
 of oriented gradients (:func:`skimage.feature.hog`), its mean column and row profiles and its
 aspect ratio (:func:`view_features`), then multinomial logistic regression
 (:func:`fit_view_model`, L-BFGS from SciPy). The shipped weights (``models/view.npz``) were
-fitted on the FracAtlas hip and knee films (CC BY 4.0) and phantoms by
+fitted on the FracAtlas hip and knee films (CC BY 4.0) and phantoms, each also turned by half a
+turn (a film stored upside down without orientation tags shows the same view), by
 ``python scripts/train_views.py``, whose 5-fold cross-validation is in ``docs/accuracy.md``.
 The labels are the data set's index (views judged by eye from thumbnails; every hip film is an
 ``ap-pelvis``), so a few are wrong.
