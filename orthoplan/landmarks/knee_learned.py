@@ -66,7 +66,8 @@ from .views import HEAD_DOWN_MIN_PROBABILITY, fibula_side, knee_head_down
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detect_knee_learned", "ap_problems", "lateral_problems", "fitted_axes", "knee_width", "knee_model_path", "KNEE_MODEL", "KNEE_AP_MODEL"]
+__all__ = ["detect_knee_learned", "ap_problems", "lateral_problems", "fitted_axes", "knee_width", "knee_model_path",
+           "KNEE_MODEL", "KNEE_AP_MODEL"]
 
 #: The shipped models' names: ``models/knee`` (320-px input) reads lateral films, ``models/knee-ap``
 #: (the same channels at 448 px: the joint line's finer detail) reads AP films. Both are models
@@ -765,6 +766,7 @@ def lateral_problems(p: dict[str, np.ndarray]) -> dict[str, str]:
     (posterior is the same turn from each bone's distal direction); a point on the wrong side is
     flagged (an anterior cortex found on the posterior cortex: the commonest miss on real
     films), and where the vote is tied, both the anterior cortex and the posterior condyle are.
+    Each axis's point further from the knee must be so by :data:`AXIS_ORDER_MARGIN` widths.
     Sizes are in the femoral AP width ``u`` (anterior cortex → posterior condyle).
 
     >>> pts = {"knee_femoral_axis_proximal": np.array([0., 0.]), "knee_femoral_axis_distal": np.array([0., 60.]),
