@@ -243,8 +243,8 @@ def infer_view(radiograph: Radiograph) -> str:
     ``long-leg`` when BodyPartExamined names the lower limb or the image is more than twice
     as tall as wide (a standing long-leg film); ``ap-pelvis`` when it names the pelvis or the
     hip. Otherwise (a JPEG, a DICOM image without BodyPartExamined or with another one) the view
-    classifier decides where it is sure of the film or of its mirror image
-    (:func:`orthoplan.landmarks.views.view_either_way`: a
+    classifier decides where it is sure of the film, of its mirror image or of the film turned by
+    half a turn (:func:`orthoplan.landmarks.views.view_either_way`: a
     knee film goes to the knee views), else ``ap-pelvis``. A caller who knows better passes
     ``view=`` explicitly.
 

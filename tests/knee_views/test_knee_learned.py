@@ -143,19 +143,20 @@ def test_a_tibial_axis_point_above_a_flexed_knee_is_not_reported(knee_root):
 
 
 def test_a_knee_film_read_as_a_pelvis_by_default_says_so(knee_root, real_dir):
-    """IMG0002111, an AP film of both knees (JPEG, no header): the view classifier takes it for an
-    AP knee at 0.974, below the 0.99 at which the film goes to the knee detector, and its mirror
+    """IMG0002708, an AP film of both knees (JPEG, no header): the view classifier takes it for an
+    AP knee at 0.959, below the 0.99 at which the film goes to the knee detector, and its mirror
     image is no surer, so it is read as an AP pelvis. The plan, the picture and the findings say
     what the classifier thinks and how to plan it as a knee; a hip film, or a view given, says
     nothing of the kind. (IMG0000473, this test's film until 7 December 2026, is now read as a
-    knee: its mirror image is sure of it, `views.view_either_way`.)"""
+    knee: its mirror image is sure of it, `views.view_either_way`; IMG0002111, its film until the
+    classifier also learned the films turned by half a turn that night, is now sure of itself.)"""
     from orthoplan.model import Calibration, CalibrationSource, findings_in
     from orthoplan.overlay import plan_overlay
     from orthoplan.pipeline import infer_view, plan_radiograph
 
     cal = Calibration(0.3, CalibrationSource.EXPLICIT_SPACING, 5.0)
     assert infer_view(_film(knee_root, "IMG0000473")[1]) == "knee-ap"
-    rad = load_radiograph(str(knee_root / "images" / "IMG0002111.jpg"))
+    rad = load_radiograph(str(knee_root / "images" / "IMG0002708.jpg"))
     plan = plan_radiograph(rad, calibration=cal)
     assert plan.view == "ap-pelvis"
     said = [n for n in plan.notes if "the view classifier takes the film for an AP knee" in n]

@@ -349,6 +349,19 @@ def test_a_mirror_image_taken_for_another_kind_does_not_decide(real_dir):
     assert view_either_way(d) is None
 
 
+def test_a_film_unsure_as_stored_and_mirrored_is_decided_by_the_film_turned(real_dir):
+    """IMG0000225, a lateral knee film: the classifier gives it 0.985 as stored and is no surer of
+    its mirror image; turned by half a turn it is sure of it, of the same kind, so it goes to the
+    lateral knee detector (before the turned film was asked, it went to the pelvis detector)."""
+    from orthoplan.landmarks.views import view_either_way
+
+    d = load_radiograph(real_dir / "fracatlas-knee" / "images" / "IMG0000225.jpg").display
+    assert confident_view(classify_view(d)) is None
+    assert confident_view(classify_view(np.ascontiguousarray(d[:, ::-1]))) is None
+    assert confident_view(classify_view(np.ascontiguousarray(d[::-1, ::-1]))) == "knee-lateral"
+    assert view_either_way(d) == "knee-lateral"
+
+
 def test_a_mirrored_knee_jpeg_is_planned_as_a_knee(real_dir, tmp_path):
     """IMG0000013 mirrored (R marker, one knee): read as an AP pelvis before the mirror was asked
     (the classifier was unsure of it; since it also learned the films turned, it is sure of it)."""
