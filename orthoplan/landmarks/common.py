@@ -447,8 +447,9 @@ def shaft_midline(display: np.ndarray, proximal_xy, distal_xy, width_px: float, 
         width_px = math.nan
     if not (math.isfinite(width_px) and width_px > 0):
         raise LandmarkError("shaft midline: the shaft width must be a positive number of pixels")
-    if levels < SHAFT_MIN_LEVELS:
-        raise LandmarkError(f"shaft midline: at least {SHAFT_MIN_LEVELS} levels, not {levels}")
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < SHAFT_MIN_LEVELS:
+        raise LandmarkError(f"shaft midline: the levels must be a whole number of at least {SHAFT_MIN_LEVELS}, "
+                            f"not {levels!r}")
     length = float(np.hypot(*(d - p)))
     if length < 1.0:
         raise LandmarkError("shaft midline: the proximal and distal points are the same point")

@@ -52,6 +52,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,7 +60,8 @@ import numpy as np
 
 from ..model import (HARDWARE_FINDING, KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, UPSIDE_DOWN_FINDING, ImageOrientation,
                      Landmark, LandmarkName, Landmarks, LandmarkSource, Radiograph, Side)
-from .common import head_up, landmarks_mapped, low_confidence_reason, lowered, shaft_midline, side_from_lateral
+from .common import (head_up, landmarks_mapped, low_confidence_reason, lowered, point_xy, shaft_midline,
+                     side_from_lateral)
 from .knee import KneeDetection, refused_film, checked_view_and_side
 from .network import LATERAL_PREFIX, MODEL_DIR, MODEL_ENV, LandmarkModel, Peak, default_model_path, load_model, predict
 from .views import HEAD_DOWN_MIN_PROBABILITY, fibula_side, knee_head_down
@@ -557,10 +559,16 @@ def knee_width(p: dict[str, np.ndarray]) -> float | None:
     >>> knee_width({"femoral_epicondyle_medial": np.array([0., 0.]), "femoral_epicondyle_lateral": np.array([80., 0.])})
     80.0
     """
+    from ..errors import LandmarkError
+
+    if not isinstance(p, Mapping):
+        raise LandmarkError(f"knee width: the points must be a mapping of anatomy to (x, y), not {type(p).__name__}")
     for a, b in (("femoral_epicondyle_medial", "femoral_epicondyle_lateral"),
                  ("tibial_plateau_medial", "tibial_plateau_lateral")):
-        if a in p and b in p and _dist(p[a], p[b]) > 0:
-            return _dist(p[a], p[b])
+        if a in p and b in p:
+            d = _dist(point_xy(p[a], a), point_xy(p[b], b))
+            if d > 0:
+                return d
     return None
 
 
@@ -580,6 +588,10 @@ def fitted_axes(pts: dict, display: np.ndarray) -> dict:
     >>> [round(float(v)) for v in fitted_axes(pts, img)["knee_femoral_axis_distal"][0]]
     [100, 180]
     """
+    from ..errors import LandmarkError
+
+    if not isinstance(pts, Mapping) or not all(isinstance(v, tuple) and len(v) == 3 for v in pts.values()):
+        raise LandmarkError("fitted axes: the points must be a mapping of anatomy to (xy, confidence, score)")
     width = knee_width({a: v[0] for a, v in pts.items()})
     if width is None:
         return pts

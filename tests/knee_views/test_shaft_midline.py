@@ -92,6 +92,26 @@ def test_bad_input_gets_a_clear_error(args, message):
         shaft_midline(*args)
 
 
+@pytest.mark.parametrize("levels", ["many", 7.5, 3, True])
+def test_bad_levels_get_a_clear_error(levels):
+    with pytest.raises(LandmarkError, match="whole number"):
+        shaft_midline(np.zeros((50, 50)), (10, 5), (10, 40), 10.0, levels=levels)
+
+
+def test_the_detector_step_refuses_points_that_are_not_points():
+    from orthoplan.landmarks.knee_learned import knee_width
+
+    img = np.zeros((50, 50))
+    with pytest.raises(LandmarkError, match="mapping"):
+        fitted_axes("points", img)
+    with pytest.raises(LandmarkError, match="mapping"):
+        fitted_axes({"knee_femoral_axis_proximal": (np.array([1.0, 2.0]),)}, img)
+    with pytest.raises(LandmarkError, match="mapping"):
+        knee_width(None)
+    with pytest.raises(LandmarkError, match="femoral_epicondyle_medial"):
+        knee_width({"femoral_epicondyle_medial": "a", "femoral_epicondyle_lateral": (1.0, 2.0)})
+
+
 def _axes_read_twice():
     """``(stem, side, bone, first reading's two points, second reading's)`` of every adult AP
     knee axis read twice."""
