@@ -82,22 +82,24 @@ def detected_points(rows, film: str) -> dict[str, tuple[float, float]]:
 
 
 def compare(pairs: list[tuple[dict, dict, float]], names: tuple[str, ...], within: float) -> dict[str, dict]:
-    """Per measurement of ``names``: knees with both values, median and p95 of |difference|
+    """Per measurement of ``names`` (``name`` or ``name_side``): knees with both values, median and p95 of |difference|
     (times each pair's factor: 1 for angles, the plausible mm per px for sizes), share within
     ``within``."""
     out = {}
     for name in names:
-        d = np.asarray([abs(a[k] - b[k]) * f for a, b, f in pairs for k in a if k.startswith(name + "_") and k in b])
+        d = np.asarray([abs(a[k] - b[k]) * f for a, b, f in pairs for k in a
+                        if (k == name or k.startswith(name + "_")) and k in b])
         out[name] = {"n": int(d.size), "median": float(np.median(d)) if d.size else float("nan"),
                      "p95": float(np.percentile(d, 95)) if d.size else float("nan"),
                      "within": float(np.mean(d <= within)) if d.size else float("nan")}
     return out
 
 
-def markdown(det: dict, readers: dict, title: str, unit: str, within: str) -> str:
-    """The detector-vs-reading and reader-vs-reader table of :func:`compare`'s results."""
-    lines = [title, "", f"| measurement | knees | median abs diff ({unit}) | p95 ({unit}) | within {within} | "
-             f"readers: knees | median ({unit}) | p95 ({unit}) | within {within} |",
+def markdown(det: dict, readers: dict, title: str, unit: str, within: str, items: str = "knees") -> str:
+    """The detector-vs-reading and reader-vs-reader table of :func:`compare`'s results
+    (``items``: what is counted, knees or hips)."""
+    lines = [title, "", f"| measurement | {items} | median abs diff ({unit}) | p95 ({unit}) | within {within} | "
+             f"readers: {items} | median ({unit}) | p95 ({unit}) | within {within} |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for a in det:
         s, r = det[a], readers[a]
@@ -148,12 +150,22 @@ def markdown_angles_against_truth(triples: dict[str, list[tuple[float, float, fl
     """Grubbs' three-reader estimate of each angle's error against the truth
     (:func:`orthoplan.landmarks.crossval.three_reader_medians`), and the share of knees within
     2° of the truth that a centred Gaussian error of that size gives."""
-    lines = [f"**Knee angles on the real {view} films read twice (adults), against the truth: the held-out detection as a "
-             "third reader** (Grubbs' estimator from the three pairwise differences, 95 % bootstrap interval over knees; "
-             "the share within 2° assumes a centred Gaussian error)", "",
-             "| measurement | knees | detector vs 1st reading, within 2° | vs 2nd reading, within 2° | "
-             "detector vs truth, est. median (°) (95 % CI) | est. within 2° of the truth (95 % CI) | "
-             "readers vs truth, est. median (°) |",
+    return markdown_against_truth(
+        triples, f"**Knee angles on the real {view} films read twice (adults), against the truth: the held-out detection "
+        "as a third reader** (Grubbs' estimator from the three pairwise differences, 95 % bootstrap interval over knees; "
+        "the share within 2° assumes a centred Gaussian error)")
+
+
+def markdown_against_truth(triples: dict[str, list[tuple[float, float, float]]], title: str, unit: str = "°",
+                           within: float = WITHIN_DEG, items: str = "knees") -> str:
+    """The table of :func:`markdown_angles_against_truth` for any measurement: per measurement,
+    ``(detected, first reading, second reading)`` values in ``unit``; the share within
+    ``within`` of the truth from the estimated error (a centred Gaussian)."""
+    w = f"{within:g}{'' if unit == '°' else ' '}{unit}"
+    lines = [title, "",
+             f"| measurement | {items} | detector vs 1st reading, within {w} | vs 2nd reading, within {w} | "
+             f"detector vs truth, est. median ({unit}) (95 % CI) | est. within {w} of the truth (95 % CI) | "
+             f"readers vs truth, est. median ({unit}) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, t in triples.items():
         if len(t) < 8:
@@ -162,10 +174,10 @@ def markdown_angles_against_truth(triples: dict[str, list[tuple[float, float, fl
         e = crossval.three_reader_medians(a)
         lo, hi = e["detector_ci_pct"]
         share = crossval.share_within
-        lines.append(f"| {name} | {len(a)} | {100 * np.mean(abs(a[:, 0] - a[:, 1]) <= WITHIN_DEG):.0f} % | "
-                     f"{100 * np.mean(abs(a[:, 0] - a[:, 2]) <= WITHIN_DEG):.0f} % | "
-                     f"{e['detector_pct']:.1f} ({lo:.1f}–{hi:.1f}) | {100 * share(e['detector_pct'], WITHIN_DEG):.0f} % "
-                     f"({100 * share(hi, WITHIN_DEG):.0f}–{100 * share(lo, WITHIN_DEG):.0f} %) | "
+        lines.append(f"| {name} | {len(a)} | {100 * np.mean(abs(a[:, 0] - a[:, 1]) <= within):.0f} % | "
+                     f"{100 * np.mean(abs(a[:, 0] - a[:, 2]) <= within):.0f} % | "
+                     f"{e['detector_pct']:.1f} ({lo:.1f}–{hi:.1f}) | {100 * share(e['detector_pct'], within):.0f} % "
+                     f"({100 * share(hi, within):.0f}–{100 * share(lo, within):.0f} %) | "
                      f"{e['reader_a_pct']:.1f} / {e['reader_b_pct']:.1f} |")
     return "\n".join(lines)
 
