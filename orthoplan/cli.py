@@ -230,12 +230,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if args.json:
         # {"landmarks": {name: {"x", "y", "confidence"[, "radius"]}}, "missing": {name: reason},
         #  "notes": [what the detector says about the film], "orientation": {the orientation the
-        #  sides are named in: a side marker may show the film displayed mirrored}}
+        #  sides are named in: a side marker may show the film displayed mirrored}, "view": the
+        #  view detected}: checked and corrected, it is a landmark file for measure, plan and train
         doc = lms.to_dict()
         keep = ("x", "y", "confidence", "radius")
         doc["landmarks"] = {k: {f: v[f] for f in keep if f in v} for k, v in doc["landmarks"].items()}
         doc["notes"] = list(notes)
         doc["orientation"] = found.orientation.to_dict()
+        doc["view"] = found.view
         _print_json(doc)
     else:
         for note in notes:
@@ -896,19 +898,37 @@ def _add_templating_parsers(sub) -> None:
 # --------------------------------------------------------------------------- train
 
 
+#: The environment variable that makes detection use a model trained for each network.
+_TRAINED_MODEL_ENV = {"ap-pelvis": "ORTHOPLAN_MODEL", "knee": "ORTHOPLAN_KNEE_MODEL", "knee-ap": "ORTHOPLAN_KNEE_AP_MODEL"}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    """Fine-tune (or train) the AP pelvis detector on a site's checked landmarks."""
+    """Fine-tune (or train) a learned detector's network on a site's checked landmarks."""
     from .landmarks import network, training
 
+    net = args.network
+    views = training.NETWORK_VIEWS[net]
+    model_view = training.NETWORK_MODEL_VIEW[net]
+    base = None
+    if not args.scratch:
+        if args.init_model is None and net == "knee-ap":  # not $ORTHOPLAN_KNEE_MODEL: another network's size
+            from .landmarks.knee_learned import KNEE_AP_MODEL, KNEE_AP_MODEL_ENV
+
+            path = os.environ.get(KNEE_AP_MODEL_ENV) or network.MODEL_DIR / f"{KNEE_AP_MODEL}.onnx"
+            base = network.load_model(path, view=model_view)
+        else:
+            base = network.load_model(args.init_model, view=model_view)
+    channels = tuple(base.channels) if base is not None else training.NETWORK_CHANNELS[net]
     films = []
     for folder in args.landmarks or ():
-        films += training.films_from_landmark_files(folder)
+        films += training.films_from_landmark_files(folder, channels, views=views)
     for folder in args.references or ():
         from .landmarks.references import load_references
 
         if not args.root:
             raise LandmarkError("--references needs --root (the folder the references' image paths start from)")
-        films += training.films_from_references(load_references(folder), args.root)
+        refs = [r for r in load_references(folder) if r.view in views]
+        films += training.films_from_references(refs, args.root, channels)
     if args.archive:
         from .archive import open_archive
         from .archive.plans import latest_plan
@@ -921,37 +941,44 @@ def cmd_train(args: argparse.Namespace) -> int:
             if not plan.image.sop_instance_uid:
                 continue
             pairs.append((load_radiograph(archive.retrieve(plan.image.sop_instance_uid)), plan))
-        films += training.films_from_plans(pairs)
+        films += training.films_from_plans(pairs, channels, views=views)
     n_site = len(films)
     if not n_site and not args.phantoms:
-        raise LandmarkError("no training film: give --landmarks DIR, --references DIR --root DIR or --archive URL "
-                            "--study UID with landmarks a person placed or confirmed")
+        raise LandmarkError(f"no training film for the {net} network ({' and '.join(views)} films): give --landmarks "
+                            "DIR, --references DIR --root DIR or --archive URL --study UID with landmarks a person "
+                            "placed or confirmed")
     if args.phantoms:
-        films += training.films_from_phantoms(args.phantoms, seed=args.seed)
+        make = training.films_from_phantoms if net == "ap-pelvis" else training.films_from_knee_phantoms
+        films += make(args.phantoms, seed=args.seed, channels=channels)
     init, size, meta = None, args.input_size, {}
-    if not args.scratch:
-        base = network.load_model(args.init_model)
+    if base is not None:
         init = Path(base.path).with_suffix(".npz")
         if not init.exists():
             raise LandmarkError(f"{init.name}: the base model's weights are missing; use --scratch")
         size, meta = base.input_size, base.meta
     attribution = meta.get("attribution", training.FRACATLAS_ATTRIBUTION if args.references else "")
     result = training.train(
-        films, args.out, epochs=args.epochs, seed=args.seed, input_size=size, init=init,
+        films, args.out, channels=channels, view=model_view, epochs=args.epochs, seed=args.seed, input_size=size,
+        init=init,
         lr=args.lr or (5e-4 if init else 2e-3), command="orthoplan " + " ".join(sys.argv[1:]) if sys.argv else "",
         attribution=attribution, confidence=meta.get("confidence") if init else None,
         extra_meta={"confidence_note": "inherited from the base model, not recalibrated on the site's films"}
         if init else {})
     print(f"trained on {n_site} site films" + (f" and {args.phantoms} phantoms" if args.phantoms else "")
           + f" in {result.seconds:.0f} s: {result.onnx}")
-    print(f"use it with ORTHOPLAN_MODEL={result.onnx} (or `orthoplan detect --model {result.onnx}`)")
+    print(f"use it with {_TRAINED_MODEL_ENV[net]}={result.onnx} (or `orthoplan detect --model {result.onnx}"
+          + ("" if net == "ap-pelvis" else f" --view {views[-1]}") + "`)")
     return 0
 
 
 def _add_train_parser(sub) -> None:
-    t = sub.add_parser("train", help="fine-tune the AP pelvis landmark detector on a site's checked landmarks "
+    t = sub.add_parser("train", help="fine-tune a learned landmark detector on a site's checked landmarks "
                                      "(needs the [train] extra)")
     t.add_argument("--out", required=True, metavar="PATH", help="model path without suffix (writes .onnx, .json, .npz)")
+    t.add_argument("--network", choices=sorted(_TRAINED_MODEL_ENV), default="ap-pelvis",
+                   help="the network to fine-tune: ap-pelvis (AP pelvis and hip films; default), knee (lateral knee "
+                        "films and the AP films' axis points; learns from AP and lateral knee films) or knee-ap (AP "
+                        "knee films). Only the films of its views are used")
     t.add_argument("--landmarks", action="append", metavar="DIR",
                    help="folder of images with <image stem>.json landmark files (manual/refined points only)")
     t.add_argument("--references", action="append", metavar="DIR", help="folder of reference readings")
@@ -963,7 +990,8 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--lr", type=float, help="learning rate (default 5e-4 fine-tuning, 2e-3 from scratch)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--scratch", action="store_true", help="train from random weights instead of fine-tuning")
-    t.add_argument("--init-model", metavar="FILE.onnx", help="the model to fine-tune (default: the shipped one)")
+    t.add_argument("--init-model", metavar="FILE.onnx", help="the model to fine-tune (default: the network's model in use: its "
+                   "environment variable's, else the shipped one)")
     t.add_argument("--input-size", type=int, default=384, help="network input (px) when training from scratch "
                    "(the shipped model's recipe: 384)")
     t.set_defaults(func=cmd_train)

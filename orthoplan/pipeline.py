@@ -108,12 +108,14 @@ def detect_landmarks_with_notes(radiograph: Radiograph, calibration: Calibration
 
 class OrientedDetection(NamedTuple):
     """:func:`detect_oriented`'s answer: the landmarks, what the detector says about the film,
-    the orientation the landmarks are named in, and what the plan says of that orientation."""
+    the orientation the landmarks are named in, what the plan says of that orientation, and the
+    view detected."""
 
     landmarks: Landmarks
     notes: tuple[str, ...]
     orientation: ImageOrientation
     orientation_notes: tuple[str, ...] = ()
+    view: str = ""
 
 
 def detect_oriented(radiograph: Radiograph, calibration: Calibration | None, view: str | None = None,
@@ -130,7 +132,7 @@ def detect_oriented(radiograph: Radiograph, calibration: Calibration | None, vie
     if view in MARKER_VIEWS:  # a side marker on the film decides the display
         orientation, landmarks, said, marked = _side_marker_checked(radiograph, calibration, view, side, landmarks,
                                                                     said, orientation, model)
-    return OrientedDetection(landmarks, tuple(said), orientation, tuple(marked))
+    return OrientedDetection(landmarks, tuple(said), orientation, tuple(marked), view)
 
 
 def with_positional_sigma(landmarks: Landmarks) -> Landmarks:

@@ -68,6 +68,15 @@ KNEE_AP_CHANNELS = tuple(f"{a}_{s}" for a in KNEE_AP_CHANNEL_ANATOMIES for s in 
 KNEE_LATERAL_CHANNELS = tuple(LATERAL_PREFIX + a for a in KNEE_LATERAL_ANATOMY)
 KNEE_CHANNELS = KNEE_AP_CHANNELS + KNEE_LATERAL_CHANNELS
 
+#: The views each network learns from (``orthoplan train --network``): the AP pelvis network
+#: (``models/ap-pelvis``) AP pelvis and hip films; the knee network (``models/knee``, 320 px) AP
+#: and lateral knee films (it reads lateral films, and AP films' axis points); the AP knee network
+#: (``models/knee-ap``, 448 px) AP knee films.
+NETWORK_VIEWS = {"ap-pelvis": ("ap-pelvis", "ap-hip"), "knee": ("knee-ap", "knee-lateral"), "knee-ap": ("knee-ap",)}
+#: Each network's channels (a model's description names them too) and its models' ``view``.
+NETWORK_CHANNELS = {"ap-pelvis": AP_PELVIS_CHANNELS, "knee": KNEE_CHANNELS, "knee-ap": KNEE_CHANNELS}
+NETWORK_MODEL_VIEW = {"ap-pelvis": "ap-pelvis", "knee": "knee", "knee-ap": "knee"}
+
 #: The largest zoom of the augmentation (a part of the film, e.g. one hip, fills the input).
 ZOOM_MAX = 2.0
 
@@ -175,17 +184,46 @@ def reference_points(ref, channels: Sequence[str]) -> tuple[dict, list[str], int
     """A reading's points ``{channel name: (x, y, radius)}``, the names known absent and the
     display's ``patient_left_x`` (:func:`displayed_left_x`), for :func:`film_from_points`."""
     absent = [n for n, why in ref.missing.items() if any(w in why.lower() for w in ABSENT_WORDS)]
-    pts = {n: (p.x, p.y, p.radius) for n, p in ref.points.items()}
-    if ref.view == "knee-lateral":
+    pts, absent = channel_points({n: (p.x, p.y, p.radius) for n, p in ref.points.items()}, absent, ref.view, channels)
+    return pts, absent, 1 if ref.view == "knee-lateral" else displayed_left_x(ref)
+
+
+def channel_points(pts: dict, absent: Iterable[str], view: str, channels: Sequence[str]) -> tuple[dict, list[str]]:
+    """A film's points ``{name: (x, y, radius)}`` and the names known absent, named as the
+    network's channels: a lateral knee film's points go to the ``lateral:`` channels (the side
+    dropped) and every other channel is absent; an AP knee film's lateral channels are absent.
+
+    >>> channel_points({"femoral_posterior_condyle_left": (3.0, 4.0, None)}, [], "knee-lateral",
+    ...                ("femoral_condyle_medial_left", "lateral:femoral_posterior_condyle"))
+    ({'lateral:femoral_posterior_condyle': (3.0, 4.0, None)}, ['femoral_condyle_medial_left'])
+    """
+    if view == "knee-lateral":
         def strip(n: str) -> str:
             return LATERAL_PREFIX + n.rsplit("_", 1)[0]
 
-        pts = {strip(n): v for n, v in pts.items()}
-        absent = [strip(n) for n in absent] + [c for c in channels if not c.startswith(LATERAL_PREFIX)]
-        return pts, absent, 1
-    if ref.view == "knee-ap":
-        absent = absent + [c for c in channels if c.startswith(LATERAL_PREFIX)]
-    return pts, absent, displayed_left_x(ref)
+        return ({strip(n): v for n, v in pts.items()},
+                [strip(n) for n in absent] + [c for c in channels if not c.startswith(LATERAL_PREFIX)])
+    if view == "knee-ap":
+        return dict(pts), list(absent) + [c for c in channels if c.startswith(LATERAL_PREFIX)]
+    return dict(pts), list(absent)
+
+
+def view_of_points(names: Iterable[str]) -> str | None:
+    """The view whose vocabulary a film's landmark names belong to: ``"knee-lateral"``,
+    ``"knee-ap"`` or ``"ap-pelvis"``; ``None`` where they do not tell (a lateral knee film's
+    axis points alone read like an AP knee film's) or mix views.
+
+    >>> view_of_points(["tibial_plateau_anterior_left", "knee_tibial_axis_distal_left"])
+    'knee-lateral'
+    >>> view_of_points(["knee_tibial_axis_distal_left"]) is None
+    True
+    """
+    anatomies = {n.rsplit("_", 1)[0] for n in names}
+    shared = set(KNEE_AP_ANATOMY) & set(KNEE_LATERAL_ANATOMY)
+    kinds = {view for view, vocabulary in (("knee-lateral", set(KNEE_LATERAL_ANATOMY) - shared),
+                                          ("knee-ap", set(KNEE_AP_CHANNEL_ANATOMIES) - shared),
+                                          ("ap-pelvis", set(AP_PELVIS_ANATOMIES))) if anatomies & vocabulary}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def displayed_left_x(ref) -> int:
@@ -262,16 +300,24 @@ def films_from_knee_phantoms(n: int, seed: int = 0, channels: Sequence[str] = KN
 
 
 def films_from_landmark_files(folder: str | os.PathLike, channels: Sequence[str] = AP_PELVIS_CHANNELS,
-                              long_side: int = 480, sources: Sequence[str] = ("manual", "refined")
-                              ) -> list[TrainingFilm]:
+                              long_side: int = 480, sources: Sequence[str] = ("manual", "refined"),
+                              views: Sequence[str] | None = None) -> list[TrainingFilm]:
     """Training films from a folder of ``<image>`` + ``<image stem>.json`` pairs.
 
     The JSON is the landmark file of ``orthoplan measure --landmarks`` (``{"landmarks": {name:
     [x, y] or {"x", "y", "source", "radius"}}}``); only landmarks whose ``source`` is one of
     ``sources`` (placed or confirmed by a person; a plain ``[x, y]`` counts as manual) are
     used, so a detector is never trained on its own unchecked output.
+
+    ``views`` keeps only the films of those views (:data:`NETWORK_VIEWS`): a file's ``"view"``
+    (``orthoplan detect --json`` writes it), else the view its landmark names belong to
+    (:func:`view_of_points`); a film whose view is not known is then left out, said. The
+    file's ``"orientation"`` (``orthoplan detect --json`` writes the one its points are named
+    in: a film displayed mirrored) is used where given, else the orientation its AP pelvis or
+    knee landmarks show.
     """
     from ..image import load
+    from ..model import ImageOrientation
 
     films = []
     for lm_path in sorted(Path(folder).glob("*.json")):
@@ -293,29 +339,48 @@ def films_from_landmark_files(folder: str | os.PathLike, channels: Sequence[str]
                 pts[name] = (float(v["x"]), float(v["y"]), v.get("radius") or v.get("radius_px"))
             else:
                 pts[name] = (float(v[0]), float(v[1]), None)
-        if pts:  # a film without orientation tags stored turned: as its landmarks show
+        if not pts:
+            continue
+        view = data.get("view") or view_of_points(pts)
+        if views is not None and view not in views:
+            log.warning("training: %s left out (%s; this network learns from %s films%s)", lm_path.name,
+                        f"its view is {view}" if view else "its landmarks do not say which view it is",
+                        " and ".join(views), "" if view else ': add "view" to the file')
+            continue
+        if isinstance(data.get("orientation"), dict):
+            orientation = ImageOrientation.from_dict(data["orientation"])
+        else:  # a film without orientation tags stored turned: as its landmarks show
             named = {k: v[:2] for k, v in pts.items() if k in {n.value for n in LandmarkName}}
             orientation = orientation_from_landmarks(named, rad.orientation)
-            films.append(film_from_points(lm_path.stem, rad.display, pts, channels, orientation.superior_name,
-                                          orientation.patient_left_x, (), long_side))
+        pts, absent = channel_points(pts, (), view or "", channels)
+        films.append(film_from_points(lm_path.stem, rad.display, pts, channels, orientation.superior_name,
+                                      1 if view == "knee-lateral" else orientation.patient_left_x, absent,
+                                      long_side))
     return films
 
 
 def films_from_plans(pairs: Iterable[tuple[object, object]], channels: Sequence[str] = AP_PELVIS_CHANNELS,
-                     long_side: int = 480) -> list[TrainingFilm]:
+                     long_side: int = 480, views: Sequence[str] | None = None) -> list[TrainingFilm]:
     """Training films from ``(radiograph, plan)`` pairs, e.g. plans read back from an archive.
 
     Only the plan's landmarks that a person placed or confirmed (``source`` manual or
     refined) are used; the film is read in the plan's orientation (a film stored turned too).
+    ``views`` keeps only the plans of those views (the plan's ``view``).
     """
     films = []
     for rad, plan in pairs:
+        if views is not None and plan.view not in views:
+            log.warning("training: a %s plan left out (this network learns from %s films)", plan.view,
+                        " and ".join(views))
+            continue
         pts = {lm.name.value: (lm.x, lm.y, lm.radius_px) for lm in plan.landmarks
                if lm.source in (LandmarkSource.MANUAL, LandmarkSource.REFINED)}
         if pts:
+            pts, absent = channel_points(pts, (), plan.view, channels)
             films.append(film_from_points(str(rad.reference.sop_instance_uid or len(films)), rad.display, pts,
                                           channels, plan.orientation.superior_name,
-                                          plan.orientation.patient_left_x, (), long_side))
+                                          1 if plan.view == "knee-lateral" else plan.orientation.patient_left_x,
+                                          absent, long_side))
     return films
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from orthoplan.phantoms import pelvis as phantom
 from orthoplan.cli import main
 from orthoplan.landmarks import network
@@ -58,3 +60,111 @@ def test_train_without_films_says_what_to_give(tmp_path, capsys):
     empty.mkdir()
     assert main(["train", "--landmarks", str(empty), "--out", str(tmp_path / "x")]) == 6
     assert "no training film" in capsys.readouterr().err
+
+
+def _knee_site(tmp_path, real_dir):
+    """A site's folder of checked knee films (our readings as the site's corrections): two AP
+    films (their view told by their landmarks), a lateral one (its view in the file), a lateral
+    one with only axis points and no view (which cannot be told from an AP film's), and an AP
+    pelvis film."""
+    import shutil
+
+    from orthoplan.landmarks.references import load_references
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
+    refs = {r.stem: r for r in load_references(repo / "datasets" / "fracatlas-knee" / "references")}
+    hips = {r.stem: r for r in load_references(repo / "datasets" / "fracatlas-hip" / "references")}
+    site = tmp_path / "site"
+    site.mkdir()
+
+    def put(ref, folder, view=None, anatomies=None):
+        shutil.copy(real_dir / folder / ref.image, site / f"{ref.stem}.jpg")
+        doc = {"landmarks": {n: {"x": p.x, "y": p.y, "source": "manual"} for n, p in ref.points.items()
+                             if anatomies is None or n.rsplit("_", 1)[0] in anatomies}}
+        if view:
+            doc["view"] = view
+        (site / f"{ref.stem}.json").write_text(json.dumps(doc))
+
+    put(refs["IMG0000013"], "fracatlas-knee")
+    put(refs["IMG0000149"], "fracatlas-knee")
+    put(refs["IMG0000014"], "fracatlas-knee", view="knee-lateral")
+    put(refs["IMG0000017"], "fracatlas-knee", anatomies=("knee_femoral_axis_proximal", "knee_femoral_axis_distal"))
+    put(next(r for r in hips.values() if r.usable and r.patient == "adult" and len(r.points) > 15), "fracatlas-hip")
+    return site
+
+
+def test_knee_films_go_to_the_channels_of_their_view(tmp_path, real_dir, caplog):
+    from orthoplan.landmarks import training
+
+    site = _knee_site(tmp_path, real_dir)
+    ch = training.KNEE_CHANNELS
+    lateral = training.films_from_landmark_files(site, ch, views=("knee-lateral",))
+    assert [f.key for f in lateral] == ["IMG0000014"]  # the axis-only film's view is not known: left out, said
+    assert "IMG0000017.json left out" in caplog.text and 'add "view"' in caplog.text
+    on = {c for c, p, gone in zip(ch, lateral[0].points, lateral[0].absent) if np.isfinite(p).all()}
+    assert on == {c for c in ch if c.startswith("lateral:")}  # all nine lateral points, sides dropped
+    assert all(gone for c, gone in zip(ch, lateral[0].absent) if not c.startswith("lateral:"))
+    ap = training.films_from_landmark_files(site, ch, views=("knee-ap",))
+    assert sorted(f.key for f in ap) == ["IMG0000013", "IMG0000149"]
+    for f in ap:
+        assert all(gone for c, gone in zip(ch, f.absent) if c.startswith("lateral:"))
+        assert sum(np.isfinite(p).all() for p in f.points) == 12
+
+
+def test_a_site_fine_tunes_the_knee_networks_that_detection_then_uses(tmp_path, real_dir, capsys, monkeypatch):
+    from orthoplan.landmarks.knee_learned import knee_model_path
+
+    site = _knee_site(tmp_path, real_dir)
+    out = tmp_path / "model" / "site-knee"
+    assert main(["train", "--network", "knee", "--landmarks", str(site), "--out", str(out), "--epochs", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "trained on 3 site films" in said and f"ORTHOPLAN_KNEE_MODEL={out.with_suffix('.onnx')}" in said
+    m = network.load_model(out.with_suffix(".onnx"), view="knee")
+    shipped = network.load_model(view="knee")
+    assert m.channels == shipped.channels and m.input_size == shipped.input_size
+    assert m.meta["trained"]["finetuned_from"] == "knee.npz" and "not recalibrated" in m.meta["confidence_note"]
+    monkeypatch.setenv("ORTHOPLAN_KNEE_MODEL", str(out.with_suffix(".onnx")))
+    assert knee_model_path("knee-lateral") == out.with_suffix(".onnx")
+    assert main(["detect", str(site / "IMG0000014.jpg"), "--view", "knee-lateral", "--side", "right", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["view"] == "knee-lateral" and "landmarks" in doc and "missing" in doc
+    # the AP knee network learns from the AP films only
+    out_ap = tmp_path / "model" / "site-knee-ap"
+    assert main(["train", "--network", "knee-ap", "--landmarks", str(site), "--out", str(out_ap), "--epochs", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "trained on 2 site films" in said and "ORTHOPLAN_KNEE_AP_MODEL=" in said
+    m_ap = network.load_model(out_ap.with_suffix(".onnx"), view="knee")
+    assert m_ap.meta["trained"]["finetuned_from"] == "knee-ap.npz" and m_ap.input_size > m.input_size
+
+
+def test_a_network_without_films_of_its_view_says_so(tmp_path, real_dir, capsys):
+    site = _knee_site(tmp_path, real_dir)
+    for stem in ("IMG0000013", "IMG0000149", "IMG0000014", "IMG0000017"):  # only the pelvis film stays
+        (site / f"{stem}.json").unlink()
+    assert main(["train", "--network", "knee", "--landmarks", str(site), "--out", str(tmp_path / "x")]) == 6
+    assert "no training film for the knee network (knee-ap and knee-lateral films)" in capsys.readouterr().err
+
+
+def test_knee_plans_train_the_knee_network_only(tmp_path, real_dir):
+    """Plans read back from an archive: each trains only a network of its view, a lateral knee
+    plan's points in the lateral channels."""
+    from orthoplan.landmarks import training
+    from orthoplan.landmarks.references import load_references
+    from orthoplan.model import Calibration, Landmark, LandmarkSource, Landmarks
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
+    refs = {r.stem: r for r in load_references(repo / "datasets" / "fracatlas-knee" / "references")}
+    pairs = []
+    for stem, view in (("IMG0000014", "knee-lateral"), ("IMG0000013", "knee-ap")):
+        ref = refs[stem]
+        rad = load_radiograph(str(real_dir / "fracatlas-knee" / ref.image))
+        lms = Landmarks.from_landmarks([Landmark(n, p.x, p.y, source=LandmarkSource.MANUAL) for n, p in ref.points.items()])
+        plan = plan_radiograph(rad, calibration=Calibration(0.5, "explicit-spacing", 0.0), landmarks=lms, view=view,
+                               side=sorted(ref.points)[0].rsplit("_", 1)[1])
+        pairs.append((rad, plan))
+    ch = training.KNEE_CHANNELS
+    lateral = training.films_from_plans(pairs, ch, views=("knee-lateral",))
+    assert len(lateral) == 1
+    assert {c for c, p in zip(ch, lateral[0].points) if np.isfinite(p).all()} == {c for c in ch if c.startswith("lateral:")}
+    assert len(training.films_from_plans(pairs, ch, views=("knee-ap", "knee-lateral"))) == 2
+    assert training.films_from_plans(pairs, training.AP_PELVIS_CHANNELS, views=("ap-pelvis", "ap-hip")) == []
