@@ -347,9 +347,12 @@ def films_from_landmark_files(folder: str | os.PathLike, channels: Sequence[str]
                         f"its view is {view}" if view else "its landmarks do not say which view it is",
                         " and ".join(views), "" if view else ': add "view" to the file')
             continue
-        if isinstance(data.get("orientation"), dict):
-            orientation = ImageOrientation.from_dict(data["orientation"])
-        else:  # a film without orientation tags stored turned: as its landmarks show
+        try:
+            orientation = ImageOrientation.from_dict(data["orientation"]) if "orientation" in data else None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("training: %s left out (its \"orientation\" is not an orientation: %s)", lm_path.name, exc)
+            continue
+        if orientation is None:  # a film without orientation tags stored turned: as its landmarks show
             named = {k: v[:2] for k, v in pts.items() if k in {n.value for n in LandmarkName}}
             orientation = orientation_from_landmarks(named, rad.orientation)
         pts, absent = channel_points(pts, (), view or "", channels)

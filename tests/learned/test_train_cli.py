@@ -168,3 +168,24 @@ def test_knee_plans_train_the_knee_network_only(tmp_path, real_dir):
     assert {c for c, p in zip(ch, lateral[0].points) if np.isfinite(p).all()} == {c for c in ch if c.startswith("lateral:")}
     assert len(training.films_from_plans(pairs, ch, views=("knee-ap", "knee-lateral"))) == 2
     assert training.films_from_plans(pairs, training.AP_PELVIS_CHANNELS, views=("ap-pelvis", "ap-hip")) == []
+
+
+def test_a_landmark_files_orientation_is_used_and_a_broken_one_said(tmp_path, real_dir, caplog):
+    """An AP knee file whose "orientation" says the film is displayed mirrored (as `orthoplan
+    detect --json` writes it after reading a mirror-image marker) trains the channels of the side
+    as seen; a file whose "orientation" is not one is left out, said."""
+    from orthoplan.landmarks import training
+
+    site = _knee_site(tmp_path, real_dir)
+    doc = json.loads((site / "IMG0000013.json").read_text())  # a right knee
+    assert all(n.endswith("_right") for n in doc["landmarks"])
+    doc["orientation"] = {"patient_left_x": -1, "superior_y": -1, "source": "side-marker"}
+    (site / "IMG0000013.json").write_text(json.dumps(doc))
+    doc = json.loads((site / "IMG0000149.json").read_text())
+    doc["orientation"] = {"patient_left_x": 3}
+    (site / "IMG0000149.json").write_text(json.dumps(doc))
+    films = training.films_from_landmark_files(site, training.KNEE_CHANNELS, views=("knee-ap",))
+    assert [f.key for f in films] == ["IMG0000013"]
+    seen = {c for c, p in zip(training.KNEE_CHANNELS, films[0].points) if np.isfinite(p).all()}
+    assert seen and all(c.endswith("_left") for c in seen)  # mirrored: the right knee looks like a left one
+    assert "IMG0000149.json left out" in caplog.text and "not an orientation" in caplog.text
