@@ -368,22 +368,26 @@ def films_from_plans(pairs: Iterable[tuple[object, object]], channels: Sequence[
 
     Only the plan's landmarks that a person placed or confirmed (``source`` manual or
     refined) are used; the film is read in the plan's orientation (a film stored turned too).
-    ``views`` keeps only the plans of those views (the plan's ``view``).
+    ``views`` keeps only the plans of those views (the plan's ``view``; a plan that names none,
+    such as one read from an SR written before plans said their view, the view its landmark
+    names belong to: :func:`view_of_points`).
     """
     films = []
     for rad, plan in pairs:
-        if views is not None and plan.view not in views:
-            log.warning("training: a %s plan left out (this network learns from %s films)", plan.view,
-                        " and ".join(views))
-            continue
         pts = {lm.name.value: (lm.x, lm.y, lm.radius_px) for lm in plan.landmarks
                if lm.source in (LandmarkSource.MANUAL, LandmarkSource.REFINED)}
-        if pts:
-            pts, absent = channel_points(pts, (), plan.view, channels)
-            films.append(film_from_points(str(rad.reference.sop_instance_uid or len(films)), rad.display, pts,
-                                          channels, plan.orientation.superior_name,
-                                          1 if plan.view == "knee-lateral" else plan.orientation.patient_left_x,
-                                          absent, long_side))
+        if not pts:
+            continue
+        view = plan.view or view_of_points(pts)
+        if views is not None and view not in views:
+            log.warning("training: a plan left out (%s; this network learns from %s films)",
+                        f"its view is {view}" if view else "it does not say which view it is", " and ".join(views))
+            continue
+        pts, absent = channel_points(pts, (), view or "", channels)
+        films.append(film_from_points(str(rad.reference.sop_instance_uid or len(films)), rad.display, pts,
+                                      channels, plan.orientation.superior_name,
+                                      1 if view == "knee-lateral" else plan.orientation.patient_left_x,
+                                      absent, long_side))
     return films
 
 

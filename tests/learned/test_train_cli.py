@@ -150,6 +150,8 @@ def test_knee_plans_train_the_knee_network_only(tmp_path, real_dir):
     plan's points in the lateral channels."""
     from orthoplan.landmarks import training
     from orthoplan.landmarks.references import load_references
+    from dataclasses import replace
+
     from orthoplan.model import Calibration, Landmark, LandmarkSource, Landmarks
 
     repo = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -168,6 +170,10 @@ def test_knee_plans_train_the_knee_network_only(tmp_path, real_dir):
     assert {c for c, p in zip(ch, lateral[0].points) if np.isfinite(p).all()} == {c for c in ch if c.startswith("lateral:")}
     assert len(training.films_from_plans(pairs, ch, views=("knee-ap", "knee-lateral"))) == 2
     assert training.films_from_plans(pairs, training.AP_PELVIS_CHANNELS, views=("ap-pelvis", "ap-hip")) == []
+    # a plan read from an SR that names no view: the view its landmark names belong to
+    unnamed = [(rad, replace(plan, view="")) for rad, plan in pairs]
+    assert len(training.films_from_plans(unnamed, ch, views=("knee-lateral",))) == 1
+    assert len(training.films_from_plans(unnamed, ch, views=("knee-ap",))) == 1
 
 
 def test_a_landmark_files_orientation_is_used_and_a_broken_one_said(tmp_path, real_dir, caplog):
