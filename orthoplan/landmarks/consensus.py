@@ -1,0 +1,76 @@
+"""The held-out detector against a consensus of several independent readings.
+
+One reading is not the truth: a detector measured against it is charged with the reader's own
+error too, and on the small FracAtlas films that error (5-16 % of the head diameter between two
+readers, median) keeps any set of points from being *shown* within 5 mm in 95 % of cases, the
+claim a confidence of 0.8 makes. The median of three independent readings
+(:func:`~orthoplan.landmarks.references.median_reading`) carries about a third less reader error than one
+reading, and a reader's gross slip does not move it. Measured against it, a detector's
+distances are still *larger* than its distances to the truth would be (the consensus' own
+error adds), so a share within tolerance shown against it is a conservative estimate of the
+share within tolerance of the truth.
+
+:func:`consensus_check` scores the held-out rows of the films read by every reading against the
+consensus, per anatomy, and fits a plain empirical confidence table on them
+(:func:`.crossval.confidence_table`, no error model): its highest confidence says whether the
+detector's surest points of that anatomy can be shown at 0.8 against that reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+
+from .crossval import AP_PELVIS, FilmView, Row, confidence_table, rescored
+from .references import Reference, median_reading
+
+__all__ = ["consensus_references", "consensus_check", "markdown_consensus"]
+
+
+def consensus_references(*readings: Sequence[Reference]) -> list[Reference]:
+    """The median reading of every film that each of the reading sets read usably (one
+    :class:`Reference` per film, :func:`~orthoplan.landmarks.references.median_reading`)."""
+    sets = [{r.stem: r for r in rs if r.usable} for rs in readings]
+    stems = sorted(set.intersection(*(set(s) for s in sets))) if sets else []
+    return [median_reading([s[stem] for s in sets]) for stem in stems]
+
+
+def consensus_check(rows: Sequence[Row], consensus: Sequence[Reference], view: FilmView = AP_PELVIS,
+                    patients: Sequence[str] = ("adult",)) -> dict[str, dict]:
+    """Per anatomy of ``view``, the held-out rows of the films in ``consensus`` scored against
+    it: points, median error (% of the view's size), the share within the view's tolerance, and
+    the highest confidence a plain empirical table fitted on them grants (``None`` with fewer
+    than 20 points). ``rows`` are the cross-validation's (every detected point, with its raw
+    score)."""
+    same = ("ap-pelvis", "ap-hip") if view is AP_PELVIS else (view.view,)
+    consensus = [replace(c, view=view.view) for c in consensus if c.view in same and c.patient in patients]
+    films = {c.stem for c in consensus}
+    scored = rescored([replace(r, ref_xy=None) for r in rows if r.film in films], consensus, view)
+    out = {}
+    for a in view.anatomies:
+        rs = [r for r in scored if r.anatomy == a and r.score is not None and r.error_pct is not None
+              and r.det_xy is not None]
+        if not rs:
+            continue
+        err = np.array([r.error_pct for r in rs])
+        top = None
+        if len(rs) >= 20:
+            table = confidence_table([r.score for r in rs], err, tolerance_pct=view.tolerance_pct)
+            top = float(max(table["confidence"]))
+        out[a] = {"n": len(rs), "median_pct": float(np.median(err)),
+                  "within": float(np.mean(err <= view.tolerance_pct)), "top_confidence": top}
+    return out
+
+
+def markdown_consensus(check: dict[str, dict], readers: int, view: FilmView = AP_PELVIS) -> str:
+    """The table of :func:`consensus_check`."""
+    t = f"{view.tolerance_pct:g} %"
+    lines = [f"| landmark | points | median % {view.size_label} | within {t} | highest confidence showable |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for a, c in check.items():
+        top = "–" if c["top_confidence"] is None else f"{c['top_confidence']:.2f}"
+        lines.append(f"| {a} | {c['n']} | {c['median_pct']:.1f} | {100 * c['within']:.0f} % | {top} |")
+    return (f"Against the median of {readers} independent readings (films read {readers} times; adults; "
+            "every held-out point with a score):\n\n" + "\n".join(lines))
