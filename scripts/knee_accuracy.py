@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--refs", default=str(REPO / "datasets" / "fracatlas-knee" / "references"))
     ap.add_argument("--second", default=str(REPO / "datasets" / "fracatlas-knee" / "second-reading"))
+    ap.add_argument("--third", default=str(REPO / "datasets" / "fracatlas-knee" / "third-reading"),
+                    help="third readings of some AP films read twice (used where the folder exists)")
     ap.add_argument("--rows", default="/tmp/orthoplan-knee-cv/rows.json")
     ap.add_argument("--folds", type=int, default=3)
     a = ap.parse_args(argv)
@@ -311,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(confident_on_films_read_twice(cal, second, view))
         print()
+        third = load_references(a.third) if Path(a.third).is_dir() else []
+        if any(r.view == view.view for r in third):
+            crossval.print_third_readings(mine, refs, second, [r for r in third if r.view == view.view], view)
         size_of = dict(unit="_mm", names=SIZES)
         det_sizes = [(angles(detected_points(cal, f), view.view, **size_of),
                       angles({n: p.xy for n, p in by[f].points.items()}, view.view, **size_of),

@@ -14,6 +14,13 @@ share within tolerance of the truth.
 consensus, per anatomy, and fits a plain empirical confidence table on them
 (:func:`.crossval.confidence_table`, no error model): its highest confidence says whether the
 detector's surest points of that anatomy can be shown at 0.8 against that reference.
+
+:func:`readers_check` tests the assumption the detector's error estimates rest on. Grubbs'
+estimator (:func:`.crossval.three_reader_estimate`) takes the held-out detection for a third
+independent reader; but the network learned from the first readings, and where it shares their
+habits the estimate flatters it. Three *human* readings give each reader's error without the
+detector: where a reader's error comes out the same both ways, the detector behaved as an
+independent reader.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .crossval import AP_PELVIS, FilmView, Row, confidence_table, rescored
+from .crossval import AP_PELVIS, FilmView, Row, confidence_table, rescored, three_reader_estimate
 from .references import Reference, median_reading
 
-__all__ = ["consensus_references", "consensus_check", "markdown_consensus"]
+__all__ = ["consensus_references", "consensus_check", "markdown_consensus", "reading_rows", "readers_check",
+           "markdown_readers"]
 
 
 def consensus_references(*readings: Sequence[Reference]) -> list[Reference]:
@@ -74,3 +82,48 @@ def markdown_consensus(check: dict[str, dict], readers: int, view: FilmView = AP
         lines.append(f"| {a} | {c['n']} | {c['median_pct']:.1f} | {100 * c['within']:.0f} % | {top} |")
     return (f"Against the median of {readers} independent readings (films read {readers} times; adults; "
             "every held-out point with a score):\n\n" + "\n".join(lines))
+
+
+def reading_rows(readings: Sequence[Reference]) -> list[Row]:
+    """A reading's points as rows of detected points (``det_xy``; no score), so that a third
+    reader can take the detector's place in :func:`.crossval.three_reader_estimate`."""
+    return [Row(r.stem, name, r.patient, -1, None, p.xy, None, None, None)
+            for r in readings if r.usable for name, p in r.points.items()]
+
+
+def readers_check(rows: Sequence[Row], first: Sequence[Reference], second: Sequence[Reference],
+                  third: Sequence[Reference], view: FilmView = AP_PELVIS, patients: Sequence[str] = ("adult",),
+                  n_boot: int = 500) -> dict[str, dict]:
+    """Per anatomy, on the films read three times: each reader's median error against the truth
+    from the three human readings (``"third_pct"``, ``"first_pct"``, ``"second_pct"``), the first
+    and second readers' from the detector and those two (``"first_with_detector_pct"``,
+    ``"second_with_detector_pct"``) and the detector's (``"detector_pct"``), all
+    :func:`.crossval.three_reader_estimate` on the same films (% of the view's size)."""
+    films = {r.stem for r in third if r.usable}
+    humans = three_reader_estimate(reading_rows(third), first, second, patients=patients, view=view, n_boot=n_boot)
+    machine = three_reader_estimate([r for r in rows if r.film in films], first, second, patients=patients,
+                                    view=view, n_boot=n_boot)
+    out = {}
+    for a, h in humans.items():
+        m = machine.get(a)
+        if m is None:
+            continue
+        out[a] = {"n": h["n"], "third_pct": h["detector_pct"], "first_pct": h["reader_a_pct"],
+                  "second_pct": h["reader_b_pct"], "first_with_detector_pct": m["reader_a_pct"],
+                  "second_with_detector_pct": m["reader_b_pct"], "detector_pct": m["detector_pct"],
+                  "detector_ci_pct": m["detector_ci_pct"]}
+    return out
+
+
+def markdown_readers(check: dict[str, dict], view: FilmView = AP_PELVIS) -> str:
+    """The table of :func:`readers_check`."""
+    u = f"% {view.size_label}"
+    lines = [f"| landmark | points | 1st / 2nd / 3rd reader vs truth, from the three readers ({u}) | 1st / 2nd reader "
+             f"vs truth, with the detector as the third ({u}) | detector vs truth ({u}, 95 % CI) |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for a, c in check.items():
+        lo, hi = c["detector_ci_pct"]
+        lines.append(f"| {a} | {c['n']} | {c['first_pct']:.1f} / {c['second_pct']:.1f} / {c['third_pct']:.1f} | "
+                     f"{c['first_with_detector_pct']:.1f} / {c['second_with_detector_pct']:.1f} | "
+                     f"{c['detector_pct']:.1f} ({lo:.1f}–{hi:.1f}) |")
+    return "\n".join(lines)

@@ -1059,6 +1059,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m orthoplan.landmarks.crossval", description=__doc__.split("\n\n")[0])
     ap.add_argument("--refs", required=True, help="folder of the primary reference readings")
     ap.add_argument("--second", help="folder of the second, independent readings (reader agreement)")
+    ap.add_argument("--third", help="folder of third, independent readings of some of the films read twice: the "
+                    "detector against the median of three readings, and the readers' own errors without it")
     ap.add_argument("--root", required=True, help="the data set's root (the images' paths are relative to it)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--fold", type=int, action="append", help="run only these folds (repeatable)")
@@ -1123,6 +1125,8 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_calibration_check(calibration_check(cal, diffs),
                                          mean_reading_check(rows, refs, second, all_diffs)))
         print()
+    if a.third and second:
+        print_third_readings(rows, refs, second, load_references(a.third), AP_PELVIS)
     if a.refine:
         print("**Refining a click** (clicks within 20 % of the head diameter, ≈ 10 mm, of the reference; "
               "each film with the fold model that never saw it)")
@@ -1130,6 +1134,21 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_refine(evaluate_refine(refs, a.root, rows, a.folds, seed=a.seed, workdir=a.workdir,
                                              reader_diffs=diffs), diffs))
     return 0
+
+
+def print_third_readings(rows: Sequence[Row], first: Sequence[Reference], second: Sequence[Reference],
+                 third: Sequence[Reference], view: FilmView) -> None:
+    """The tables of :mod:`.consensus` for the films read three times."""
+    from .consensus import (consensus_check, consensus_references, markdown_consensus, markdown_readers,
+                            readers_check)
+
+    n = len({r.stem for r in third if r.usable})
+    print(f"**Films read three times** ({n} usable; the third readers saw neither other reading nor any detection)")
+    print()
+    print(markdown_consensus(consensus_check(rows, consensus_references(first, second, third), view), 3, view))
+    print()
+    print(markdown_readers(readers_check(rows, first, second, third, view), view))
+    print()
 
 
 def _knee_report(a, refs: Sequence[Reference], second: Sequence[Reference], view: FilmView) -> int:
