@@ -315,7 +315,18 @@ def main(argv: list[str] | None = None) -> int:
         print()
         third = load_references(a.third) if Path(a.third).is_dir() else []
         if any(r.view == view.view for r in third):
-            crossval.print_third_readings(mine, refs, second, [r for r in third if r.view == view.view], view)
+            third = [r for r in third if r.view == view.view]
+            crossval.print_third_readings(mine, refs, second, third, view)
+            # the angles against the truth from the two readers who never trained the network
+            by_second = {r.stem: r for r in second if r.usable}
+            unseen = [(t, by_second[t.stem]) for t in third if t.usable and t.stem in by_second]
+            print(markdown_against_truth(
+                angle_triples(cal, unseen, in_cv, view.view),
+                f"**Knee angles on the real {view.view} films read three times (adults), against the truth from the "
+                "second and third readers, whose readings never trained the network** (Grubbs' estimator, the "
+                "held-out detection as the third reader; \"1st reading\" is the second reader here, \"2nd\" the "
+                "third)"))
+            print()
         size_of = dict(unit="_mm", names=SIZES)
         det_sizes = [(angles(detected_points(cal, f), view.view, **size_of),
                       angles({n: p.xy for n, p in by[f].points.items()}, view.view, **size_of),

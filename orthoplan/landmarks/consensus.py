@@ -98,20 +98,24 @@ def readers_check(rows: Sequence[Row], first: Sequence[Reference], second: Seque
     from the three human readings (``"third_pct"``, ``"first_pct"``, ``"second_pct"``), the first
     and second readers' from the detector and those two (``"first_with_detector_pct"``,
     ``"second_with_detector_pct"``) and the detector's (``"detector_pct"``), all
-    :func:`.crossval.three_reader_estimate` on the same films (% of the view's size)."""
+    :func:`.crossval.three_reader_estimate` on the same films (% of the view's size); and the
+    detector's from the second and third readers alone (``"detector_unseen_pct"``): readers whose
+    readings never trained the network, so that no shared habit flatters it."""
     films = {r.stem for r in third if r.usable}
+    mine = [r for r in rows if r.film in films]
     humans = three_reader_estimate(reading_rows(third), first, second, patients=patients, view=view, n_boot=n_boot)
-    machine = three_reader_estimate([r for r in rows if r.film in films], first, second, patients=patients,
-                                    view=view, n_boot=n_boot)
+    machine = three_reader_estimate(mine, first, second, patients=patients, view=view, n_boot=n_boot)
+    unseen = three_reader_estimate(mine, second, third, patients=patients, view=view, n_boot=n_boot)
     out = {}
     for a, h in humans.items():
-        m = machine.get(a)
-        if m is None:
+        m, u = machine.get(a), unseen.get(a)
+        if m is None or u is None:
             continue
         out[a] = {"n": h["n"], "third_pct": h["detector_pct"], "first_pct": h["reader_a_pct"],
                   "second_pct": h["reader_b_pct"], "first_with_detector_pct": m["reader_a_pct"],
                   "second_with_detector_pct": m["reader_b_pct"], "detector_pct": m["detector_pct"],
-                  "detector_ci_pct": m["detector_ci_pct"]}
+                  "detector_ci_pct": m["detector_ci_pct"], "detector_unseen_pct": u["detector_pct"],
+                  "detector_unseen_ci_pct": u["detector_ci_pct"]}
     return out
 
 
@@ -119,11 +123,13 @@ def markdown_readers(check: dict[str, dict], view: FilmView = AP_PELVIS) -> str:
     """The table of :func:`readers_check`."""
     u = f"% {view.size_label}"
     lines = [f"| landmark | points | 1st / 2nd / 3rd reader vs truth, from the three readers ({u}) | 1st / 2nd reader "
-             f"vs truth, with the detector as the third ({u}) | detector vs truth ({u}, 95 % CI) |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+             f"vs truth, with the detector as the third ({u}) | detector vs truth, with the 1st and 2nd readers "
+             f"({u}, 95 % CI) | detector vs truth, with the 2nd and 3rd readers, who never trained it ({u}, 95 % CI) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for a, c in check.items():
         lo, hi = c["detector_ci_pct"]
+        ulo, uhi = c["detector_unseen_ci_pct"]
         lines.append(f"| {a} | {c['n']} | {c['first_pct']:.1f} / {c['second_pct']:.1f} / {c['third_pct']:.1f} | "
                      f"{c['first_with_detector_pct']:.1f} / {c['second_with_detector_pct']:.1f} | "
-                     f"{c['detector_pct']:.1f} ({lo:.1f}–{hi:.1f}) |")
+                     f"{c['detector_pct']:.1f} ({lo:.1f}–{hi:.1f}) | {c['detector_unseen_pct']:.1f} ({ulo:.1f}–{uhi:.1f}) |")
     return "\n".join(lines)

@@ -80,3 +80,4 @@ def test_three_human_readings_give_each_readers_error_without_the_detector():
     assert [c["first_pct"], c["second_pct"], c["third_pct"]] == pytest.approx(expect, rel=0.2)
     assert [c["first_with_detector_pct"], c["second_with_detector_pct"]] == pytest.approx(expect[:2], rel=0.2)
     assert c["detector_pct"] == pytest.approx(expect[0], rel=0.25)
+    assert c["detector_unseen_pct"] == pytest.approx(expect[0], rel=0.3)
