@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import LandmarkError
 from .crossval import AP_PELVIS, FilmView, Row, confidence_table, rescored, three_reader_estimate
 from .references import Reference, median_reading
 
@@ -40,6 +41,8 @@ __all__ = ["consensus_references", "consensus_check", "markdown_consensus", "rea
 def consensus_references(*readings: Sequence[Reference]) -> list[Reference]:
     """The median reading of every film that each of the reading sets read usably (one
     :class:`Reference` per film, :func:`~orthoplan.landmarks.references.median_reading`)."""
+    if not all(isinstance(r, Reference) for rs in readings for r in rs):
+        raise LandmarkError("a consensus needs reading sets: sequences of references (load_references)")
     sets = [{r.stem: r for r in rs if r.usable} for rs in readings]
     stems = sorted(set.intersection(*(set(s) for s in sets))) if sets else []
     return [median_reading([s[stem] for s in sets]) for stem in stems]
@@ -52,6 +55,8 @@ def consensus_check(rows: Sequence[Row], consensus: Sequence[Reference], view: F
     the highest confidence a plain empirical table fitted on them grants (``None`` with fewer
     than 20 points). ``rows`` are the cross-validation's (every detected point, with its raw
     score)."""
+    if not all(isinstance(c, Reference) for c in consensus) or not all(isinstance(r, Row) for r in rows):
+        raise LandmarkError("a consensus check needs the cross-validation's rows and the consensus references")
     same = ("ap-pelvis", "ap-hip") if view is AP_PELVIS else (view.view,)
     consensus = [replace(c, view=view.view) for c in consensus if c.view in same and c.patient in patients]
     films = {c.stem for c in consensus}

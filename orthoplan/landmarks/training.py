@@ -38,7 +38,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -197,6 +197,8 @@ def channel_points(pts: dict, absent: Iterable[str], view: str, channels: Sequen
     ...                ("femoral_condyle_medial_left", "lateral:femoral_posterior_condyle"))
     ({'lateral:femoral_posterior_condyle': (3.0, 4.0, None)}, ['femoral_condyle_medial_left'])
     """
+    if not isinstance(pts, Mapping) or isinstance(absent, (str, bytes)):
+        raise LandmarkError("channel points: the points must map names to (x, y, radius), the absent names be a list")
     if view == "knee-lateral":
         def strip(n: str) -> str:
             return LATERAL_PREFIX + n.rsplit("_", 1)[0]
@@ -218,6 +220,8 @@ def view_of_points(names: Iterable[str]) -> str | None:
     >>> view_of_points(["knee_tibial_axis_distal_left"]) is None
     True
     """
+    if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
+        raise LandmarkError("the view of points: give the landmark names (strings), not one string")
     anatomies = {n.rsplit("_", 1)[0] for n in names}
     shared = set(KNEE_AP_ANATOMY) & set(KNEE_LATERAL_ANATOMY)
     kinds = {view for view, vocabulary in (("knee-lateral", set(KNEE_LATERAL_ANATOMY) - shared),

@@ -81,3 +81,10 @@ def test_three_human_readings_give_each_readers_error_without_the_detector():
     assert [c["first_with_detector_pct"], c["second_with_detector_pct"]] == pytest.approx(expect[:2], rel=0.2)
     assert c["detector_pct"] == pytest.approx(expect[0], rel=0.25)
     assert c["detector_unseen_pct"] == pytest.approx(expect[0], rel=0.3)
+
+
+def test_what_is_not_readings_or_rows_gets_a_clear_error():
+    with pytest.raises(LandmarkError, match="reading sets"):
+        consensus_references(["a.json"], [_reading("r2", 200.0, 24.0)])
+    with pytest.raises(LandmarkError, match="rows"):
+        consensus_check([{"film": "a"}], [median_reading([_reading("r1", 200.0, 24.0)])])

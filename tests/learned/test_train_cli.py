@@ -195,3 +195,20 @@ def test_a_landmark_files_orientation_is_used_and_a_broken_one_said(tmp_path, re
     seen = {c for c, p in zip(training.KNEE_CHANNELS, films[0].points) if np.isfinite(p).all()}
     assert seen and all(c.endswith("_left") for c in seen)  # mirrored: the right knee looks like a left one
     assert "IMG0000149.json left out" in caplog.text and "not an orientation" in caplog.text
+
+
+def test_the_view_and_channel_helpers_refuse_what_is_not_landmarks():
+    import pytest
+
+    from orthoplan.errors import LandmarkError
+    from orthoplan.landmarks import training
+
+    with pytest.raises(LandmarkError, match="names"):
+        training.view_of_points("femoral_head_center_left")
+    with pytest.raises(LandmarkError, match="names"):
+        training.view_of_points([1, 2])
+    with pytest.raises(LandmarkError, match="points"):
+        training.channel_points([("a", 1, 2)], [], "knee-ap", training.KNEE_CHANNELS)
+    with pytest.raises(LandmarkError, match="absent"):
+        training.channel_points({}, "teardrop_left", "ap-pelvis", training.AP_PELVIS_CHANNELS)
+    assert training.view_of_points([]) is None
