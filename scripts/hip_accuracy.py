@@ -6,8 +6,8 @@
 For the adults' usable head-up FracAtlas AP pelvis / hip films, each hip's measurements
 (:func:`orthoplan.measurements.measure_hip`: LCEA, Tönnis and Sharp angles, neck-shaft angle,
 femoral, acetabular and global offset; the leg length differences per film) from the held-out
-detection's landmarks (every point the anatomy rules keep, whatever its confidence), against the same measurements from the reference reading; next to
-a second reader against the first; and on the films read twice, Grubbs' three-reader estimate
+detection's landmarks (every point the anatomy rules keep, whatever its confidence), against
+the same measurements from the reference reading; next to a second reader against the first; and on the films read twice, Grubbs' three-reader estimate
 of each one's error against the truth. The films carry no scale: lengths are in mm at a
 plausible scale, a 48 mm adult femoral head over the head diameter read on the film.
 """
@@ -25,14 +25,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from knee_accuracy import compare, detected_points, markdown, markdown_against_truth  # noqa: E402
+from knee_accuracy import plausible_mm_per_px as view_mm_per_px  # noqa: E402
 
 from orthoplan.landmarks import crossval  # noqa: E402
 from orthoplan.landmarks.references import Reference, load_references  # noqa: E402
 from orthoplan.measurements import measure_hip  # noqa: E402
 from orthoplan.model import Calibration, Landmark, Landmarks  # noqa: E402
 
-#: An adult femoral head's diameter (mm): the films' plausible scale is this over the head read.
-HEAD_DIAMETER_MM = 48.0
 ANGLES = ("lcea", "tonnis_angle", "sharp_angle", "neck_shaft_angle")
 LENGTHS = ("femoral_offset", "acetabular_offset", "global_offset", "lld_teardrop", "lld_ischial")
 WITHIN_DEG = 2.0
@@ -40,9 +39,9 @@ WITHIN_MM = 2.0
 
 
 def plausible_mm_per_px(ref: Reference) -> float:
-    """A 48 mm head over the film's head diameter as read (either side); NaN without one."""
-    d = crossval.head_diameter(ref, "right")
-    return HEAD_DIAMETER_MM / d if d else float("nan")
+    """An adult head (``crossval.AP_PELVIS.size_mm``, 48 mm) over the film's head diameter as
+    read (either side); NaN without one."""
+    return view_mm_per_px(ref, crossval.AP_PELVIS)
 
 
 def hip_values(points: dict[str, tuple[float, float]], mm_per_px: float) -> dict[str, float]:

@@ -1137,7 +1137,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_third_readings(rows: Sequence[Row], first: Sequence[Reference], second: Sequence[Reference],
-                 third: Sequence[Reference], view: FilmView) -> None:
+                         third: Sequence[Reference], view: FilmView) -> None:
     """The tables of :mod:`.consensus` for the films read three times."""
     from .consensus import (consensus_check, consensus_references, markdown_consensus, markdown_readers,
                             readers_check)
