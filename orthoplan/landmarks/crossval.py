@@ -1176,4 +1176,8 @@ def _knee_report(a, refs: Sequence[Reference], second: Sequence[Reference], view
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the package's module, not this __main__ copy: the rows and references other modules
+    # check with isinstance are the package's classes (python -m would otherwise define them twice)
+    from orthoplan.landmarks.crossval import main as _main
+
+    sys.exit(_main())

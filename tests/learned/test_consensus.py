@@ -88,3 +88,39 @@ def test_what_is_not_readings_or_rows_gets_a_clear_error():
         consensus_references(["a.json"], [_reading("r2", 200.0, 24.0)])
     with pytest.raises(LandmarkError, match="rows"):
         consensus_check([{"film": "a"}], [median_reading([_reading("r1", 200.0, 24.0)])])
+
+
+def test_the_cross_validation_report_with_third_readings_runs_as_a_module(tmp_path):
+    """``python -m orthoplan.landmarks.crossval --report-only --third`` prints the consensus
+    tables. (Run as a module, the file is ``__main__``: its Row and the Row that
+    ``landmarks.consensus`` checks for must be one class, or the report stopped with "a
+    consensus check needs the cross-validation's rows".) The rows are the first reading moved
+    by 2 px, on the films read three times."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from orthoplan.landmarks.crossval import rows_to_json
+    from orthoplan.landmarks.references import load_references
+
+    data = Path(__file__).resolve().parents[2] / "datasets" / "fracatlas-hip"
+    third = {r.stem for r in load_references(data / "third-reading")}
+    rows = []
+    for i, ref in enumerate(r for r in load_references(data / "references") if r.stem in third and r.usable):
+        for name, p in ref.points.items():
+            head = ref.points.get("femoral_head_center_" + name.rsplit("_", 1)[1])
+            if head is not None and head.radius:
+                rows.append(Row(ref.stem, name, ref.patient, i % 3, p.xy, (p.x + 2.0, p.y), 0.5, 0.6,
+                                2.0 * head.radius))
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows_to_json(rows)))
+    out = subprocess.run([sys.executable, "-m", "orthoplan.landmarks.crossval", "--refs", str(data / "references"),
+                          "--second", str(data / "second-reading"), "--third", str(data / "third-reading"),
+                          "--root", str(tmp_path), "--folds", "3", "--rows", str(path), "--report-only"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Films read three times" in out.stdout
+    line = next(s for s in out.stdout.splitlines() if s.startswith("| femoral_head_center |") and "%" in s
+                and s.count("|") == 6)
+    assert 2.0 < float(line.split("|")[3]) < 12.0  # 2 px from the first reading, on heads about 50 px across
