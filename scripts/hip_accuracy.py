@@ -27,7 +27,10 @@ sys.path.insert(0, str(REPO / "scripts"))
 from knee_accuracy import compare, detected_points, markdown, markdown_against_truth  # noqa: E402
 from knee_accuracy import plausible_mm_per_px as view_mm_per_px  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 from orthoplan.landmarks import crossval  # noqa: E402
+from orthoplan.landmarks.uncertainty import sigma_px  # noqa: E402
 from orthoplan.landmarks.references import Reference, load_references  # noqa: E402
 from orthoplan.measurements import measure_hip  # noqa: E402
 from orthoplan.model import Calibration, Landmark, Landmarks  # noqa: E402
@@ -47,15 +50,67 @@ def plausible_mm_per_px(ref: Reference) -> float:
 def hip_values(points: dict[str, tuple[float, float]], mm_per_px: float) -> dict[str, float]:
     """``{measurement[_side]: value}`` (degrees; mm at ``mm_per_px``) from ``{landmark: (x, y)}``
     of a head-up film; the leg length differences carry no side."""
-    lms = Landmarks.from_landmarks([Landmark(n, x, y) for n, (x, y) in points.items()])
+    return {k: v for k, (v, _) in hip_intervals(points, mm_per_px).items()}
+
+
+def hip_intervals(points: dict[str, tuple[float, float]], mm_per_px: float, source: str | None = None,
+                  head_diameter_px: float | None = None) -> dict[str, tuple[float, float | None]]:
+    """``{measurement[_side]: (value, half width of its 95 % interval)}`` as :func:`hip_values`;
+    with a ``source`` (``auto``: the learned detector's points, ``manual``: a reader's) and the
+    film's head diameter, each landmark carries the positional uncertainty that
+    :mod:`orthoplan.landmarks.uncertainty` gives it, and the half width is the measurement's
+    positional interval (the scale is taken as exact); else None."""
+    sig = (lambda n: None) if source is None else (
+        lambda n: sigma_px(n.rsplit("_", 1)[0], source, head_diameter_px))
+    lms = Landmarks.from_landmarks([Landmark(n, x, y, sigma_px=sig(n)) for n, (x, y) in points.items()])
     out = {}
     for m in measure_hip(lms, Calibration(mm_per_px, "explicit-spacing", 0.0)):
         if m.value is None:
             continue
         for unit in ("_deg", "_mm"):
             if m.name.endswith(unit):
-                out[m.name[: -len(unit)]] = float(m.value)
+                half = None if m.interval is None else (m.interval[1] - m.interval[0]) / 2.0
+                out[m.name[: -len(unit)]] = (float(m.value), half)
     return out
+
+
+def interval_coverage(rows, refs: list[Reference], films: list[str], names: tuple[str, ...]) -> dict[str, dict]:
+    """Are the positional intervals honest on real films? Per measurement, over the hips of
+    ``films``: the share where the held-out detection's value and the reading's differ by no more
+    than the two 95 % half widths combined (√(h_det² + h_read²): the detector's σ and a reader's,
+    :mod:`orthoplan.landmarks.uncertainty`); about 95 % if both are right, less if they claim too
+    much. With the median half widths."""
+    by = {r.stem: r for r in refs}
+    got: dict[str, list[tuple[bool, float, float]]] = {}
+    for f in films:
+        ref = by[f]
+        mm = plausible_mm_per_px(ref)
+        hd = crossval.head_diameter(ref, "left")
+        d = hip_intervals(detected_points(rows, f), mm, "auto", hd)
+        a = hip_intervals({n: p.xy for n, p in ref.points.items()}, mm, "manual", hd)
+        for k in sorted(d.keys() & a.keys()):
+            name = next((n for n in names if k == n or k.startswith(n + "_")), None)
+            (dv, dh), (av, ah) = d[k], a[k]
+            if name is None or dh is None or ah is None:
+                continue
+            got.setdefault(name, []).append((abs(dv - av) <= math.hypot(dh, ah), dh, ah))
+    out = {}
+    for n in names:
+        if n in got:
+            c = np.array(got[n])
+            out[n] = {"n": len(c), "covered": float(c[:, 0].mean()), "detector_half": float(np.median(c[:, 1])),
+                      "reader_half": float(np.median(c[:, 2]))}
+    return out
+
+
+def markdown_coverage(cov: dict[str, dict], title: str) -> str:
+    lines = [title, "", "| measurement | hips | within the combined 95 % intervals | detector's half width, median | "
+             "a reader's half width, median |", "| --- | ---: | ---: | ---: | ---: |"]
+    for n, c in cov.items():
+        u = "°" if n in ANGLES else " mm"
+        lines.append(f"| {n} | {c['n']} | {100 * c['covered']:.0f} % | {c['detector_half']:.1f}{u} | "
+                     f"{c['reader_half']:.1f}{u} |")
+    return "\n".join(lines)
 
 
 def triples(rows, pairs: list[tuple[Reference, Reference]], films: set[str], names: tuple[str, ...]
@@ -116,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
             "held-out detection as a third reader** (Grubbs' estimator from the three pairwise differences, 95 % "
             f"bootstrap interval over hips; the share within {w} assumes a centred Gaussian error)",
             unit, within, items="hips"))
+        print()
+        print(markdown_coverage(
+            interval_coverage(kept, refs, films, names),
+            f"**Are the {label}' intervals honest?** (the same hips: the held-out detection's value and the "
+            "reading's, each with the 95 % interval of its landmarks' positional uncertainty, "
+            "`landmarks.uncertainty`; the scale taken as exact)"))
         print()
         if not Path(a.third).is_dir():
             continue

@@ -57,10 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site-processing", type=float, default=RECIPE.get("site_processing", 0.0),
                     help="share of training images shown as another site's processing would show them "
                     "(training.site_processing; default: the recipe's)")
+    ap.add_argument("--table", action="append", metavar="ANATOMY",
+                    help="(re)write only this landmark's confidence table, keeping the others as they are "
+                    "(repeatable; e.g. after its scoring changed, from rows whose other tables were not kept)")
     a = ap.parse_args(argv)
     recipe = {**RECIPE, "site_processing": a.site_processing}
     if any(not 0 <= f < a.folds for f in a.fold or ()):
         ap.error(f"--fold must be 0 to {a.folds - 1} (a {a.folds}-fold cross-validation)")
+    if any(t not in crossval.ANATOMIES for t in a.table or ()):
+        ap.error(f"--table takes an AP pelvis landmark: {', '.join(crossval.ANATOMIES)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     refs = load_references(a.refs)
     phantoms = training.films_from_phantoms(PHANTOMS, seed=a.seed) if not (a.skip_cv and a.skip_train) else []
@@ -84,11 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no cross-validation rows at {rows_path}: the confidence table is not written yet "
               "(run again with --skip-cv --skip-train once they exist)")
         return 0
-    rows = crossval.rows_from_json(json.loads(rows_path.read_text()))
+    rows = crossval.with_axis_directions(crossval.rows_from_json(json.loads(rows_path.read_text())), refs)
     second = load_references(a.second) if Path(a.second).is_dir() else []
     tables = crossval.confidence_tables(rows, crossval.truth_differences(rows, refs, second) if second else None)
     meta_path = Path(a.out).with_suffix(".json")
     meta = json.loads(meta_path.read_text())
+    if a.table:
+        meta["confidence"] = {**meta["confidence"], **{t: tables[t] for t in a.table}}
+        meta.setdefault("cross_validation", {})["tables_refitted"] = {
+            "anatomies": sorted(a.table), "command": command.strip(),
+            "films": len({r.film for r in rows})}
+        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+        print(f"rewrote the confidence tables of {', '.join(a.table)} in {meta_path} from {len(rows)} held-out rows")
+        return 0
     meta["confidence"] = tables
     meta["cross_validation"] = {"folds": a.folds, "films": len({r.film for r in rows}), "seed": a.seed,
                                 "recipe": recipe, "phantoms": PHANTOMS}

@@ -142,6 +142,44 @@ KNEE_AXIS_ENDS = {
 LATERAL_ACROSS_FEMUR = ("femoral_anterior_cortex", "femoral_posterior_cortex", "femoral_posterior_condyle")
 
 
+#: An AP pelvis/hip film's femoral shaft points, by the shaft's two points. The measurements
+#: (femoral and global offset, neck-shaft angle, AMA) and stem templating use only the line
+#: through them, and how far "just below the lesser trochanter" the proximal one lies is a
+#: reading convention (our first readers put it a median 0.33 head diameters below the lesser
+#: trochanter's tip, the second and third 0.47 and 0.46): as for the knee axis points, its error
+#: is measured across the shaft, and a click on one is moved across the shaft onto the axis.
+PELVIS_SHAFT_ENDS = {
+    "femoral_shaft_proximal": ("femoral_shaft_proximal", "femoral_shaft_distal"),
+    "femoral_shaft_distal": ("femoral_shaft_proximal", "femoral_shaft_distal"),
+}
+
+#: The views whose films carry the AP pelvis vocabulary (a reading of one hip is "ap-hip").
+PELVIS_VIEWS = ("ap-pelvis", "ap-hip")
+
+
+def axis_ends(view: str, anatomy: str) -> tuple[str, str] | None:
+    """The two points of the axis that a point of ``anatomy`` on a ``view`` film is measured
+    across (and that a click on it keeps its level along), else None: a knee axis point
+    (:data:`KNEE_AXIS_ENDS`), a lateral knee film's :data:`LATERAL_ACROSS_FEMUR` point (the
+    femoral axis), an AP pelvis's femoral shaft point (:data:`PELVIS_SHAFT_ENDS`).
+
+    >>> axis_ends("ap-pelvis", "femoral_shaft_proximal")
+    ('femoral_shaft_proximal', 'femoral_shaft_distal')
+    >>> axis_ends("knee-lateral", "femoral_posterior_condyle")
+    ('knee_femoral_axis_proximal', 'knee_femoral_axis_distal')
+    >>> axis_ends("knee-ap", "femoral_posterior_condyle") is None, axis_ends("ap-pelvis", "teardrop") is None
+    (True, True)
+    """
+    if view in ("knee-ap", "knee-lateral"):
+        if anatomy in KNEE_AXIS_ENDS:
+            return KNEE_AXIS_ENDS[anatomy]
+        if view == "knee-lateral" and anatomy in LATERAL_ACROSS_FEMUR:
+            return KNEE_AXIS_ENDS["knee_femoral_axis_proximal"]
+    elif view in PELVIS_VIEWS and anatomy in PELVIS_SHAFT_ENDS:
+        return PELVIS_SHAFT_ENDS[anatomy]
+    return None
+
+
 def point_xy(value, what: str) -> np.ndarray:
     """``value`` as a finite ``(x, y)`` array, else :class:`~orthoplan.errors.LandmarkError`
     naming ``what``.

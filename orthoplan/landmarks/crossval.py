@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..model import KNEE_AP_ANATOMY, KNEE_LATERAL_ANATOMY, LandmarkName
-from .common import KNEE_AXIS_ENDS, LATERAL_ACROSS_FEMUR
+from .common import PELVIS_SHAFT_ENDS, axis_ends
 from .network import LATERAL_PREFIX
 from .references import Reference, load_references
 from .uncertainty import MEDIAN_TO_SIGMA
@@ -68,8 +68,9 @@ class Row:
     score: float | None
     head_diameter_px: float | None
     radius_err_pct: float | None = None
-    #: a knee axis point's reference axis (unit vector): its error is then the distance across
-    #: that axis (:func:`axis_direction`)
+    #: the reference axis (unit vector) of a point measured across one (a knee axis point, an AP
+    #: pelvis's femoral shaft point; :func:`axis_direction`): its error is then the distance
+    #: across that axis
     axis_dir: tuple[float, float] | None = None
 
     @property
@@ -114,15 +115,13 @@ def picture_groups(thumbs: np.ndarray) -> np.ndarray:
 
 
 def axis_direction(ref: Reference, name: str) -> tuple[float, float] | None:
-    """The unit direction of the reference's axis through a knee axis point ``name`` (both of
-    that bone's axis points read), or of the femoral axis for a lateral film's
-    :data:`LATERAL_ACROSS_FEMUR` point; else None (another point, or the axis not read)."""
+    """The unit direction of the reference's axis that a point ``name`` is measured across
+    (:func:`~.common.axis_ends`: a knee axis point's bone, a lateral film's femoral cortex and
+    posterior condyle, an AP pelvis's femoral shaft point), both of its points read; else None
+    (another point, or the axis not read)."""
     anatomy, side = name.rsplit("_", 1)
-    if ref.view == "knee-lateral" and anatomy in LATERAL_ACROSS_FEMUR:
-        ends = KNEE_AXIS_ENDS["knee_femoral_axis_proximal"]
-    elif anatomy in KNEE_AXIS_ENDS and ref.view in ("knee-ap", "knee-lateral"):
-        ends = KNEE_AXIS_ENDS[anatomy]
-    else:
+    ends = axis_ends(ref.view, anatomy)
+    if ends is None:
         return None
     a, b = (ref.points.get(f"{n}_{side}") for n in ends)
     if a is None or b is None:
@@ -132,7 +131,8 @@ def axis_direction(ref: Reference, name: str) -> tuple[float, float] | None:
 
 
 def with_axis_directions(rows: Sequence[Row], refs: Sequence[Reference]) -> list[Row]:
-    """The rows with each knee axis point's reference axis set (:func:`axis_direction`)."""
+    """The rows with the reference axis of each point measured across one set
+    (:func:`axis_direction`; rows read back from JSON written before it was)."""
     by = {r.stem: r for r in refs}
     return [replace(r, axis_dir=axis_direction(by[r.film], r.name)) if r.film in by else r for r in rows]
 
@@ -558,8 +558,7 @@ def three_reader_estimate(rows: Sequence[Row], first: Sequence[Reference], secon
 
 def _across_an_axis(ref: Reference, anatomy: str) -> bool:
     """Whether a point of ``anatomy`` is scored across its reference axis on ``ref``'s view."""
-    return ref.view in ("knee-ap", "knee-lateral") and (
-        anatomy in KNEE_AXIS_ENDS or (ref.view == "knee-lateral" and anatomy in LATERAL_ACROSS_FEMUR))
+    return axis_ends(ref.view, anatomy) is not None
 
 
 #: The median of |x| for x ~ N(0, σ²), over σ (the 75th percentile of the standard normal).
@@ -799,7 +798,8 @@ def evaluate_refine(refs: Sequence[Reference], root: str | Path, rows: Sequence[
     A click lands at a random place within ``click_radius_pct`` of the head diameter of the
     reference point (20 % ≈ 10 mm). Per anatomy: the share of results within 4 % of the head
     diameter (≈ 2 mm) of the reference, the share left at the click (source manual), and the
-    share made worse than the click."""
+    share made worse than the click. A femoral shaft point is scored across the reference shaft
+    (:func:`axis_direction`): refine keeps a click's level along it."""
     import os
 
     from ..image import load
@@ -829,16 +829,18 @@ def evaluate_refine(refs: Sequence[Reference], root: str | Path, rows: Sequence[
                 hd = head_diameter(ref, side)
                 if anatomy not in ANATOMIES or not hd:
                     continue
+                axis = axis_direction(ref, name)
                 for _ in range(clicks_per_point):
                     ang, rad_pct = rng.uniform(0, 2 * np.pi), click_radius_pct * math.sqrt(rng.uniform(0.05, 1.0))
                     click = (p.x + math.cos(ang) * rad_pct * hd / 100, p.y + math.sin(ang) * rad_pct * hd / 100)
                     got = refine(rad, name, click)
-                    err = 100 * math.hypot(got.x - p.x, got.y - p.y) / hd
+                    err, was = (Row(ref.stem, name, ref.patient, -1, p.xy, xy, None, None, hd, None, axis).error_pct
+                                for xy in ((got.x, got.y), click))
                     st = stats[anatomy]
                     st["n"] += 1
                     st["within"] += err <= 4.0
                     st["kept"] += got.source.value == "manual"
-                    st["worse"] += err > rad_pct + 0.5  # beyond float32 rounding of the coordinates
+                    st["worse"] += err > was + 0.5  # beyond float32 rounding of the coordinates
             clear_cache()
     finally:
         if old is None:
@@ -850,8 +852,12 @@ def evaluate_refine(refs: Sequence[Reference], root: str | Path, rows: Sequence[
 
 def reader_sigmas(reader_diffs: dict[str, Sequence[float]]) -> dict[str, float]:
     """Per anatomy, one reader's per-axis spread (% of the head diameter) from the distances
-    between two independent readings (their median is :data:`PAIR_MEDIAN_PER_SIGMA` σ)."""
-    return {a: float(np.median(d)) / PAIR_MEDIAN_PER_SIGMA for a, d in reader_diffs.items() if len(d) >= 8}
+    between two independent readings (their median is :data:`PAIR_MEDIAN_PER_SIGMA` σ). Not for
+    the femoral shaft points, measured across the shaft (one axis; :data:`~.common.PELVIS_SHAFT_ENDS`):
+    the 2-D error model of :func:`deconvolved_rate` is not theirs, and their confidence is fitted
+    against the one reading, as the knee's axis points' is."""
+    return {a: float(np.median(d)) / PAIR_MEDIAN_PER_SIGMA for a, d in reader_diffs.items()
+            if len(d) >= 8 and a not in PELVIS_SHAFT_ENDS}
 
 
 def calibration_check(cal_rows: Sequence[Row], reader_diffs: dict[str, Sequence[float]],
@@ -862,7 +868,9 @@ def calibration_check(cal_rows: Sequence[Row], reader_diffs: dict[str, Sequence[
     recalibrated rows (``cal_rows``, from :func:`recalibrated`): the points, their mean
     confidence, the share within :data:`TOLERANCE_PCT` of the one reference reading, and the share
     estimated within it of the truth (:func:`deconvolved_rate` per anatomy, the reader's spread
-    from ``reader_diffs``, pooled by count)."""
+    from ``reader_diffs``, pooled by count; an anatomy without a spread, such as the shaft points
+    measured across the shaft, at its share within of the one reading, which the reader's own
+    error only lowers)."""
     sig = reader_sigmas(reader_diffs)
     out = []
     for lo, hi in bands:
@@ -873,6 +881,9 @@ def calibration_check(cal_rows: Sequence[Row], reader_diffs: dict[str, Sequence[
             e = [r.error_pct for r in rs if r.anatomy == a]
             if len(e) >= 8 and a in sig:
                 est += float(deconvolved_rate(np.asarray(e), sig[a])[0]) * len(e)
+                n_est += len(e)
+            elif len(e) >= 8 and a in PELVIS_SHAFT_ENDS:
+                est += float(np.sum(np.asarray(e) <= TOLERANCE_PCT))
                 n_est += len(e)
         out.append({"band": (lo, min(hi, 1.0)), "n": len(rs),
                     "mean_confidence": float(np.mean([r.confidence for r in rs])) if rs else math.nan,
@@ -937,36 +948,51 @@ def markdown_calibration_check(check: list[dict], model: dict[str, dict]) -> str
         against = "the truth" if m["predicted"] <= m["observed"] else "the one reading (model not confirmed)"
         lines.append(f"| {a} | {m['reader_sigma_pct']:.1f} | {m['detector_sigma_pct']:.1f} | {100 * m['gross']:.1f} % | "
                      f"{m['n']} | {100 * m['predicted']:.1f} % | {100 * m['observed']:.1f} % | {against} |")
+    for a in PELVIS_SHAFT_ENDS:
+        if a not in model:
+            lines.append(f"| {a} | – | – | – | – | – | – | the one reading (measured across the shaft) |")
     return "\n".join(lines)
 
 
-def perfect_refine(reader_sigma_pct: float, n: int = 20000, click_radius_pct: float = 20.0, seed: int = 0
-                   ) -> tuple[float, float]:
+def perfect_refine(reader_sigma_pct: float, n: int = 20000, click_radius_pct: float = 20.0, seed: int = 0,
+                   across: bool = False) -> tuple[float, float]:
     """What a *perfect* refinement (the true point, every time) scores against one reading whose
     own error has per-axis spread ``reader_sigma_pct``, with the clicks of :func:`evaluate_refine`:
     the share within 4 % of the head diameter of the reading (a ceiling), and the share "made
     worse than the click" (a floor: the click happened to lie nearer the reading than the truth).
+    ``across``: a point scored across an axis (one dimension: the reading's and the click's
+    distances across it).
 
     >>> within, worse = perfect_refine(4.3)
     >>> round(within, 2), round(worse, 2)
     (0.35, 0.05)
+    >>> within, worse = perfect_refine(3.2, across=True)
+    >>> round(within, 2), round(worse, 2)
+    (0.79, 0.11)
     """
     rng = np.random.default_rng(seed)
     click = click_radius_pct * np.sqrt(rng.uniform(0.05, 1.0, n))
-    reading = np.hypot(*rng.normal(0.0, reader_sigma_pct, (2, n)))
+    if across:
+        click = click * np.abs(np.sin(rng.uniform(0.0, 2 * np.pi, n)))
+        reading = np.abs(rng.normal(0.0, reader_sigma_pct, n))
+    else:
+        reading = np.hypot(*rng.normal(0.0, reader_sigma_pct, (2, n)))
     return float(np.mean(reading <= 4.0)), float(np.mean(reading > click + 0.5))
 
 
 def markdown_refine(stats: dict[str, dict], reader_diffs: dict[str, Sequence[float]] | None = None) -> str:
     sig = reader_sigmas(reader_diffs or {})
+    # a shaft point, scored across the shaft: one reader's spread from the median |difference|
+    across = {a: float(np.median(d)) / (HALF_NORMAL_MEDIAN * math.sqrt(2.0))
+              for a, d in (reader_diffs or {}).items() if a in PELVIS_SHAFT_ENDS and len(d) >= 8}
     lines = ["| landmark | clicks | within 4 % of the head Ø (≈ 2 mm) | left at the click | made worse than the click | "
              "a perfect refinement against this reading: within 4 % / worse |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for a, st in stats.items():
         n = max(st["n"], 1)
         perfect = "–"
-        if a in sig:
-            w, b = perfect_refine(sig[a])
+        if a in sig or a in across:
+            w, b = perfect_refine(sig[a]) if a in sig else perfect_refine(across[a], across=True)
             perfect = f"{100 * w:.0f} % / {100 * b:.0f} %"
         lines.append(f"| {a} | {st['n']} | {100 * st['within'] / n:.0f} % | {100 * st['kept'] / n:.0f} % | "
                      f"{100 * st['worse'] / n:.0f} % | {perfect} |")
@@ -1097,7 +1123,7 @@ def main(argv: list[str] | None = None) -> int:
     if view is not AP_PELVIS:
         return _knee_report(a, refs, second, view)
     if a.report_only:
-        rows = rows_from_json(json.loads(Path(a.rows).read_text()))
+        rows = with_axis_directions(rows_from_json(json.loads(Path(a.rows).read_text())), refs)
     else:
         from .training import films_from_phantoms
 
@@ -1131,8 +1157,10 @@ def main(argv: list[str] | None = None) -> int:
         print("**Refining a click** (clicks within 20 % of the head diameter, ≈ 10 mm, of the reference; "
               "each film with the fold model that never saw it)")
         print()
+        shafts = {k: d for k, d in (reader_differences(refs, second) if second else {}).items()
+                  if k in PELVIS_SHAFT_ENDS}  # their "perfect" column, across the shaft
         print(markdown_refine(evaluate_refine(refs, a.root, rows, a.folds, seed=a.seed, workdir=a.workdir,
-                                             reader_diffs=diffs), diffs))
+                                             reader_diffs=diffs), {**(diffs or {}), **shafts}))
     return 0
 
 
@@ -1154,7 +1182,7 @@ def print_third_readings(rows: Sequence[Row], first: Sequence[Reference], second
 def _knee_report(a, refs: Sequence[Reference], second: Sequence[Reference], view: FilmView) -> int:
     """The learned knee detector's cross-validation tables for one knee view (``--view``)."""
     if a.report_only:
-        rows = rows_from_json(json.loads(Path(a.rows).read_text()))
+        rows = with_axis_directions(rows_from_json(json.loads(Path(a.rows).read_text())), refs)
     else:
         from .training import films_from_knee_phantoms
 

@@ -18,7 +18,9 @@
   from it: the click keeps its level (:data:`~.common.LATERAL_ACROSS_FEMUR`);
 * the femoral and acetabular landmarks that need the femur's frame (trochanters, neck,
   shaft points, sourcil ends): the automatic detection of the whole image (cached per
-  radiograph), taken when its landmark lies within 12 mm of the click.
+  radiograph), taken when its landmark lies within 12 mm of the click. With the learned
+  detector a click on a femoral shaft point is moved across the shaft onto the detected shaft
+  axis: the click keeps its level (:data:`~.common.PELVIS_SHAFT_ENDS`).
 
 With the learned AP-pelvis detector (the default, :mod:`.learned`), an AP pelvis/hip landmark
 is the learned detection's (cached per radiograph) when it lies within 12 mm of the click and
@@ -42,7 +44,7 @@ import numpy as np
 from ..errors import LandmarkError
 from ..model import Calibration, Landmark, LandmarkName, LandmarkSource, Radiograph
 from . import femur, pelvis
-from .common import KNEE_AXIS_ENDS, LATERAL_ACROSS_FEMUR, point_xy
+from .common import KNEE_AXIS_ENDS, LATERAL_ACROSS_FEMUR, PELVIS_SHAFT_ENDS, point_xy
 from .context import make_context
 
 log = logging.getLogger(__name__)
@@ -210,7 +212,16 @@ def _refine_learned(radiograph: Radiograph, lname: LandmarkName, click: np.ndarr
 
     det = _cached(_LEARNED_CACHE, radiograph, lambda: detect_learned(radiograph, calibration))
     lm = det.landmarks.get(lname)
-    if lm is None or lm.confidence < REFINE_MIN_CONFIDENCE:
+    if lm is None:
+        return None
+    found = lm.xy
+    if lname.anatomy in PELVIS_SHAFT_ENDS:  # the click's level, on the detected shaft axis
+        p, q = (det.landmarks.get(LandmarkName.of(a, lname.side)) for a in PELVIS_SHAFT_ENDS[lname.anatomy])
+        if p is None or q is None:
+            return None
+        found = onto_axis(click, p.xy, q.xy)
+        lm = min(p, q, key=lambda t: t.confidence)
+    if lm.confidence < REFINE_MIN_CONFIDENCE:
         return None
     scale = scale_of(radiograph, calibration)
     mm = scale.mm_per_px
@@ -218,9 +229,9 @@ def _refine_learned(radiograph: Radiograph, lname: LandmarkName, click: np.ndarr
         radii = [h.radius_px for h in det.landmarks if h.radius_px]
         if radii:
             mm = HEAD_RADIUS_MM / float(np.median(radii))
-    if math.hypot(lm.x - click[0], lm.y - click[1]) * mm > SNAP_MM:
+    if math.hypot(found[0] - click[0], found[1] - click[1]) * mm > SNAP_MM:
         return None
-    return snap_or_click(lname, click, lm.xy, lm.confidence, mm, lm.radius_px, REFINE_MIN_CONFIDENCE)
+    return snap_or_click(lname, click, found, lm.confidence, mm, lm.radius_px, REFINE_MIN_CONFIDENCE)
 
 
 def _refine_limb(radiograph: Radiograph, lname: LandmarkName, click: np.ndarray,

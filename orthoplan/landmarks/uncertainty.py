@@ -13,6 +13,14 @@ Gaussian with standard deviation σ per axis, the median radial error is σ·√
 so ``σ = median / 1.1774``; in pixels, ``σ_px = σ_% / 100 × head diameter in px`` of the same
 film (the mean of the femoral head circles of its landmarks).
 
+The femoral shaft points are the exception: what the measurements take from them is the shaft's
+line (femoral and global offset, neck-shaft angle, AMA), and where along the shaft a reader puts
+them is a convention (``common.PELVIS_SHAFT_ENDS``). Their figures are medians of the distance
+*across* the readers' shaft (one dimension: ``σ = median / 0.6745``), and that σ is given to both
+axes: a move along the shaft changes none of those values, so the measurements' intervals come
+out as they would from an across-only error (their coverage on real films is in
+``docs/accuracy.md``, "Are the intervals honest?").
+
 The model is conservative: the reference films are 373×454 px JPEGs, on which one pixel is
 about 2 % of the head diameter; on a sharper film the real σ is smaller. It covers:
 
@@ -47,6 +55,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from ..model import Landmarks, LandmarkSource
+from .common import PELVIS_SHAFT_ENDS
 
 __all__ = [
     "MEDIAN_TO_SIGMA",
@@ -71,8 +80,8 @@ DETECTOR_MEDIAN_PCT: Mapping[str, float] = MappingProxyType({
     "acetabular_lateral_edge": 4.6,
     "sourcil_medial": 5.2,
     "femoral_neck_center": 7.0,
-    "femoral_shaft_proximal": 9.3,
-    "femoral_shaft_distal": 5.3,
+    "femoral_shaft_proximal": 1.7,  # across the shaft (see the module's text)
+    "femoral_shaft_distal": 1.5,
 })
 
 #: A reader's estimated median error against the truth (% of the head diameter; mean of the
@@ -86,9 +95,12 @@ READER_MEDIAN_PCT: Mapping[str, float] = MappingProxyType({
     "acetabular_lateral_edge": 4.1,
     "sourcil_medial": 8.8,
     "femoral_neck_center": 7.3,
-    "femoral_shaft_proximal": 13.8,
-    "femoral_shaft_distal": 10.4,
+    "femoral_shaft_proximal": 2.8,  # across the shaft
+    "femoral_shaft_distal": 2.4,
 })
+
+#: The median of |x| for x ~ N(0, σ²), over σ: the shaft points' figures are such medians.
+HALF_NORMAL_MEDIAN = 0.6744897501960817
 
 #: The automatic detectors whose points have measured figures (the classical one has none).
 SIGMA_DETECTORS = ("learned",)
@@ -128,7 +140,8 @@ def sigma_px(anatomy: str, source: LandmarkSource | str, head_diameter_px: float
         pct = READER_MEDIAN_PCT[anatomy]
     else:
         pct = max(READER_MEDIAN_PCT[anatomy], DETECTOR_MEDIAN_PCT[anatomy])
-    return pct / 100.0 * float(head_diameter_px) / MEDIAN_TO_SIGMA
+    to_sigma = HALF_NORMAL_MEDIAN if anatomy in PELVIS_SHAFT_ENDS else MEDIAN_TO_SIGMA
+    return pct / 100.0 * float(head_diameter_px) / to_sigma
 
 
 def head_diameter_px(landmarks: Landmarks) -> float | None:

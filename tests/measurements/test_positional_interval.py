@@ -161,3 +161,32 @@ def test_knee_angles_claim_no_positional_interval():
     for m in plan.measurements:
         if m.unit == "mm":
             assert m.interval == cal.length_interval_mm(m.value), m.name
+
+
+def test_the_femoral_offset_interval_is_that_of_an_error_across_the_shaft_only():
+    """The shaft points' figures are medians across the readers' shaft (one dimension; σ =
+    median / 0.6745), given to both axes: a move along the shaft changes no value that uses
+    them, so the femoral offset's interval must be that of an across-only error. Checked by
+    Monte Carlo, the shaft points moved across the shaft only, the formula written out here."""
+    from orthoplan.landmarks.uncertainty import sigma_px
+
+    d = 100.0  # head diameter, px
+    head, prox, dist = (1400.0, 900.0), (1480.0, 1080.0), (1450.0, 1300.0)  # left hip, 1 mm per px
+    lms = with_positional_sigma(Landmarks.from_landmarks([
+        Landmark("femoral_head_center_left", *head, 0.9, LandmarkSource.AUTO, d / 2),
+        Landmark("femoral_shaft_proximal_left", *prox, 0.8, LandmarkSource.AUTO),
+        Landmark("femoral_shaft_distal_left", *dist, 0.8, LandmarkSource.AUTO)]), detector="learned")
+    s_shaft = [sigma_px(f"femoral_shaft_{e}", "auto", d) for e in ("proximal", "distal")]
+    assert s_shaft == pytest.approx([1.7 / 0.6745, 1.5 / 0.6745], rel=1e-3)  # % of 100 px
+    m = measure_hip(lms, Calibration(1.0, "explicit-spacing", 0.0))["femoral_offset_left_mm"]
+    rng = np.random.default_rng(0)
+    n = 200_000
+    u = np.subtract(dist, prox) / math.dist(dist, prox)
+    across = np.array([u[1], -u[0]])
+    h = np.asarray(head) + rng.normal(0.0, _sigma(DETECTOR_PCT["femoral_head_center"], d), (n, 2))
+    p = np.asarray(prox) + rng.normal(0.0, s_shaft[0], (n, 1)) * across + rng.normal(0, 30.0, (n, 1)) * u
+    q = np.asarray(dist) + rng.normal(0.0, s_shaft[1], (n, 1)) * across + rng.normal(0, 30.0, (n, 1)) * u
+    w = q - p  # distance of the head from the line p-q (any move along the shaft changes nothing)
+    offset = np.abs(w[:, 0] * (h - p)[:, 1] - w[:, 1] * (h - p)[:, 0]) / np.hypot(w[:, 0], w[:, 1])
+    lo, hi = np.percentile(offset, [2.5, 97.5])
+    assert m.interval[1] - m.interval[0] == pytest.approx(hi - lo, rel=0.05)
