@@ -32,10 +32,10 @@ import numpy as np
 
 from ..errors import LandmarkError
 from .crossval import AP_PELVIS, FilmView, Row, confidence_table, rescored, three_reader_estimate
-from .references import Reference, median_reading
+from .references import Reference, ReferencePoint, median_reading
 
 __all__ = ["consensus_references", "consensus_check", "markdown_consensus", "reading_rows", "readers_check",
-           "markdown_readers"]
+           "markdown_readers", "reading_habits", "markdown_habits"]
 
 
 def consensus_references(*readings: Sequence[Reference]) -> list[Reference]:
@@ -137,4 +137,72 @@ def markdown_readers(check: dict[str, dict], view: FilmView = AP_PELVIS) -> str:
         lines.append(f"| {a} | {c['n']} | {c['first_pct']:.1f} / {c['second_pct']:.1f} / {c['third_pct']:.1f} | "
                      f"{c['first_with_detector_pct']:.1f} / {c['second_with_detector_pct']:.1f} | "
                      f"{c['detector_pct']:.1f} ({lo:.1f}–{hi:.1f}) | {c['detector_unseen_pct']:.1f} ({ulo:.1f}–{uhi:.1f}) |")
+    return "\n".join(lines)
+
+
+def reading_habits(rows: Sequence[Row], first: Sequence[Reference], second: Sequence[Reference],
+                   third: Sequence[Reference], patients: Sequence[str] = ("adult",), min_points: int = 8
+                   ) -> dict[str, dict]:
+    """Where the readers differ by habit: per AP pelvis anatomy, the median *signed* offset of the
+    second reading, the third reading and the held-out detection from the first reading, in the
+    hip's frame (``(lateral, inferior)``, % of the first reading's head diameter of that side), on
+    the head-up films that every reading read usably. Random reading errors leave medians near 0;
+    a median of several percent is a convention one reader group holds and the other does not
+    (where along the shaft a shaft point goes, which end of the teardrop is its tip). Sides are
+    as read (the patient's left at the image's right, standard AP display). An anatomy with fewer
+    than ``min_points`` offsets of any of the three is left out.
+
+    >>> from orthoplan.landmarks.references import ReferencePoint
+    >>> def reading(reader, y):
+    ...     pts = {"femoral_head_center_left": ReferencePoint("femoral_head_center_left", 200, 100, "clear", 25.0),
+    ...            "teardrop_left": ReferencePoint("teardrop_left", 150, y, "clear")}
+    ...     return Reference("images/a.jpg", 400, 300, "ap-pelvis", True, reader, pts, patient="adult")
+    >>> rows = [Row("a", "teardrop_left", "adult", 0, None, (150.0, 120.0), 0.4, 0.5, 50.0)]
+    >>> h = reading_habits(rows, [reading("r1", 120.0)], [reading("r2", 115.0)], [reading("r3", 117.0)], min_points=1)
+    >>> h["teardrop"]["second"], h["teardrop"]["detector"]  # 5 px higher on a 50 px head: -10 % inferior
+    ((0.0, -10.0), (0.0, 0.0))
+    """
+    if not all(isinstance(r, Reference) for rs in (first, second, third) for r in rs) or \
+            not all(isinstance(r, Row) for r in rows):
+        raise LandmarkError("reading habits need the cross-validation's rows and three sets of readings")
+    sets = [{r.stem: r for r in rs if r.usable and r.patient in patients and r.superior == "up"}
+            for rs in (first, second, third)]
+    stems = set.intersection(*(set(s) for s in sets))
+    det = {(r.film, r.name): r.det_xy for r in rows if r.det_xy is not None}
+    offsets: dict[str, dict[str, list]] = {}
+    for stem in sorted(stems):
+        a = sets[0][stem]
+        for name, p in a.points.items():
+            anatomy, side = name.rsplit("_", 1)
+            head = a.points.get(f"femoral_head_center_{side}")
+            if anatomy not in AP_PELVIS.anatomies or head is None or not head.radius:
+                continue
+            lateral = 1.0 if side == "left" else -1.0
+            others = {"second": sets[1][stem].points.get(name), "third": sets[2][stem].points.get(name),
+                      "detector": det.get((stem, name))}
+            for who, q in others.items():
+                if q is None:
+                    continue
+                qx, qy = q.xy if isinstance(q, ReferencePoint) else q
+                d = 100.0 / (2.0 * head.radius)
+                offsets.setdefault(anatomy, {}).setdefault(who, []).append(
+                    ((qx - p.x) * lateral * d, (qy - p.y) * d))
+    out = {}
+    for anatomy in AP_PELVIS.anatomies:
+        got = offsets.get(anatomy, {})
+        if all(len(got.get(w, ())) >= min_points for w in ("second", "third", "detector")):
+            out[anatomy] = {"n": min(len(got[w]) for w in ("second", "third", "detector"))}
+            for w in ("second", "third", "detector"):
+                m = np.median(np.asarray(got[w]), axis=0)
+                out[anatomy][w] = (round(float(m[0]), 1), round(float(m[1]), 1))
+    return out
+
+
+def markdown_habits(habits: dict[str, dict]) -> str:
+    """The table of :func:`reading_habits`."""
+    lines = ["| landmark | points | 2nd reading − 1st: lateral, inferior (% head Ø) | 3rd − 1st | detector − 1st |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for a, h in habits.items():
+        cells = " | ".join(f"{h[w][0]:+.1f}, {h[w][1]:+.1f}" for w in ("second", "third", "detector"))
+        lines.append(f"| {a} | {h['n']} | {cells} |")
     return "\n".join(lines)

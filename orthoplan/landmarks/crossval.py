@@ -1167,8 +1167,8 @@ def main(argv: list[str] | None = None) -> int:
 def print_third_readings(rows: Sequence[Row], first: Sequence[Reference], second: Sequence[Reference],
                          third: Sequence[Reference], view: FilmView) -> None:
     """The tables of :mod:`.consensus` for the films read three times."""
-    from .consensus import (consensus_check, consensus_references, markdown_consensus, markdown_readers,
-                            readers_check)
+    from .consensus import (consensus_check, consensus_references, markdown_consensus, markdown_habits,
+                            markdown_readers, readers_check, reading_habits)
 
     n = len({r.stem for r in third if r.usable})
     print(f"**Films read three times** ({n} usable; the third readers saw neither other reading nor any detection)")
@@ -1177,6 +1177,12 @@ def print_third_readings(rows: Sequence[Row], first: Sequence[Reference], second
     print()
     print(markdown_readers(readers_check(rows, first, second, third, view), view))
     print()
+    if view is AP_PELVIS:
+        print("**Reading habits** (the films read three times, head up: median signed offset from the first "
+              "reading in the hip's frame; near 0 where readers differ at random)")
+        print()
+        print(markdown_habits(reading_habits(rows, first, second, third)))
+        print()
 
 
 def _knee_report(a, refs: Sequence[Reference], second: Sequence[Reference], view: FilmView) -> int:

@@ -120,7 +120,31 @@ def test_the_cross_validation_report_with_third_readings_runs_as_a_module(tmp_pa
                           "--root", str(tmp_path), "--folds", "3", "--rows", str(path), "--report-only"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "Films read three times" in out.stdout
+    assert "Films read three times" in out.stdout and "Reading habits" in out.stdout
     line = next(s for s in out.stdout.splitlines() if s.startswith("| femoral_head_center |") and "%" in s
                 and s.count("|") == 6)
     assert 2.0 < float(line.split("|")[3]) < 12.0  # 2 px from the first reading, on heads about 50 px across
+
+
+def test_reading_habits_show_a_convention_and_not_random_error():
+    """On our films read three times: the second and third readers put the proximal shaft point
+    well below where the first readers did (a convention: about 15 % of the head diameter, median),
+    while on the head centre all readers agree within 1 % (median signed offset)."""
+    from pathlib import Path
+
+    from orthoplan.landmarks.consensus import markdown_habits, reading_habits
+    from orthoplan.landmarks.references import load_references
+
+    data = Path(__file__).resolve().parents[2] / "datasets" / "fracatlas-hip"
+    first, second, third = (load_references(data / d) for d in ("references", "second-reading", "third-reading"))
+    rows = [Row(r.stem, n, r.patient, 0, None, p.xy, 0.5, 0.5, 50.0) for r in first if r.usable
+            for n, p in r.points.items()]  # a "detector" that is the first reading itself
+    h = reading_habits(rows, first, second, third)
+    shaft, head = h["femoral_shaft_proximal"], h["femoral_head_center"]
+    assert shaft["n"] >= 60 and shaft["second"][1] > 8.0 and shaft["third"][1] > 8.0
+    assert all(abs(v) < 1.5 for w in ("second", "third") for v in head[w]) and head["detector"] == (0.0, 0.0)
+    assert "| femoral_shaft_proximal |" in markdown_habits(h)
+    with pytest.raises(LandmarkError, match="three sets of readings"):
+        reading_habits(rows, first, second, ["not a reading"])
+    with pytest.raises(LandmarkError, match="three sets of readings"):
+        reading_habits([{"film": "a"}], first, second, third)
