@@ -78,3 +78,23 @@ def test_learned_knee_detection_real_film_stored_upside_down(benchmark):
     load_model(knee_model_path("knee-ap"), view="knee")  # loaded once per process: not timed
     det = benchmark.pedantic(detect_knee_learned, args=(rad, "knee-ap"), rounds=9, iterations=1, warmup_rounds=1)
     assert det.info["superior"] == "down" and len(det.landmarks) >= 6
+
+
+def test_learned_knee_detection_real_lateral_film_stored_turned(benchmark):
+    """A lateral film (IMG0000055, 2304 x 2880) stored turned by a quarter turn without tags: read
+    as stored, taken for turned by the lateral turn model, read turned (since 8 December 2026)."""
+    import dataclasses
+
+    import numpy as np
+
+    from orthoplan.landmarks.knee_learned import detect_knee_learned, knee_model_path
+    from orthoplan.landmarks.network import load_model
+
+    rad = load_radiograph(str(REAL / "fracatlas-knee" / "images" / "IMG0000055.jpg"))
+    turned = np.ascontiguousarray(np.rot90(np.asarray(rad.display), -1))
+    turned.flags.writeable = False
+    rad = dataclasses.replace(rad, display=turned, pixels=turned)
+    load_model(knee_model_path("knee-lateral"), view="knee")  # loaded once per process: not timed
+    det = benchmark.pedantic(detect_knee_learned, args=(rad, "knee-lateral", "right"), rounds=9, iterations=1,
+                             warmup_rounds=1)
+    assert det.info["superior"] == "right" and len(det.landmarks) >= 6

@@ -13,6 +13,9 @@ the share of the AP network's peaks read upside down against as stored. It print
 * head-up films that are tried turned, and any that a turn would win;
 * the same films stored turned either way (reading them as stored is reading the head-up film
   turned the other way): how many the trial turns back, and how many it would turn upside down;
+  on lateral films with the lateral turn model first (:func:`~orthoplan.landmarks.views.lateral_knee_head`,
+  its held-out probabilities from ``scripts/train_views.py --models lateral-turn`` where given,
+  else the shipped model's, which saw these films), and by the network's trial alone;
 * the upside-down share on head-up films (none may reach the threshold) and on the same films
   upside down (1 / that share);
 * the upright model (:func:`~orthoplan.landmarks.views.knee_head_down`) on the AP films and on
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -40,7 +44,8 @@ from orthoplan.landmarks import knee_learned as kl  # noqa: E402
 from orthoplan.landmarks.common import head_up  # noqa: E402
 from orthoplan.landmarks.network import load_model, predict  # noqa: E402
 from orthoplan.landmarks.references import load_references  # noqa: E402
-from orthoplan.landmarks.views import HEAD_DOWN_MIN_PROBABILITY, knee_head_down  # noqa: E402
+from orthoplan.landmarks.views import (HEAD_DOWN_MIN_PROBABILITY, QUARTER_TURN_MIN_PROBABILITY,  # noqa: E402
+                                       knee_head_down, lateral_knee_head)
 from orthoplan.model import Calibration, ImageOrientation  # noqa: E402
 from orthoplan.pipeline import plan_radiograph  # noqa: E402
 
@@ -63,14 +68,33 @@ def strengths(rad, view: str, side: str | None) -> dict[str, float]:
     return out
 
 
-def kept_turn(stored: float, tries: list[float], view: str) -> int | None:
-    """Which of ``tries`` the turn trial keeps (index), or None."""
+def kept_turn(stored: float, tries: list[float], view: str, p_turns: list[float] | None = None) -> int | None:
+    """Which of ``tries`` the orientation rules keep (index), or None. ``p_turns``: the lateral
+    turn model's probability of each try's turn (a lateral film; its rule comes first)."""
+    if p_turns is not None:
+        b = int(np.argmax(p_turns))
+        if p_turns[b] >= QUARTER_TURN_MIN_PROBABILITY and tries[b] > stored and tries[b] >= kl.TURN_MIN_STRENGTH[view]:
+            return b
     if stored >= kl.TURN_TRY_BELOW:
         return None
     best = int(np.argmax(tries))
     if tries[best] <= kl.ROTATION_MARGIN * max(stored, 1.0) or tries[best] < kl.TURN_MIN_STRENGTH[view]:
         return None
     return best
+
+
+def lateral_turns(rad, name: str, held_out: dict | None) -> dict[str, dict[str, float]]:
+    """The lateral turn model's probabilities for the head-up film as stored (``"up"``) and for
+    it stored turned (``"left"``: the head-up film read as if its head were at the left, i.e. the
+    film stored with its head at the right, class ``head-right``; ``"right"`` the other way):
+    held out where given, else the shipped model's."""
+    stored = {"up": "head-up", "left": "head-right", "right": "head-left"}
+    if held_out is not None and name in held_out:
+        classes = ("head-up", "head-left", "head-down", "head-right")
+        return {k: dict(zip(classes, held_out[name][c])) for k, c in stored.items()}
+    d = np.asarray(rad.display, dtype=np.float32)
+    turned = {"up": d, "left": np.rot90(d, 3), "right": np.rot90(d, 1)}
+    return {k: lateral_knee_head(np.ascontiguousarray(img)) for k, img in turned.items()}
 
 
 def half_turned(rad):
@@ -105,16 +129,24 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
     ap.add_argument("--root", default=str(shared / "real" / "fracatlas-knee"))
+    ap.add_argument("--lateral-turn-held-out", default="/tmp/orthoplan-lateral-turn-held-out.json",
+                    help="the lateral turn model's held-out probabilities (scripts/train_views.py); where missing, "
+                         "the shipped model's (in-sample)")
     a = ap.parse_args(argv)
+    held = Path(a.lateral_turn_held_out)
+    held_out = json.loads(held.read_text())["films"] if held.is_file() else None
+    print(f"lateral turn model: {'held-out probabilities from ' + str(held) if held_out else 'the shipped model (in-sample)'}")
     refs = [r for r in load_references(REPO / "datasets" / "fracatlas-knee" / "references")
             if r.usable and r.view in ("knee-ap", "knee-lateral") and r.superior == "up"]
     ap_model = load_model(kl.knee_model_path("knee-ap"), view=kl.KNEE_MODEL)
     for view in ("knee-ap", "knee-lateral"):
-        rows, shares, reads = [], [], []
+        rows, shares, reads, turns = [], [], [], []
         for ref in (r for r in refs if r.view == view):
             rad = load(Path(a.root) / ref.image)
             side = sorted({n.rsplit("_", 1)[1] for n in ref.points})[0] if view == "knee-lateral" else None
             rows.append(strengths(rad, view, side))
+            if view == "knee-lateral":
+                turns.append(lateral_turns(rad, Path(ref.image).name, held_out))
             if view == "knee-ap":
                 up, down = (sum(p.score for p in predict(rad.display, ap_model, s, 1)) for s in ("up", "down"))
                 shares.append(down / up)
@@ -125,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         tried = sum(r["up"] < kl.TURN_TRY_BELOW for r in rows)
         wrong = sum(kept_turn(r["up"], [r["left"], r["right"]], view) is not None for r in rows)
         print(f"  head-up films tried turned: {tried}; turned (wrongly): {wrong}")
+        if turns:
+            wrong = sum(kept_turn(r["up"], [r["left"], r["right"]], view, [p["up"]["head-left"], p["up"]["head-right"]])
+                        is not None for r, p in zip(rows, turns))
+            taken = sum(max(p["up"]["head-left"], p["up"]["head-right"]) >= QUARTER_TURN_MIN_PROBABILITY for p in turns)
+            print(f"  with the lateral turn model: head-up films it takes for a quarter turn {taken}; turned (wrongly) {wrong}")
         print(f"  read turned a quarter turn: strength up to {max(max(r['left'], r['right']) for r in rows):.1f}; "
               f"by half a turn: up to {max(r['half'] for r in rows):.1f} ({sum(r['half'] > 0 for r in rows)} > 0)")
         # a film stored turned with its head at the right, read as stored, is the head-up film read
@@ -136,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
                 back += k == 0
                 upside += k == 1
             print(f"  the same films stored turned ({label}): turned back {back}, turned upside down {upside}")
+            if turns:
+                # stored with the head at the image's right: the model's head-right reads it head up
+                turn_to = {"left": ("head-right", "head-left"), "right": ("head-left", "head-right")}[stored_as]
+                ks = [kept_turn(r[stored_as], [r["up"], r["half"]], view, [p[stored_as][c] for c in turn_to])
+                      for r, p in zip(rows, turns)]
+                print(f"    with the lateral turn model first: turned back {sum(k == 0 for k in ks)}, "
+                      f"turned upside down {sum(k == 1 for k in ks)}")
         if shares:
             s = np.array(shares)
             print(f"  upside-down share: head-up films median {np.median(s):.2f}, max {s.max():.2f} "

@@ -28,8 +28,14 @@ model, and measure them.
    turned head up (where the head lies as stored: the reading's where the film was read, else
    up; :data:`SEEN_TURNED` left out), each as it is and turned by half a turn, each also
    mirrored; cross-validated by picture the same way, then fitted on all.
+6. The lateral turn model (``knee-lateral-turn``): where the patient's head lies in a lateral knee
+   image (top, left, bottom, right), learned from every lateral knee film of the index turned
+   head up (the reading's orientation where read, else up), each in the four quarter turns and
+   mirrored; cross-validated by picture the same way, then fitted on all. Its held-out
+   probabilities are written to ``--lateral-turn-held-out`` (JSON) for
+   ``scripts/knee_orientation_check.py``.
 
-``--models`` picks which of the three models are made (default all).
+``--models`` picks which of the models are made (default all).
 """
 
 from __future__ import annotations
@@ -52,7 +58,9 @@ from orthoplan.landmarks.references import load_references  # noqa: E402
 from orthoplan.landmarks.views import (FIBULA_CLASSES, FIBULA_L2, FIBULA_MIN_PROBABILITY,  # noqa: E402
                                        HEAD_DOWN_MIN_PROBABILITY, KNEE_FILM_CLASSES, OTHER_FILM_MIN_PROBABILITY,
                                        TWO_VIEW_MIN_PROBABILITY, UPRIGHT_CLASSES, UPRIGHT_L2, VIEW_CLASSES,
-                                       fibula_examples, fit_view_model, save_view_model, upright_examples,
+                                       LATERAL_TURN_CLASSES, LATERAL_TURN_L2, QUARTER_TURN_MIN_PROBABILITY,
+                                       fibula_examples, fit_view_model, save_view_model, turned_examples,
+                                       upright_examples,
                                        view_features)
 
 #: index.csv's view names -> the classifier's classes (every hip film is an ap-pelvis)
@@ -69,7 +77,7 @@ L2 = 1e-3
 #: (both knees across the frame), seen by eye on 7 December 2026 while checking the upright
 #: model's cross-validation: left out of its training (where their heads lie was not read).
 SEEN_TURNED = ("IMG0001534.jpg", "IMG0001568.jpg")
-MODELS = ("view", "fibula", "upright")
+MODELS = ("view", "fibula", "upright", "lateral-turn")
 THRESHOLDS = tuple(sorted({0.8, 0.9, 0.95, 0.99, OTHER_FILM_MIN_PROBABILITY}))
 
 log = logging.getLogger("train_views")
@@ -230,19 +238,25 @@ def report(y: np.ndarray, p: np.ndarray, real: np.ndarray, k: int) -> tuple[str,
     return "\n".join(lines), figures
 
 
-def held_out_binary(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int, classes: tuple[str, str],
-                    l2: float) -> np.ndarray:
-    """Each image's held-out probability of ``classes[1]``: ``k`` folds of whole groups ``g``
+def held_out_probabilities(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int, classes: tuple[str, ...],
+                           l2: float) -> np.ndarray:
+    """Each image's held-out probabilities ``(n, classes)``: ``k`` folds of whole groups ``g``
     (a film, or the same picture stored twice)."""
     groups = np.unique(g)
     fold_of = dict(zip(groups, np.random.default_rng(seed).integers(0, k, groups.size)))
     fold = np.array([fold_of[v] for v in g])
-    p = np.zeros(y.size)
+    p = np.zeros((y.size, len(classes)))
     for f in range(k):
         if np.any(fold == f):
             m = fit_view_model(x[fold != f], y[fold != f], classes=classes, l2=l2)
-            p[fold == f] = m.probabilities(x[fold == f])[:, 1]
+            p[fold == f] = m.probabilities(x[fold == f])
     return p
+
+
+def held_out_binary(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int, classes: tuple[str, str],
+                    l2: float) -> np.ndarray:
+    """Each image's held-out probability of ``classes[1]`` (:func:`held_out_probabilities`)."""
+    return held_out_probabilities(x, y, g, k, seed, classes, l2)[:, 1]
 
 
 def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int) -> tuple[str, dict]:
@@ -267,16 +281,16 @@ def fibula_report(x: np.ndarray, y: np.ndarray, g: np.ndarray, k: int, seed: int
     return text, figures
 
 
-def upright_films(real: Path, references: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
-    """Display images, where the patient's head lies as stored, and names of the AP knee films of
-    the index (no byte-identical duplicates, none of :data:`SEEN_TURNED`)."""
+def upright_films(real: Path, references: Path, view: str = "knee-ap") -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Display images, where the patient's head lies as stored, and names of the ``view`` knee
+    films of the index (no byte-identical duplicates, none of :data:`SEEN_TURNED`)."""
     read = {r.stem: r.superior for r in (load_references(references) if references.is_dir() else [])}
     folder = real / "fracatlas-knee"
     index = folder / "index.csv"
     if not index.is_file():
         raise SystemExit(f"train_views: {index} not found (--real names the folder of the real films)")
     with open(index, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["view"] == "knee-ap" and "duplicate" not in r.get("note", "")
+        rows = [r for r in csv.DictReader(fh) if r["view"] == view and "duplicate" not in r.get("note", "")
                 and r["image_id"] not in SEEN_TURNED]
     displays = [load_display(folder / "images" / r["image_id"]) for r in rows]
     return displays, [read.get(Path(r["image_id"]).stem, "up") for r in rows], [r["image_id"] for r in rows]
@@ -302,6 +316,31 @@ def upright_report(p: np.ndarray, y: np.ndarray, g: np.ndarray, names: list[str]
     return "\n".join(lines), figures
 
 
+def lateral_turn_report(p: np.ndarray, y: np.ndarray, names: list[str], k: int) -> tuple[str, dict]:
+    """The lateral turn model's cross-validation (``p``: held-out probabilities of
+    :data:`LATERAL_TURN_CLASSES`, ``y`` the true class)."""
+    left, right = LATERAL_TURN_CLASSES.index("head-left"), LATERAL_TURN_CLASSES.index("head-right")
+    up = y == LATERAL_TURN_CLASSES.index("head-up")
+    quarter = (y == left) | (y == right)
+    other = np.where(y == left, right, left)
+    figures: dict = {"films": len(names), "threshold": QUARTER_TURN_MIN_PROBABILITY, "at": {}}
+    lines = [f"**Lateral turn model on real lateral knee films: {k}-fold cross-validation by picture ({len(names)} "
+             f"FracAtlas lateral knee films, each in the four quarter turns, each also mirrored: {y.size} images)** — "
+             f"where the head lies told right (the most probable class) on {100 * np.mean(p.argmax(1) == y):.1f} % "
+             "of the images", "",
+             "| a quarter turn: probability ≥ | images turned a quarter turn found, the right way | the wrong way | "
+             "head-up images taken for a quarter turn |", "| ---: | ---: | ---: | ---: |"]
+    rows = np.arange(y.size)
+    for t in (0.5, 0.8, QUARTER_TURN_MIN_PROBABILITY, 0.95, 0.99):
+        right_way = p[rows, y] >= t
+        wrong_way = p[rows, other] >= t
+        taken = np.maximum(p[:, left], p[:, right]) >= t
+        figures["at"][str(t)] = {"found": float(np.mean(right_way[quarter])), "wrong_way": int(np.sum(wrong_way[quarter])),
+                                 "head_up_taken": int(np.sum(taken[up]))}
+        lines.append(f"| {t} | {_count(right_way, quarter)} | {_count(wrong_way, quarter)} | {_count(taken, up)} |")
+    return "\n".join(lines), figures
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = Path(os.environ.get("ORTHOPLAN_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -315,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="knee readings (the fibula model's labels)")
     ap.add_argument("--fibula-out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "knee-fibula"))
     ap.add_argument("--upright-out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "knee-upright"))
+    ap.add_argument("--lateral-turn-out", default=str(REPO / "orthoplan" / "landmarks" / "models" / "knee-lateral-turn"))
+    ap.add_argument("--lateral-turn-held-out", default="/tmp/orthoplan-lateral-turn-held-out.json",
+                    help="where the lateral turn model's held-out probabilities go (JSON; for knee_orientation_check)")
     ap.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="which models to make")
     a = ap.parse_args(argv)
     if a.folds < 2:
@@ -326,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     command = ("python scripts/train_views.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     for name in MODELS:
         if name in a.models:
-            {"view": make_view_model, "fibula": make_fibula_model, "upright": make_upright_model}[name](a, command)
+            {"view": make_view_model, "fibula": make_fibula_model, "upright": make_upright_model,
+             "lateral-turn": make_lateral_turn_model}[name](a, command)
     return 0
 
 
@@ -409,6 +452,39 @@ def make_upright_model(a: argparse.Namespace, command: str) -> None:
         "cross_validation": {"folds": a.folds, **figures}, "attribution": ATTRIBUTION})
     paths = save_view_model(model, a.upright_out)
     print(f"\nwrote {paths[0]} and {paths[1]}")
+
+
+
+def make_lateral_turn_model(a: argparse.Namespace, command: str) -> None:
+    """Part 6 of the module docstring: the lateral turn model."""
+    import json
+
+    from orthoplan.landmarks.network import prepare_input
+
+    displays, superiors, names = upright_films(Path(a.real), Path(a.references), view="knee-lateral")
+    if a.limit:
+        displays, superiors, names = displays[: 4 * a.limit], superiors[: 4 * a.limit], names[: 4 * a.limit]
+    if len(names) < 10:
+        print(f"\nlateral turn model: only {len(names)} lateral knee films: not written")
+        return
+    x, y, film = turned_examples(displays, superiors, (0, 1, 2, 3))
+    group = picture_groups(np.stack([prepare_input(d, 32)[0] for d in displays]))[film]
+    p = held_out_probabilities(x, y, group, a.folds, a.seed, LATERAL_TURN_CLASSES, LATERAL_TURN_L2)
+    text, figures = lateral_turn_report(p, y, names, a.folds)
+    print("\n" + text)
+    # the held-out probabilities of each film as stored head up, turned (not mirrored): per film, per class of y
+    held = {n: {LATERAL_TURN_CLASSES[int(y[i])]: [round(float(v), 6) for v in p[i]]
+                for i in np.nonzero((film == k) & (np.arange(y.size) % 8 < 4))[0]}
+            for k, n in enumerate(names)}
+    Path(a.lateral_turn_held_out).write_text(json.dumps({"classes": list(LATERAL_TURN_CLASSES), "films": held}))
+    model = fit_view_model(x, y, classes=LATERAL_TURN_CLASSES, l2=LATERAL_TURN_L2, meta={
+        "trained": {"command": command, "seed": a.seed, "films": len(names), "l2": LATERAL_TURN_L2,
+                    "labels": "where the patient's head lies: the readings of datasets/fracatlas-knee where read, else "
+                              "up (the films as stored); each film turned head up, then in the four quarter turns, "
+                              "and mirrored"},
+        "cross_validation": {"folds": a.folds, **figures}, "attribution": ATTRIBUTION})
+    paths = save_view_model(model, a.lateral_turn_out)
+    print(f"\nwrote {paths[0]} and {paths[1]}; held-out probabilities in {a.lateral_turn_held_out}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ __all__ = ["VIEW_CLASSES", "KNEE_FILM_CLASSES", "ViewGuess", "ViewModel", "view_
            "load_view_model", "TWO_VIEW_REASON", "TWO_VIEW_MIN_PROBABILITY", "FIBULA_CLASSES", "fibula_side",
            "FIBULA_MIN_PROBABILITY", "MATURITY_CLASSES", "maturity_features", "skeletal_immaturity",
            "IMMATURE_MIN_PROBABILITY", "UPRIGHT_CLASSES", "UPRIGHT_L2", "HEAD_DOWN_MIN_PROBABILITY", "knee_head_down",
-           "upright_examples"]
+           "upright_examples", "turned_examples", "HEAD_UP_TURNS", "LATERAL_TURN_CLASSES", "LATERAL_TURN_L2",
+           "QUARTER_TURN_MIN_PROBABILITY", "lateral_knee_head"]
 
 #: The classes, in the order of the model's outputs: the AP pelvis/hip films (every film the
 #: pelvis detector reads, frog-leg and single-hip films included), the knee films and the long
@@ -223,7 +224,7 @@ def load_view_model(path: str | os.PathLike | None = None) -> ViewModel:
     return _load(str(p), stat.st_mtime_ns, stat.st_size)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _load(path: str, _mtime: int, _size: int) -> ViewModel:
     p = Path(path)
     try:
@@ -435,22 +436,75 @@ def upright_examples(displays: Sequence[np.ndarray], superiors: Sequence[str]
     >>> x.shape[0], y.tolist(), g.tolist()
     (4, [0, 1, 0, 1], [0, 0, 0, 0])
     """
-    quarter_turns = {"up": 0, "left": 3, "down": 2, "right": 1}  # np.rot90 turns that bring the head up
+    return turned_examples(displays, superiors, (0, 2))
+
+
+#: ``np.rot90`` quarter turns (counter-clockwise) that bring the patient's head to the top of a
+#: film whose head lies at ...
+HEAD_UP_TURNS = {"up": 0, "left": 3, "down": 2, "right": 1}
+
+
+def turned_examples(displays: Sequence[np.ndarray], superiors: Sequence[str], turns: Sequence[int]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and film index of each film turned head up (``superiors``: where its
+    patient's head lies as stored), as it is and mirrored, each turned by every one of ``turns``
+    (``np.rot90`` quarter turns, counter-clockwise: 1 puts the head at the image's left, 2 at its
+    bottom, 3 at its right); the label is the turn's index in ``turns``.
+
+    >>> x, y, g = turned_examples([np.random.default_rng(0).random((60, 50))], ["up"], (0, 1, 2, 3))
+    >>> x.shape[0], y.tolist()
+    (8, [0, 1, 2, 3, 0, 1, 2, 3])
+    """
     if len(displays) != len(superiors):
-        raise UsageError("upright_examples: one superior per display is needed")
+        raise UsageError("turned_examples: one superior per display is needed")
+    if not turns or any(t not in (0, 1, 2, 3) for t in turns):
+        raise UsageError("turned_examples: turns are quarter turns 0 to 3")
     x, y, g = [], [], []
     for i, (d, superior) in enumerate(zip(displays, superiors)):
-        if superior not in quarter_turns:
-            raise UsageError(f"upright_examples: superior must be one of {', '.join(quarter_turns)}, not {superior!r}")
+        if superior not in HEAD_UP_TURNS:
+            raise UsageError(f"turned_examples: superior must be one of {', '.join(HEAD_UP_TURNS)}, not {superior!r}")
         if np.ndim(d) != 2:
             raise LandmarkError("view: the image must be a 2-D array of at least 8 x 8 pixels")
-        up = np.rot90(np.asarray(d, dtype=np.float32), quarter_turns[superior])
+        up = np.rot90(np.asarray(d, dtype=np.float32), HEAD_UP_TURNS[superior])
         for img in (up, up[:, ::-1]):
-            for label, turned in ((0, img), (1, img[::-1, ::-1])):
-                x.append(view_features(np.ascontiguousarray(turned)))
+            for label, turn in enumerate(turns):
+                x.append(view_features(np.ascontiguousarray(np.rot90(img, turn))))
                 y.append(label)
                 g.append(i)
     return np.array(x), np.array(y), np.array(g)
+
+
+#: The lateral turn model's classes: where the patient's head lies in a lateral knee image (the
+#: ``np.rot90`` turn of a head-up film that puts it there is the class's index).
+LATERAL_TURN_CLASSES = ("head-up", "head-left", "head-down", "head-right")
+#: The lateral turn model's regularisation (:func:`fit_view_model`'s ``l2``).
+LATERAL_TURN_L2 = 1e-3
+#: A lateral knee film without orientation tags is read turned by a quarter turn where the
+#: lateral turn model gives that turn at least this probability (and the knee network is surer
+#: of the knee so: :func:`orthoplan.landmarks.knee_learned.detect_knee_learned`). Chosen on the
+#: 5-fold cross-validation of ``scripts/train_views.py`` (docs/accuracy.md): there 93-95 % of
+#: the images turned by a quarter turn reached it in the right direction, none in the wrong one,
+#: and 13 of 756 head-up images (none of which the network then read surer turned).
+QUARTER_TURN_MIN_PROBABILITY = 0.9
+
+
+def lateral_knee_head(display: np.ndarray, model: ViewModel | None = None) -> dict[str, float]:
+    """Where the patient's head lies in a lateral knee image as stored: the probability of each
+    of :data:`LATERAL_TURN_CLASSES` (``"head-left"``: a film stored turned a quarter turn, the
+    femur running to the image's left).
+
+    The model (``models/knee-lateral-turn``) is the view classifier's features and fit, trained
+    on the FracAtlas lateral knee films turned head up, each in the four quarter turns and
+    mirrored (``python scripts/train_views.py --models lateral-turn``; :func:`turned_examples`).
+    A knee network finds a lateral knee turned by a quarter turn nearly as surely as head up, so
+    it cannot tell alone.
+
+    >>> p = lateral_knee_head(np.zeros((300, 250)))
+    >>> sorted(p) == sorted(LATERAL_TURN_CLASSES), abs(sum(p.values()) - 1.0) < 1e-9
+    (True, True)
+    """
+    m = model or load_view_model(default_view_model_path("knee-lateral-turn"))
+    return dict(zip(m.classes, (float(v) for v in m.probabilities(view_features(display)))))
 
 
 def fibula_examples(refs, displays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

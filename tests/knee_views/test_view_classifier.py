@@ -97,10 +97,13 @@ def test_bad_inputs_and_models_are_clear_errors(tmp_path):
 
 def _train_views(tmp_path, real_dir, *args):
     """`scripts/train_views.py` with ``args``, every model written under ``tmp_path`` (never the
-    shipped ones): the result and the three model paths."""
+    shipped ones, nor the default /tmp file of held-out probabilities): the result and the three
+    model paths (the lateral turn model is ``tmp_path / "lateral-turn"``)."""
     out, fib, upright = tmp_path / "view", tmp_path / "fib", tmp_path / "upright"
     res = subprocess.run([sys.executable, str(REPO / "scripts" / "train_views.py"), *args, "--folds", "2",
                           "--out", str(out), "--fibula-out", str(fib), "--upright-out", str(upright),
+                          "--lateral-turn-out", str(tmp_path / "lateral-turn"),
+                          "--lateral-turn-held-out", str(tmp_path / "lateral-turn-held-out.json"),
                           "--real", str(real_dir)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     return res, out, fib, upright
@@ -122,6 +125,11 @@ def test_the_training_script_writes_a_model_that_loads(tmp_path, real_dir):
     up = load_view_model(upright)
     assert up.classes == ("head-up", "head-down") and up.meta["trained"]["films"] == 32
     assert up.meta["trained"]["left_out"] == ["IMG0001534.jpg", "IMG0001568.jpg"]
+    assert "Lateral turn model on real lateral knee films" in res.stdout  # 32 lateral films, each 8 images
+    turn = load_view_model(tmp_path / "lateral-turn")
+    assert turn.classes == ("head-up", "head-left", "head-down", "head-right") and turn.meta["trained"]["films"] == 32
+    held = json.loads((tmp_path / "lateral-turn-held-out.json").read_text())["films"]
+    assert len(held) == 32 and all(sorted(v) == sorted(turn.classes) for v in held.values())
 
 
 def test_the_training_script_makes_only_the_models_asked_for(tmp_path, real_dir):
@@ -129,7 +137,7 @@ def test_the_training_script_makes_only_the_models_asked_for(tmp_path, real_dir)
     res, out, fib, upright = _train_views(tmp_path, real_dir, "--models", "upright", "--limit", "4")
     assert "Upright model on real AP knee films" in res.stdout and "Fibula side" not in res.stdout
     assert upright.with_suffix(".npz").is_file() and not out.with_suffix(".npz").exists()
-    assert not fib.with_suffix(".npz").exists()
+    assert not fib.with_suffix(".npz").exists() and not (tmp_path / "lateral-turn.npz").exists()
 
 
 def test_the_upright_model_tells_a_knee_head_down_from_head_up(real_dir):
