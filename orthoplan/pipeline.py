@@ -135,13 +135,13 @@ def detect_oriented(radiograph: Radiograph, calibration: Calibration | None, vie
     return OrientedDetection(landmarks, tuple(said), orientation, tuple(marked), view)
 
 
-def with_positional_sigma(landmarks: Landmarks) -> Landmarks:
+def with_positional_sigma(landmarks: Landmarks, view: str = "ap-pelvis") -> Landmarks:
     """The landmarks with a person's points given a reader's positional uncertainty where none is
-    set yet (:func:`orthoplan.landmarks.uncertainty.with_positional_sigma`); the learned
-    detector's points already carry the detector's."""
+    set yet (:func:`orthoplan.landmarks.uncertainty.with_positional_sigma`, ``view``'s table);
+    the learned detector's points already carry the detector's."""
     from .landmarks.uncertainty import with_positional_sigma as fill
 
-    return fill(landmarks)
+    return fill(landmarks, view=view)
 
 
 def measure(
@@ -391,7 +391,7 @@ def plan_radiograph(
         if view in MARKER_VIEWS:  # a person's landmarks on a film displayed mirrored, with a marker that says so
             orientation, said = _given_landmarks_mirrored(radiograph, landmarks, orientation)
             notes.extend(said)
-    landmarks = with_positional_sigma(landmarks)
+    landmarks = with_positional_sigma(landmarks, view)
     measurements = measure(landmarks, calibration, replace(radiograph, orientation=orientation), view)
     if calibration.assumed:
         notes.append(calibration.label)  # "ASSUMED SCALE — ..." (the label says it once)
@@ -582,7 +582,7 @@ def update_landmarks(plan: Plan, *changes: Landmark, remove: Iterable[str] = ())
         lms = lms.with_landmark(lm)
     for name in remove:
         lms = lms.without(name)
-    lms = with_positional_sigma(lms)
+    lms = with_positional_sigma(lms, plan.view)
     return _repredict(replace(plan, landmarks=lms, measurements=measure(lms, plan.calibration, plan)))
 
 

@@ -24,10 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from knee_accuracy import compare, detected_points, markdown, markdown_against_truth  # noqa: E402
+from knee_accuracy import (compare, coverage, detected_points, markdown, markdown_against_truth,  # noqa: E402
+                           markdown_coverage)
 from knee_accuracy import plausible_mm_per_px as view_mm_per_px  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 from orthoplan.landmarks import crossval  # noqa: E402
 from orthoplan.landmarks.uncertainty import sigma_px  # noqa: E402
@@ -75,42 +74,16 @@ def hip_intervals(points: dict[str, tuple[float, float]], mm_per_px: float, sour
 
 
 def interval_coverage(rows, refs: list[Reference], films: list[str], names: tuple[str, ...]) -> dict[str, dict]:
-    """Are the positional intervals honest on real films? Per measurement, over the hips of
-    ``films``: the share where the held-out detection's value and the reading's differ by no more
-    than the two 95 % half widths combined (√(h_det² + h_read²): the detector's σ and a reader's,
-    :mod:`orthoplan.landmarks.uncertainty`); about 95 % if both are right, less if they claim too
-    much. With the median half widths."""
+    """Are the positional intervals honest on real films? :func:`knee_accuracy.coverage` of each
+    hip of ``films``: the held-out detection's values (the detector's σ) against the reading's (a
+    reader's σ), both on the reading's head diameter."""
     by = {r.stem: r for r in refs}
-    got: dict[str, list[tuple[bool, float, float]]] = {}
+    pairs = []
     for f in films:
-        ref = by[f]
-        mm = plausible_mm_per_px(ref)
-        hd = crossval.head_diameter(ref, "left")
-        d = hip_intervals(detected_points(rows, f), mm, "auto", hd)
-        a = hip_intervals({n: p.xy for n, p in ref.points.items()}, mm, "manual", hd)
-        for k in sorted(d.keys() & a.keys()):
-            name = next((n for n in names if k == n or k.startswith(n + "_")), None)
-            (dv, dh), (av, ah) = d[k], a[k]
-            if name is None or dh is None or ah is None:
-                continue
-            got.setdefault(name, []).append((abs(dv - av) <= math.hypot(dh, ah), dh, ah))
-    out = {}
-    for n in names:
-        if n in got:
-            c = np.array(got[n])
-            out[n] = {"n": len(c), "covered": float(c[:, 0].mean()), "detector_half": float(np.median(c[:, 1])),
-                      "reader_half": float(np.median(c[:, 2]))}
-    return out
-
-
-def markdown_coverage(cov: dict[str, dict], title: str) -> str:
-    lines = [title, "", "| measurement | hips | within the combined 95 % intervals | detector's half width, median | "
-             "a reader's half width, median |", "| --- | ---: | ---: | ---: | ---: |"]
-    for n, c in cov.items():
-        u = "°" if n in ANGLES else " mm"
-        lines.append(f"| {n} | {c['n']} | {100 * c['covered']:.0f} % | {c['detector_half']:.1f}{u} | "
-                     f"{c['reader_half']:.1f}{u} |")
-    return "\n".join(lines)
+        mm, hd = plausible_mm_per_px(by[f]), crossval.head_diameter(by[f], "left")
+        pairs.append((hip_intervals(detected_points(rows, f), mm, "auto", hd),
+                      hip_intervals({n: p.xy for n, p in by[f].points.items()}, mm, "manual", hd)))
+    return coverage(pairs, names)
 
 
 def triples(rows, pairs: list[tuple[Reference, Reference]], films: set[str], names: tuple[str, ...]
@@ -176,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             interval_coverage(kept, refs, films, names),
             f"**Are the {label}' intervals honest?** (the same hips: the held-out detection's value and the "
             "reading's, each with the 95 % interval of its landmarks' positional uncertainty, "
-            "`landmarks.uncertainty`; the scale taken as exact)"))
+            "`landmarks.uncertainty`; the scale taken as exact)", lambda n: "°" if n in ANGLES else " mm", "hips"))
         print()
         if not Path(a.third).is_dir():
             continue

@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from orthoplan.landmarks import crossval  # noqa: E402
 from orthoplan.landmarks.references import Reference, load_references  # noqa: E402
+from orthoplan.landmarks.uncertainty import sigma_px  # noqa: E402
 from orthoplan.measurements import measure_knee  # noqa: E402
 from orthoplan.model import Calibration, Landmark, Landmarks  # noqa: E402
 
@@ -60,6 +61,58 @@ def angles(points: dict[str, tuple[float, float]], view: str, unit: str = "_deg"
         if angle in names[view]:
             out[f"{angle}_{side}"] = float(m.value)
     return out
+
+
+def angle_intervals(points: dict[str, tuple[float, float]], view: str, source: str, size_px: float | None
+                    ) -> dict[str, tuple[float, float | None]]:
+    """``{angle_side: (degrees, half width of its 95 % interval)}`` as :func:`angles`, each
+    landmark carrying the positional uncertainty that :mod:`orthoplan.landmarks.uncertainty`
+    gives a ``source`` point (``auto``: the learned detector's, ``manual``: a reader's) on a film
+    of that size (the condylar width or the femoral AP width, px); the half width None where a
+    landmark has none."""
+    lms = Landmarks.from_landmarks([Landmark(n, x, y, sigma_px=sigma_px(n.rsplit("_", 1)[0], source, size_px, view=view))
+                                    for n, (x, y) in points.items()])
+    out = {}
+    for m in measure_knee(lms, UNIT_SCALE, view=view):
+        if m.value is None or not m.name.endswith("_deg"):
+            continue
+        angle, side = m.name[: -len("_deg")].rsplit("_", 1)
+        if angle in ANGLES[view]:
+            out[f"{angle}_{side}"] = (float(m.value), None if m.interval is None else (m.interval[1] - m.interval[0]) / 2)
+    return out
+
+
+def coverage(pairs: list[tuple[dict, dict]], names: tuple[str, ...]) -> dict[str, dict]:
+    """Are the positional intervals honest? ``pairs``: per film, the held-out detection's and the
+    reading's ``{measurement[_side]: (value, 95 % half width)}``. Per measurement of ``names``:
+    how many, the share where the two values differ by no more than the two half widths combined
+    (√(h_det² + h_read²): about 95 % if both σ are right, less if they claim too much), and the
+    median half widths."""
+    got: dict[str, list[tuple[bool, float, float]]] = {}
+    for d, a in pairs:
+        for k in sorted(d.keys() & a.keys()):
+            name = next((n for n in names if k == n or k.startswith(n + "_")), None)
+            (dv, dh), (av, ah) = d[k], a[k]
+            if name is not None and dh is not None and ah is not None:
+                got.setdefault(name, []).append((abs(dv - av) <= math.hypot(dh, ah), dh, ah))
+    out = {}
+    for n in names:
+        if n in got:
+            c = np.array(got[n], float)
+            out[n] = {"n": len(c), "covered": float(c[:, 0].mean()), "detector_half": float(np.median(c[:, 1])),
+                      "reader_half": float(np.median(c[:, 2]))}
+    return out
+
+
+def markdown_coverage(cov: dict[str, dict], title: str, unit_of, items: str = "knees") -> str:
+    """The table of :func:`coverage` (``unit_of(name)``: "°" or " mm")."""
+    lines = [title, "", f"| measurement | {items} | within the combined 95 % intervals | detector's half width, median | "
+             "a reader's half width, median |", "| --- | ---: | ---: | ---: | ---: |"]
+    for n, c in cov.items():
+        u = unit_of(n)
+        lines.append(f"| {n} | {c['n']} | {100 * c['covered']:.0f} % | {c['detector_half']:.1f}{u} | "
+                     f"{c['reader_half']:.1f}{u} |")
+    return "\n".join(lines)
 
 
 def mean_points(a: Reference, b: Reference) -> dict[str, tuple[float, float]]:
@@ -295,6 +348,15 @@ def main(argv: list[str] | None = None) -> int:
                        compare(reader_pairs, ANGLES[view.view], WITHIN_DEG),
                        f"**Knee angles on real {view.view} films (adults): detected landmarks vs the reference reading, "
                        f"and a second reader vs the first**", "°", "2°"))
+        print()
+        sized = [(f, view.size(by[f], side)) for f in films for side in ("right", "left") if view.size(by[f], side)]
+        cov_pairs = [(angle_intervals(detected_points(cal, f), view.view, "auto", size),
+                      angle_intervals({n: p.xy for n, p in by[f].points.items()}, view.view, "manual", size))
+                     for f, size in dict(sized).items()]
+        print(markdown_coverage(coverage(cov_pairs, ANGLES[view.view]),
+                                f"**Are the {view.view} angles' intervals honest?** (the same knees: the held-out "
+                                "detection's value and the reading's, each with the 95 % interval of its landmarks' "
+                                "positional uncertainty, `landmarks.uncertainty`)", lambda n: "°"))
         print()
         # on the films read twice, against the mean of the two readings (its own error is a
         # reader's over √2): how near the detector comes when the reference is less noisy

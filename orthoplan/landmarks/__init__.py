@@ -165,6 +165,8 @@ def detect_with_notes(radiograph: Radiograph, calibration: Calibration | None = 
             from .knee_learned import detect_knee_learned
 
             d = detect_knee_learned(radiograph, view, side, model=model)
+            # each point's positional uncertainty, from the detector's error measured on real knee films
+            d = replace(d, landmarks=with_positional_sigma(d.landmarks, detector="learned", view=view))
         else:
             d = detect_knee_details(radiograph, calibration, view=view, side=side)
         return d.landmarks, tuple(d.notes)

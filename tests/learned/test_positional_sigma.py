@@ -27,3 +27,25 @@ def test_detected_points_carry_the_table_sigma_and_angles_an_interval(real_dir):
     plan = plan_radiograph(rad, calibration=Calibration(0.15, "ball-marker", 3.0), landmarks=lms)
     angles = [m for m in plan.measurements if m.unit == "deg"]
     assert angles and all(m.interval is not None and m.interval[0] < m.value < m.interval[1] for m in angles)
+
+
+@pytest.mark.parametrize("image, view, side", [("IMG0000013.jpg", "knee-ap", None),
+                                               ("IMG0000014.jpg", "knee-lateral", "right")])
+def test_the_learned_knee_detectors_points_carry_the_knee_tables_sigma(real_dir, image, view, side):
+    """The learned knee detector's points (real films) carry the knee table's σ in the knee's own
+    size (condylar width, femoral AP width; axis points and lateral femoral points across their
+    axis), and the knee angles an interval."""
+    from orthoplan.landmarks.common import axis_ends
+    from orthoplan.landmarks.uncertainty import KNEE_DETECTOR_MEDIAN_PCT, film_size_px
+
+    rad = load_radiograph(str(real_dir / "fracatlas-knee" / "images" / image))
+    lms = detect(rad, view=view, side=side, method="learned")
+    assert len(lms) >= 6
+    for lm in lms:
+        size = film_size_px(lms, view, lm.name.side.value)
+        to_sigma = 0.6745 if axis_ends(view, lm.name.anatomy) else 1.1774
+        want = KNEE_DETECTOR_MEDIAN_PCT[view][lm.name.anatomy] / 100 * size / to_sigma
+        assert lm.sigma_px == pytest.approx(want, rel=1e-3), lm.name
+    plan = plan_radiograph(rad, calibration=Calibration(0.15, "ball-marker", 3.0), landmarks=lms, view=view)
+    angles = [m for m in plan.measurements if m.unit == "deg"]
+    assert angles and all(m.interval is not None and m.interval[0] < m.value < m.interval[1] for m in angles)

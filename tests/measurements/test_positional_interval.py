@@ -149,18 +149,46 @@ def test_a_moved_point_gets_the_reader_sigma():
     assert all_known.measurements["lcea_left_deg"].interval is not None
 
 
-def test_knee_angles_claim_no_positional_interval():
-    """No real-film figures for knee landmarks: angles carry none, lengths the scale's only."""
+def test_knee_angles_carry_the_knee_tables_interval():
+    """Since 8 December 2026 the knee views have real-film figures (docs/accuracy.md, the knee
+    three-reader tables, restated here): a person's AP knee points get a reader's σ in % of the
+    condylar width (axis points: across the axis, median / 0.6745), the angles an interval, the
+    lengths the scale's widened by it."""
+    reader_pct = {"femoral_condyle_medial": 1.9, "tibial_plateau_lateral": 1.85, "knee_femoral_axis_proximal": 0.55}
     case = knee_phantom.make_knee_ap(seed=2, rows=1200, columns=900, detector_spacing_mm=0.3)
     rad = load_radiograph(case.dataset)
     cal = Calibration(0.3, "ball-marker", 3.0)
     plan = plan_radiograph(rad, calibration=cal, landmarks=case.landmarks, view="knee-ap")
-    assert all(lm.sigma_px is None for lm in plan.landmarks)
+    side = next(lm.name.side.value for lm in plan.landmarks if lm.name.anatomy == "femoral_epicondyle_medial")
+    a, b = (plan.landmarks[f"femoral_epicondyle_{m}_{side}"] for m in ("medial", "lateral"))
+    width = math.hypot(a.x - b.x, a.y - b.y)
+    for anatomy, pct in reader_pct.items():
+        to_sigma = 0.6745 if anatomy.startswith("knee_") else MEDIAN_OVER_SIGMA
+        assert plan.landmarks[f"{anatomy}_{side}"].sigma_px == pytest.approx(pct / 100 * width / to_sigma, rel=1e-3)
     angles = [m for m in plan.measurements if m.unit == "deg"]
-    assert angles and all(m.interval is None for m in angles)
+    assert angles and all(m.interval is not None and m.interval[0] < m.value < m.interval[1] for m in angles)
     for m in plan.measurements:
         if m.unit == "mm":
-            assert m.interval == cal.length_interval_mm(m.value), m.name
+            lo, hi = cal.length_interval_mm(m.value)
+            assert m.interval[0] < lo and m.interval[1] > hi, m.name
+
+
+def test_long_leg_knee_points_claim_no_positional_interval():
+    """No real standing long-leg film: a long-leg film's knee points get no σ (its femoral heads
+    get the AP pelvis table's)."""
+    from orthoplan.landmarks.uncertainty import with_positional_sigma as fill
+
+    lms = Landmarks.from_landmarks([
+        Landmark("femoral_head_center_left", 1400.0, 300.0, 0.9, LandmarkSource.MANUAL, 60.0),
+        Landmark("femoral_condyle_medial_left", 1380.0, 1900.0, 0.9, LandmarkSource.MANUAL),
+        Landmark("femoral_epicondyle_medial_left", 1360.0, 1880.0, 0.9, LandmarkSource.MANUAL),
+        Landmark("femoral_epicondyle_lateral_left", 1460.0, 1880.0, 0.9, LandmarkSource.MANUAL)])
+    got = fill(lms, view="long-leg")
+    assert got["femoral_head_center_left"].sigma_px == pytest.approx(_sigma(READER_PCT["femoral_head_center"], 120.0),
+                                                                     rel=1e-4)
+    assert got["femoral_condyle_medial_left"].sigma_px is None
+    assert fill(lms, view="knee-ap")["femoral_condyle_medial_left"].sigma_px == pytest.approx(
+        1.9 / 100 * 100.0 / MEDIAN_OVER_SIGMA, rel=1e-4)
 
 
 def test_the_femoral_offset_interval_is_that_of_an_error_across_the_shaft_only():
