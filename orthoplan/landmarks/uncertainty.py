@@ -64,6 +64,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
+from ..errors import LandmarkError
 from ..model import Landmarks, LandmarkSource
 from .common import axis_ends
 
@@ -244,6 +245,8 @@ def film_size_px(landmarks: Landmarks, view: str = "ap-pelvis", side: str | None
     >>> round(film_size_px(lms, "knee-ap", "right"), 2)  # the left knee's: 80.22 px
     80.22
     """
+    if not isinstance(landmarks, Landmarks):
+        raise LandmarkError(f"film size: the landmarks must be Landmarks, not {type(landmarks).__name__}")
     if view in ("ap-pelvis", "ap-hip"):
         return head_diameter_px(landmarks)
     ends = {"knee-ap": ("femoral_epicondyle_medial", "femoral_epicondyle_lateral"),

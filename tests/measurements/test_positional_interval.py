@@ -218,3 +218,12 @@ def test_the_femoral_offset_interval_is_that_of_an_error_across_the_shaft_only()
     offset = np.abs(w[:, 0] * (h - p)[:, 1] - w[:, 1] * (h - p)[:, 0]) / np.hypot(w[:, 0], w[:, 1])
     lo, hi = np.percentile(offset, [2.5, 97.5])
     assert m.interval[1] - m.interval[0] == pytest.approx(hi - lo, rel=0.05)
+
+
+def test_a_film_size_of_what_is_not_landmarks_is_a_clear_error():
+    from orthoplan.errors import LandmarkError
+    from orthoplan.landmarks.uncertainty import film_size_px
+
+    with pytest.raises(LandmarkError, match="must be Landmarks"):
+        film_size_px({"femoral_epicondyle_medial_left": (1, 2)}, "knee-ap")
+    assert film_size_px(Landmarks.from_landmarks([]), "long-leg") is None
