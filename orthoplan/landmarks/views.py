@@ -482,9 +482,10 @@ LATERAL_TURN_L2 = 1e-3
 #: A lateral knee film without orientation tags is read turned by a quarter turn where the
 #: lateral turn model gives that turn at least this probability (and the knee network is surer
 #: of the knee so: :func:`orthoplan.landmarks.knee_learned.detect_knee_learned`). Chosen on the
-#: 5-fold cross-validation of ``scripts/train_views.py`` (docs/accuracy.md): there 93-95 % of
-#: the images turned by a quarter turn reached it in the right direction, none in the wrong one,
-#: and 13 of 756 head-up images (none of which the network then read surer turned).
+#: 5-fold cross-validation of ``scripts/train_views.py`` (docs/accuracy.md): there 93.8 % of
+#: the images turned by a quarter turn reached it in the right direction, 2 of 1512 in the wrong
+#: one, and 13 of 756 head-up images; on the readers' 134 head-up lateral films (held-out
+#: probabilities, ``scripts/knee_orientation_check.py``) the detector turned none.
 QUARTER_TURN_MIN_PROBABILITY = 0.9
 
 
